@@ -1,0 +1,169 @@
+"""Decode any audio file to mono float32 at the model's rate, or say exactly what is wrong with it.
+
+soundfile (libsndfile) reads WAV, FLAC, Ogg/Vorbis, NIST SPHERE (TIMIT) and more; soxr resamples
+(zero delay, ~1e-6 error on a tone). Stereo and odd rates are not errors: they are downmixed and
+resampled. Everything else that would silently poison training is an `AudioError` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from keras_audio import tfio_ops
+
+DEFAULT_MAX_SECONDS = 600.0
+
+
+class AudioError(ValueError):
+    """A file that cannot be used, with the reason.
+
+    Attributes:
+        path: the file.
+        problem: a short description a person can act on (``"truncated: ..."``).
+    """
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+def read_audio(
+    path: str | os.PathLike,
+    sample_rate: int,
+    offset: float = 0.0,
+    duration: float | None = None,
+    min_samples: int = 1,
+    max_seconds: float | None = DEFAULT_MAX_SECONDS,
+    resampler: str = "soxr",
+) -> np.ndarray:
+    """Read `path` as mono float32 at `sample_rate`.
+
+    Args:
+        path: an audio file in any format libsndfile reads.
+        sample_rate: the rate to return, in Hz.
+        offset: start of the segment to read, in seconds.
+        duration: length of the segment in seconds; None reads to the end.
+        min_samples: fewer samples than this (after resampling) is an error; pass the analysis window
+            length so every clip yields at least one frame.
+        max_seconds: a longer file (or segment) is an error; None disables the check.
+        resampler: ``soxr`` (default) or ``tfio`` (tensorflow-io's op, see `tfio_ops`).
+
+    Returns:
+        float32 array of shape `[samples]`.
+
+    Raises:
+        AudioError: the file is missing, unreadable, empty, truncated, not audio, holds NaN or infinite
+            samples, is all-silent, too short or too long.
+    """
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    if resampler not in ("soxr", "tfio"):
+        raise ValueError(f"resampler must be 'soxr' or 'tfio', got {resampler!r}")
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(path, "file not found")
+    if not path.is_file():
+        raise AudioError(path, "not a regular file")
+    if not os.access(path, os.R_OK):
+        raise AudioError(path, "permission denied")
+    size = path.stat().st_size
+    if size == 0:
+        raise AudioError(path, "empty file (0 bytes)")
+    try:
+        info = sf.info(str(path))
+    except sf.SoundFileError as error:
+        raise AudioError(path, f"not a readable audio file ({_libsndfile_reason(error)})") from None
+    if info.frames <= 0:
+        raise AudioError(path, "holds no samples")
+    truncation = _truncation(path, size, info)
+    if truncation:
+        raise AudioError(path, truncation)
+    start = int(round(offset * info.samplerate))
+    stop = None if duration is None else start + int(round(duration * info.samplerate))
+    if start >= info.frames:
+        raise AudioError(path, f"offset {offset:.3f} s is past the end ({info.duration:.3f} s)")
+    seconds = ((stop or info.frames) - start) / info.samplerate
+    if max_seconds is not None and seconds > max_seconds:
+        raise AudioError(path, f"too long: {seconds:.1f} s > limit of {max_seconds:.0f} s")
+    try:
+        data, rate = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
+    except (sf.SoundFileError, RuntimeError) as error:
+        raise AudioError(path, f"corrupt audio data ({_libsndfile_reason(error)})") from None
+    if data.size == 0:
+        raise AudioError(path, "holds no samples in the requested segment")
+    if not np.all(np.isfinite(data)):
+        bad = int(np.sum(~np.isfinite(data)))
+        raise AudioError(path, f"{bad} NaN or infinite sample(s)")
+    waveform = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if not np.any(waveform):
+        raise AudioError(path, "all-silent (every sample is zero)")
+    if rate != sample_rate:
+        waveform = resample(waveform, rate, sample_rate, resampler)
+    if waveform.shape[0] < min_samples:
+        raise AudioError(
+            path, f"too short: {waveform.shape[0]} samples at {sample_rate} Hz < one analysis window ({min_samples})"
+        )
+    return np.ascontiguousarray(waveform, dtype=np.float32)
+
+
+def resample(waveform: np.ndarray, rate_in: int, rate_out: int, resampler: str = "soxr") -> np.ndarray:
+    """Band-limited resampling of a mono waveform (soxr HQ, or tensorflow-io's op)."""
+    if rate_in == rate_out:
+        return np.asarray(waveform, np.float32)
+    if resampler == "tfio":
+        return tfio_ops.resample(waveform, rate_in, rate_out)
+    return soxr.resample(np.asarray(waveform, np.float32), rate_in, rate_out, quality="HQ").astype(np.float32)
+
+
+def write_wav(path: str | os.PathLike, waveform: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
+    """Write a mono waveform (float in [-1, 1]) as WAV."""
+    sf.write(str(path), np.asarray(waveform), sample_rate, subtype=subtype, format="WAV")
+
+
+def _libsndfile_reason(error: Exception) -> str:
+    text = str(error)
+    return text.split(": ", 1)[-1] if ": " in text else text
+
+
+def _truncation(path: Path, size: int, info: sf._SoundFileInfo) -> str | None:
+    """Compare the data size the header declares with the bytes in the file.
+
+    libsndfile reads a truncated WAV or SPHERE file without complaint (it returns what is there), so a
+    clip cut in half by an interrupted copy would otherwise train as a shorter clip.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if info.format == "WAV" and head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        position = 12
+        while position + 8 <= len(head):
+            chunk, length = head[position:position + 4], struct.unpack("<I", head[position + 4:position + 8])[0]
+            if chunk == b"data":
+                present = size - (position + 8)
+                if length != 0xFFFFFFFF and present < length:
+                    return f"truncated: header declares {length} data bytes, file holds {present}"
+                return None
+            position += 8 + length + (length & 1)
+        return None
+    if info.format == "NIST" and head.startswith(b"NIST_1A"):
+        fields = {}
+        for line in head.split(b"\n")[2:]:
+            parts = line.split()
+            if len(parts) == 3 and parts[1] == b"-i":
+                fields[parts[0].decode()] = int(parts[2])
+        try:
+            header_bytes = int(head.split(b"\n")[1])
+        except ValueError:
+            return None
+        if "sample_count" in fields and "sample_n_bytes" in fields:
+            declared = fields["sample_count"] * fields["sample_n_bytes"] * fields.get("channel_count", 1)
+            present = size - header_bytes
+            if present < declared:
+                return f"truncated: header declares {declared} data bytes, file holds {present}"
+    return None

@@ -1,0 +1,59 @@
+"""Corpus names -> recipe functions, imported lazily (a recipe's dependencies load only when used).
+
+Every recipe is a function `load(data_dir, task=None, seed=0, **options) -> Manifest` that reads (or, for
+the generated corpus, writes) a corpus and returns a manifest with `split` assigned. Recipes raise
+`ValueError` naming the folder or file and the problem when a layout is wrong.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from keras_audio.manifest import Manifest
+
+DATASETS_HOME = Path(__file__).resolve().parents[2] / "datasets"
+
+# name -> (module, function)
+_RECIPES: dict[str, tuple[str, str]] = {
+    "synthetic": ("keras_audio.corpora.synthetic", "load"),
+    "timit": ("keras_audio.corpora.timit", "load"),
+    "esc50": ("keras_audio.corpora.esc50", "load"),
+    "audiomnist": ("keras_audio.corpora.digits", "load_audiomnist"),
+    "fsdd": ("keras_audio.corpora.digits", "load_fsdd"),
+    "ravdess": ("keras_audio.corpora.emotion", "load"),
+    "folder": ("keras_audio.corpora.folder", "load_folder"),
+    "csv": ("keras_audio.corpora.folder", "load_csv"),
+}
+
+
+def available() -> list[str]:
+    return list(_RECIPES)
+
+
+def default_data_dir(name: str) -> Path:
+    """Where a corpus lives when no `--data-dir` is given: `datasets/<name>` in the repository."""
+    return DATASETS_HOME / name
+
+
+def load_corpus(name: str, data_dir: str | Path | None = None, task: str | None = None, seed: int = 0,
+                **options) -> Manifest:
+    """Build the manifest of corpus `name`.
+
+    Args:
+        name: one of `available()`.
+        data_dir: the corpus root (default `datasets/<name>`).
+        task: the labelling (``gender``, ``digit``, ...); None takes the recipe's default.
+        seed: seeds any split the recipe has to draw (whole speakers, stratified).
+        **options: recipe-specific settings (``esc10=True``, ``manifest=...``).
+
+    Raises:
+        ValueError: unknown corpus, or the recipe's own error naming what is wrong on disk.
+    """
+    try:
+        module_name, function_name = _RECIPES[name]
+    except KeyError:
+        raise ValueError(f"unknown corpus {name!r}; known: {', '.join(_RECIPES)}") from None
+    recipe = getattr(importlib.import_module(module_name), function_name)
+    root = Path(data_dir) if data_dir is not None else default_data_dir(name)
+    return recipe(root, task=task, seed=seed, **options)

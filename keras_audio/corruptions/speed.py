@@ -1,0 +1,35 @@
+"""Speed change: tempo and pitch together, like a tape or record played at the wrong speed."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from keras_audio.corruptions.base import Corruption
+from keras_audio.corruptions.resampling import fft_resample
+
+
+class SpeedChange(Corruption):
+    """Play the clip `factor` times faster (factor > 1: shorter and higher; < 1: longer and lower).
+
+    Each clip is sped up by `1 + change` or slowed down by `1 / (1 + change)` at random (equal odds).
+    Bounded at 20%: it moves
+    F0 by the same factor, and F0 is the main cue for speaker gender, so larger changes would turn many
+    voices into the other class for a human listener too.
+    """
+
+    name = "speed"
+    description = "speed change by resampling (tempo and pitch together), up or down at random"
+    touches = "pitch (F0 and formants scale by the factor) and duration"
+    severities = {"change": (0.04, 0.08, 0.12, 0.16, 0.20)}
+    changes_length = True
+
+    def sample(self, seed, severity):
+        params = self.severity_params(severity)
+        faster = tf.random.stateless_uniform([], seed) < 0.5
+        params["factor"] = tf.where(faster, 1.0 + params["change"], 1.0 / (1.0 + params["change"]))
+        return params
+
+    def apply(self, waveform, params):
+        length = tf.cast(tf.shape(waveform)[0], tf.float32)
+        num_samples = tf.maximum(tf.cast(tf.round(length / params["factor"]), tf.int32), 1)
+        return fft_resample(waveform, num_samples)

@@ -1,0 +1,151 @@
+"""Clean and spoiled evaluation over the corruption grid, and the metrics of the tables.
+
+Each condition (clean, or a corruption at a severity) is built once and every model is run on the same
+batches, so all models see the identical spoiled test set and the corruption cost is paid once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Hashable, Mapping, Sequence
+
+import numpy as np
+import tensorflow as tf
+from sklearn.metrics import accuracy_score, balanced_accuracy_score
+from tqdm.auto import tqdm
+
+from keras_audio.corruptions.base import Corruption
+from keras_audio.pipeline import ClipSource, evaluation_dataset
+
+Predictor = Callable[[tf.Tensor], np.ndarray]  # waveforms [batch, samples] -> probabilities [batch, classes]
+
+CLEAN = "clean"
+
+
+@dataclasses.dataclass(frozen=True)
+class Condition:
+    """A test condition: `corruption` None (clean, severity 0) or a corruption at severity 1..5."""
+
+    corruption: Corruption | None
+    severity: int = 0
+
+    @property
+    def name(self) -> str:
+        return CLEAN if self.corruption is None else self.corruption.name
+
+
+def grid(suite: Mapping[str, Corruption], severities: Sequence[int]) -> list[Condition]:
+    """Clean first, then every corruption × severity."""
+    return [Condition(None, 0)] + [Condition(c, s) for c in suite.values() for s in severities]
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Accuracy, balanced accuracy (mean per-class recall) and the number of clips."""
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        "n": int(len(y_true)),
+    }
+
+
+def majority_baseline(y_true: np.ndarray) -> float:
+    """The accuracy of always answering the test set's most frequent class."""
+    return float(np.bincount(y_true).max() / len(y_true)) if len(y_true) else float("nan")
+
+
+def keras_predictor(model) -> Predictor:
+    """A compiled inference function for a Keras model (no `predict` overhead per condition)."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32)], reduce_retracing=True)
+    def predict(waveforms):
+        return model(waveforms, training=False)
+
+    return lambda waveforms: predict(waveforms).numpy()
+
+
+@dataclasses.dataclass
+class GridResult:
+    """Predictions of every model under every condition.
+
+    Attributes:
+        y_true: test labels in manifest order.
+        predictions: `(model key, condition name, severity) -> predicted label ids`.
+    """
+
+    y_true: np.ndarray
+    predictions: dict[tuple[Hashable, str, int], np.ndarray]
+
+    def rows(self) -> list[dict]:
+        """One row per model key × condition with the metrics (model key fields are added by the caller)."""
+        return [
+            {"key": key, "corruption": corruption, "severity": severity,
+             **classification_metrics(self.y_true, y_pred)}
+            for (key, corruption, severity), y_pred in self.predictions.items()
+        ]
+
+
+def evaluate_grid(predictors: Mapping[Hashable, Predictor], source: ClipSource, conditions: Sequence[Condition],
+                  clip_samples: int, batch_size: int, seed: int, progress: bool = True) -> GridResult:
+    """Run every predictor on every condition of the test clips in `source`."""
+    y_true = np.asarray(source.labels)
+    predictions: dict[tuple[Hashable, str, int], np.ndarray] = {}
+    bar = tqdm(conditions, desc="evaluating", unit="condition", disable=not progress)
+    for condition in bar:
+        bar.set_postfix_str(f"{condition.name} {condition.severity}")
+        dataset = evaluation_dataset(source, clip_samples, batch_size, condition.corruption, condition.severity, seed)
+        outputs: dict[Hashable, list[np.ndarray]] = {key: [] for key in predictors}
+        for waveforms, _ in dataset:
+            for key, predict in predictors.items():
+                outputs[key].append(np.argmax(predict(waveforms), axis=-1))
+        for key, parts in outputs.items():
+            predictions[(key, condition.name, condition.severity)] = np.concatenate(parts)
+    return GridResult(y_true, predictions)
+
+
+def summarize(rows: Sequence[Mapping], key_fields: Sequence[str], reference: Mapping | None = None) -> list[dict]:
+    """Per model (the `key_fields` of a row): clean, mean and worst spoiled accuracy, per-corruption means, mCE.
+
+    mCE follows ImageNet-C: for each corruption, the model's errors summed over severities divided by the
+    reference model's; then the mean over corruptions (1.0 = as robust as the reference, lower is better).
+
+    Args:
+        rows: metric rows with `key_fields`, `corruption`, `severity`, `accuracy`.
+        key_fields: the fields that identify a model (``model``, ``policy``, ...).
+        reference: values of `key_fields` identifying the mCE reference; None leaves mCE out.
+    """
+    groups: dict[tuple, list[Mapping]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[f] for f in key_fields), []).append(row)
+
+    def errors_by_corruption(group):
+        table: dict[str, float] = {}
+        for row in group:
+            if row["corruption"] != CLEAN:
+                table[row["corruption"]] = table.get(row["corruption"], 0.0) + 1.0 - row["accuracy"]
+        return table
+
+    reference_key = None if reference is None else tuple(reference[f] for f in key_fields)
+    reference_errors = errors_by_corruption(groups[reference_key]) if reference_key in groups else None
+    summaries = []
+    for key, group in groups.items():
+        clean = [r["accuracy"] for r in group if r["corruption"] == CLEAN]
+        spoiled = [r for r in group if r["corruption"] != CLEAN]
+        per_corruption: dict[str, list[float]] = {}
+        for row in spoiled:
+            per_corruption.setdefault(row["corruption"], []).append(row["accuracy"])
+        means = {name: float(np.mean(values)) for name, values in per_corruption.items()}
+        worst = min(means, key=means.get) if means else None
+        summary = {
+            **dict(zip(key_fields, key)),
+            "clean": float(np.mean(clean)) if clean else float("nan"),
+            "mean_spoiled": float(np.mean([r["accuracy"] for r in spoiled])) if spoiled else float("nan"),
+            "worst_corruption": worst,
+            "worst_accuracy": means[worst] if worst else float("nan"),
+            "per_corruption": means,
+        }
+        if reference_errors is not None:
+            ratios = [errors / reference_errors[name] for name, errors in errors_by_corruption(group).items()
+                      if reference_errors.get(name, 0.0) > 0]
+            summary["mce"] = float(np.mean(ratios)) if ratios else float("nan")
+        summaries.append(summary)
+    return summaries

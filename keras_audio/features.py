@@ -1,0 +1,135 @@
+"""Log-mel features computed per example, inside the model, matching librosa.
+
+`keras.layers.MelSpectrogram` converts to dB against the maximum of the *whole batch*, so a quiet clip's
+features change by up to 26 dB depending on its batch mates. `LogMelSpectrogram` clips each example
+against its own maximum, like `librosa.power_to_db(librosa.feature.melspectrogram(...), top_db=...)` on that
+clip alone: a clip gives the same features alone or in any batch.
+
+The frame math follows librosa's defaults: centred frames (zero padding of `n_fft // 2` on both sides),
+a periodic Hann window of `win_length` centred in `n_fft`, power 2, Slaney-normalised mel filters
+(built with `librosa.filters.mel`, so the filterbank is librosa's own).
+"""
+
+from __future__ import annotations
+
+import keras
+import librosa
+import numpy as np
+import tensorflow as tf
+
+AMIN = 1e-10
+
+
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> np.ndarray:
+    """librosa's Slaney mel filterbank, transposed to `[n_fft // 2 + 1, n_mels]`."""
+    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax).T.astype(np.float32)
+
+
+def num_frames(num_samples: int, hop_length: int) -> int:
+    """Frames of a centred STFT, as librosa counts them: `1 + num_samples // hop_length`."""
+    return 1 + num_samples // hop_length
+
+
+def power_spectrogram(waveforms: tf.Tensor, n_fft: int, win_length: int, hop_length: int) -> tf.Tensor:
+    """Centred STFT power, `[batch, samples]` -> `[batch, frames, n_fft // 2 + 1]`."""
+    padded = tf.pad(waveforms, [[0, 0], [n_fft // 2, n_fft // 2]])
+    window = tf.signal.hann_window(win_length, periodic=True, dtype=waveforms.dtype)
+    left = (n_fft - win_length) // 2
+    window = tf.pad(window, [[left, n_fft - win_length - left]])
+    stft = tf.signal.stft(padded, frame_length=n_fft, frame_step=hop_length, fft_length=n_fft,
+                          window_fn=lambda length, dtype: window, pad_end=False)
+    return tf.math.square(tf.math.abs(stft))
+
+
+def power_to_db(power: tf.Tensor, top_db: float | None = 80.0, amin: float = AMIN) -> tf.Tensor:
+    """`10·log10(power)`, floored at `top_db` below each example's own maximum.
+
+    Args:
+        power: `[batch, ...]` non-negative.
+        top_db: dynamic range kept per example; None keeps all.
+
+    Returns:
+        dB values of the same shape.
+    """
+    db = 10.0 * tf.math.log(tf.maximum(power, amin)) / tf.math.log(10.0)
+    if top_db is None:
+        return db
+    axes = list(range(1, len(power.shape)))
+    peak = tf.reduce_max(db, axis=axes, keepdims=True)  # per example, never across the batch
+    return tf.maximum(db, peak - top_db)
+
+
+def log_mel_spectrogram(waveforms: tf.Tensor, filterbank: tf.Tensor, n_fft: int, win_length: int,
+                        hop_length: int, top_db: float | None = 80.0) -> tf.Tensor:
+    """`[batch, samples]` float32 -> `[batch, frames, n_mels]` dB, per example."""
+    power = power_spectrogram(waveforms, n_fft, win_length, hop_length)
+    return power_to_db(tf.linalg.matmul(power, filterbank), top_db=top_db)
+
+
+@keras.saving.register_keras_serializable(package="keras_audio")
+class LogMelSpectrogram(keras.layers.Layer):
+    """Waveforms to log-mel spectrograms in dB, each example against its own maximum.
+
+    Args:
+        sample_rate: input rate in Hz.
+        n_fft: FFT size.
+        win_length: Hann window length (<= n_fft), centred in the FFT frame.
+        hop_length: frame step in samples.
+        n_mels: mel bands.
+        fmin: lowest mel frequency in Hz.
+        fmax: highest mel frequency in Hz (None: `sample_rate / 2`).
+        top_db: dynamic range kept below each example's peak (None: unclipped).
+
+    Input shape:
+        `[batch, samples]` float32; any number of samples (at least 1).
+
+    Output shape:
+        `[batch, 1 + samples // hop_length, n_mels]` float32.
+    """
+
+    def __init__(self, sample_rate: int = 16000, n_fft: int = 512, win_length: int | None = None,
+                 hop_length: int = 160, n_mels: int = 64, fmin: float = 0.0, fmax: float | None = None,
+                 top_db: float | None = 80.0, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        win_length = n_fft if win_length is None else win_length
+        for name, value in (("sample_rate", sample_rate), ("n_fft", n_fft), ("win_length", win_length),
+                            ("hop_length", hop_length), ("n_mels", n_mels)):
+            if not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ValueError(f"LogMelSpectrogram: {name} must be a positive int, got {value!r}")
+        if win_length > n_fft:
+            raise ValueError(f"LogMelSpectrogram: win_length={win_length} exceeds n_fft={n_fft}")
+        nyquist = sample_rate / 2
+        if fmax is not None and not 0 < fmax <= nyquist:
+            raise ValueError(f"LogMelSpectrogram: fmax={fmax} must be in (0, {nyquist}]")
+        if not 0 <= fmin < (fmax or nyquist):
+            raise ValueError(f"LogMelSpectrogram: fmin={fmin} must be in [0, fmax)")
+        if top_db is not None and top_db <= 0:
+            raise ValueError(f"LogMelSpectrogram: top_db must be positive or None, got {top_db!r}")
+        self.sample_rate = int(sample_rate)
+        self.n_fft = int(n_fft)
+        self.win_length = int(win_length)
+        self.hop_length = int(hop_length)
+        self.n_mels = int(n_mels)
+        self.fmin = float(fmin)
+        self.fmax = None if fmax is None else float(fmax)
+        self.top_db = None if top_db is None else float(top_db)
+        self._filterbank = mel_filterbank(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax)
+
+    def call(self, inputs):
+        return log_mel_spectrogram(tf.cast(inputs, tf.float32), tf.constant(self._filterbank), self.n_fft,
+                                   self.win_length, self.hop_length, self.top_db)
+
+    def compute_output_shape(self, input_shape):
+        samples = input_shape[-1]
+        frames = None if samples is None else num_frames(samples, self.hop_length)
+        return (input_shape[0], frames, self.n_mels)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "sample_rate": self.sample_rate, "n_fft": self.n_fft, "win_length": self.win_length,
+            "hop_length": self.hop_length, "n_mels": self.n_mels, "fmin": self.fmin, "fmax": self.fmax,
+            "top_db": self.top_db,
+        })
+        return config

@@ -1,0 +1,36 @@
+"""Conv2D: the log-mel spectrogram as a one-channel image (the homework's second model)."""
+
+from __future__ import annotations
+
+import keras
+
+from keras_audio.config import FeatureConfig
+from keras_audio.models.frontend import log_mel_frontend, waveform_input
+from keras_audio.models.registry import register_model
+
+
+@register_model("conv2d", "the spectrogram as an image: 3x3 conv blocks, batch norm, global pooling")
+def build_conv2d(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
+                 filters: tuple[int, ...] = (16, 32, 64, 64), dropout: float = 0.3) -> keras.Model:
+    """Blocks of Conv2D 3x3 -> BatchNorm -> ReLU -> MaxPool 2x2, then global average pooling.
+
+    Args:
+        filters: channels per block (each block halves time and frequency).
+        dropout: before the classifier.
+    """
+    if not filters:
+        raise ValueError("conv2d: filters must name at least one block")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"conv2d: dropout must be in [0, 1), got {dropout}")
+    waveform = waveform_input()
+    x = log_mel_frontend(waveform, sample_rate, features, spec_augment)
+    x = keras.layers.Reshape((-1, features.n_mels, 1), name="as_image")(x)
+    for i, width in enumerate(filters):
+        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
+        x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
+        x = keras.layers.Activation("relu", name=f"relu{i}")(x)
+        x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool{i}")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="average")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(waveform, probabilities, name="conv2d")

@@ -1,0 +1,152 @@
+"""Manifest + decoded waveforms -> `tf.data` datasets: crop or pad, corrupt on the fly, batch, prefetch.
+
+Elements are `(waveform [batch, clip_samples] float32, label [batch] int32)`; models take raw waveforms.
+
+Seeds: every random draw in a map is stateless and seeded per element, so a dataset gives identical
+batches however many threads run the map.
+
+- Training: the stream is shuffled with a seed, repeated, and enumerated; element `k` of the stream gets
+  the seed `fold_in(seed, k)`, split into a crop seed and a corruption-policy seed.
+- Evaluation: the crop is deterministic (the centre), and a spoiled clip's seed is derived from
+  `(run seed, clip id, corruption, severity)` (`corruptions.base.clip_seed`), so the spoiled test set is
+  the same for every model, run, batch size and thread count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from keras_audio.cache import WaveformStore
+from keras_audio.corruptions.base import Corruption, clip_seed, name_hash, split_seed
+from keras_audio.corruptions.policy import fit_length
+from keras_audio.manifest import Manifest
+
+AUTOTUNE = tf.data.AUTOTUNE
+TRAIN_STREAM = 0x7EA1  # separates the training stream's seeds from evaluation seeds
+
+
+class ClipSource:
+    """The decoded clips of one manifest, held as one tensor for fast slicing inside `tf.data.map`.
+
+    Args:
+        store: decoded waveforms (every clip of `manifest` must be in it).
+        manifest: the clips to serve, in order.
+    """
+
+    def __init__(self, store: WaveformStore, manifest: Manifest):
+        index = store.indices(manifest.clip_ids)
+        lengths = store.lengths[index]
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        # One contiguous copy of just these clips; a map that slices it is a gather, with no Python.
+        self.samples = tf.constant(np.concatenate([store.waveform(i) for i in index]) if len(index) else
+                                   np.zeros(0, np.float32))
+        self.offsets = offsets
+        self.lengths = lengths.astype(np.int64)
+        self.labels = manifest.label_ids
+        self.clip_hashes = np.array([name_hash(c) for c in manifest.clip_ids], dtype=np.int64)
+        self.clip_ids = manifest.clip_ids
+
+    def __len__(self) -> int:
+        return len(self.clip_ids)
+
+    def slices(self) -> tf.data.Dataset:
+        return tf.data.Dataset.from_tensor_slices((self.offsets, self.lengths, self.labels, self.clip_hashes))
+
+    def clip(self, offset, length) -> tf.Tensor:
+        return self.samples[offset:offset + length]
+
+
+def center_crop_or_pad(waveform: tf.Tensor, length: int) -> tf.Tensor:
+    """The centre `length` samples, or the clip zero-padded at both ends to `length`."""
+    size = tf.shape(waveform)[0]
+    start = tf.maximum(size - length, 0) // 2
+    waveform = waveform[start:start + length]
+    missing = length - tf.shape(waveform)[0]
+    return tf.pad(waveform, [[missing // 2, missing - missing // 2]])
+
+
+def random_crop_or_pad(waveform: tf.Tensor, length: int, seed: tf.Tensor) -> tf.Tensor:
+    """A random `length`-sample window (stateless), or the clip zero-padded at a random position."""
+    size = tf.shape(waveform)[0]
+    start = tf.random.stateless_uniform([], seed, 0, tf.maximum(size - length, 0) + 1, dtype=tf.int32)
+    waveform = waveform[start:start + length]
+    missing = length - tf.shape(waveform)[0]
+    before = tf.random.stateless_uniform([], seed[::-1], 0, missing + 1, dtype=tf.int32)
+    return tf.pad(waveform, [[before, missing - before]])
+
+
+def training_dataset(
+    source: ClipSource,
+    clip_samples: int,
+    batch_size: int,
+    seed: int,
+    waveform_policy: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
+    pairs: bool = False,
+) -> tf.data.Dataset:
+    """An endless, shuffled stream of training batches (feed `fit` with `steps_per_epoch`).
+
+    Args:
+        source: the training clips.
+        clip_samples: the fixed length of every example.
+        batch_size: examples per batch (the last partial batch of an epoch is not dropped, since the
+            stream is endless every batch is full).
+        seed: the stream's seed (shuffle order, crops, corruptions).
+        waveform_policy: `(waveform, seed) -> waveform` applied after cropping (a training policy).
+        pairs: yield `((corrupted, clean), label)` instead of `(corrupted, label)`: the views a denoising
+            autoencoder learns from.
+    """
+    if len(source) == 0:
+        raise ValueError("training_dataset: the training split is empty")
+    base = tf.constant([seed, TRAIN_STREAM], tf.int64)
+
+    def load(index, element):
+        offset, length, label, _ = element
+        crop_seed, policy_seed = split_seed(tf.random.experimental.stateless_fold_in(base, index), 2)
+        clean = random_crop_or_pad(source.clip(offset, length), clip_samples, crop_seed)
+        corrupted = clean if waveform_policy is None else fit_length(waveform_policy(clean, policy_seed), clip_samples)
+        corrupted = tf.ensure_shape(corrupted, [clip_samples])
+        if pairs:
+            return (corrupted, tf.ensure_shape(clean, [clip_samples])), label
+        return corrupted, label
+
+    dataset = source.slices().shuffle(len(source), seed=seed, reshuffle_each_iteration=True).repeat().enumerate()
+    dataset = dataset.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
+
+
+def evaluation_dataset(
+    source: ClipSource,
+    clip_samples: int,
+    batch_size: int,
+    corruption: Corruption | None = None,
+    severity: int = 0,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """Every clip once, in manifest order, centre-cropped, optionally spoiled.
+
+    Args:
+        source: the evaluation clips.
+        clip_samples: the fixed length of every example.
+        batch_size: examples per batch; results do not depend on it.
+        corruption: None for the clean set.
+        severity: 1..5 when `corruption` is given.
+        seed: the run seed the spoiled versions derive from.
+
+    Returns:
+        A finite dataset of `(waveform [b, clip_samples], label [b])`.
+    """
+    if corruption is not None and severity not in (1, 2, 3, 4, 5):
+        raise ValueError(f"severity must be in 1..5 for corruption {corruption.name!r}, got {severity!r}")
+
+    def load(offset, length, label, clip_hash):
+        waveform = center_crop_or_pad(source.clip(offset, length), clip_samples)
+        if corruption is not None:
+            waveform = corruption(waveform, clip_seed(seed, clip_hash, corruption.name, severity), severity)
+            waveform = fit_length(waveform, clip_samples)
+        return tf.ensure_shape(waveform, [clip_samples]), label
+
+    dataset = source.slices().map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+    return dataset.batch(batch_size).prefetch(AUTOTUNE)
