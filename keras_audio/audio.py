@@ -15,8 +15,6 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from keras_audio import tfio_ops
-
 DEFAULT_MAX_SECONDS = 600.0
 
 
@@ -60,7 +58,7 @@ def read_audio(
 
     Raises:
         AudioError: the file is missing, unreadable, empty, truncated, not audio, holds NaN or infinite
-            samples, is all-silent, too short or too long.
+            samples, is all-silent (or its channels cancel when downmixed), too short or too long.
     """
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
@@ -80,11 +78,11 @@ def read_audio(
         info = sf.info(str(path))
     except sf.SoundFileError as error:
         raise AudioError(path, f"not a readable audio file ({_libsndfile_reason(error)})") from None
-    if info.frames <= 0:
-        raise AudioError(path, "holds no samples")
     truncation = _truncation(path, size, info)
     if truncation:
         raise AudioError(path, truncation)
+    if info.frames <= 0:
+        raise AudioError(path, "holds no samples")
     start = int(round(offset * info.samplerate))
     stop = None if duration is None else start + int(round(duration * info.samplerate))
     if start >= info.frames:
@@ -95,15 +93,22 @@ def read_audio(
     try:
         data, rate = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError) as error:
-        raise AudioError(path, f"corrupt audio data ({_libsndfile_reason(error)})") from None
+        raise AudioError(path, f"corrupt or truncated audio data ({_libsndfile_reason(error)})") from None
     if data.size == 0:
         raise AudioError(path, "holds no samples in the requested segment")
+    expected = min(stop or info.frames, info.frames) - start
+    if data.shape[0] < expected:
+        raise AudioError(path, f"truncated: the header declares {info.frames} frames, only "
+                               f"{start + data.shape[0]} could be read")
     if not np.all(np.isfinite(data)):
         bad = int(np.sum(~np.isfinite(data)))
         raise AudioError(path, f"{bad} NaN or infinite sample(s)")
-    waveform = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    if not np.any(waveform):
+    if not np.any(data):
         raise AudioError(path, "all-silent (every sample is zero)")
+    waveform = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if data.shape[1] > 1 and _rms(waveform) < 1e-3 * _rms(data):
+        # Phase-inverted channels: the mono mix is 60 dB below the channels, i.e. nothing but rounding.
+        raise AudioError(path, f"its {data.shape[1]} channels cancel out when downmixed to mono (phase-inverted)")
     if rate != sample_rate:
         waveform = resample(waveform, rate, sample_rate, resampler)
     if waveform.shape[0] < min_samples:
@@ -118,6 +123,8 @@ def resample(waveform: np.ndarray, rate_in: int, rate_out: int, resampler: str =
     if rate_in == rate_out:
         return np.asarray(waveform, np.float32)
     if resampler == "tfio":
+        from keras_audio import tfio_ops  # imports TensorFlow: only when asked for
+
         return tfio_ops.resample(waveform, rate_in, rate_out)
     return soxr.resample(np.asarray(waveform, np.float32), rate_in, rate_out, quality="HQ").astype(np.float32)
 
@@ -125,6 +132,10 @@ def resample(waveform: np.ndarray, rate_in: int, rate_out: int, resampler: str =
 def write_wav(path: str | os.PathLike, waveform: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
     """Write a mono waveform (float in [-1, 1]) as WAV."""
     sf.write(str(path), np.asarray(waveform), sample_rate, subtype=subtype, format="WAV")
+
+
+def _rms(values: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(values, dtype=np.float64))))
 
 
 def _libsndfile_reason(error: Exception) -> str:

@@ -5,6 +5,10 @@ clip of a manifest once into one concatenated float32 array, keyed by a hash of 
 sizes, modification times, segments) and the decode settings. A changed file, a new file or other
 settings give a new key; the same corpus and settings read the stored arrays back (memory-mapped).
 
+The cache folder is written under a temporary name and renamed when complete, so an interrupted run leaves
+no folder that a later run could take for a cache (its leftovers are removed after an hour). Samples are
+streamed to disk as clips are decoded, so memory holds the clips in flight, not the corpus twice.
+
 Bad files are never dropped silently: each is recorded with its problem. By default they stop the run
 with one message listing all of them (`BadFilesError`); with ``skip_bad=True`` they are left out and
 returned, so the caller can list them in the run directory and the printed summary.
@@ -15,14 +19,18 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import shutil
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
+import soundfile
+import soxr
 from tqdm.auto import tqdm
 
 from keras_audio.audio import DEFAULT_MAX_SECONDS, AudioError, read_audio
@@ -85,16 +93,19 @@ class DecodeResult:
 def cache_key(manifest: Manifest, sample_rate: int, min_samples: int, max_seconds: float | None) -> str:
     """A hash of everything that changes the decoded arrays."""
     digest = hashlib.sha256()
-    settings = {"version": CACHE_VERSION, "rate": sample_rate, "min": min_samples, "max": max_seconds}
+    # Library versions are part of the key: a new libsndfile or soxr may decode or resample differently.
+    settings = {"version": CACHE_VERSION, "rate": sample_rate, "min": min_samples, "max": max_seconds,
+                "libsndfile": soundfile.__libsndfile_version__, "soxr": soxr.__version__}
     digest.update(json.dumps(settings, sort_keys=True).encode())
-    columns = [c for c in ("offset", "duration") if c in manifest.frame.columns]
-    for clip_id, path, extra in zip(manifest.clip_ids, manifest.paths(), manifest.frame[columns].itertuples(index=False)):
+    frame = manifest.frame
+    segments = [frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in ("offset", "duration")]
+    for clip_id, path, offset, duration in zip(manifest.clip_ids, manifest.paths(), *segments, strict=True):
         try:
             stat = path.stat()
             signature = f"{stat.st_size}:{stat.st_mtime_ns}"
         except OSError:
             signature = "missing"
-        digest.update(f"{clip_id}\0{path}\0{signature}\0{tuple(extra)}\n".encode())
+        digest.update(f"{clip_id}\0{path}\0{signature}\0{offset}\0{duration}\n".encode())
     return digest.hexdigest()[:20]
 
 
@@ -124,13 +135,21 @@ def load_waveforms(
     Raises:
         BadFilesError: some files are bad and `skip_bad` is False.
     """
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be >= 1 or None, got {workers}")
     started = time.perf_counter()
     key = cache_key(manifest, sample_rate, min_samples, max_seconds)
     folder = Path(cache_dir) / f"{_safe(manifest.name)}-{sample_rate}-{key}"
-    hit = (folder / "index.json").is_file()
+    index = _read_index(folder)
+    hit = index is not None
     if not hit:
+        _remove_stale_temporaries(folder)
         _decode_to(folder, manifest, sample_rate, min_samples, max_seconds, workers, progress)
-    index = json.loads((folder / "index.json").read_text())
+        index = _read_index(folder)
+        if index is None:  # pragma: no cover - only if the folder is damaged between write and read
+            raise RuntimeError(f"decode cache {folder} is unreadable right after writing it")
     bad_files = [BadFile(**b) for b in index["bad_files"]]
     if bad_files and not skip_bad:
         raise BadFilesError(bad_files, manifest.name)
@@ -145,12 +164,57 @@ def load_waveforms(
     return DecodeResult(store, kept, bad_files, folder, hit, time.perf_counter() - started)
 
 
+def _read_index(folder: Path) -> dict | None:
+    """The index of a complete cache folder, or None (absent; or damaged, which is then removed)."""
+    if not folder.is_dir():
+        return None
+    try:
+        index = json.loads((folder / "index.json").read_text())
+        lengths = np.load(folder / "lengths.npy")
+        offsets = np.load(folder / "offsets.npy")
+        samples = np.load(folder / "samples.npy", mmap_mode="r")
+        complete = (
+            index.get("complete") is True
+            and len(index["clip_ids"]) == len(lengths) == len(offsets)
+            and samples.dtype == np.float32 and samples.ndim == 1 and samples.shape[0] == int(lengths.sum())
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        complete = False
+    if not complete:
+        warnings.warn(f"decode cache {folder} is damaged; decoding again", RuntimeWarning, stacklevel=3)
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    return index
+
+
+def _remove_stale_temporaries(folder: Path, max_age_seconds: float = 3600.0) -> None:
+    """Remove half-written folders of this key left by killed runs (a live writer touches its files)."""
+    if not folder.parent.is_dir():
+        return
+    now = time.time()
+    for temporary in folder.parent.glob(f".{folder.name}-*"):
+        try:
+            newest = max([temporary.stat().st_mtime] + [f.stat().st_mtime for f in temporary.iterdir()])
+        except OSError:
+            continue
+        if now - newest > max_age_seconds:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _npy_header(length: int) -> bytes:
+    """The .npy header of a float32 vector; numpy pads it to the same size for any length."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f4", "fortran_order": False, "shape": (length,)})
+    return buffer.getvalue()
+
+
 def _decode_to(folder: Path, manifest: Manifest, sample_rate: int, min_samples: int,
                max_seconds: float | None, workers: int | None, progress: bool) -> None:
     frame = manifest.frame
     offsets = frame["offset"].fillna(0.0).tolist() if "offset" in frame else [0.0] * len(frame)
     durations = frame["duration"].tolist() if "duration" in frame else [None] * len(frame)
     durations = [None if d is None or (isinstance(d, float) and np.isnan(d)) else float(d) for d in durations]
+    paths = manifest.paths()
 
     def decode(i: int):
         try:
@@ -159,35 +223,44 @@ def _decode_to(folder: Path, manifest: Manifest, sample_rate: int, min_samples: 
         except AudioError as error:
             return error
 
-    paths = manifest.paths()
-    waveforms: list[np.ndarray] = []
+    lengths: list[int] = []
     clip_ids: list[str] = []
     bad: list[dict] = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        results = pool.map(decode, range(len(frame)))
-        for i, result in enumerate(tqdm(results, total=len(frame), desc=f"decoding {manifest.name}",
-                                        unit="clip", disable=not progress, leave=False)):
-            if isinstance(result, AudioError):
-                bad.append(dataclasses.asdict(BadFile(manifest.clip_ids[i], result.path, result.problem)))
-            else:
-                waveforms.append(result)
-                clip_ids.append(manifest.clip_ids[i])
-    lengths = np.array([len(w) for w in waveforms], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if len(lengths) else lengths
-    samples = np.concatenate(waveforms) if waveforms else np.zeros(0, np.float32)
     # Write to a temporary sibling, then rename: a cache folder is complete or absent, never half-written.
     folder.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
-        np.save(temporary / "samples.npy", samples)
+        header = _npy_header(0)
+        with open(temporary / "samples.npy", "wb") as out, \
+                concurrent.futures.ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+            out.write(header)
+            results = pool.map(decode, range(len(frame)))
+            for i, result in enumerate(tqdm(results, total=len(frame), desc=f"decoding {manifest.name}",
+                                            unit="clip", disable=not progress, leave=False)):
+                if isinstance(result, AudioError):
+                    bad.append(dataclasses.asdict(BadFile(manifest.clip_ids[i], result.path, result.problem)))
+                else:
+                    out.write(np.asarray(result, dtype="<f4").tobytes())
+                    lengths.append(len(result))
+                    clip_ids.append(manifest.clip_ids[i])
+            final_header = _npy_header(int(sum(lengths)))
+            if len(final_header) != len(header):  # pragma: no cover - numpy pads headers for in-place rewrites
+                raise RuntimeError("numpy .npy header size changed with the array length")
+            out.seek(0)
+            out.write(final_header)
+        lengths_array = np.array(lengths, dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(lengths_array)[:-1]]).astype(np.int64) if lengths else lengths_array
         np.save(temporary / "offsets.npy", starts)
-        np.save(temporary / "lengths.npy", lengths)
-        index = {"corpus": manifest.name, "sample_rate": sample_rate, "clip_ids": clip_ids, "bad_files": bad}
+        np.save(temporary / "lengths.npy", lengths_array)
+        index = {"corpus": manifest.name, "sample_rate": sample_rate, "clip_ids": clip_ids, "bad_files": bad,
+                 "complete": True}
         (temporary / "index.json").write_text(json.dumps(index))
-        if folder.exists():  # another process finished first; keep its copy
-            shutil.rmtree(temporary)
-        else:
+        try:
             temporary.rename(folder)
+        except OSError:
+            if not folder.is_dir():
+                raise
+            shutil.rmtree(temporary)  # another process finished the same key first; keep its copy
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise

@@ -85,6 +85,17 @@ class Manifest:
         return self.frame["label"].map(index).to_numpy(dtype=np.int32)
 
     @property
+    def split_unit(self) -> str:
+        """``speaker`` (no speaker on two sides) or ``utterance``.
+
+        ``utterance`` marks a dataset's own published protocol that puts speakers on several sides (FSDD's
+        digit split); a recipe sets it in a ``split_unit`` column, and the report says so.
+        """
+        if "split_unit" in self.frame.columns and set(self.frame["split_unit"].astype(str)) == {"utterance"}:
+            return "utterance"
+        return "speaker"
+
+    @property
     def clip_ids(self) -> list[str]:
         return self.frame["clip_id"].tolist()
 
@@ -152,7 +163,8 @@ class Manifest:
                     problems.append(f"{path}: file not found")
         if problems:
             raise ManifestError(problems, self.name)
-        self.check_disjoint("speaker")
+        if self.split_unit == "speaker":
+            self.check_disjoint("speaker")
         return self
 
     def check_disjoint(self, column: str = "speaker") -> None:
@@ -172,6 +184,7 @@ class Manifest:
         return {
             "corpus": self.name,
             "task": self.task,
+            "split_unit": self.split_unit,
             "classes": list(self.classes),
             "clips": int(len(self.frame)),
             "speakers": int(self.frame["speaker"].nunique()),
@@ -244,7 +257,11 @@ def speaker_disjoint_split(
     )
     rng = np.random.default_rng(seed)
     assignment: dict[str, str] = {}
-    strata = per_speaker.groupby(list(stratify)).groups if stratify else {(): per_speaker.index}
+    if stratify:
+        by = list(stratify) if len(stratify) > 1 else stratify[0]  # a one-item list makes pandas warn
+        strata = per_speaker.groupby(by).groups
+    else:
+        strata = {(): per_speaker.index}
     names = list(fractions)
     for key in sorted(strata, key=str):
         speakers = sorted(strata[key])

@@ -1,0 +1,100 @@
+"""Pieces every corpus recipe shares: task checks, gender spelling, speaker-disjoint splits, validation.
+
+Private to `keras_audio.corpora`; recipes import it, nothing else should.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from keras_audio.manifest import Manifest, speaker_disjoint_split
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+SEX_CLASSES = ("female", "male")
+
+# Column a recipe sets when its split is *by utterance* (the same speaker on several sides) because that is
+# the dataset's own published protocol (FSDD's digit split). Every other manifest is split by speaker.
+SPLIT_UNIT_COLUMN = "split_unit"
+
+
+class CorpusWarning(UserWarning):
+    """Something on disk was left out of a manifest on purpose (stray files, unused folders)."""
+
+
+def choose_task(task: str | None, tasks: Sequence[str], corpus: str) -> str:
+    """The recipe's task: `task`, or the first (default) one; ValueError names the known ones."""
+    if task is None:
+        return tasks[0]
+    if task not in tasks:
+        raise ValueError(f"{corpus}: unknown task {task!r}; this corpus offers {list(tasks)}")
+    return task
+
+
+def sex_label(value: object, where: str) -> str:
+    """``female`` or ``male`` from the spellings corpora use (F, M, female, Male, w, ...)."""
+    text = str(value).strip().lower()
+    if text in ("f", "female", "w", "woman"):
+        return "female"
+    if text in ("m", "male", "man"):
+        return "male"
+    raise ValueError(f"{where}: gender {value!r} is neither female nor male")
+
+
+def fractions(validation_fraction: float, test_fraction: float, with_test: bool = True) -> dict[str, float]:
+    """Split fractions of speakers; `with_test=False` when the corpus brings its own test speakers."""
+    for name, value in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 < value < 1.0:
+            raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+    if not with_test:
+        return {"train": 1.0 - validation_fraction, "validation": validation_fraction}
+    if validation_fraction + test_fraction >= 1.0:
+        raise ValueError(
+            f"validation_fraction + test_fraction must leave speakers for training, got "
+            f"{validation_fraction} + {test_fraction}"
+        )
+    return {"train": 1.0 - validation_fraction - test_fraction, "validation": validation_fraction,
+            "test": test_fraction}
+
+
+def split_speakers(frame: pd.DataFrame, split_fractions: dict[str, float], seed: int,
+                   stratify: Sequence[str] = ()) -> pd.Series:
+    """Whole speakers to splits, stratified by per-speaker columns, reproducibly from `seed`."""
+    return speaker_disjoint_split(frame, split_fractions, seed, stratify=tuple(stratify))
+
+
+def warn_ignored(corpus: str, root: Path, ignored: Iterable[Path | str], what: str = "entries") -> None:
+    """Say which files or folders under `root` a recipe left out, so nothing disappears unseen."""
+    ignored = sorted(str(Path(p).relative_to(root)) if Path(p).is_absolute() else str(p) for p in ignored)
+    if not ignored:
+        return
+    shown = ", ".join(ignored[:8]) + (f", ... ({len(ignored) - 8} more)" if len(ignored) > 8 else "")
+    warnings.warn(f"{corpus}: ignored {len(ignored)} {what} under {root} that are not part of the layout: {shown}",
+                  CorpusWarning, stacklevel=3)
+
+
+def require_classes(frame: pd.DataFrame, task: str, corpus: str, minimum: int = 2) -> None:
+    labels = sorted(frame["label"].unique())
+    if len(labels) < minimum:
+        raise ValueError(f"{corpus}: task {task!r} needs at least {minimum} classes, the corpus has {labels}")
+
+
+def finish(manifest: Manifest) -> Manifest:
+    """Validate a recipe's manifest and return it (`Manifest.validate` honours its `split_unit`)."""
+    return manifest.validate()
+
+
+def audio_files(folder: Path) -> list[Path]:
+    """Audio files under `folder`, recursively, sorted, skipping hidden names."""
+    return sorted(
+        p for p in folder.rglob("*")
+        if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()

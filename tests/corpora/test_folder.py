@@ -1,0 +1,111 @@
+"""Folder-per-class and CSV-manifest recipes: labels, speakers (or each file its own), given or drawn splits."""
+
+import pytest
+
+from keras_audio.corpora import folder
+from keras_audio.corpora._common import CorpusWarning
+from keras_audio.manifest import SplitLeakError
+from tests.corpora import builders
+
+
+def _speakers(manifest, split):
+    return set(manifest.frame.loc[manifest.frame["split"] == split, "speaker"])
+
+
+# ------------------------------------------------------------------------------------------ folder/class
+def test_class_folders_run_through_the_pipeline_each_file_its_own_speaker(tmp_path):
+    builders.class_folders(tmp_path / "pets")
+    with pytest.warns(CorpusWarning, match="each file counts as its own speaker"):
+        manifest, decoded = builders.through_pipeline("folder", tmp_path / "pets", tmp_path / "cache")
+    frame = manifest.frame
+    assert manifest.classes == ("cat", "dog") and manifest.name == "pets"
+    assert len(frame) == len(decoded.store) == 12
+    assert (frame["speaker"] == frame["clip_id"]).all()
+    assert set(frame["path"].str.rsplit(".", n=1).str[1]) == {"wav", "flac", "ogg"}
+    # 6 files per class at 70/15/15: 4 / 1 / 1 of each class.
+    assert frame.groupby(["split", "label"]).size().to_dict() == {
+        ("test", "cat"): 1, ("test", "dog"): 1, ("train", "cat"): 4, ("train", "dog"): 4,
+        ("validation", "cat"): 1, ("validation", "dog"): 1}
+
+
+@pytest.mark.parametrize("nested, regex", [(False, r"^([^_]+)_nohash_"), (True, r"^(?P<speaker>[^/]+)/")])
+def test_speaker_regex_keeps_voices_on_one_side(tmp_path, nested, regex):
+    builders.class_folders(tmp_path, nested=nested)
+    manifest = folder.load_folder(tmp_path, speaker_regex=regex)
+    assert set(manifest.frame["speaker"]) == {"spk0", "spk1", "spk2"}
+    assert all(len(_speakers(manifest, s)) == 1 for s in ("train", "validation", "test"))
+
+
+def test_speaker_regex_that_misses_a_file_is_an_error(tmp_path):
+    builders.class_folders(tmp_path)
+    with pytest.raises(ValueError, match="does not match"):
+        folder.load_folder(tmp_path, speaker_regex=r"^nobody_")
+
+
+def test_top_level_files_are_listed_and_one_class_is_refused(tmp_path):
+    builders.class_folders(tmp_path, labels=("cat",))
+    builders.write(tmp_path / "loose.wav", builders.tone(), 16000)
+    with pytest.warns(CorpusWarning, match="loose.wav"), pytest.raises(ValueError, match="at least 2 classes"):
+        folder.load_folder(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------------- CSV
+def test_csv_with_speakers_and_splits_runs_through_the_pipeline(tmp_path):
+    csv = builders.csv_manifest(tmp_path)
+    manifest, decoded = builders.through_pipeline("csv", csv, tmp_path / "cache")
+    assert manifest.name == "clips" and manifest.classes == ("no", "yes")
+    assert len(decoded.store) == 10
+    assert _speakers(manifest, "validation") == {"s3"}  # "val" in the CSV
+    assert _speakers(manifest, "test") == {"s4"}
+
+
+def test_csv_from_a_folder_with_the_manifest_option(tmp_path):
+    builders.csv_manifest(tmp_path, name="list.csv")
+    assert len(folder.load_csv(tmp_path, manifest="list.csv")) == 10
+    with pytest.raises(ValueError, match="manifest.csv not found"):
+        folder.load_csv(tmp_path)
+
+
+def test_csv_without_split_or_speaker_draws_a_split(tmp_path):
+    csv = builders.csv_manifest(tmp_path, split=False)
+    manifest = folder.load_csv(csv, seed=4)
+    assert manifest.frame.drop_duplicates("speaker").groupby("split").size().to_dict() == {
+        "test": 1, "train": 3, "validation": 1}
+    assert manifest.frame["split"].equals(folder.load_csv(csv, seed=4).frame["split"])
+    bare = builders.csv_manifest(tmp_path / "bare", split=False, speaker=False)
+    with pytest.warns(CorpusWarning, match="its own speaker"):
+        manifest = folder.load_csv(bare)
+    assert (manifest.frame["speaker"] == manifest.frame["path"]).all()
+
+
+def test_csv_task_picks_the_label_column(tmp_path):
+    csv = builders.csv_manifest(tmp_path)
+    lines = csv.read_text().splitlines()
+    csv.write_text("\n".join([lines[0] + ",mood"] + [f"{line},{('calm', 'tense')[i % 2]}"
+                                                      for i, line in enumerate(lines[1:])]) + "\n")
+    manifest = folder.load_csv(csv, task="mood")
+    assert manifest.task == "mood" and manifest.classes == ("calm", "tense")
+    with pytest.raises(ValueError, match="lacks column"):
+        folder.load_csv(csv, task="colour")
+
+
+def test_csv_split_that_puts_a_speaker_on_two_sides_is_refused(tmp_path):
+    csv = builders.csv_manifest(tmp_path)
+    lines = csv.read_text().splitlines()
+    lines[1] = lines[1].replace(",train", ",test")  # s0's first clip into test, its second stays in train
+    csv.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SplitLeakError, match="'s0'"):
+        folder.load_csv(csv)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda line, i: line.replace(",train", ",holdout"), "'holdout'"),
+    (lambda line, i: line.rsplit(",", 1)[0] + "," if i == 0 else line, "empty on line"),
+    (lambda line, i: line.replace(",yes,", ",,") if i == 0 else line, "'label' is empty on line"),
+])
+def test_csv_problems_are_listed(tmp_path, edit, message):
+    csv = builders.csv_manifest(tmp_path)
+    lines = csv.read_text().splitlines()
+    csv.write_text("\n".join([lines[0]] + [edit(line, i) for i, line in enumerate(lines[1:])]) + "\n")
+    with pytest.raises(ValueError, match=message):
+        folder.load_csv(csv)

@@ -1,0 +1,107 @@
+"""read_audio: odd but valid files decode to mono float32 at the model rate; bad files raise AudioError."""
+
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from keras_audio.audio import AudioError, read_audio, resample
+from tests.corpora import builders
+
+RATE = 16000
+WINDOW = 400  # one 25 ms analysis window at 16 kHz
+
+
+@pytest.fixture(scope="module")
+def odd_files(tmp_path_factory):
+    return builders.good_odd_files(tmp_path_factory.mktemp("odd"), seconds=0.5)
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    return builders.bad_files(tmp_path_factory.mktemp("bad"))
+
+
+@pytest.mark.parametrize("kind", ["stereo", "8-bit", "8 kHz", "96 kHz", "44.1 kHz ogg", "22.05 kHz flac",
+                                  "24-bit 48 kHz stereo", "sphere"])
+def test_odd_but_valid_files_decode_to_mono_at_the_model_rate(odd_files, kind):
+    path, _ = odd_files[kind]
+    waveform = read_audio(path, RATE, min_samples=WINDOW)
+    assert waveform.dtype == np.float32
+    assert waveform.ndim == 1
+    assert waveform.shape[0] == RATE // 2  # 0.5 s at 16 kHz, whatever the source rate
+    assert np.all(np.isfinite(waveform))
+    assert 0.05 < np.sqrt(np.mean(waveform ** 2)) < 0.5  # the tone survived (RMS of 0.3 sine ~ 0.21)
+
+
+def test_stereo_is_the_mean_of_its_channels(odd_files):
+    path, _ = odd_files["stereo"]
+    channels, _ = sf.read(str(path), dtype="float32")
+    np.testing.assert_allclose(read_audio(path, RATE), channels.mean(axis=1), atol=1e-6)
+
+
+def test_eight_bit_matches_the_source_within_one_quantisation_step(odd_files):
+    path, _ = odd_files["8-bit"]
+    reference = builders.tone(0.5, RATE)
+    assert np.max(np.abs(read_audio(path, RATE) - reference)) <= 1 / 128 + 1e-6
+
+
+@pytest.mark.parametrize("rate_in", [8000, 22050, 44100, 96000])
+def test_resampling_keeps_a_tone_at_its_frequency(rate_in):
+    t = np.arange(rate_in) / rate_in
+    waveform = resample(np.sin(2 * np.pi * 440.0 * t).astype(np.float32), rate_in, RATE)
+    spectrum = np.abs(np.fft.rfft(waveform))
+    assert waveform.shape == (RATE,)
+    assert np.argmax(spectrum) * RATE / len(waveform) == pytest.approx(440.0, abs=1.0)
+
+
+def test_segment_reads_the_requested_slice(tmp_path):
+    path = builders.write(tmp_path / "a.wav", builders.tone(1.0, RATE), RATE)
+    full = read_audio(path, RATE)
+    segment = read_audio(path, RATE, offset=0.25, duration=0.5)
+    np.testing.assert_allclose(segment, full[4000:12000], atol=1e-6)
+
+
+def test_offset_past_the_end_is_an_error(tmp_path):
+    path = builders.write(tmp_path / "a.wav", builders.tone(0.5, RATE), RATE)
+    with pytest.raises(AudioError, match="past the end"):
+        read_audio(path, RATE, offset=2.0)
+
+
+@pytest.mark.parametrize("kind", [
+    "empty", "truncated wav", "header only", "truncated flac", "truncated sphere", "not audio", "nan", "inf",
+    "silent", "short", "long", "not a file", "dangling link", "cancelling stereo",
+])
+def test_each_bad_file_is_an_audio_error_naming_it(bad_files, kind):
+    path, phrase = bad_files[kind]
+    with pytest.raises(AudioError) as caught:
+        read_audio(path, RATE, min_samples=WINDOW, max_seconds=1.0)
+    assert caught.value.path == str(path)
+    assert phrase in caught.value.problem
+    assert str(path) in str(caught.value)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_file_is_an_audio_error(tmp_path):
+    path = builders.write(tmp_path / "locked.wav", builders.tone(0.5), RATE)
+    path.chmod(0)
+    with pytest.raises(AudioError, match="permission denied"):
+        read_audio(path, RATE)
+
+
+def test_limits_are_the_callers_choice(bad_files):
+    long_path, _ = bad_files["long"]
+    assert read_audio(long_path, RATE, max_seconds=None).shape == (int(1.5 * RATE),)
+    short_path, _ = bad_files["short"]
+    assert read_audio(short_path, RATE, min_samples=1).shape == (80,)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"sample_rate": 0}, "sample_rate"),
+    ({"sample_rate": RATE, "resampler": "sinc"}, "resampler"),
+])
+def test_bad_arguments_raise_value_error(odd_files, arguments, message):
+    path, _ = odd_files["stereo"]
+    with pytest.raises(ValueError, match=message):
+        read_audio(path, **arguments)
