@@ -1,13 +1,16 @@
 """Additive noise at a calibrated SNR: white, pink and brown.
 
 The SNR is measured on RMS over the whole clip: `20·log10(rms(x) / rms(noise added))` equals the target.
+Severities 30, 20, 10, 5, 0 dB: at 0 dB speech is still clearly a voice of a recognisable gender.
+The noise is a random excerpt of a fixed pre-generated 20-s bank (part of the corruption's definition).
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_audio.corruptions.base import Corruption, excerpt, mix_at_snr, noise_bank
+from keras_audio.corruptions.banks import ClipBank
+from keras_audio.corruptions.base import Corruption, mix_at_snr, noise_bank
 
 SNR_DB = (30.0, 20.0, 10.0, 5.0, 0.0)
 BANK_SECONDS = 20.0
@@ -28,7 +31,7 @@ class ColouredNoise(Corruption):
     def __init__(self, sample_rate: int, colour: str = "white", seed: int = 1234):
         super().__init__(sample_rate)
         self.colour = colour
-        self.bank = tf.constant(noise_bank(colour, BANK_SECONDS, sample_rate, seed))
+        self.bank = ClipBank([noise_bank(colour, BANK_SECONDS, sample_rate, seed)], f"{colour} noise")
 
     def sample(self, seed, severity):
         params = self.severity_params(severity)
@@ -36,7 +39,7 @@ class ColouredNoise(Corruption):
         return params
 
     def apply(self, waveform, params):
-        noise = excerpt(self.bank, tf.shape(waveform)[0], params["noise_seed"])
+        noise = self.bank.excerpt(tf.shape(waveform)[0], params["noise_seed"])
         return mix_at_snr(waveform, noise, params["snr_db"])
 
 

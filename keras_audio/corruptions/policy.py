@@ -1,13 +1,19 @@
 """Training policies: which corruptions a model sees while it trains.
 
-A policy is named in the config by parts joined with ``+``:
+A policy is named in the config by parts joined with ``+`` (case does not matter):
 
 - ``none``: clean training;
 - ``noise``: white noise at a random severity (1..5) on a fraction of clips;
-- ``suite``: a random corruption of the suite at a random severity on a fraction of clips;
-- ``specaugment``: time and frequency masks on the log-mel, inside the model, in training only.
+- ``suite``: a random corruption of the suite (every corruption built for the run, data-driven ones
+  included when their resources were given) at a random severity on a fraction of clips;
+- ``specaugment``: time and frequency masks on the log-mel (`spec_augment.SpecAugment`), a layer inside
+  the model that is active in training only.
 
-``noise+specaugment`` and ``suite+specaugment`` combine a waveform part with the masks.
+``noise+specaugment`` and ``suite+specaugment`` combine a waveform part with the masks. The waveform part
+is a `(waveform, seed) -> waveform` function for `tf.data.map`: every draw (whether to corrupt, which
+corruption, which severity, the corruption's own parameters) comes from the per-example seed, and
+`tf.switch_case` needs every branch to return the same length, so length-changing corruptions (speed, time
+stretch) are cropped or zero-padded back with `fit_length`.
 """
 
 from __future__ import annotations
@@ -46,7 +52,8 @@ def fit_length(waveform: tf.Tensor, length) -> tf.Tensor:
     return tf.pad(waveform, [[0, length - tf.shape(waveform)[0]]])
 
 
-def parse_policy(name: str, suite: Mapping[str, Corruption], probability: float = DEFAULT_PROBABILITY) -> TrainingPolicy:
+def parse_policy(name: str, suite: Mapping[str, Corruption],
+                 probability: float = DEFAULT_PROBABILITY) -> TrainingPolicy:
     """Build the policy `name` from the corruptions in `suite`.
 
     Args:

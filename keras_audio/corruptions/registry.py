@@ -1,7 +1,8 @@
 """Names every corruption and builds them, with the resources some of them need.
 
 Waveform corruptions are registered here by name; spectrogram-level masks (SpecAugment) are layers inside
-the model and are switched on by a training policy instead (see `policy.py`).
+the model and are switched on by a training policy instead (see `policy.py`). `markdown_table()` renders
+the README's table of every corruption and its five severities from the classes themselves.
 """
 
 from __future__ import annotations
@@ -11,13 +12,20 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from keras_audio.corruptions.base import Corruption
+from keras_audio.corruptions.babble import Babble
+from keras_audio.corruptions.background import BackgroundNoise
+from keras_audio.corruptions.base import NUM_SEVERITIES, Corruption, MissingResource
+from keras_audio.corruptions.clipping import Clipping
+from keras_audio.corruptions.filters import LowPass, Telephone
+from keras_audio.corruptions.gain import Gain
 from keras_audio.corruptions.noise import BrownNoise, PinkNoise, WhiteNoise
+from keras_audio.corruptions.packet_loss import PacketLoss
+from keras_audio.corruptions.pitch_shift import PitchShift
+from keras_audio.corruptions.quantization import BitDepth, MuLaw
+from keras_audio.corruptions.reverb import ImpulseResponseReverb, SyntheticReverb
 from keras_audio.corruptions.speed import SpeedChange
-
-
-class MissingResource(ValueError):
-    """A corruption needs a resource (noise recordings, impulse responses, training clips) not given."""
+from keras_audio.corruptions.time_shift import TimeShift
+from keras_audio.corruptions.time_stretch import TimeStretch
 
 
 @dataclasses.dataclass
@@ -27,12 +35,18 @@ class Resources:
     Attributes:
         noise_dir: a folder of background-noise recordings (any format `audio.read_audio` reads).
         ir_dir: a folder of room impulse responses.
-        babble_waveforms: training-split utterances (never test speakers) for babble noise.
+        babble_waveforms: training-split utterances at the run's sample rate, for babble noise. Never test
+            speakers: whoever builds the list (the pipeline) must take it from the training split only.
     """
 
     noise_dir: str | None = None
     ir_dir: str | None = None
     babble_waveforms: list[np.ndarray] | None = None
+
+    def __post_init__(self):
+        # An empty list is a missing resource too: babble cannot be built from nothing.
+        if self.babble_waveforms is not None and len(self.babble_waveforms) == 0:
+            self.babble_waveforms = None
 
 
 _REGISTRY: dict[str, type[Corruption]] = {}
@@ -48,7 +62,9 @@ def register(cls: type[Corruption]) -> type[Corruption]:
     return cls
 
 
-for _cls in (WhiteNoise, PinkNoise, BrownNoise, SpeedChange):
+for _cls in (WhiteNoise, PinkNoise, BrownNoise, BackgroundNoise, Babble, Gain, Clipping, BitDepth, MuLaw,
+             SpeedChange, TimeStretch, PitchShift, LowPass, Telephone, SyntheticReverb, ImpulseResponseReverb,
+             PacketLoss, TimeShift):
     register(_cls)
 
 
@@ -59,7 +75,7 @@ def names() -> list[str]:
 
 def needs_resources(name: str) -> tuple[str, ...]:
     """Which `Resources` fields the corruption `name` needs (empty if none)."""
-    return tuple(getattr(corruption_class(name), "requires", ()))
+    return tuple(corruption_class(name).requires)
 
 
 def corruption_class(name: str) -> type[Corruption]:
@@ -77,7 +93,7 @@ def build(name: str, sample_rate: int, resources: Resources | None = None) -> Co
         MissingResource: it needs a resource that `resources` does not hold.
     """
     cls = corruption_class(name)
-    requires = getattr(cls, "requires", ())
+    requires = cls.requires
     resources = resources or Resources()
     missing = [r for r in requires if getattr(resources, r) is None]
     if missing:
@@ -99,7 +115,7 @@ def build_suite(names_: Iterable[str] | None, sample_rate: int, resources: Resou
     for name in names() if names_ is None else names_:
         try:
             suite[name] = build(name, sample_rate, resources)
-        except MissingResource:
+        except MissingResource:  # also raised by a constructor given too little (babble: too few clips)
             if not skip_missing:
                 raise
     return suite
@@ -108,3 +124,24 @@ def build_suite(names_: Iterable[str] | None, sample_rate: int, resources: Resou
 def severity_table() -> list[dict[str, str]]:
     """One row per corruption with its five settings (the README table is generated from this)."""
     return [cls.table_row() for cls in _REGISTRY.values()]
+
+
+SPEC_AUGMENT_NOTE = (
+    "SpecAugment (`spec_augment.SpecAugment`) is not a waveform corruption: it masks the log-mel inside the "
+    "model, in training only, when the policy includes `specaugment` (2 frequency masks of up to 8 mel bins, "
+    "2 time masks of up to 25 frames, filled with the example's mean)."
+)
+
+
+def markdown_table() -> str:
+    """The README's table of every registered corruption: name, what it does, cue touched, severity 1..5."""
+    header = ["name", "what", "cue touched"] + [f"severity {s + 1}" for s in range(NUM_SEVERITIES)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in severity_table():
+        cells = [f"`{row['name']}`", row["description"], row["touches"]] + [
+            row[str(s + 1)] for s in range(NUM_SEVERITIES)]
+        needs = needs_resources(row["name"])
+        if needs:
+            cells[1] += f" (needs `{'`, `'.join(needs)}`)"
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n\n" + SPEC_AUGMENT_NOTE + "\n"

@@ -1,27 +1,35 @@
-"""Speed change: tempo and pitch together, like a tape or record played at the wrong speed."""
+"""Speed change: tempo and pitch together, like a tape or record played at the wrong speed.
+
+Bounded at 20 % (about 3 semitones): it moves F0 and every formant by the same factor, and F0 is the main
+cue for speaker gender (male ~85-155 Hz, female ~165-255 Hz), so larger changes would turn many voices into
+the other class for a human listener too.
+"""
 
 from __future__ import annotations
 
 import tensorflow as tf
 
 from keras_audio.corruptions.base import Corruption
-from keras_audio.corruptions.resampling import fft_resample
+from keras_audio.corruptions import resampling
 
 
 class SpeedChange(Corruption):
     """Play the clip `factor` times faster (factor > 1: shorter and higher; < 1: longer and lower).
 
-    Each clip is sped up by `1 + change` or slowed down by `1 / (1 + change)` at random (equal odds).
-    Bounded at 20%: it moves
-    F0 by the same factor, and F0 is the main cue for speaker gender, so larger changes would turn many
-    voices into the other class for a human listener too.
+    Each clip is sped up by `1 + change` or slowed down by `1 / (1 + change)` at random (equal odds). The
+    output has `round(samples / factor)` samples (the policy and evaluation crop or pad it back).
     """
 
     name = "speed"
     description = "speed change by resampling (tempo and pitch together), up or down at random"
     touches = "pitch (F0 and formants scale by the factor) and duration"
+    two_sided = ("change",)
     severities = {"change": (0.04, 0.08, 0.12, 0.16, 0.20)}
     changes_length = True
+
+    def __init__(self, sample_rate: int):
+        super().__init__(sample_rate)
+        self.resample_frame = resampling.frame_length_for(self.sample_rate)
 
     def sample(self, seed, severity):
         params = self.severity_params(severity)
@@ -32,4 +40,4 @@ class SpeedChange(Corruption):
     def apply(self, waveform, params):
         length = tf.cast(tf.shape(waveform)[0], tf.float32)
         num_samples = tf.maximum(tf.cast(tf.round(length / params["factor"]), tf.int32), 1)
-        return fft_resample(waveform, num_samples)
+        return resampling.resample(waveform, 1.0 / params["factor"], num_samples, self.resample_frame)

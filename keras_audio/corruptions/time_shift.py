@@ -1,0 +1,35 @@
+"""Time shift: the clip moved later or earlier by a fixed time, the gap filled with silence.
+
+Zero fill rather than a circular roll: a roll splices the clip's end onto its start, a click no recording
+has. The part moved past the edge is lost (up to 0.5 s: a sixth of a 3-s clip). Tests whether a model
+relies on where in the window the speech lies.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from keras_audio.corruptions.base import Corruption, random_sign
+
+
+class TimeShift(Corruption):
+    """Shift by `±shift_ms` (sign from the seed: + later, - earlier), zero-filled, length kept."""
+
+    name = "time_shift"
+    description = "shifted later or earlier (at random) with silence filling the gap"
+    touches = "position of the speech in the window; the shifted-out end is lost"
+    two_sided = ("shift_ms",)
+    severities = {"shift_ms": (100.0, 200.0, 300.0, 400.0, 500.0)}
+
+    def sample(self, seed, severity):
+        params = self.severity_params(severity)
+        params["shift_ms"] = random_sign(seed) * params["shift_ms"]
+        return params
+
+    def apply(self, waveform, params):
+        length = tf.shape(waveform)[0]
+        shift = tf.cast(tf.round(params["shift_ms"] * (self.sample_rate / 1000.0)), tf.int32)
+        shift = tf.clip_by_value(shift, -length, length)
+        later, earlier = tf.maximum(shift, 0), tf.maximum(-shift, 0)
+        kept = waveform[earlier: length - later]
+        return tf.concat([tf.zeros([later]), kept, tf.zeros([earlier])], axis=0)
