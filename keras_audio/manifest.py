@@ -218,6 +218,8 @@ class Manifest:
         sidecar = path.with_suffix(".json")
         if sidecar.is_file():
             meta.update(json.loads(sidecar.read_text()))
+            if meta.get("root") and not Path(meta["root"]).is_dir():
+                meta["root"] = str(path.parent.resolve())  # the corpus folder was moved with its manifest
         meta.update(overrides)
         return cls(frame, classes=tuple(meta.get("classes") or ()), name=meta["name"],
                    task=meta.get("task", "label"), root=meta.get("root"))

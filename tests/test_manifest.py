@@ -146,3 +146,15 @@ def test_subset_and_drop_clips(tmp_path):
     assert len(manifest.drop_clips(["s0/0", "s1/1"])) == len(manifest) - 2
     with pytest.raises(ValueError, match="split must be"):
         manifest.subset("dev")
+
+
+def test_a_moved_corpus_reads_its_manifest_relative_to_the_csv(tmp_path):
+    old = tmp_path / "old"
+    old.mkdir()
+    manifest = Manifest(_frame(tmp_path=old), name="toy", root=str(old))
+    manifest.to_csv(old / "manifest.csv")
+    new = tmp_path / "new"
+    old.rename(new)
+    moved = Manifest.from_csv(new / "manifest.csv")
+    assert moved.root == str(new.resolve())
+    assert all(p.is_file() for p in moved.paths())

@@ -5,14 +5,14 @@ from __future__ import annotations
 import keras
 
 from keras_audio.config import FeatureConfig
-from keras_audio.models.frontend import log_mel_frontend, waveform_input
+from keras_audio.models.frontend import log_mel_frontend, pool_over_time, waveform_input
 from keras_audio.models.registry import register_model
 
 
-@register_model("conv2d", "the spectrogram as an image: 3x3 conv blocks, batch norm, global pooling")
+@register_model("conv2d", "the spectrogram as an image: 3x3 conv blocks, batch norm, mean over time")
 def build_conv2d(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
                  filters: tuple[int, ...] = (16, 32, 64, 64), dropout: float = 0.3) -> keras.Model:
-    """Blocks of Conv2D 3x3 -> BatchNorm -> ReLU -> MaxPool 2x2, then global average pooling.
+    """Blocks of Conv2D 3x3 -> BatchNorm -> ReLU -> MaxPool 2x2, then the mean over time (frequency kept).
 
     Args:
         filters: channels per block (each block halves time and frequency).
@@ -30,7 +30,7 @@ def build_conv2d(num_classes: int, sample_rate: int, features: FeatureConfig, sp
         x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
         x = keras.layers.Activation("relu", name=f"relu{i}")(x)
         x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool{i}")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="average")(x)
+    x = pool_over_time(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
     return keras.Model(waveform, probabilities, name="conv2d")
