@@ -60,7 +60,8 @@ def stretch(waveform: tf.Tensor, rate: tf.Tensor, num_samples: tf.Tensor, frame_
     magnitude = tf.sqrt(real * real + imag * imag)
 
     steps = tf.range(0.0, tf.cast(frames, tf.float32), rate)  # [out_frames], fractional input frames
-    left = tf.cast(tf.floor(steps), tf.int32)
+    # float32 steps can round up to exactly `frames` (e.g. 199.99999 -> 200.0): clamp to the last frame.
+    left = tf.minimum(tf.cast(tf.floor(steps), tf.int32), frames - 1)
     right = tf.minimum(left + 1, frames - 1)
     weight = (steps - tf.floor(steps))[:, None]
     out_magnitude = (1.0 - weight) * tf.gather(magnitude, left) + weight * tf.gather(magnitude, right)
