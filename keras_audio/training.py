@@ -46,6 +46,13 @@ class TrainingInputs:
         steps_per_epoch: batches per epoch (one pass over the training clips).
         class_weight: per class id, or None.
         num_classes: classes of the task.
+        seed: the run's seed, for trainers with their own randomness (a random forest).
+        make_pairs_train: `() -> endless ((corrupted, clean), label)` training dataset whose corruption is
+            `pairs_policy`, which always corrupts: the run's waveform policy, or white noise when the run's
+            policy has none (a denoiser shown clean inputs would learn the identity).
+        make_pairs_validation: `() -> finite ((corrupted, clean), label)` validation dataset, same policy,
+            the same clips and corruptions every time it is iterated.
+        pairs_policy: the name of the policy the pairs are corrupted with (``noise``, ``suite``).
     """
 
     make_train: Callable[[bool], tf.data.Dataset]
@@ -53,6 +60,10 @@ class TrainingInputs:
     steps_per_epoch: int
     class_weight: dict[int, float] | None
     num_classes: int
+    seed: int = 0
+    make_pairs_train: Callable[[], tf.data.Dataset] | None = None
+    make_pairs_validation: Callable[[], tf.data.Dataset] | None = None
+    pairs_policy: str | None = None
 
 
 @dataclasses.dataclass
@@ -65,10 +76,33 @@ class TrainingSettings:
 
 @dataclasses.dataclass
 class TrainingResult:
+    """What a trainer returns.
+
+    Attributes:
+        history: per-epoch values by name (multi-stage trainers prefix each stage's, ``autoencoder/loss``).
+        seconds: wall-clock training time, every stage included.
+        epochs_run: epochs over all stages.
+        best_epoch: the restored epoch of the last stage.
+        metadata: what a reader of the results must know about how it was trained (written into the
+            export's metadata.json), e.g. ``{"denoising_pairs": "noise"}``.
+    """
+
     history: dict[str, list[float]]
     seconds: float
     epochs_run: int
     best_epoch: int
+    metadata: dict = dataclasses.field(default_factory=dict)
+
+
+def combine_stages(stages: dict[str, TrainingResult], metadata: dict | None = None) -> TrainingResult:
+    """One result from the stages of a multi-stage trainer, in order (histories prefixed by stage name)."""
+    if not stages:
+        raise ValueError("combine_stages: no stages")
+    history = {f"{stage}/{key}": values for stage, result in stages.items() for key, values in result.history.items()}
+    results = list(stages.values())
+    return TrainingResult(history=history, seconds=sum(r.seconds for r in results),
+                          epochs_run=sum(r.epochs_run for r in results), best_epoch=results[-1].best_epoch,
+                          metadata={"stages": {stage: r.epochs_run for stage, r in stages.items()}, **(metadata or {})})
 
 
 def standard_callbacks(settings: TrainingSettings, log_dir: Path | None) -> list[keras.callbacks.Callback]:
@@ -82,11 +116,16 @@ def standard_callbacks(settings: TrainingSettings, log_dir: Path | None) -> list
     return callbacks
 
 
+def compile_classifier(model: keras.Model, learning_rate: float) -> None:
+    """Adam and sparse cross-entropy on the probabilities, accuracy as the metric."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+
+
 def fit_classifier(model: keras.Model, inputs: TrainingInputs, settings: TrainingSettings,
                    log_dir: Path | None = None) -> TrainingResult:
     """Compile `model` with Adam and sparse cross-entropy and fit it (the standard recipe)."""
-    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    compile_classifier(model, settings.learning_rate)
     return run_fit(model, inputs.make_train(False), inputs, settings, log_dir, class_weight=inputs.class_weight)
 
 

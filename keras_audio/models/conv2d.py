@@ -6,6 +6,7 @@ import keras
 
 from keras_audio.config import FeatureConfig
 from keras_audio.models.frontend import log_mel_frontend, pool_over_time, waveform_input
+from keras_audio.models.layers import batch_norm
 from keras_audio.models.registry import register_model
 
 
@@ -27,7 +28,7 @@ def build_conv2d(num_classes: int, sample_rate: int, features: FeatureConfig, sp
     x = keras.layers.Reshape((-1, features.n_mels, 1), name="as_image")(x)
     for i, width in enumerate(filters):
         x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
-        x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
+        x = batch_norm(name=f"bn{i}")(x)
         x = keras.layers.Activation("relu", name=f"relu{i}")(x)
         x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool{i}")(x)
     x = pool_over_time(x)

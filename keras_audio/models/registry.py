@@ -5,8 +5,21 @@ A builder has the signature::
     build(num_classes, sample_rate, features: FeatureConfig, spec_augment=False, **hparams) -> keras.Model
 
 and returns an uncompiled functional model that takes float32 waveforms `[batch, samples]` and returns
-class probabilities `[batch, num_classes]`. Families that train differently (a two-stage autoencoder, a
-scikit-learn estimator) register a `trainer` too; the default is `training.fit_classifier`.
+class probabilities `[batch, num_classes]`.
+
+Families that train, run or ship differently register hooks with the builder (every hook defaults to the
+standard path, so a plain Keras classifier registers none):
+
+- `trainer(model, inputs, settings, log_dir) -> TrainingResult`: how to train it (default
+  `training.fit_classifier`); a multi-stage trainer reuses `training.run_fit` for every stage;
+- `inference_model(model) -> keras.Model`: the waveform -> probabilities model to evaluate and export
+  when the built model has training-only outputs (the autoencoder's reconstruction);
+- `predictor(model) -> (waveforms [batch, samples] -> probabilities np.ndarray)`: for models that are not
+  Keras models (default: a compiled Keras call);
+- `exporter(model, directory, probe, *, class_names, sample_rate, clip_samples, extra_metadata)
+  -> (directory, max abs difference)`: write the model and check that the reloaded copy predicts the
+  same on `probe` (default `export.export_model` + `export.verify_export`);
+- `count_params(model) -> int | None`: the size shown in the tables (default `model.count_params()`).
 """
 
 from __future__ import annotations
@@ -26,21 +39,44 @@ class ModelFamily:
     build: Callable[..., keras.Model]
     description: str
     trainer: Callable | None = None  # None: the standard classifier recipe
+    inference_model: Callable | None = None  # None: the built model itself
+    predictor: Callable | None = None  # None: a compiled Keras call
+    exporter: Callable | None = None  # None: SavedModel + .keras, checked after reloading
+    count_params: Callable | None = None  # None: keras.Model.count_params
+    spec_augment: bool = True  # whether the model has a log-mel that SpecAugment masks can act on
 
 
 _FAMILIES: dict[str, ModelFamily] = {}
 
 # Families register themselves on import; these modules are imported the first time a name is looked up.
-_MODULES = ("keras_audio.models.conv1d", "keras_audio.models.conv2d")
+_MODULES = (
+    "keras_audio.models.conv1d",
+    "keras_audio.models.conv2d",
+    "keras_audio.models.vgg",
+    "keras_audio.models.recurrent",
+    "keras_audio.models.autoencoder",
+    "keras_audio.models.handcrafted",
+    "keras_audio.models.sklearn_baseline",
+    "keras_audio.models.transfer",
+)
 
 
-def register_model(name: str, description: str, trainer: Callable | None = None):
-    """Decorator registering a builder under `name`."""
+def register_model(name: str, description: str, trainer: Callable | None = None, spec_augment: bool = True,
+                   **hooks: Callable):
+    """Decorator registering a builder under `name`, with optional hooks (see the module docstring).
+
+    Args:
+        spec_augment: False for families without a log-mel to mask (the run refuses a ``specaugment``
+            policy for them before training anything).
+    """
+    unknown = sorted(set(hooks) - {"inference_model", "predictor", "exporter", "count_params"})
+    if unknown:
+        raise ValueError(f"register_model({name!r}): unknown hook(s) {unknown}")
 
     def decorate(build: Callable[..., keras.Model]) -> Callable[..., keras.Model]:
         if name in _FAMILIES and _FAMILIES[name].build is not build:
             raise ValueError(f"model name {name!r} is registered twice")
-        _FAMILIES[name] = ModelFamily(name, build, description, trainer)
+        _FAMILIES[name] = ModelFamily(name, build, description, trainer, spec_augment=spec_augment, **hooks)
         return build
 
     return decorate

@@ -1,0 +1,87 @@
+"""Recurrent models over the log-mel frames: an LSTM, and a CRNN (convolutions, a GRU, attention pooling).
+
+Both take clips of any length. A clip shorter than the pipeline's fixed length arrives zero-padded; a
+`FrameMask` computed from the waveform marks the padded frames, and the recurrent layer skips them (its
+state is carried over unchanged), so padding neither changes the last valid step nor enters the pooling.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from keras_audio.config import FeatureConfig
+from keras_audio.models.frontend import log_mel_frontend, waveform_input
+from keras_audio.models.layers import AttentionPooling, FrameMask, batch_norm
+from keras_audio.models.registry import register_model
+
+LSTM_OUTPUTS = ("pooled", "last")
+
+
+@register_model("lstm", "LSTM over log-mel frames (padding masked), mean-pooled or last valid step")
+def build_lstm(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
+               units: int = 64, time_pool: int = 2, output: str = "pooled", dropout: float = 0.3) -> keras.Model:
+    """Log-mel -> max pooling over time -> LSTM -> masked mean over time (or the last valid step) -> dense.
+
+    Args:
+        units: LSTM width.
+        time_pool: frames merged by max pooling before the LSTM (2: 20 ms steps at a 10 ms hop; fewer
+            steps make the sequential loop faster on CPU).
+        output: ``pooled`` (mean of the outputs over valid steps) or ``last`` (the output at the last
+            valid step).
+        dropout: before the classifier.
+    """
+    if output not in LSTM_OUTPUTS:
+        raise ValueError(f"lstm: output must be one of {LSTM_OUTPUTS}, got {output!r}")
+    if units < 1 or time_pool < 1:
+        raise ValueError(f"lstm: units and time_pool must be positive, got units={units}, time_pool={time_pool}")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"lstm: dropout must be in [0, 1), got {dropout}")
+    waveform = waveform_input()
+    mask = FrameMask(features.n_fft, features.hop_length, stride=time_pool, name="frame_mask")(waveform)
+    x = log_mel_frontend(waveform, sample_rate, features, spec_augment)
+    if time_pool > 1:
+        x = keras.layers.MaxPooling1D(time_pool, padding="same", name="time_pool")(x)
+    if output == "pooled":
+        x = keras.layers.LSTM(units, return_sequences=True, name="lstm")(x, mask=mask)
+        x = keras.layers.GlobalAveragePooling1D(name="average")(x, mask=mask)
+    else:
+        x = keras.layers.LSTM(units, name="lstm")(x, mask=mask)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(waveform, probabilities, name="lstm")
+
+
+@register_model("crnn", "conv blocks, then a GRU over time, then additive attention pooling")
+def build_crnn(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
+               filters: tuple[int, ...] = (16, 32, 64), units: int = 64, attention_units: int = 32,
+               dropout: float = 0.3) -> keras.Model:
+    """Conv2D 3x3 -> BatchNorm -> ReLU -> MaxPool 2x2 blocks; the frequency axis folded into channels; a GRU
+    over the pooled frames; additive attention pooling over time (padded steps masked); dense.
+
+    Args:
+        filters: channels per convolution block (each halves time and frequency).
+        units: GRU width.
+        attention_units: width of the attention scoring layer.
+        dropout: before the classifier.
+    """
+    if not filters:
+        raise ValueError("crnn: filters must name at least one block")
+    if units < 1 or attention_units < 1:
+        raise ValueError(f"crnn: units and attention_units must be positive, got {units}, {attention_units}")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"crnn: dropout must be in [0, 1), got {dropout}")
+    waveform = waveform_input()
+    mask = FrameMask(features.n_fft, features.hop_length, stride=2 ** len(filters), name="frame_mask")(waveform)
+    x = log_mel_frontend(waveform, sample_rate, features, spec_augment)
+    x = keras.layers.Reshape((-1, features.n_mels, 1), name="as_image")(x)
+    for i, width in enumerate(filters):
+        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
+        x = batch_norm(name=f"bn{i}")(x)
+        x = keras.layers.Activation("relu", name=f"relu{i}")(x)
+        x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool{i}")(x)
+    x = keras.layers.Reshape((-1, x.shape[2] * x.shape[3]), name="fold_frequency")(x)
+    x = keras.layers.GRU(units, return_sequences=True, name="gru")(x, mask=mask)
+    x = AttentionPooling(attention_units, name="attention_pooling")(x, mask=mask)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(waveform, probabilities, name="crnn")
