@@ -1,8 +1,13 @@
 """Tables of a run: tidy CSV, JSON, and Markdown a person can read in ten seconds.
 
-`table.csv` is long: one row per model × policy × seed × fold × corruption × severity. `table.md` leads
-with one line per model × policy (clean, mean spoiled, worst corruption, mCE), then accuracy per
-corruption, then every condition (corruptions as rows, models as columns, so it stays narrow).
+`table.csv` is long: one row per model × policy × seed × fold × corruption × severity, with the accuracy's
+95 % interval from a bootstrap over test speakers (`ci_low`, `ci_high`). `table.md` leads with one line per
+model × policy (clean and mean spoiled accuracy with their intervals, worst corruption, mCE), then accuracy
+per corruption, then every condition (corruptions as rows, models as columns, so twenty corruptions stay
+narrow).
+
+With several training seeds a cell reads `mean ± sd` over seeds (folds of a cross-validation are averaged
+within each seed first, so the sd is the spread over seeds only). `write_plots` draws the run's figures.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-LONG_COLUMNS = ("model", "policy", "seed", "fold", "corruption", "severity", "accuracy", "balanced_accuracy", "n")
+LONG_COLUMNS = ("model", "policy", "seed", "fold", "corruption", "severity", "accuracy", "balanced_accuracy", "n",
+                "ci_low", "ci_high")
 MODEL_KEY = ("model", "policy")
+_FLOAT_COLUMNS = ("accuracy", "balanced_accuracy", "ci_low", "ci_high")
 
 
 def write_long_table(rows: Sequence[Mapping], path: Path) -> None:
@@ -28,14 +35,24 @@ def write_long_table(rows: Sequence[Mapping], path: Path) -> None:
 
 
 def read_long_table(path: Path) -> list[dict]:
-    """Read `table.csv` back with numeric columns as numbers."""
+    """Read `table.csv` back with numeric columns as numbers (seed as int; a missing interval as NaN).
+
+    Raises:
+        ValueError: the file lacks a column of `LONG_COLUMNS` (intervals excepted: older runs have none).
+    """
     with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
+        reader = csv.DictReader(handle)
+        missing = [c for c in LONG_COLUMNS if c not in (reader.fieldnames or ()) and c not in ("ci_low", "ci_high")]
+        if missing:
+            raise ValueError(f"{path}: not a long results table, missing column(s) {missing}")
+        rows = list(reader)
     for row in rows:
         row["severity"] = int(row["severity"])
         row["n"] = int(row["n"])
-        row["accuracy"] = float(row["accuracy"])
-        row["balanced_accuracy"] = float(row["balanced_accuracy"])
+        row["seed"] = int(row["seed"]) if row["seed"].lstrip("-").isdigit() else row["seed"]
+        for column in _FLOAT_COLUMNS:
+            text = row.get(column, "")
+            row[column] = float(text) if text not in ("", None) else float("nan")
     return rows
 
 
@@ -85,8 +102,26 @@ def _group(items: Sequence[Mapping], fields: Sequence[str]) -> dict[tuple, list[
     return groups
 
 
+def _per_seed(items: Sequence[Mapping], value) -> list[float]:
+    """One number per seed: `value(item)` averaged over the seed's items (its folds)."""
+    seeds: dict = {}
+    for item in items:
+        number = value(item)
+        if number is not None and not (isinstance(number, float) and math.isnan(number)):
+            seeds.setdefault(item.get("seed"), []).append(number)
+    return [float(np.mean(v)) for v in seeds.values()]
+
+
+def interval_text(interval: Sequence[float] | None, digits: int = 3) -> str:
+    """`0.871–0.944`, or `–` when unknown."""
+    if interval is None or any(v is None or math.isnan(v) for v in interval):
+        return "–"
+    return f"{interval[0]:.{digits}f}–{interval[1]:.{digits}f}"
+
+
 def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mapping], rows: Sequence[Mapping],
-                    model_info: Mapping[tuple, Mapping]) -> str:
+                    model_info: Mapping[tuple, Mapping],
+                    intervals: Mapping[tuple, Mapping[str, Sequence[float]]] | None = None) -> str:
     """The text of `table.md`.
 
     Args:
@@ -95,40 +130,50 @@ def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mappin
         summaries: per model × policy × seed × fold, from `evaluate.summarize` (plus seed and fold).
         rows: the long table.
         model_info: `(model, policy) -> {"params": int, "train_seconds": [float, ...]}`.
+        intervals: `(model, policy) -> {"clean": (low, high), "mean_spoiled": (low, high)}`, the 95 % speaker
+            bootstrap intervals of the headline accuracies; None leaves the interval columns out.
     """
     by_model = _group(summaries, MODEL_KEY)
     corruptions = list(dict.fromkeys(r["corruption"] for r in rows if r["corruption"] != "clean"))
     has_mce = any("mce" in s for s in summaries)
 
-    headline_headers = ["model", "policy", "params", "train s", "clean", "mean spoiled", "worst corruption"]
+    headline_headers = ["model", "policy", "params", "train s", "clean"]
+    headline_headers += ["95% CI"] if intervals is not None else []
+    headline_headers += ["mean spoiled"] + (["95% CI"] if intervals is not None else []) + ["worst corruption"]
     headline_headers += ["mCE"] if has_mce else []
     headline = []
     for (model, policy), group in by_model.items():
         info = model_info.get((model, policy), {})
         worst = _group(group, ("worst_corruption",))
         worst_name = max(worst, key=lambda k: len(worst[k]))[0] if worst else None
-        worst_values = [s["per_corruption"].get(worst_name, float("nan")) for s in group] if worst_name else []
+        worst_values = _per_seed(group, lambda s: s["per_corruption"].get(worst_name, float("nan"))) if worst_name else []
+        bounds = (intervals or {}).get((model, policy), {})
         line = [model, policy, _count(info.get("params")), mean_sd(info.get("train_seconds", []), 0),
-                mean_sd([s["clean"] for s in group]), mean_sd([s["mean_spoiled"] for s in group]),
-                f"{worst_name} ({mean_sd(worst_values)})" if worst_name else "–"]
+                mean_sd(_per_seed(group, lambda s: s["clean"]))]
+        line += [interval_text(bounds.get("clean"))] if intervals is not None else []
+        line += [mean_sd(_per_seed(group, lambda s: s["mean_spoiled"]))]
+        line += [interval_text(bounds.get("mean_spoiled"))] if intervals is not None else []
+        line += [f"{worst_name} ({mean_sd(worst_values)})" if worst_name else "–"]
         if has_mce:
-            line.append(mean_sd([s.get("mce", float("nan")) for s in group], 2))
+            line.append(mean_sd(_per_seed(group, lambda s: s.get("mce", float("nan"))), 2))
         headline.append(line)
 
     sections = [f"# {title}", "", *[f"- {n}" for n in notes], "",
                 markdown_table(headline_headers, headline, align="ll" + "r" * (len(headline_headers) - 2))]
+    columns = list(by_model)
     if corruptions:
         per_corruption = [
-            [model, policy] + [mean_sd([s["per_corruption"].get(c, float("nan")) for s in group]) for c in corruptions]
-            for (model, policy), group in by_model.items()
+            [c] + [mean_sd(_per_seed(by_model[k], lambda s, c=c: s["per_corruption"].get(c, float("nan"))))
+                   for k in columns]
+            for c in corruptions
         ]
         sections += ["", "## Accuracy per corruption (mean over severities)", "",
-                     markdown_table(["model", "policy", *corruptions], per_corruption, align="ll" + "r" * len(corruptions))]
-    columns = list(by_model)
+                     markdown_table(["corruption", *[f"{m} / {p}" for m, p in columns]], per_corruption)]
     condition_rows = []
     for (corruption, severity), group in _group(rows, ("corruption", "severity")).items():
         cells = _group(group, MODEL_KEY)
-        condition_rows.append([corruption, severity] + [mean_sd([r["accuracy"] for r in cells.get(k, [])]) for k in columns])
+        condition_rows.append([corruption, severity] +
+                              [mean_sd(_per_seed(cells.get(k, []), lambda r: r["accuracy"])) for k in columns])
     sections += ["", "## Accuracy per condition", "",
                  markdown_table(["corruption", "severity", *[f"{m} / {p}" for m, p in columns]], condition_rows,
                                 align="lr" + "r" * len(columns))]
@@ -139,3 +184,63 @@ def _count(value) -> str:
     if value is None:
         return "–"
     return f"{value / 1e6:.2f}M" if value >= 1e6 else f"{value / 1e3:.0f}k" if value >= 1e3 else str(value)
+
+
+def write_plots(folder: Path, *, corpus: str, rows: Sequence[Mapping], baseline: float | None = None,
+                histories: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
+                confusions: Mapping[tuple[str, str], Mapping[str, np.ndarray]] | None = None,
+                class_names: Sequence[str] = (), gallery: Mapping[str, np.ndarray] | None = None,
+                gallery_title: str = "", hop_seconds: float = 0.01,
+                mel_frequencies: Sequence[float] | None = None) -> tuple[list[Path], list[str]]:
+    """Draw every figure of a run into `folder` (`plots/` of the run folder).
+
+    Each figure is drawn on its own: one that fails is reported in the returned problems (the caller logs
+    and records them) and the others are still written.
+
+    Args:
+        folder: where the PNGs go.
+        corpus: names the data in the titles (``synthetic / gender``).
+        rows: the long table.
+        baseline: the majority-class accuracy of the test set.
+        histories: label -> Keras history, for the learning curves.
+        confusions: (model, policy) -> panel title -> confusion counts.
+        class_names: in label-id order.
+        gallery: panel title -> log-mel `[frames, mels]` of one test clip, clean and spoiled.
+        gallery_title: the gallery's title.
+        hop_seconds, mel_frequencies: the gallery's axes.
+
+    Returns:
+        `(written PNG paths, problems)`.
+    """
+    from keras_audio import plots
+
+    folder = Path(folder)
+    jobs = [("accuracy_vs_severity.png",
+             lambda path: plots.accuracy_vs_severity(rows, path, corpus=corpus, baseline=baseline)),
+            ("corruption_heatmap.png",
+             lambda path: plots.corruption_heatmap(rows, path, corpus=corpus, baseline=baseline))]
+    for (model, policy), matrices in (confusions or {}).items():
+        own = [r for r in rows if (r["model"], r["policy"]) == (model, policy)]
+        seeds, folds = len({r["seed"] for r in own}), len({r["fold"] for r in own})
+        parts = [f"{seeds} training seeds"] * (seeds > 1) + [f"{folds} folds"] * (folds > 1)
+        pooled = f"\n(counts summed over {' × '.join(parts)})" if parts else ""
+        jobs.append((f"confusion_{_file_part(model)}_{_file_part(policy)}.png",
+                     lambda path, x=matrices, t=f"Confusion matrices of {model} / {policy} — {corpus}{pooled}":
+                     plots.confusion_matrices(x, class_names, path, title=t)))
+    if gallery:
+        jobs.append(("spectrogram_gallery.png",
+                     lambda path: plots.spectrogram_gallery(gallery, path, title=gallery_title, hop_seconds=hop_seconds,
+                                                            mel_frequencies=mel_frequencies)))
+    if histories:
+        jobs.append(("learning_curves.png", lambda path: plots.learning_curves(histories, path, corpus=corpus)))
+    written, problems = [], []
+    for name, draw in jobs:
+        try:
+            written.append(draw(folder / name))
+        except Exception as error:  # one broken figure must not cost the run its other results
+            problems.append(f"{name}: {type(error).__name__}: {error}")
+    return written, problems
+
+
+def _file_part(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "_" for c in str(text))
