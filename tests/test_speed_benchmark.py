@@ -1,0 +1,196 @@
+"""benchmarks/speed.py on tiny sizes: every stage runs and reports what it says; no timing is asserted.
+
+Also checks that the three feature paths it compares compute the same log-mel (so the comparison is fair),
+that a stage runs in its own process and reports its memory, and that ratios and targets are computed
+from the figures.
+"""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+SR = 16000
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+speed = _load("speed")  # puts benchmarks/ on sys.path, for its own `import homework_baseline`
+homework_baseline = _load("homework_baseline")
+
+
+def _voices(n, seconds, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    rows = []
+    for _ in range(n):
+        f0 = rng.uniform(100, 250)
+        voice = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 8))
+        rows.append(0.1 * voice * np.hanning(len(t)) + 0.003 * rng.standard_normal(len(t)))
+    return np.array(rows, np.float32)
+
+
+def _clips(n=8, seconds=0.5):
+    return speed.Clips(_voices(n, seconds), (np.arange(n) % 2).astype(np.int32), ("female", "male"))
+
+
+def _settings(**overrides):
+    values = dict(speed.QUICK, clips=8, seconds=0.5, batch_size=2, train_steps=1, train_epochs=1, latency_calls=3,
+                  throughput_batch=3, paired_rounds=1, paired_chunk=2)
+    values.update(overrides)
+    return speed.SpeedSettings(**values).validate()
+
+
+def test_homework_librosa_and_suite_compute_the_same_log_mel():
+    import librosa
+
+    from keras_audio.features import LogMelSpectrogram
+
+    settings = _settings()
+    f = settings.features
+    clip = _voices(1, 1.0)[0]
+    homework = homework_baseline.HomeworkMel(SR, f.n_fft, f.win_length, f.hop_length, f.n_mels, f.fmin, f.fmax)
+    homework_db = librosa.power_to_db(homework(clip), top_db=f.top_db)
+    librosa_db = homework_baseline.librosa_features([clip], SR, f.n_fft, f.win_length, f.hop_length, f.n_mels,
+                                                    f.fmin, f.fmax, f.top_db)[0]
+    layer = LogMelSpectrogram(sample_rate=SR, n_fft=f.n_fft, win_length=f.win_length, hop_length=f.hop_length,
+                              n_mels=f.n_mels, fmin=f.fmin, fmax=f.fmax, top_db=f.top_db)
+    suite_db = layer(clip[None])[0].numpy().T
+    assert homework_db.shape == librosa_db.shape == suite_db.shape == (f.n_mels, 1 + len(clip) // f.hop_length)
+    assert np.max(np.abs(homework_db - librosa_db)) < 0.01
+    assert np.max(np.abs(suite_db - librosa_db)) < 0.1
+
+
+def test_homework_loop_returns_one_power_mel_per_clip():
+    clips = _voices(3, 0.25)
+    out = homework_baseline.HomeworkMel().features(clips)
+    assert len(out) == 3 and all(m.shape == (64, 26) and np.all(m >= 0) for m in out)
+
+
+def test_fit_to_length_matches_the_pipelines_centre_crop():
+    from keras_audio.pipeline import center_crop_or_pad
+
+    x = np.arange(11, dtype=np.float32)
+    for length in (4, 11, 16):
+        np.testing.assert_array_equal(speed.fit_to_length(x, length), center_crop_or_pad(x, length).numpy())
+
+
+def test_feature_dataset_gives_the_log_mel_of_each_batch_and_noise_changes_it():
+    clips, settings = _clips(), _settings()
+    clean_features, labels = next(iter(speed.feature_dataset(clips, settings, "none")))
+    frames = 1 + settings.clip_samples // settings.features.hop_length
+    assert clean_features.shape == (settings.batch_size, frames, settings.features.n_mels)
+    assert set(labels.numpy()) <= {0, 1}
+    noisy_features, _ = next(iter(speed.feature_dataset(clips, settings, "noise")))
+    # Same stream seed, so the same clips and crops: only the noise differs.
+    assert np.max(np.abs(noisy_features.numpy() - clean_features.numpy())) > 1.0
+    with pytest.raises(ValueError, match="policy"):
+        speed.feature_dataset(clips, settings, "loud")
+
+
+@pytest.mark.parametrize("stage", ["homework", "librosa", "tfdata", "tfdata_noise"])
+def test_feature_stages_report_one_positive_rate_per_pass(stage):
+    settings = _settings(passes=2)
+    (figure,) = speed.measure_stage(stage, _clips(), settings)
+    assert figure.stage == stage and figure.unit == "clips/s"
+    assert len(figure.samples) == len(figure.cpu_samples) == 2
+    assert all(rate > 0 for rate in figure.samples)
+
+
+@pytest.mark.parametrize("feed", ["memory", "pipeline"])
+def test_training_stage_times_every_epoch_after_the_warm_up(feed):
+    settings = _settings(train_epochs=2)
+    (figure,) = speed.measure_stage(f"train_conv1d_{feed}", _clips(), settings)
+    assert figure.unit == "examples/s" and len(figure.samples) == 2 and min(figure.samples) > 0
+
+
+def test_savedmodel_stage_reports_latency_per_call_and_batch_throughput():
+    settings = _settings()
+    latency, throughput = speed.measure_stage("savedmodel_conv1d", _clips(), settings)
+    assert latency.unit == "ms" and len(latency.samples) == settings.latency_calls and min(latency.samples) > 0
+    assert throughput.stage == "savedmodel_conv1d_batch" and len(throughput.samples) == settings.throughput_calls
+
+
+def test_a_stage_runs_in_its_own_process_and_reports_its_memory(tmp_path):
+    settings = _settings()
+    clips = _clips()
+    (tmp_path / "settings.json").write_text(settings.to_json())
+    np.save(tmp_path / "waveforms.npy", clips.waveforms)
+    np.save(tmp_path / "labels.npy", clips.labels)
+    (tmp_path / "clips.json").write_text(json.dumps({"classes": list(clips.classes)}))
+    result = speed.run_stage_process("homework", tmp_path, timeout=120)
+    assert result["stage"] == "homework" and len(result["figures"][0]["samples"]) == settings.passes
+    assert result["peak_rss_mb"] >= result["rss_start_mb"] > 0
+
+
+def test_failing_stage_process_raises_with_its_error(tmp_path):
+    (tmp_path / "settings.json").write_text(_settings().to_json())
+    with pytest.raises(RuntimeError, match=r"(?s)stage 'homework' failed.*waveforms\.npy"):
+        speed.run_stage_process("homework", tmp_path, timeout=120)  # no clips prepared
+
+
+def _summary(stage, samples, unit="clips/s"):
+    return speed.StageSummary(stage, [speed.Figure(stage, stage, unit, list(samples))], 1.0, 2.0, [0.5])
+
+
+def test_ratios_and_targets_come_from_the_figures():
+    summaries = {s.stage: s for s in (_summary("homework", [100.0]), _summary("librosa", [50.0]),
+                                      _summary("tfdata", [450.0]), _summary("tfdata_noise", [200.0]),
+                                      _summary("train_conv1d_memory", [10.0]), _summary("train_conv1d_pipeline", [7.0]))}
+    figures = speed.all_figures(summaries)
+    assert speed.ratio_text(figures["tfdata"], figures) == "4.50x homework; 9.00x librosa"
+    assert speed.ratio_text(figures["train_conv1d_pipeline"], figures) == "0.70x in-memory"
+    checks = {c["target"]: c["met"] for c in speed.target_checks(figures)}
+    assert checks == {
+        "tf.data log-mel >= 8x the librosa loop": True,
+        "tf.data log-mel >= 3x the homework's numpy loop": True,
+        "tf.data log-mel with white noise >= 5x the librosa loop": False,  # 4x
+        "conv1d: on-the-fly training within 1.3x of in-memory": False,  # 1 / 0.7 = 1.43x slower
+    }
+    info = {"machine": speed.machine(), "clips": "8 clips", "repeats": 1, "loads": [0.5], "raw": []}
+    report = speed.render(summaries, _settings(), info)
+    assert "| tfdata | tfdata | 450 | clips/s | 4.50x homework; 9.00x librosa |" in report
+    assert "| tf.data log-mel with white noise >= 5x the librosa loop | 5.00x | 4.00x | NO |" in report
+
+
+def test_targets_prefer_same_round_ratios_of_the_interleaved_stage():
+    # Load halves every rate in round 2: the medians of separate figures would mix rounds, same-round
+    # ratios do not. Separate-process figures disagree on purpose; the interleaved ones win.
+    paired = speed.PAIRED_STAGE
+    summaries = {s.stage: s for s in (
+        _summary("homework", [100.0]), _summary("tfdata", [100.0]),
+        _summary(f"{paired}:homework", [100.0, 50.0, 100.0]), _summary(f"{paired}:tfdata", [400.0, 200.0, 300.0]))}
+    figures = speed.all_figures(summaries)
+    assert speed.paired_ratio(figures, "tfdata", "homework") == 4.0
+    (check,) = speed.target_checks(figures)
+    assert check["ratio"] == 4.0 and check["met"] and check["source"].startswith("interleaved")
+    assert speed.ratio_text(figures[f"{paired}:tfdata"], figures) == "4.00x homework (same-round medians)"
+
+
+def test_interleaved_stage_gives_one_sample_per_round_for_each_method():
+    settings = _settings(paired_rounds=3, paired_chunk=4)
+    figures = speed.measure_stage(speed.PAIRED_STAGE, _clips(), settings)
+    assert [f.stage.split(":")[1] for f in figures] == list(speed.PAIRED_METHODS)
+    assert all(len(f.samples) == 3 and min(f.samples) > 0 for f in figures)
+
+
+def test_stage_selection_and_settings_are_checked():
+    assert speed.select_stages(["features", "savedmodel_conv2d"]) == [*speed.FEATURE_STAGES, speed.PAIRED_STAGE,
+                                                                        "savedmodel_conv2d"]
+    with pytest.raises(ValueError, match="warp"):
+        speed.select_stages(["warp"])
+    with pytest.raises(ValueError, match="clips"):
+        speed.SpeedSettings(clips=100, batch_size=32, train_steps=20, train_epochs=3).validate()
+    speed.SpeedSettings(clips=100, batch_size=32, train_steps=20, train_epochs=3).validate(training=False)
+    round_trip = speed.SpeedSettings.from_json(_settings().to_json())
+    assert round_trip == _settings()
