@@ -20,6 +20,7 @@ from keras_audio.pipeline import ClipSource, evaluation_dataset
 Predictor = Callable[[tf.Tensor], np.ndarray]  # waveforms [batch, samples] -> probabilities [batch, classes]
 
 CLEAN = "clean"
+MCE_MIN_REFERENCE_ERROR = 0.01  # mean error per severity below which a corruption is left out of mCE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +108,9 @@ def summarize(rows: Sequence[Mapping], key_fields: Sequence[str], reference: Map
 
     mCE follows ImageNet-C: for each corruption, the model's errors summed over severities divided by the
     reference model's; then the mean over corruptions (1.0 = as robust as the reference, lower is better).
+    Corruptions on which the reference makes almost no errors (mean error below `MCE_MIN_REFERENCE_ERROR`)
+    are left out: a ratio against one or two misclassified clips is noise (one such corruption gave an mCE of
+    25). They are listed in `mce_excluded`.
 
     Args:
         rows: metric rows with `key_fields`, `corruption`, `severity`, `accuracy`.
@@ -144,8 +148,12 @@ def summarize(rows: Sequence[Mapping], key_fields: Sequence[str], reference: Map
             "per_corruption": means,
         }
         if reference_errors is not None:
+            severities = {name: len(values) for name, values in per_corruption.items()}
+            usable = {name for name, errors in reference_errors.items()
+                      if errors >= MCE_MIN_REFERENCE_ERROR * severities.get(name, 1)}
             ratios = [errors / reference_errors[name] for name, errors in errors_by_corruption(group).items()
-                      if reference_errors.get(name, 0.0) > 0]
+                      if name in usable]
             summary["mce"] = float(np.mean(ratios)) if ratios else float("nan")
+            summary["mce_excluded"] = sorted(set(per_corruption) - usable)
         summaries.append(summary)
     return summaries

@@ -78,6 +78,28 @@ def random_crop_or_pad(waveform: tf.Tensor, length: int, seed: tf.Tensor) -> tf.
     return tf.pad(waveform, [[before, missing - before]])
 
 
+def spoil_clip(waveform: tf.Tensor, clip_hash, corruption: Corruption | None, severity: int, seed: int,
+               clip_samples: int) -> tf.Tensor:
+    """A test clip as the models are evaluated on it: centre crop, then the clip's seeded corruption.
+
+    Args:
+        waveform: the whole decoded clip, `[samples]`.
+        clip_hash: `corruptions.base.name_hash(clip_id)`.
+        corruption: None for the clean version.
+        severity: 1..5 (ignored when clean).
+        seed: the run seed.
+        clip_samples: the evaluation length.
+
+    Returns:
+        `[clip_samples]` float32.
+    """
+    waveform = center_crop_or_pad(waveform, clip_samples)
+    if corruption is None:
+        return waveform
+    spoiled = corruption(waveform, clip_seed(seed, clip_hash, corruption.name, severity), severity)
+    return fit_length(spoiled, clip_samples)
+
+
 def training_dataset(
     source: ClipSource,
     clip_samples: int,
@@ -142,10 +164,7 @@ def evaluation_dataset(
         raise ValueError(f"severity must be in 1..5 for corruption {corruption.name!r}, got {severity!r}")
 
     def load(offset, length, label, clip_hash):
-        waveform = center_crop_or_pad(source.clip(offset, length), clip_samples)
-        if corruption is not None:
-            waveform = corruption(waveform, clip_seed(seed, clip_hash, corruption.name, severity), severity)
-            waveform = fit_length(waveform, clip_samples)
+        waveform = spoil_clip(source.clip(offset, length), clip_hash, corruption, severity, seed, clip_samples)
         return tf.ensure_shape(waveform, [clip_samples]), label
 
     dataset = source.slices().map(load, num_parallel_calls=AUTOTUNE, deterministic=True)

@@ -32,6 +32,15 @@ def test_summary_means_worst_and_mce_against_the_reference():
     assert summaries["ref"]["mce"] == pytest.approx(1.0)
 
 
+def test_corruptions_the_reference_almost_never_gets_wrong_are_left_out_of_mce():
+    rows = _rows("ref", 1.0, {"noise": [0.8, 0.6], "gain": [1.0, 0.995]})
+    rows += _rows("new", 1.0, {"noise": [0.9, 0.8], "gain": [0.9, 0.8]})
+    summaries = {s["model"]: s for s in summarize(rows, ("model", "policy"), {"model": "ref", "policy": "none"})}
+    # gain: the reference's mean error is 0.25 % < 1 %, a ratio of 0.3 / 0.005 = 60 would swamp the mean
+    assert summaries["new"]["mce"] == pytest.approx(0.5)
+    assert summaries["new"]["mce_excluded"] == ["gain"]
+
+
 def test_no_reference_means_no_mce():
     summaries = summarize(_rows("a", 1.0, {"noise": [0.5]}), ("model", "policy"))
     assert "mce" not in summaries[0]

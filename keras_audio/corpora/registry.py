@@ -8,6 +8,7 @@ the generated corpus, writes) a corpus and returns a manifest with `split` assig
 from __future__ import annotations
 
 import importlib
+import inspect
 from pathlib import Path
 
 from keras_audio.manifest import Manifest
@@ -37,7 +38,7 @@ def default_data_dir(name: str) -> Path:
 
 
 def load_corpus(name: str, data_dir: str | Path | None = None, task: str | None = None, seed: int = 0,
-                **options) -> Manifest:
+                progress: bool = True, **options) -> Manifest:
     """Build the manifest of corpus `name`.
 
     Args:
@@ -45,6 +46,7 @@ def load_corpus(name: str, data_dir: str | Path | None = None, task: str | None 
         data_dir: the corpus root (default `datasets/<name>`).
         task: the labelling (``gender``, ``digit``, ...); None takes the recipe's default.
         seed: seeds any split the recipe has to draw (whole speakers, stratified).
+        progress: show a progress bar, for recipes that do long work (generating the synthetic corpus).
         **options: recipe-specific settings (``esc10=True``, ``manifest=...``).
 
     Raises:
@@ -56,4 +58,6 @@ def load_corpus(name: str, data_dir: str | Path | None = None, task: str | None 
         raise ValueError(f"unknown corpus {name!r}; known: {', '.join(_RECIPES)}") from None
     recipe = getattr(importlib.import_module(module_name), function_name)
     root = Path(data_dir) if data_dir is not None else default_data_dir(name)
+    if "progress" in inspect.signature(recipe).parameters:
+        options.setdefault("progress", progress)
     return recipe(root, task=task, seed=seed, **options)

@@ -37,11 +37,13 @@ class TrainingPolicy:
 
     Attributes:
         name: as written in the config (``suite+specaugment``).
+        waveform_part: ``none``, ``noise`` or ``suite``.
         waveform: `(waveform [samples], seed [2]) -> waveform [samples]`, or None for clean waveforms.
         spec_augment: whether the model gets SpecAugment masks (active in training only).
     """
 
     name: str
+    waveform_part: str
     waveform: WaveformPolicy | None
     spec_augment: bool
 
@@ -66,6 +68,25 @@ def parse_policy(name: str, suite: Mapping[str, Corruption],
     """
     if not 0.0 <= probability <= 1.0:
         raise ValueError(f"policy probability must be in [0, 1], got {probability}")
+    waveform_part, spec_augment = policy_parts(name)
+    waveform = None
+    if waveform_part == "noise":
+        if "white_noise" not in suite:
+            raise ValueError("policy 'noise' needs the 'white_noise' corruption in the suite")
+        waveform = _random_corruption({"white_noise": suite["white_noise"]}, probability)
+    elif waveform_part == "suite":
+        if not suite:
+            raise ValueError("policy 'suite' needs at least one corruption in the suite")
+        waveform = _random_corruption(suite, probability)
+    return TrainingPolicy(name=name, waveform_part=waveform_part, waveform=waveform, spec_augment=spec_augment)
+
+
+def policy_parts(name: str) -> tuple[str, bool]:
+    """Check a policy name and split it: `(waveform part, spec_augment)`, e.g. ``("suite", True)``.
+
+    Raises:
+        ValueError: an unknown part, or two waveform parts.
+    """
     parts = [p.strip().lower() for p in name.split("+") if p.strip()]
     unknown = [p for p in parts if p not in WAVEFORM_PARTS + ("specaugment",)]
     if not parts or unknown:
@@ -74,16 +95,7 @@ def parse_policy(name: str, suite: Mapping[str, Corruption],
     waveform_parts = [p for p in parts if p in ("noise", "suite")]
     if len(waveform_parts) > 1:
         raise ValueError(f"policy {name!r} has two waveform parts {waveform_parts}; choose one")
-    waveform = None
-    if waveform_parts == ["noise"]:
-        if "white_noise" not in suite:
-            raise ValueError("policy 'noise' needs the 'white_noise' corruption in the suite")
-        waveform = _random_corruption({"white_noise": suite["white_noise"]}, probability)
-    elif waveform_parts == ["suite"]:
-        if not suite:
-            raise ValueError("policy 'suite' needs at least one corruption in the suite")
-        waveform = _random_corruption(suite, probability)
-    return TrainingPolicy(name=name, waveform=waveform, spec_augment="specaugment" in parts)
+    return (waveform_parts[0] if waveform_parts else "none"), "specaugment" in parts
 
 
 def _random_corruption(suite: Mapping[str, Corruption], probability: float) -> WaveformPolicy:

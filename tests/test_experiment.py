@@ -1,0 +1,138 @@
+"""End to end on a tiny generated corpus: the run folder is complete, parses, and is reproducible from its seed."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from keras_audio.audio import write_wav
+from keras_audio.config import FeatureConfig, RunConfig
+from keras_audio.experiment import run_experiment
+from keras_audio.report import LONG_COLUMNS, read_long_table
+
+SAMPLE_RATE = 8000
+SPEAKERS = {"train": 10, "validation": 2, "test": 4}  # per split, half of them of each class
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """32 harmonic tones (two per speaker): low voices are class `low`, high voices class `high`."""
+    root = tmp_path_factory.mktemp("tones")
+    rng = np.random.default_rng(0)
+    rows = []
+    for split, count in SPEAKERS.items():
+        for s in range(count):
+            label = "low" if s % 2 else "high"
+            speaker = f"{split}{s}"
+            f0 = rng.uniform(100, 140) if label == "low" else rng.uniform(200, 260)
+            for u in range(2):
+                t = np.arange(int(SAMPLE_RATE * rng.uniform(0.5, 0.8))) / SAMPLE_RATE
+                wave = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6)) * 0.1
+                wave += 0.01 * rng.standard_normal(len(t))
+                path = f"{speaker}_{u}.wav"
+                write_wav(root / path, wave.astype(np.float32), SAMPLE_RATE)
+                rows.append({"path": path, "label": label, "speaker": speaker, "split": split})
+    with open(root / "manifest.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["path", "label", "speaker", "split"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return root / "manifest.csv"
+
+
+def _config(corpus, tmp_path, run_name):
+    return RunConfig(
+        corpus="csv", data_dir=str(corpus), models=["conv1d"], corruptions=["white_noise", "speed"],
+        severities=[1, 3], epochs=1, batch_size=8, sample_rate=SAMPLE_RATE, clip_seconds=0.5, seed=3,
+        features=FeatureConfig(n_fft=256, win_length=200, hop_length=80, n_mels=16, fmin=20.0),
+        cache_dir=str(tmp_path / "cache"), out=str(tmp_path / "results"), run_name=run_name,
+        options={"models": {"conv1d": {"filters": [8], "kernel_size": 3}}},
+    )
+
+
+@pytest.fixture(scope="module")
+def two_runs(corpus, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("runs")
+    quiet = lambda *args: None  # noqa: E731
+    return [run_experiment(_config(corpus, tmp_path, name), progress=False, log=quiet) for name in ("a", "b")]
+
+
+def test_same_seed_gives_identical_metrics(two_runs):
+    first, second = two_runs
+    assert (first / "metrics.json").read_bytes() == (second / "metrics.json").read_bytes()
+    assert (first / "table.csv").read_bytes() == (second / "table.csv").read_bytes()
+
+
+def test_run_folder_files_parse(two_runs):
+    run = two_runs[0]
+    rows = read_long_table(run / "table.csv")
+    assert (run / "table.csv").read_text().splitlines()[0].split(",") == list(LONG_COLUMNS)
+    assert len(rows) == 1 + 2 * 2  # clean + 2 corruptions x 2 severities, one model
+    for row in rows:
+        assert 0 <= row["ci_low"] <= row["accuracy"] <= row["ci_high"] <= 1
+        assert row["n"] == 8
+
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"corpus", "task", "classes", "seed", "training_seeds", "majority_baseline", "bootstrap", "intervals",
+            "summaries", "rows"} <= set(metrics)
+    assert metrics["classes"] == ["high", "low"] and metrics["training_seeds"] == [3]
+    assert metrics["bootstrap"]["unit"] == "test speaker"
+    (interval,) = metrics["intervals"]
+    assert interval["model"] == "conv1d" and len(interval["clean"]) == 2 and len(interval["mean_spoiled"]) == 2
+    assert "seconds" not in json.dumps(metrics)  # timings live in record.json only
+
+    record = json.loads((run / "record.json").read_text())
+    assert {"software", "machine", "git", "manifest", "bad_files", "stages_seconds", "total_seconds", "models",
+            "plots"} <= set(record)
+    assert {"python", "tensorflow", "keras", "tensorflow-io"} <= set(record["software"])
+    assert record["manifest"]["per_split"]["test"] == {"clips": 8, "speakers": 4, "labels": {"high": 4, "low": 4}}
+    assert record["bad_files"]["count"] == 0
+    assert {"corpus", "decode", "train", "evaluate", "report"} <= set(record["stages_seconds"])
+    assert record["plot_problems"] == []
+
+    history = json.loads((run / "history.json").read_text())
+    assert list(history) == ["conv1d/none/3"] and len(history["conv1d/none/3"]["loss"]) == 1
+    assert RunConfig.load(run / "config.json").seed == 3
+
+    plots = sorted(p.name for p in (run / "plots").glob("*.png"))
+    assert plots == ["accuracy_vs_severity.png", "confusion_conv1d_none.png", "corruption_heatmap.png",
+                     "learning_curves.png", "spectrogram_gallery.png"]
+    assert record["plots"] == plots
+    table_md = (run / "table.md").read_text()
+    assert "95% CI" in table_md and "| conv1d | none |" in table_md
+
+
+def test_gallery_shows_what_evaluation_feeds_the_models(corpus, tmp_path):
+    from keras_audio.cache import load_waveforms
+    from keras_audio.corpora import load_corpus
+    from keras_audio.corruptions.registry import build_suite
+    from keras_audio.experiment import _gallery_waveforms
+    from keras_audio.pipeline import ClipSource, evaluation_dataset
+
+    config = _config(corpus, tmp_path, "gallery")
+    manifest = load_corpus("csv", corpus)
+    store = load_waveforms(manifest, SAMPLE_RATE, tmp_path / "cache", progress=False).store
+    test = manifest.subset("test")
+    suite = build_suite(["white_noise", "speed"], SAMPLE_RATE)
+    gallery = _gallery_waveforms(config, store, test.clip_ids[0], suite)
+    assert list(gallery) == ["clean", "white_noise, severity 3", "speed, severity 3"]
+    source = ClipSource(store, test)  # the whole test set: the first clip's version must not depend on its batch
+    for title, corruption in (("clean", None), *((f"{n}, severity 3", c) for n, c in suite.items())):
+        batch, _ = next(iter(evaluation_dataset(source, config.clip_samples, 4, corruption, 3 if corruption else 0,
+                                                config.seed)))
+        np.testing.assert_allclose(gallery[title], batch.numpy()[0], atol=1e-6, err_msg=title)
+    assert not np.allclose(gallery["clean"], gallery["white_noise, severity 3"])
+
+
+@pytest.mark.parametrize("models,policies,message", [
+    (["mlp_features"], ["none", "specaugment"], "no log-mel"),
+    (["conv1d"], ["noise+suite"], "two waveform parts"),
+    (["conv1d"], ["mixup"], "unknown policy part"),
+    (["no_such_model"], ["none"], "unknown model"),
+])
+def test_an_impossible_plan_is_refused_before_any_work(tmp_path, models, policies, message):
+    config = RunConfig(corpus="folder", data_dir=str(tmp_path / "does-not-exist"), models=models, policies=policies,
+                       out=str(tmp_path / "results"))
+    with pytest.raises(ValueError, match=message):
+        run_experiment(config, progress=False)
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
