@@ -93,7 +93,6 @@ def compare(runs: Sequence[Run], metric: str = "accuracy") -> str:
     """The Markdown report: the runs, then one table row per model × policy × condition of `metric`."""
     if len(runs) < 2:
         raise ValueError("compare: give at least two run folders")
-    first = runs[0]
     keys = list(dict.fromkeys((m, p) for run in runs for (m, p, _) in run.values))
     conditions = list(dict.fromkeys(c for run in runs for c in run.conditions))
     conditions = [CLEAN] + [c for c in conditions if c not in (CLEAN, MEAN_SPOILED)] + [MEAN_SPOILED]

@@ -17,14 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import tensorflow as tf
 
 from keras_audio.corruptions.banks import ClipBank
-from keras_audio.corruptions.base import Corruption, MissingResource, mix_at_snr
-from keras_audio.corruptions.noise import SNR_DB
+from keras_audio.corruptions.base import MissingResource
+from keras_audio.corruptions.noise import AdditiveNoise
 
 
-class Babble(Corruption):
+class Babble(AdditiveNoise):
     """Babble of `talkers` training-split voices at an SNR.
 
     Args:
@@ -42,7 +41,6 @@ class Babble(Corruption):
     name = "babble"
     description = "babble of 5 other training-split talkers at an SNR"
     touches = "competing voices: F0 and formants of both genders in the same band as the target"
-    severities = {"snr_db": SNR_DB}
     requires = ("babble_waveforms",)
 
     def __init__(self, sample_rate: int, babble_waveforms: Sequence[np.ndarray], talkers: int = 5,
@@ -64,15 +62,6 @@ class Babble(Corruption):
             utterances.append(waveform / np.sqrt(np.mean(waveform ** 2)))
         self.bank = ClipBank([_babble_track(utterances, talkers, int(track_seconds * sample_rate), seed)],
                              "babble track")
-
-    def sample(self, seed, severity):
-        params = self.severity_params(severity)
-        params["noise_seed"] = tf.cast(seed, tf.int64)
-        return params
-
-    def apply(self, waveform, params):
-        babble = self.bank.excerpt(tf.shape(waveform)[0], params["noise_seed"])
-        return mix_at_snr(waveform, babble, params["snr_db"])
 
 
 def _babble_track(utterances: list[np.ndarray], talkers: int, length: int, seed: int) -> np.ndarray:

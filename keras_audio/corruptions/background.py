@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import os
 
-import tensorflow as tf
 
 from keras_audio.corruptions.banks import DEFAULT_MAX_BANK_SECONDS, ClipBank, load_folder
-from keras_audio.corruptions.base import Corruption, mix_at_snr
-from keras_audio.corruptions.noise import SNR_DB
+from keras_audio.corruptions.noise import AdditiveNoise
 
 
-class BackgroundNoise(Corruption):
+class BackgroundNoise(AdditiveNoise):
     """A random excerpt of a random recording from `noise_dir`, mixed at an SNR.
 
     Args:
@@ -33,7 +31,6 @@ class BackgroundNoise(Corruption):
     name = "background_noise"
     description = "real background recordings (random excerpt of a random file, looped if short) at an SNR"
     touches = "noise floor shaped like the recording (broadband or tonal, often low frequencies)"
-    severities = {"snr_db": SNR_DB}
     requires = ("noise_dir",)
 
     def __init__(self, sample_rate: int, noise_dir: str | os.PathLike,
@@ -41,12 +38,3 @@ class BackgroundNoise(Corruption):
         super().__init__(sample_rate)
         waveforms, self.files = load_folder(noise_dir, self.sample_rate, "noise_dir", max_seconds)
         self.bank = ClipBank(waveforms, f"noise_dir {str(noise_dir)!r}")
-
-    def sample(self, seed, severity):
-        params = self.severity_params(severity)
-        params["noise_seed"] = tf.cast(seed, tf.int64)
-        return params
-
-    def apply(self, waveform, params):
-        noise = self.bank.excerpt(tf.shape(waveform)[0], params["noise_seed"])
-        return mix_at_snr(waveform, noise, params["snr_db"])

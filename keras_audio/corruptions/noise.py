@@ -16,22 +16,12 @@ SNR_DB = (30.0, 20.0, 10.0, 5.0, 0.0)
 BANK_SECONDS = 20.0
 
 
-class ColouredNoise(Corruption):
-    """Gaussian noise with a power spectrum ∝ 1/f^k (white k=0, pink k=1, brown k=2) at an SNR.
+class AdditiveNoise(Corruption):
+    """Noise drawn from a `ClipBank` (subclasses set `self.bank`): a random excerpt per clip, mixed in at an SNR
+    (`snr_db` 30, 20, 10, 5, 0 dB, measured on RMS over the clip)."""
 
-    Args:
-        sample_rate: the waveform rate in Hz.
-        colour: ``white``, ``pink`` or ``brown``.
-        seed: seed of the pre-generated noise bank (fixed: the bank is part of the corruption's definition).
-    """
-
-    touches = "level of the noise floor (all frequencies)"
     severities = {"snr_db": SNR_DB}
-
-    def __init__(self, sample_rate: int, colour: str = "white", seed: int = 1234):
-        super().__init__(sample_rate)
-        self.colour = colour
-        self.bank = ClipBank([noise_bank(colour, BANK_SECONDS, sample_rate, seed)], f"{colour} noise")
+    bank: ClipBank
 
     def sample(self, seed, severity):
         params = self.severity_params(severity)
@@ -41,6 +31,23 @@ class ColouredNoise(Corruption):
     def apply(self, waveform, params):
         noise = self.bank.excerpt(tf.shape(waveform)[0], params["noise_seed"])
         return mix_at_snr(waveform, noise, params["snr_db"])
+
+
+class ColouredNoise(AdditiveNoise):
+    """Gaussian noise with a power spectrum ∝ 1/f^k (white k=0, pink k=1, brown k=2) at an SNR.
+
+    Args:
+        sample_rate: the waveform rate in Hz.
+        colour: ``white``, ``pink`` or ``brown``.
+        seed: seed of the pre-generated noise bank (fixed: the bank is part of the corruption's definition).
+    """
+
+    touches = "level of the noise floor (all frequencies)"
+
+    def __init__(self, sample_rate: int, colour: str = "white", seed: int = 1234):
+        super().__init__(sample_rate)
+        self.colour = colour
+        self.bank = ClipBank([noise_bank(colour, BANK_SECONDS, sample_rate, seed)], f"{colour} noise")
 
 
 class WhiteNoise(ColouredNoise):

@@ -1,7 +1,5 @@
 """Transfer: an encoder the suite trained itself (a tiny conv1d), loaded three ways; frozen and fine-tuned."""
 
-import json
-
 import numpy as np
 import pytest
 
