@@ -7,6 +7,7 @@ batches, so all models see the identical spoiled test set and the corruption cos
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Hashable, Mapping, Sequence
 
 import numpy as np
@@ -52,6 +53,19 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, 
 def majority_baseline(y_true: np.ndarray) -> float:
     """The accuracy of always answering the test set's most frequent class."""
     return float(np.bincount(y_true).max() / len(y_true)) if len(y_true) else float("nan")
+
+
+class _OnePredictorPerModel(logging.Filter):
+    """Drops TensorFlow's "N out of the last N calls ... triggered tf.function retracing" warning for
+    `keras_predictor`: each model gets its own compiled function, traced once, and TensorFlow counts the
+    traces of all of them together (they share one code object), which looks like retracing in a loop."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("keras_predictor" in message and "triggered tf.function retracing" in message)
+
+
+tf.get_logger().addFilter(_OnePredictorPerModel())
 
 
 def keras_predictor(model) -> Predictor:
