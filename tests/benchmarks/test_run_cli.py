@@ -28,7 +28,7 @@ def test_defaults_are_the_run_config_defaults(run_module):
     defaults = RunConfig()
     assert (config.corpus, config.models, config.epochs, config.seed) == (
         defaults.corpus, defaults.models, defaults.epochs, defaults.seed)
-    assert config.ir_dir is None  # no ../shared: recorded-IR reverb is left out
+    assert config.ir_dir is None  # no development recordings: recorded-IR reverb is left out
     assert config.noise_dir.endswith("datasets/synthetic/noise")  # the generated corpus's own recordings
 
 

@@ -1,6 +1,6 @@
 """Fixtures for the corruption tests: tiny resources written to tmp folders, signals, measurements.
 
-Everything is generated here (no test reads ../shared): a noise folder, an impulse-response folder and
+Everything is generated here (no test reads the development recordings): a noise folder, an impulse-response folder and
 babble utterances, all at or resampled to 16 kHz.
 """
 
