@@ -39,11 +39,11 @@ def test_manifest_has_the_contract_columns_and_validates(corpus):
 
 def test_clips_are_16_khz_pcm_of_1_to_5_seconds(corpus):
     _, manifest = corpus
-    for path, duration in zip(manifest.paths(), manifest.frame["duration"]):
+    for path, clip_length in zip(manifest.paths(), manifest.frame["duration"]):
         info = sf.info(str(path))
         assert (info.samplerate, info.channels, info.subtype, info.format) == (16000, 1, "PCM_16", "WAV")
-        assert info.frames / 16000 == pytest.approx(duration)
-        assert 1.0 <= duration <= 5.0
+        assert info.frames / 16000 == pytest.approx(clip_length)
+        assert 1.0 <= clip_length <= 5.0
 
 
 def test_splits_are_speaker_disjoint_stratified_and_recorded(corpus):
