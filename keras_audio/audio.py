@@ -7,6 +7,7 @@ resampled. Everything else that would silently poison training is an `AudioError
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 from pathlib import Path
@@ -16,6 +17,9 @@ import soundfile as sf
 import soxr
 
 DEFAULT_MAX_SECONDS = 600.0
+# File suffixes of the formats libsndfile reads (``.sph``: NIST SPHERE, as in TIMIT; ``.opus``: Ogg/Opus).
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".sph", ".aif", ".aiff", ".aifc", ".au", ".caf",
+                  ".w64", ".rf64")
 
 
 class AudioError(ValueError):
@@ -65,6 +69,12 @@ def read_audio(
     if resampler not in ("soxr", "tfio"):
         raise ValueError(f"resampler must be 'soxr' or 'tfio', got {resampler!r}")
     path = Path(path)
+    # Segments come from manifests a person wrote: soundfile would read a negative start or stop as counted
+    # from the end of the file, so a typo would silently select other audio.
+    if not (math.isfinite(offset) and offset >= 0):
+        raise AudioError(path, f"offset {offset!r} s: must be a finite number >= 0")
+    if duration is not None and not (math.isfinite(duration) and duration > 0):
+        raise AudioError(path, f"duration {duration!r} s: must be a finite number > 0")
     if not path.exists():
         raise AudioError(path, "file not found")
     if not path.is_file():
@@ -87,7 +97,9 @@ def read_audio(
     stop = None if duration is None else start + int(round(duration * info.samplerate))
     if start >= info.frames:
         raise AudioError(path, f"offset {offset:.3f} s is past the end ({info.duration:.3f} s)")
-    seconds = ((stop or info.frames) - start) / info.samplerate
+    if stop is not None and stop > info.frames + info.samplerate // 100:  # 10 ms of slack for rounded durations
+        raise AudioError(path, f"segment {offset:.3f} s + {duration:.3f} s runs past the end ({info.duration:.3f} s)")
+    seconds = (min(stop or info.frames, info.frames) - start) / info.samplerate
     if max_seconds is not None and seconds > max_seconds:
         raise AudioError(path, f"too long: {seconds:.1f} s > limit of {max_seconds:.0f} s")
     try:
@@ -151,17 +163,9 @@ def _truncation(path: Path, size: int, info: sf._SoundFileInfo) -> str | None:
     """
     with open(path, "rb") as handle:
         head = handle.read(4096)
-    if info.format == "WAV" and head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        position = 12
-        while position + 8 <= len(head):
-            chunk, length = head[position:position + 4], struct.unpack("<I", head[position + 4:position + 8])[0]
-            if chunk == b"data":
-                present = size - (position + 8)
-                if length != 0xFFFFFFFF and present < length:
-                    return f"truncated: header declares {length} data bytes, file holds {present}"
-                return None
-            position += 8 + length + (length & 1)
-        return None
+        # WAVEX is what libsndfile calls WAVE_FORMAT_EXTENSIBLE (24-bit, multichannel): the same RIFF chunks.
+        if info.format in ("WAV", "WAVEX") and head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+            return _riff_truncation(handle, size)
     if info.format == "NIST" and head.startswith(b"NIST_1A"):
         fields = {}
         for line in head.split(b"\n")[2:]:
@@ -177,4 +181,19 @@ def _truncation(path: Path, size: int, info: sf._SoundFileInfo) -> str | None:
             present = size - header_bytes
             if present < declared:
                 return f"truncated: header declares {declared} data bytes, file holds {present}"
+    return None
+
+
+def _riff_truncation(handle, size: int) -> str | None:
+    """Walk a RIFF file's chunks to `data` (seeking, so LIST/bext/JUNK chunks of any size come first)."""
+    position = 12
+    while position + 8 <= size:
+        handle.seek(position)
+        chunk, length = struct.unpack("<4sI", handle.read(8))
+        if chunk == b"data":
+            present = size - (position + 8)
+            if length != 0xFFFFFFFF and present < length:
+                return f"truncated: header declares {length} data bytes, file holds {present}"
+            return None
+        position += 8 + length + (length & 1)
     return None

@@ -64,7 +64,12 @@ class Manifest:
         if missing:
             raise ManifestError([f"missing column(s) {missing}"], self.name)
         self.frame = self.frame.reset_index(drop=True).copy()
-        for column in ("clip_id", "path", "label", "speaker", "split"):
+        blank = [f"column {column!r} is empty on row(s) {rows[:10]}" for column in REQUIRED_COLUMNS
+                 if (rows := [i for i, value in enumerate(self.frame[column])
+                              if pd.isna(value) or not str(value).strip()])]
+        if blank:
+            raise ManifestError(blank, self.name)
+        for column in REQUIRED_COLUMNS:
             self.frame[column] = self.frame[column].astype(str)
         if not self.classes:
             self.classes = tuple(sorted(self.frame["label"].unique()))
@@ -213,7 +218,11 @@ class Manifest:
         Without a JSON sidecar, the root defaults to the CSV's folder and classes to the sorted labels.
         """
         path = Path(path)
-        frame = pd.read_csv(path, dtype={"clip_id": str, "path": str, "label": str, "speaker": str, "split": str})
+        columns = pd.read_csv(path, nrows=0).columns
+        # Keep "NA", "None", "null" as they are in the named columns: a speaker called NA is a speaker, and a
+        # missing one would slip past the leak check. Other columns read "" and "nan" (what to_csv writes) as NaN.
+        frame = pd.read_csv(path, dtype={column: str for column in REQUIRED_COLUMNS}, keep_default_na=False,
+                            na_values={c: ["", "nan", "NaN"] for c in columns if c not in REQUIRED_COLUMNS})
         meta = {"root": str(path.parent.resolve()), "name": path.stem}
         sidecar = path.with_suffix(".json")
         if sidecar.is_file():

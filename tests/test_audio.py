@@ -69,8 +69,27 @@ def test_offset_past_the_end_is_an_error(tmp_path):
         read_audio(path, RATE, offset=2.0)
 
 
+@pytest.mark.parametrize("offset, duration, phrase", [
+    (-1.0, None, "offset -1.0"),          # soundfile would count a negative start from the end
+    (0.0, -0.25, "duration -0.25"),
+    (0.0, float("inf"), "duration inf"),
+    (0.0, float("nan"), "duration nan"),
+    (0.25, 0.5, "runs past the end"),     # a 0.5-s file
+])
+def test_a_bad_segment_is_an_audio_error_naming_the_file(tmp_path, offset, duration, phrase):
+    path = builders.write(tmp_path / "a.wav", builders.tone(0.5, RATE), RATE)
+    with pytest.raises(AudioError, match=phrase) as caught:
+        read_audio(path, RATE, offset=offset, duration=duration)
+    assert caught.value.path == str(path)
+
+
+def test_a_segment_rounded_past_the_end_by_a_few_samples_reads_to_the_end(tmp_path):
+    path = builders.write(tmp_path / "a.wav", builders.tone(1.5, RATE), RATE)
+    assert read_audio(path, RATE, offset=1.0, duration=0.5001, max_seconds=1.0).shape == (RATE // 2,)
+
+
 @pytest.mark.parametrize("kind", [
-    "empty", "truncated wav", "header only", "truncated flac", "truncated sphere", "not audio", "nan", "inf",
+    "empty", "truncated wav", "truncated wavex", "truncated wav, data after 4 kB", "header only", "truncated flac", "truncated sphere", "not audio", "nan", "inf",
     "silent", "short", "long", "not a file", "dangling link", "cancelling stereo",
 ])
 def test_each_bad_file_is_an_audio_error_naming_it(bad_files, kind):

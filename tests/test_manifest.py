@@ -140,6 +140,19 @@ def test_csv_round_trip_keeps_rows_classes_and_root(tmp_path):
     pd.testing.assert_frame_equal(again.frame, manifest.frame)
 
 
+def test_a_speaker_called_na_is_a_speaker_and_a_missing_one_is_refused(tmp_path):
+    frame = _frame()
+    frame.loc[frame["speaker"].isin(["s0", "s3"]), "speaker"] = "NA"  # s0 trains, s3 tests: one voice on two sides
+    frame.to_csv(tmp_path / "m.csv", index=False)
+    manifest = Manifest.from_csv(tmp_path / "m.csv")
+    assert "NA" in set(manifest.frame["speaker"])
+    with pytest.raises(SplitLeakError, match="'NA'"):
+        manifest.validate(check_files=False)
+    frame.loc[0, "speaker"] = ""
+    with pytest.raises(ManifestError, match=r"'speaker' is empty on row\(s\) \[0\]"):
+        Manifest(frame)
+
+
 def test_subset_and_drop_clips(tmp_path):
     manifest = Manifest(_frame(tmp_path=tmp_path), root=str(tmp_path))
     assert set(manifest.subset("test").frame["split"]) == {"test"}

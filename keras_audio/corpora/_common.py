@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from keras_audio.audio import AUDIO_SUFFIXES
 from keras_audio.manifest import Manifest, speaker_disjoint_split
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
 SEX_CLASSES = ("female", "male")
 
 # Column a recipe sets when its split is *by utterance* (the same speaker on several sides) because that is
@@ -91,7 +91,7 @@ def audio_files(folder: Path) -> list[Path]:
     """Audio files under `folder`, recursively, sorted, skipping hidden names."""
     return sorted(
         p for p in folder.rglob("*")
-        if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()
+        if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
 

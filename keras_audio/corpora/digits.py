@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from keras_audio.audio import AUDIO_SUFFIXES
 from keras_audio.corpora._common import (
-    AUDIO_EXTENSIONS,
     SEX_CLASSES,
     SPLIT_UNIT_COLUMN,
     choose_task,
@@ -79,7 +79,7 @@ def load_audiomnist(data_dir: str | Path, task: str | None = None, seed: int = 0
             continue
         for file in sorted(speaker_dir.iterdir()):
             match = _AUDIOMNIST_FILE.match(file.stem)
-            if not (file.is_file() and file.suffix.lower() in AUDIO_EXTENSIONS and match):
+            if not (file.is_file() and file.suffix.lower() in AUDIO_SUFFIXES and match):
                 ignored.append(file)
                 continue
             digit, speaker, repetition = match.groups()
@@ -186,7 +186,7 @@ def load_fsdd(data_dir: str | Path, task: str | None = None, seed: int = 0, *, s
     rows, ignored = [], []
     for file in sorted(recordings.iterdir()):
         match = _FSDD_FILE.match(file.stem)
-        if not (file.is_file() and file.suffix.lower() in AUDIO_EXTENSIONS and match):
+        if not (file.is_file() and file.suffix.lower() in AUDIO_SUFFIXES and match):
             if file.name not in ("speakers.csv", "recordings") and not file.name.startswith("."):
                 ignored.append(file)
             continue

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from keras_audio.corpora._common import AUDIO_EXTENSIONS, choose_task, finish, require_classes, warn_ignored
+from keras_audio.audio import AUDIO_SUFFIXES
+from keras_audio.corpora._common import choose_task, finish, require_classes, warn_ignored
 from keras_audio.manifest import Manifest, SplitLeakError
 
 TASKS = ("category",)
@@ -65,7 +66,7 @@ def load(data_dir: str | Path, task: str | None = None, seed: int = 0, *, esc10:
     audio = root / "audio"
     on_disk = {}
     if audio.is_dir():
-        on_disk = {p.stem: p for p in sorted(audio.iterdir()) if p.suffix.lower() in AUDIO_EXTENSIONS}
+        on_disk = {p.stem: p for p in sorted(audio.iterdir()) if p.suffix.lower() in AUDIO_SUFFIXES}
     listed = set(table["filename"].map(lambda f: Path(f).stem))
     warn_ignored(NAME, root, [p for stem, p in on_disk.items() if stem not in listed], "audio files not in esc50.csv")
     if esc10:

@@ -1,6 +1,7 @@
 """Any other corpus: one folder per class (`load_folder`), or a CSV manifest (`load_csv`).
 
-Folder per class: ``root/<label>/**/*.{wav,flac,ogg}``. The label is the top folder's name. Speakers: a file
+Folder per class: ``root/<label>/**/<audio file>`` (any suffix in `keras_audio.audio.AUDIO_SUFFIXES`; other files are
+reported, not read). The label is the top folder's name. Speakers: a file
 name says nothing about its speaker in general, so **each file is its own speaker** unless `speaker_regex`
 extracts one from the path relative to the label folder (e.g. ``r"^([^_]+)_nohash_"`` for Speech Commands,
 ``r"^([^/]+)/"`` for ``root/<label>/<speaker>/*.wav``). With each file its own speaker the split check only
@@ -22,8 +23,10 @@ import re
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from keras_audio.audio import AUDIO_SUFFIXES
 from keras_audio.corpora._common import (
     CorpusWarning,
     audio_files,
@@ -71,6 +74,9 @@ def load_folder(data_dir: str | Path, task: str | None = None, seed: int = 0, *,
         if not files:
             ignored.append(entry)
             continue
+        kept = set(files)
+        ignored += [p for p in sorted(entry.rglob("*")) if p.is_file() and p not in kept
+                    and not any(part.startswith(".") for part in p.relative_to(entry).parts)]
         for file in files:
             inner = file.relative_to(entry).as_posix()
             clip_id = file.relative_to(root).as_posix()
@@ -82,9 +88,10 @@ def load_folder(data_dir: str | Path, task: str | None = None, seed: int = 0, *,
             rows.append({"clip_id": clip_id, "path": clip_id, "label": entry.name, "speaker": speaker})
     if problems:
         raise ValueError(f"{name}: {len(problems)} file(s) without a speaker:\n  - " + "\n  - ".join(problems[:20]))
-    warn_ignored(name, root, ignored, "entries (files at the top level, folders without audio)")
+    warn_ignored(name, root, ignored,
+                 "entries (files at the top level, folders without audio, files that are not audio)")
     if not rows:
-        raise ValueError(f"{name}: no audio (.wav/.flac/.ogg) in class folders under {root}")
+        raise ValueError(f"{name}: no audio ({'/'.join(AUDIO_SUFFIXES)}) in class folders under {root}")
     frame = pd.DataFrame(rows)
     require_classes(frame, task, name)
     if pattern is None:
@@ -140,7 +147,14 @@ def load_csv(data_dir: str | Path, task: str | None = None, seed: int = 0, *, ma
         frame["speaker"] = frame["clip_id"]
     for column in ("offset", "duration", "fold"):
         if column in frame.columns:
-            frame[column] = pd.to_numeric(frame[column].replace("", float("nan")), errors="coerce")
+            given = frame[column].str.strip()
+            values = pd.to_numeric(given.replace("", float("nan")), errors="coerce")
+            # A typo ("O.5") must not become NaN, which reads as "not given" (the whole file).
+            wrong = [i + 2 for i in range(len(values))
+                     if given.iloc[i] and not (np.isfinite(values.iloc[i]) and values.iloc[i] >= 0)]
+            if wrong:
+                problems.append(f"column {column!r} is not a finite number >= 0 on line(s) {wrong[:10]}")
+            frame[column] = values
     if "split" in frame.columns:
         given = frame["split"].str.strip().str.lower()
         unknown = sorted(set(given[given != ""]) - set(_SPLIT_ALIASES))

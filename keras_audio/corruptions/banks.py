@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_audio.audio import read_audio
+from keras_audio.audio import AUDIO_SUFFIXES, read_audio
 from keras_audio.corruptions.base import split_seed
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".sph", ".aif", ".aiff", ".au", ".opus")
 DEFAULT_MAX_BANK_SECONDS = 1800.0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -253,6 +254,17 @@ def bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
     data = truncated.read_bytes()
     truncated.write_bytes(data[: len(data) // 2])
     made["truncated wav"] = (truncated, "truncated")
+
+    wavex = write(folder / "truncated_wavex.wav", tone(0.5), 16000, format="WAVEX")  # WAVE_FORMAT_EXTENSIBLE
+    wavex.write_bytes(wavex.read_bytes()[: len(wavex.read_bytes()) // 2])
+    made["truncated wavex"] = (wavex, "truncated")
+
+    riff = write(folder / "padded.wav", tone(0.5), 16000).read_bytes()
+    fmt_end = 20 + struct.unpack("<I", riff[16:20])[0]
+    body = riff[12:fmt_end] + b"LIST" + struct.pack("<I", 5000) + bytes(5000) + riff[fmt_end:]  # a DAW's metadata
+    padded = b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body
+    (folder / "padded.wav").write_bytes(padded[: len(padded) * 3 // 4])
+    made["truncated wav, data after 4 kB"] = (folder / "padded.wav", "truncated")
 
     header_only = write(folder / "header_only.wav", tone(0.5), 16000)
     header_only.write_bytes(header_only.read_bytes()[:44])

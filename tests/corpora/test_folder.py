@@ -49,6 +49,17 @@ def test_top_level_files_are_listed_and_one_class_is_refused(tmp_path):
         folder.load_folder(tmp_path)
 
 
+@pytest.mark.filterwarnings("ignore:.*its own speaker")
+def test_every_format_libsndfile_reads_is_used_and_other_files_are_listed(tmp_path):
+    builders.class_folders(tmp_path)
+    builders.write(tmp_path / "dog" / "extra.aiff", builders.tone(0.25), 16000, format="AIFF")
+    (tmp_path / "dog" / "notes.txt").write_text("recorded on a Tuesday\n")
+    with pytest.warns(CorpusWarning, match=r"notes\.txt"):
+        manifest = folder.load_folder(tmp_path)
+    assert "dog/extra.aiff" in set(manifest.frame["path"])
+    assert not any("notes" in path for path in manifest.frame["path"])
+
+
 # ------------------------------------------------------------------------------------------------- CSV
 def test_csv_with_speakers_and_splits_runs_through_the_pipeline(tmp_path):
     csv = builders.csv_manifest(tmp_path)
@@ -102,10 +113,14 @@ def test_csv_split_that_puts_a_speaker_on_two_sides_is_refused(tmp_path):
     (lambda line, i: line.replace(",train", ",holdout"), "'holdout'"),
     (lambda line, i: line.rsplit(",", 1)[0] + "," if i == 0 else line, "empty on line"),
     (lambda line, i: line.replace(",yes,", ",,") if i == 0 else line, "'label' is empty on line"),
+    # A typo in a number must not read as "not given" (NaN: the whole file), nor count from the end.
+    (lambda line, i: line + (",offset" if i < 0 else ",O.5"), r"'offset' is not a finite number >= 0 on line\(s\) \[2, 3"),
+    (lambda line, i: line + (",duration" if i < 0 else ",-1" if i == 4 else ",0.1"), r"'duration' .* line\(s\) \[6\]"),
+    (lambda line, i: line + (",duration" if i < 0 else ",inf" if i == 1 else ""), r"'duration' .* line\(s\) \[3\]"),
 ])
 def test_csv_problems_are_listed(tmp_path, edit, message):
     csv = builders.csv_manifest(tmp_path)
     lines = csv.read_text().splitlines()
-    csv.write_text("\n".join([lines[0]] + [edit(line, i) for i, line in enumerate(lines[1:])]) + "\n")
+    csv.write_text("\n".join(edit(line, i - 1) for i, line in enumerate(lines)) + "\n")  # the header is -1
     with pytest.raises(ValueError, match=message):
         folder.load_csv(csv)
