@@ -117,7 +117,40 @@ def evaluate_grid(predictors: Mapping[Hashable, Predictor], source: ClipSource, 
     return GridResult(y_true, predictions)
 
 
-def summarize(rows: Sequence[Mapping], key_fields: Sequence[str], reference: Mapping | None = None) -> list[dict]:
+def errors_by_corruption(rows: Sequence[Mapping]) -> dict[str, float]:
+    """Per corruption, the error (1 - accuracy) summed over its rows (the severities of one model and run)."""
+    table: dict[str, float] = {}
+    for row in rows:
+        if row["corruption"] != CLEAN:
+            table[row["corruption"]] = table.get(row["corruption"], 0.0) + 1.0 - row["accuracy"]
+    return table
+
+
+def mce_reference_errors(reference_rows: Sequence[Mapping], run_fields: Sequence[str] = ("seed", "fold")
+                         ) -> dict[str, float]:
+    """The mCE denominators: per corruption, the reference's summed error, averaged over the runs in the rows.
+
+    Every seed's mCE divides by the same numbers, so seeds are compared on one scale: one seed's reference
+    that happens to err on a single clip would otherwise turn that ratio into noise. Corruptions on which
+    the reference's mean error per condition is below `MCE_MIN_REFERENCE_ERROR` are left out.
+
+    Args:
+        reference_rows: the reference model's metric rows, over every seed and fold of a run.
+        run_fields: the fields that tell the runs apart (absent fields count as one run).
+    """
+    runs: dict[tuple, list[Mapping]] = {}
+    for row in reference_rows:
+        runs.setdefault(tuple(row.get(f) for f in run_fields), []).append(row)
+    per_run = [errors_by_corruption(rows) for rows in runs.values()]
+    conditions = {name: sum(1 for r in reference_rows if r["corruption"] == name) / len(runs)
+                  for name in per_run[0]} if per_run else {}
+    mean_errors = {name: float(np.mean([errors[name] for errors in per_run])) for name in conditions}
+    return {name: error for name, error in mean_errors.items()
+            if error >= MCE_MIN_REFERENCE_ERROR * conditions[name]}
+
+
+def summarize(rows: Sequence[Mapping], key_fields: Sequence[str], reference: Mapping | None = None,
+              reference_errors: Mapping[str, float] | None = None) -> list[dict]:
     """Per model (the `key_fields` of a row): clean, mean and worst spoiled accuracy, per-corruption means, mCE.
 
     mCE follows ImageNet-C: for each corruption, the model's errors summed over severities divided by the
@@ -130,20 +163,15 @@ def summarize(rows: Sequence[Mapping], key_fields: Sequence[str], reference: Map
         rows: metric rows with `key_fields`, `corruption`, `severity`, `accuracy`.
         key_fields: the fields that identify a model (``model``, ``policy``, ...).
         reference: values of `key_fields` identifying the mCE reference; None leaves mCE out.
+        reference_errors: the mCE denominators from `mce_reference_errors` (pass them to summarize one run
+            of several against the reference's mean over all); None takes them from the reference's rows here.
     """
     groups: dict[tuple, list[Mapping]] = {}
     for row in rows:
         groups.setdefault(tuple(row[f] for f in key_fields), []).append(row)
-
-    def errors_by_corruption(group):
-        table: dict[str, float] = {}
-        for row in group:
-            if row["corruption"] != CLEAN:
-                table[row["corruption"]] = table.get(row["corruption"], 0.0) + 1.0 - row["accuracy"]
-        return table
-
     reference_key = None if reference is None else tuple(reference[f] for f in key_fields)
-    reference_errors = errors_by_corruption(groups[reference_key]) if reference_key in groups else None
+    if reference_errors is None and reference_key in groups:
+        reference_errors = mce_reference_errors(groups[reference_key])
     summaries = []
     for key, group in groups.items():
         clean = [r["accuracy"] for r in group if r["corruption"] == CLEAN]
@@ -161,13 +189,10 @@ def summarize(rows: Sequence[Mapping], key_fields: Sequence[str], reference: Map
             "worst_accuracy": means[worst] if worst else float("nan"),
             "per_corruption": means,
         }
-        if reference_errors is not None:
-            severities = {name: len(values) for name, values in per_corruption.items()}
-            usable = {name for name, errors in reference_errors.items()
-                      if errors >= MCE_MIN_REFERENCE_ERROR * severities.get(name, 1)}
+        if reference is not None and reference_errors is not None:
             ratios = [errors / reference_errors[name] for name, errors in errors_by_corruption(group).items()
-                      if name in usable]
+                      if name in reference_errors]
             summary["mce"] = float(np.mean(ratios)) if ratios else float("nan")
-            summary["mce_excluded"] = sorted(set(per_corruption) - usable)
+            summary["mce_excluded"] = sorted(set(per_corruption) - set(reference_errors))
         summaries.append(summary)
     return summaries

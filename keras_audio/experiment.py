@@ -27,7 +27,8 @@ from keras_audio.corruptions import registry as corruption_registry
 from keras_audio.corruptions.base import name_hash
 from keras_audio.corruptions.policy import TrainingPolicy, parse_policy, policy_parts
 from keras_audio.evaluate import (
-    CLEAN, MCE_MIN_REFERENCE_ERROR, GridResult, evaluate_grid, grid, keras_predictor, majority_baseline, summarize,
+    CLEAN, MCE_MIN_REFERENCE_ERROR, GridResult, evaluate_grid, grid, keras_predictor, majority_baseline,
+    mce_reference_errors, summarize,
 )
 from keras_audio.export import export_model, verify_export
 from keras_audio.features import LogMelSpectrogram
@@ -135,6 +136,9 @@ def check_plan(config: RunConfig) -> None:
     """
     for policy_name in config.policies:
         policy_parts(policy_name)
+    if config.reference_model and (config.reference_model not in config.models or "none" not in config.policies):
+        raise ValueError(f"reference model {config.reference_model!r} must be one of the models "
+                         f"{list(config.models)}, trained with policy 'none' (policies: {list(config.policies)})")
     for name in config.corruptions or ():
         corruption_registry.corruption_class(name)
     for model_name in config.models:
@@ -170,7 +174,6 @@ def _run(config: RunConfig, work: Path, timer: StageTimer, progress: bool, log: 
 
     trained: list[TrainedModel] = []
     rows: list[dict] = []
-    summaries: list[dict] = []
     notes: list[str] = []
     if manifest.split_unit == "utterance":
         notes.append("split by utterance (the dataset's own protocol): the same speakers are in train and test")
@@ -217,11 +220,7 @@ def _run(config: RunConfig, work: Path, timer: StageTimer, progress: bool, log: 
             round_rows.append({"model": model, "policy": policy, "seed": seed, "fold": fold_, **row,
                                "ci_low": low, "ci_high": high})
         rows += round_rows
-        reference = _reference(config, round_trained)
-        for (seed, fold_), group in _by_seed_and_fold(round_rows).items():
-            ref = None if reference is None else {"model": reference[0], "policy": reference[1]}
-            for summary in summarize(group, ("model", "policy"), ref):
-                summaries.append({**summary, "seed": seed, "fold": fold_})
+    summaries = _summaries(config, trained, rows)
 
     log("[5/5] writing the report")
     with timer("report"):
@@ -232,10 +231,29 @@ def _run(config: RunConfig, work: Path, timer: StageTimer, progress: bool, log: 
     log(table_md)
 
 
+def _summaries(config: RunConfig, trained: list[TrainedModel], rows: list[dict]) -> list[dict]:
+    """Headline figures per (seed, fold); mCE against the reference's errors averaged over all of them."""
+    reference = _reference(config, trained)
+    ref, denominators = None, None
+    if reference is not None:
+        ref = {"model": reference[0], "policy": reference[1]}
+        denominators = mce_reference_errors([r for r in rows if (r["model"], r["policy"]) == reference])
+    return [{**summary, "seed": seed, "fold": fold}
+            for (seed, fold), group in _by_seed_and_fold(rows).items()
+            for summary in summarize(group, ("model", "policy"), ref, denominators)]
+
+
 def _rounds(manifest: Manifest, config: RunConfig) -> list[tuple[str, Manifest]]:
-    """One round normally; one per fold for cross-validation (`options.cross_validation`)."""
-    if not config.options.get("cross_validation") or "fold" not in manifest.frame.columns:
+    """One round normally; one per fold for cross-validation (`options.cross_validation`).
+
+    Raises:
+        ValueError: cross-validation asked for on a corpus without a ``fold`` column.
+    """
+    if not config.options.get("cross_validation"):
         return [("", manifest)]
+    if "fold" not in manifest.frame.columns:
+        raise ValueError(f"cross-validation: corpus {manifest.name!r} has no 'fold' column (ESC-50 has one; "
+                         f"a CSV manifest may give one)")
     folds = sorted(manifest.frame["fold"].unique().tolist())
     return [(str(f), manifest.with_folds(f, folds[(i + 1) % len(folds)])) for i, f in enumerate(folds)]
 
@@ -328,11 +346,15 @@ def _denoising_pairs(policy: TrainingPolicy, suite, sample_rate: int, probabilit
 
 
 def _reference(config: RunConfig, trained: list[TrainedModel]) -> tuple[str, str] | None:
-    """The mCE reference (model, policy): `config.reference_model` (or the first model) trained clean."""
-    name = config.reference_model or config.models[0]
-    for item in trained:
-        if item.model == name and item.policy == "none":
-            return (item.model, item.policy)
+    """The mCE reference (model, policy): `config.reference_model`, or else the first model, trained clean.
+
+    A denoising model given noisy pairs under policy none (its policy reads ``none (pairs: noise)``) has seen
+    corrupted audio, so it is no reference; the next model is taken. None when no candidate trained clean.
+    """
+    for name in [config.reference_model] if config.reference_model else config.models:
+        for item in trained:
+            if item.model == name and item.policy == "none":
+                return (item.model, item.policy)
     return None
 
 
@@ -473,8 +495,13 @@ def _write_report(config, work, manifest, trained, rows, summaries, notes, test_
         f"95% CI: percentile bootstrap over test speakers ({DEFAULT_RESAMPLES} resamples of whole speakers)"
         + ("; the interval of the mean over seeds" if config.seeds > 1 else ""),
     ]
-    if reference is not None:
-        head.append(f"mCE reference: {reference[0]} / {reference[1]} (1.00 = as robust as the reference; lower is better)")
+    if reference is None:
+        head.append("no mCE: no reference model trained with policy none (see --reference-model)")
+    else:
+        head.append(f"mCE reference: {reference[0]} / {reference[1]}"
+                    + (", its errors averaged over the run's seeds and folds"
+                       if len({(s["seed"], s["fold"]) for s in summaries}) > 1 else "")
+                    + " (1.00 = as robust as the reference; lower is better)")
         excluded = sorted({name for summary in summaries for name in summary.get("mce_excluded", [])})
         if excluded:
             head.append(f"left out of mCE (the reference errs on under {MCE_MIN_REFERENCE_ERROR:.0%} of their clips, "

@@ -327,10 +327,14 @@ def learning_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], path
     Args:
         histories: label (``conv1d / none / seed 0``) -> Keras history (``loss``, ``val_loss``, ``accuracy``,
             ``val_accuracy``; missing keys are skipped). Labels that differ only after the second `` / ``
-            (seeds, folds) share a colour.
+            (seeds, folds) share a colour. A multi-stage history (keys ``<stage>/loss``, from
+            `training.combine_stages`) is drawn from its last stage, the classifier's, and its legend says so.
         path: the PNG to write.
         corpus: names the data in the title.
     """
+    stages = {name: _last_stage(history) for name, history in histories.items()}
+    staged = {" / ".join(name.split(" / ")[:2]): stage for name, stage in stages.items() if stage}
+    histories = {name: _stage_history(history, stages[name]) for name, history in histories.items()}
     panels = [("loss", "loss (cross-entropy)"), ("accuracy", "accuracy")]
     panels = [(key, label) for key, label in panels if any(key in h or f"val_{key}" in h for h in histories.values())]
     if not panels:
@@ -359,8 +363,9 @@ def learning_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], path
         for ax in axes:
             ax.set_xlim(0.5, longest + 0.5)
             ax.xaxis.get_major_locator().set_params(integer=True)
-        handles = [Line2D([], [], color=OKABE_ITO[i % len(OKABE_ITO)], marker=MARKERS[i % len(MARKERS)], label=f)
-                   for i, f in enumerate(families)]
+        labels = [f + (f", {staged[f].replace('_', '-')} stage" if f in staged else "") for f in families]
+        handles = [Line2D([], [], color=OKABE_ITO[i % len(OKABE_ITO)], marker=MARKERS[i % len(MARKERS)], label=label)
+                   for i, label in enumerate(labels)]
         handles += [Line2D([], [], color="0.3", linestyle="-", label="training"),
                     Line2D([], [], color="0.3", linestyle="--", label="validation (clean)")]
         figure.legend(handles=handles, loc="outside right center", frameon=False)
@@ -368,3 +373,15 @@ def learning_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], path
         note = f"; {runs} training runs per model" if runs > 1 else ""
         figure.suptitle(f"Learning curves — {corpus}{note}")
         return _save(figure, path)
+
+
+def _last_stage(history: Mapping[str, Sequence[float]]) -> str | None:
+    """The last stage named in a multi-stage history's keys (``classifier`` in ``classifier/loss``), or None."""
+    stages = [key.split("/", 1)[0] for key in history if "/" in key]
+    return stages[-1] if stages else None
+
+
+def _stage_history(history: Mapping[str, Sequence[float]], stage: str | None) -> Mapping[str, Sequence[float]]:
+    if stage is None:
+        return history
+    return {key.split("/", 1)[1]: values for key, values in history.items() if key.startswith(stage + "/")}

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from keras_audio.evaluate import classification_metrics, majority_baseline, summarize
+from keras_audio.evaluate import classification_metrics, majority_baseline, mce_reference_errors, summarize
 
 
 def test_metrics_and_baseline():
@@ -39,6 +39,27 @@ def test_corruptions_the_reference_almost_never_gets_wrong_are_left_out_of_mce()
     # gain: the reference's mean error is 0.25 % < 1 %, a ratio of 0.3 / 0.005 = 60 would swamp the mean
     assert summaries["new"]["mce"] == pytest.approx(0.5)
     assert summaries["new"]["mce_excluded"] == ["gain"]
+
+
+def test_every_seed_is_compared_with_the_reference_averaged_over_the_seeds():
+    # The reference never errs on "gain" with seed 0 and errs on 4 % of the clips with seed 1: 2 % on average.
+    seed0 = _rows("ref", 1.0, {"noise": [0.8], "gain": [1.0]}) + _rows("new", 1.0, {"noise": [0.9], "gain": [0.9]})
+    seed1 = _rows("ref", 1.0, {"noise": [0.8], "gain": [0.96]}) + _rows("new", 1.0, {"noise": [0.9], "gain": [0.98]})
+    for seed, rows in enumerate((seed0, seed1)):
+        for row in rows:
+            row["seed"] = seed
+    denominators = mce_reference_errors([r for r in seed0 + seed1 if r["model"] == "ref"])
+    assert denominators == pytest.approx({"noise": 0.2, "gain": 0.02})
+    reference = {"model": "ref", "policy": "none"}
+    mce = [{s["model"]: s for s in summarize(rows, ("model", "policy"), reference, denominators)}
+           for rows in (seed0, seed1)]
+    assert mce[0]["new"]["mce_excluded"] == mce[1]["new"]["mce_excluded"] == []
+    assert mce[0]["new"]["mce"] == pytest.approx((0.1 / 0.2 + 0.1 / 0.02) / 2)
+    assert mce[1]["new"]["mce"] == pytest.approx((0.1 / 0.2 + 0.02 / 0.02) / 2)
+    # The reference scores 1.0 on average over the seeds, not on each.
+    assert (mce[0]["ref"]["mce"], mce[1]["ref"]["mce"]) == pytest.approx((0.5, 1.5))
+    # Seed 0 summarised alone leaves gain out (its reference never erred there).
+    assert {s["model"]: s for s in summarize(seed0, ("model", "policy"), reference)}["new"]["mce_excluded"] == ["gain"]
 
 
 def test_no_reference_means_no_mce():

@@ -2,13 +2,15 @@
 
 import csv
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from keras_audio.audio import write_wav
 from keras_audio.config import FeatureConfig, RunConfig
-from keras_audio.experiment import run_experiment
+from keras_audio.corpora.folder import load_csv
+from keras_audio.experiment import _reference, _rounds, run_experiment
 from keras_audio.report import LONG_COLUMNS, read_long_table
 
 SAMPLE_RATE = 8000
@@ -136,3 +138,28 @@ def test_an_impossible_plan_is_refused_before_any_work(tmp_path, models, policie
     with pytest.raises(ValueError, match=message):
         run_experiment(config, progress=False)
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
+@pytest.mark.parametrize("models,policies,reference", [
+    (["conv1d", "conv2d"], ["none"], "vgg"),  # not trained in this run
+    (["conv1d"], ["suite"], "conv1d"),  # never trained clean
+])
+def test_a_reference_model_the_run_cannot_train_is_refused_before_any_work(tmp_path, models, policies, reference):
+    config = RunConfig(corpus="folder", data_dir=str(tmp_path / "does-not-exist"), models=models, policies=policies,
+                       reference_model=reference, out=str(tmp_path / "results"))
+    with pytest.raises(ValueError, match=f"reference model '{reference}'"):
+        run_experiment(config, progress=False)
+
+
+def test_the_default_reference_is_the_first_model_trained_clean():
+    trained = [SimpleNamespace(model=model, policy=policy) for model, policy in [
+        ("ae_clf", "none (pairs: noise)"), ("ae_clf", "suite"), ("conv1d", "suite"), ("conv1d", "none")]]
+    assert _reference(RunConfig(models=["ae_clf", "conv1d"], policies=["none", "suite"]), trained) == ("conv1d", "none")
+    assert _reference(RunConfig(models=["ae_clf"], policies=["none"]), trained[:1]) is None
+
+
+def test_cross_validation_without_folds_is_an_error_not_one_plain_round(corpus):
+    manifest = load_csv(corpus)
+    assert _rounds(manifest, RunConfig()) == [("", manifest)]
+    with pytest.raises(ValueError, match="no 'fold' column"):
+        _rounds(manifest, RunConfig(options={"cross_validation": True}))

@@ -97,6 +97,15 @@ def test_learning_curves(tmp_path):
         plots.learning_curves({"m / p": {"mae": [1.0]}}, tmp_path / "none.png", corpus="toy")
 
 
+def test_learning_curves_draw_a_two_stage_model_from_its_classifier_stage(tmp_path):
+    staged = {"autoencoder/loss": [0.9, 0.5], "autoencoder/val_loss": [1.0, 0.6],
+              "classifier/loss": [0.7, 0.3, 0.2], "classifier/accuracy": [0.6, 0.9, 0.95]}
+    assert plots._stage_history(staged, plots._last_stage(staged)) == {
+        "loss": [0.7, 0.3, 0.2], "accuracy": [0.6, 0.9, 0.95]}
+    # Only stage-prefixed keys: there is still something to draw.
+    _check_png(plots.learning_curves({"ae_clf / none / seed 0": staged}, tmp_path / "staged.png", corpus="toy"))
+
+
 def test_grid_shapes():
     assert plots._grid(1) == (1, 1)
     assert plots._grid(3) == (1, 3)
