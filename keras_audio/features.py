@@ -99,6 +99,9 @@ class LogMelSpectrogram(keras.layers.Layer):
                             ("hop_length", hop_length), ("n_mels", n_mels)):
             if not isinstance(value, (int, np.integer)) or value <= 0:
                 raise ValueError(f"LogMelSpectrogram: {name} must be a positive int, got {value!r}")
+        if n_fft % 2:
+            # An odd FFT frames the centred clip into one frame fewer than `num_frames` declares.
+            raise ValueError(f"LogMelSpectrogram: n_fft must be even, got {n_fft}")
         if win_length > n_fft:
             raise ValueError(f"LogMelSpectrogram: win_length={win_length} exceeds n_fft={n_fft}")
         nyquist = sample_rate / 2

@@ -135,6 +135,8 @@ class FrameFeatures(keras.layers.Layer):
                             ("hop_length", hop_length)):
             if not isinstance(value, (int, np.integer)) or value <= 0:
                 raise ValueError(f"FrameFeatures: {name} must be a positive int, got {value!r}")
+        if n_fft % 2:
+            raise ValueError(f"FrameFeatures: n_fft must be even (its frame count assumes it), got {n_fft}")
         if win_length > n_fft:
             raise ValueError(f"FrameFeatures: win_length={win_length} exceeds n_fft={n_fft}")
         if not 0.0 < roll_percent < 1.0:

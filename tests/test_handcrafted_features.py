@@ -135,6 +135,7 @@ def test_layers_round_trip(tmp_path):
 @pytest.mark.parametrize("make", [
     lambda: FrameFeatures(SR, N_FFT, win_length=N_FFT + 1),
     lambda: FrameFeatures(SR, N_FFT, hop_length=0),
+    lambda: FrameFeatures(SR, N_FFT + 1),  # odd: one frame fewer than declared
     lambda: FrameFeatures(SR, roll_percent=1.0),
     lambda: MfccStatistics(0),
     lambda: MfccStatistics(13, delta_width=4),

@@ -139,7 +139,9 @@ def load_csv(data_dir: str | Path, task: str | None = None, seed: int = 0, *, ma
             if empty:
                 problems.append(f"column {column!r} is empty on line(s) {empty[:10]}")
     frame = table.copy()
-    frame["label"] = table[label_column]  # the chosen column wins over a column named "label"
+    for column in {label_column, "speaker", "clip_id"} & set(frame.columns):
+        frame[column] = frame[column].str.strip()  # "dog " is the class "dog", not a third one
+    frame["label"] = frame[label_column]  # the chosen column wins over a column named "label"
     if "clip_id" not in frame.columns:
         frame["clip_id"] = frame["path"]
     own_speaker = "speaker" not in frame.columns

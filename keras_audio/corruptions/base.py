@@ -101,6 +101,9 @@ class Corruption:
     def __call__(self, waveform: tf.Tensor, seed: tf.Tensor, severity) -> tf.Tensor:
         """`apply(waveform, sample(seed, severity))` for a `[samples]` waveform and a `[2]` int seed."""
         waveform = tf.convert_to_tensor(waveform, tf.float32)
+        if waveform.shape.rank is not None and waveform.shape.rank != 1:
+            # A [1, samples] batch would read as one sample long: noise became a constant offset.
+            raise ValueError(f"{self.name}: expects one clip of shape [samples], got shape {waveform.shape}")
         return self.apply(waveform, self.sample(tf.cast(seed, tf.int64), severity))
 
     @classmethod

@@ -17,6 +17,7 @@ from the harmonic spacing, as on any phone call.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -63,6 +64,14 @@ def _half_length(sample_rate: int, narrowest_edge_hz: float) -> int:
     return int(math.ceil(PAD_PERIODS * sample_rate / (TRANSITION * narrowest_edge_hz)))
 
 
+def _warn_beyond_nyquist(name: str, upper_edges_hz, sample_rate: int) -> None:
+    """Say which severities cannot cut as documented at this rate (their stopband starts above Nyquist)."""
+    weak = [s + 1 for s, edge in enumerate(upper_edges_hz) if edge * (1 + TRANSITION / 2) > sample_rate / 2]
+    if weak:
+        warnings.warn(f"{name} at {sample_rate} Hz: severities {weak} reach beyond the Nyquist frequency "
+                      f"({sample_rate / 2:g} Hz), so they remove less than their documented band", stacklevel=3)
+
+
 class LowPass(Corruption):
     """Low-pass filter at `cutoff_hz` (−6 dB point; flat below 0.75×, zero above 1.25× the cutoff)."""
 
@@ -74,6 +83,7 @@ class LowPass(Corruption):
     def __init__(self, sample_rate: int):
         super().__init__(sample_rate)
         self.half_length = _half_length(self.sample_rate, min(self.severities["cutoff_hz"]))
+        _warn_beyond_nyquist(self.name, self.severities["cutoff_hz"], self.sample_rate)
 
     def apply(self, waveform, params):
         return filter_waveform(waveform, lambda f: lowpass_response(f, params["cutoff_hz"]), self.half_length,
@@ -103,6 +113,7 @@ class Telephone(Corruption):
             raise ValueError(f"telephone: codec_bits must be in 2..16 or None, got {codec_bits}")
         self.codec_bits = codec_bits
         self.half_length = _half_length(self.sample_rate, min(self.severities["low_hz"]))
+        _warn_beyond_nyquist(self.name, self.severities["high_hz"], self.sample_rate)
 
     def apply(self, waveform, params):
         def response(f):

@@ -89,6 +89,16 @@ def test_csv_without_split_or_speaker_draws_a_split(tmp_path):
     assert (manifest.frame["speaker"] == manifest.frame["path"]).all()
 
 
+def test_csv_values_lose_trailing_spaces(tmp_path):
+    csv = builders.csv_manifest(tmp_path)
+    lines = csv.read_text().splitlines()
+    lines[1] = lines[1].replace(",yes,s0,", ",yes ,s0 ,")
+    csv.write_text("\n".join(lines) + "\n")
+    manifest = folder.load_csv(csv)
+    assert manifest.classes == ("no", "yes")
+    assert set(manifest.frame["speaker"]) == {"s0", "s1", "s2", "s3", "s4"}
+
+
 def test_csv_task_picks_the_label_column(tmp_path):
     csv = builders.csv_manifest(tmp_path)
     lines = csv.read_text().splitlines()

@@ -111,6 +111,12 @@ def test_severity_params_accept_a_tensor_severity(suite):
     assert float(corruption.severity_params(tf.constant(2))["snr_db"]) == 20.0
 
 
+def test_a_batch_is_refused_not_read_as_one_sample_long(suite):
+    clip = np.zeros([1, 16000], np.float32)
+    with pytest.raises(ValueError, match=r"white_noise: expects one clip of shape \[samples\], got shape \(1, 16000\)"):
+        suite["white_noise"](clip, tf.constant([1, 2]), 3)
+
+
 def test_constructor_rejects_a_bad_rate():
     with pytest.raises(ValueError, match="sample_rate must be positive, got 0"):
         registry.build("gain", 0)

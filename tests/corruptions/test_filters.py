@@ -1,5 +1,7 @@
 """Low-pass and telephone: an octave beyond a band edge is >= 30 dB down, in band is within 1 dB."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -49,9 +51,19 @@ def test_telephone_codec_quantises_to_8_bits(helpers):
 
 def test_cutoff_at_or_above_nyquist_passes_everything(helpers):
     clean = helpers.harmonic_tone(300, 0.25, sample_rate=8000)
-    out = LowPass(8000)(clean, helpers.seed(0), 1).numpy()  # 4 kHz cutoff at 8 kHz: the band reaches Nyquist
+    with pytest.warns(UserWarning, match=r"lowpass at 8000 Hz: severities \[1\] reach beyond the Nyquist"):
+        lowpass = LowPass(8000)  # 4 kHz cutoff: its transition ends at 5 kHz (3 kHz's ends at 3.75 kHz)
+    out = lowpass(clean, helpers.seed(0), 1).numpy()
     assert out.size == clean.size and np.all(np.isfinite(out))
     assert helpers.rms_db(out) == pytest.approx(helpers.rms_db(clean), abs=1.0)
+
+
+def test_a_rate_that_fits_every_band_gives_no_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LowPass(16000), Telephone(16000)
+    with pytest.warns(UserWarning, match=r"telephone at 8000 Hz: severities \[1\]"):
+        Telephone(8000)  # 3.4 kHz edge: its transition ends at 4.25 kHz
 
 
 def test_codec_bits_are_validated():
