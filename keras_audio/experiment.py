@@ -132,8 +132,13 @@ def check_plan(config: RunConfig) -> None:
     """Refuse an impossible model × policy plan before anything is loaded or trained.
 
     Raises:
-        ValueError: an unknown model or corruption, a malformed policy, or a policy a model cannot take.
+        ValueError: an unknown model or corruption, a malformed policy, a policy a model cannot take, a
+            model or policy named twice, or a reference model the run does not train with policy none.
     """
+    for what, names in (("models", config.models), ("policies", config.policies)):
+        repeated = sorted({name for name in names if list(names).count(name) > 1})
+        if repeated:  # two runs under one name would overwrite each other's predictions and exports
+            raise ValueError(f"{what} {repeated} named more than once")
     for policy_name in config.policies:
         policy_parts(policy_name)
     if config.reference_model and (config.reference_model not in config.models or "none" not in config.policies):

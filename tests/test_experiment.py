@@ -131,6 +131,8 @@ def test_gallery_shows_what_evaluation_feeds_the_models(corpus, tmp_path):
     (["conv1d"], ["noise+suite"], "two waveform parts"),
     (["conv1d"], ["mixup"], "unknown policy part"),
     (["no_such_model"], ["none"], "unknown model"),
+    (["conv1d", "conv1d"], ["none"], r"models \['conv1d'\] named more than once"),
+    (["conv1d"], ["suite", "none", "suite"], r"policies \['suite'\] named more than once"),
 ])
 def test_an_impossible_plan_is_refused_before_any_work(tmp_path, models, policies, message):
     config = RunConfig(corpus="folder", data_dir=str(tmp_path / "does-not-exist"), models=models, policies=policies,

@@ -64,11 +64,16 @@ def load(data_dir: str | Path, task: str | None = None, seed: int = 0, *, esc10:
     table["esc10"] = table["esc10"].map(_truthy)
     _check_names(table, csv)
     audio = root / "audio"
-    on_disk = {}
-    if audio.is_dir():
-        on_disk = {p.stem: p for p in sorted(audio.iterdir()) if p.suffix.lower() in AUDIO_SUFFIXES}
+    files = sorted(p for p in audio.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES) if audio.is_dir() else []
+    # A clip may have been converted (Ogg, FLAC); of two copies, the one the CSV names is read.
+    named = set(table["filename"])
+    on_disk: dict[str, Path] = {}
+    for path in files:
+        if path.stem not in on_disk or path.name in named:
+            on_disk[path.stem] = path
     listed = set(table["filename"].map(lambda f: Path(f).stem))
-    warn_ignored(NAME, root, [p for stem, p in on_disk.items() if stem not in listed], "audio files not in esc50.csv")
+    warn_ignored(NAME, root, [p for p in files if p.stem not in listed or on_disk[p.stem] != p],
+                 "audio files (not in esc50.csv, or a second copy of a clip)")
     if esc10:
         table = table[table["esc10"]]
     stems = table["filename"].map(lambda f: Path(f).stem)

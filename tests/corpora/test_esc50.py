@@ -5,6 +5,7 @@ import itertools
 import pytest
 
 from keras_audio.corpora import esc50
+from keras_audio.corpora._common import CorpusWarning
 from keras_audio.manifest import SplitLeakError
 from tests.corpora import builders
 
@@ -55,6 +56,15 @@ def test_ogg_copies_are_found_by_stem(tmp_path):
     manifest, decoded = builders.through_pipeline("esc50", tmp_path, tmp_path / "cache")
     assert manifest.frame["path"].str.endswith(".ogg").all()
     assert len(decoded.store) == 16
+
+
+def test_of_two_copies_of_a_clip_the_one_the_csv_names_is_read_and_the_other_reported(tmp_path):
+    builders.esc50(tmp_path, ext="ogg")
+    builders.write(tmp_path / "audio" / "1-1001-A-0.wav", builders.tone(0.3), 16000)
+    with pytest.warns(CorpusWarning, match=r"second copy.*1-1001-A-0\.ogg"):
+        manifest = esc50.load(tmp_path)
+    paths = set(manifest.frame["path"])
+    assert "audio/1-1001-A-0.wav" in paths and "audio/1-1001-A-0.ogg" not in paths
 
 
 def test_a_source_recording_in_two_folds_is_refused(tmp_path):
