@@ -16,6 +16,7 @@ Shapes: inputs `[batch, frames, mels]`, or `[batch, frames, mels, channels]` (on
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -38,9 +39,9 @@ def _fill(inputs, mask):
 
 
 def _check(name: str, value: int, minimum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
+    return int(value)  # a plain int, so get_config stays JSON
 
 
 class _Mask(keras.layers.Layer):

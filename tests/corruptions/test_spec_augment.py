@@ -70,3 +70,8 @@ def test_config_round_trip_and_saved_model_reload(tmp_path):
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         FrequencyMask(**kwargs)
+
+
+def test_numpy_integers_are_integers():
+    mask = FrequencyMask(max_width=np.int64(4), count=np.int32(2))
+    assert mask.get_config()["max_width"] == 4 and type(mask.get_config()["count"]) is int
