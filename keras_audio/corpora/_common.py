@@ -87,13 +87,15 @@ def finish(manifest: Manifest) -> Manifest:
     return manifest.validate()
 
 
+def visible_files(folder: Path) -> list[Path]:
+    """Files under `folder`, recursively, sorted, skipping hidden names."""
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
 def audio_files(folder: Path) -> list[Path]:
     """Audio files under `folder`, recursively, sorted, skipping hidden names."""
-    return sorted(
-        p for p in folder.rglob("*")
-        if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
+    return [p for p in visible_files(folder) if p.suffix.lower() in AUDIO_SUFFIXES]
 
 
 def relative(path: Path, root: Path) -> str:

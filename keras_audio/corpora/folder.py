@@ -34,6 +34,7 @@ from keras_audio.corpora._common import (
     fractions,
     require_classes,
     split_speakers,
+    visible_files,
     warn_ignored,
 )
 from keras_audio.manifest import SPLITS, Manifest
@@ -75,8 +76,7 @@ def load_folder(data_dir: str | Path, task: str | None = None, seed: int = 0, *,
             ignored.append(entry)
             continue
         kept = set(files)
-        ignored += [p for p in sorted(entry.rglob("*")) if p.is_file() and p not in kept
-                    and not any(part.startswith(".") for part in p.relative_to(entry).parts)]
+        ignored += [p for p in visible_files(entry) if p not in kept]
         for file in files:
             inner = file.relative_to(entry).as_posix()
             clip_id = file.relative_to(root).as_posix()
