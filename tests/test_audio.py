@@ -89,7 +89,8 @@ def test_a_segment_rounded_past_the_end_by_a_few_samples_reads_to_the_end(tmp_pa
 
 
 @pytest.mark.parametrize("kind", [
-    "empty", "truncated wav", "truncated wavex", "truncated wav, data after 4 kB", "header only", "truncated flac", "truncated sphere", "not audio", "nan", "inf",
+    "empty", "truncated wav", "truncated wavex", "truncated wav, data after 4 kB", "header only", "truncated flac",
+    "truncated sphere", "not audio", "nan", "inf",
     "silent", "short", "long", "not a file", "dangling link", "cancelling stereo",
 ])
 def test_each_bad_file_is_an_audio_error_naming_it(bad_files, kind):

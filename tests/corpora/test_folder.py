@@ -124,9 +124,12 @@ def test_csv_split_that_puts_a_speaker_on_two_sides_is_refused(tmp_path):
     (lambda line, i: line.rsplit(",", 1)[0] + "," if i == 0 else line, "empty on line"),
     (lambda line, i: line.replace(",yes,", ",,") if i == 0 else line, "'label' is empty on line"),
     # A typo in a number must not read as "not given" (NaN: the whole file), nor count from the end.
-    (lambda line, i: line + (",offset" if i < 0 else ",O.5"), r"'offset' is not a finite number >= 0 on line\(s\) \[2, 3"),
-    (lambda line, i: line + (",duration" if i < 0 else ",-1" if i == 4 else ",0.1"), r"'duration' .* line\(s\) \[6\]"),
-    (lambda line, i: line + (",duration" if i < 0 else ",inf" if i == 1 else ""), r"'duration' .* line\(s\) \[3\]"),
+    (lambda line, i: line + (",offset" if i < 0 else ",O.5"),
+     r"'offset' is not a finite number >= 0 on line\(s\) \[2, 3"),
+    (lambda line, i: line + (",duration" if i < 0 else ",-1" if i == 4 else ",0.1"),
+     r"'duration' .* line\(s\) \[6\]"),
+    (lambda line, i: line + (",duration" if i < 0 else ",inf" if i == 1 else ""),
+     r"'duration' .* line\(s\) \[3\]"),
 ])
 def test_csv_problems_are_listed(tmp_path, edit, message):
     csv = builders.csv_manifest(tmp_path)
