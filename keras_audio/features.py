@@ -30,6 +30,24 @@ def num_frames(num_samples: int, hop_length: int) -> int:
     return 1 + num_samples // hop_length
 
 
+def check_stft_settings(owner: str, sample_rate, n_fft, win_length, hop_length, **more_positive_ints) -> None:
+    """Validate the framing of a layer built on `power_spectrogram`.
+
+    Raises:
+        ValueError: naming `owner` and the bad value: a setting that is not a positive int, an odd `n_fft`
+            (the centred clip then gets one frame fewer than `num_frames` declares), `win_length > n_fft`.
+    """
+    settings = {"sample_rate": sample_rate, "n_fft": n_fft, "win_length": win_length, "hop_length": hop_length,
+                **more_positive_ints}
+    for name, value in settings.items():
+        if not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
+    if n_fft % 2:
+        raise ValueError(f"{owner}: n_fft must be even, got {n_fft}")
+    if win_length > n_fft:
+        raise ValueError(f"{owner}: win_length={win_length} exceeds n_fft={n_fft}")
+
+
 def power_spectrogram(waveforms: tf.Tensor, n_fft: int, win_length: int, hop_length: int) -> tf.Tensor:
     """Centred STFT power, `[batch, samples]` -> `[batch, frames, n_fft // 2 + 1]`."""
     padded = tf.pad(waveforms, [[0, 0], [n_fft // 2, n_fft // 2]])
@@ -95,15 +113,7 @@ class LogMelSpectrogram(keras.layers.Layer):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         win_length = n_fft if win_length is None else win_length
-        for name, value in (("sample_rate", sample_rate), ("n_fft", n_fft), ("win_length", win_length),
-                            ("hop_length", hop_length), ("n_mels", n_mels)):
-            if not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ValueError(f"LogMelSpectrogram: {name} must be a positive int, got {value!r}")
-        if n_fft % 2:
-            # An odd FFT frames the centred clip into one frame fewer than `num_frames` declares.
-            raise ValueError(f"LogMelSpectrogram: n_fft must be even, got {n_fft}")
-        if win_length > n_fft:
-            raise ValueError(f"LogMelSpectrogram: win_length={win_length} exceeds n_fft={n_fft}")
+        check_stft_settings("LogMelSpectrogram", sample_rate, n_fft, win_length, hop_length, n_mels=n_mels)
         nyquist = sample_rate / 2
         if fmax is not None and not 0 < fmax <= nyquist:
             raise ValueError(f"LogMelSpectrogram: fmax={fmax} must be in (0, {nyquist}]")

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_audio.features import power_spectrogram
+from keras_audio.features import check_stft_settings, power_spectrogram
 
 ZERO_THRESHOLD = 1e-10  # librosa.zero_crossings' default
 FRAME_FEATURES = ("rms_db", "zero_crossing_rate", "spectral_centroid", "spectral_rolloff")
@@ -131,14 +131,7 @@ class FrameFeatures(keras.layers.Layer):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         win_length = n_fft if win_length is None else win_length
-        for name, value in (("sample_rate", sample_rate), ("n_fft", n_fft), ("win_length", win_length),
-                            ("hop_length", hop_length)):
-            if not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ValueError(f"FrameFeatures: {name} must be a positive int, got {value!r}")
-        if n_fft % 2:
-            raise ValueError(f"FrameFeatures: n_fft must be even (its frame count assumes it), got {n_fft}")
-        if win_length > n_fft:
-            raise ValueError(f"FrameFeatures: win_length={win_length} exceeds n_fft={n_fft}")
+        check_stft_settings("FrameFeatures", sample_rate, n_fft, win_length, hop_length)
         if not 0.0 < roll_percent < 1.0:
             raise ValueError(f"FrameFeatures: roll_percent must be in (0, 1), got {roll_percent}")
         self.sample_rate = int(sample_rate)
