@@ -6,7 +6,7 @@ import keras
 
 from keras_audio.config import FeatureConfig
 from keras_audio.models.frontend import log_mel_frontend, pool_over_time, waveform_input
-from keras_audio.models.layers import batch_norm
+from keras_audio.models.layers import conv2d_blocks
 from keras_audio.models.registry import register_model
 
 
@@ -25,12 +25,7 @@ def build_conv2d(num_classes: int, sample_rate: int, features: FeatureConfig, sp
         raise ValueError(f"conv2d: dropout must be in [0, 1), got {dropout}")
     waveform = waveform_input()
     x = log_mel_frontend(waveform, sample_rate, features, spec_augment)
-    x = keras.layers.Reshape((-1, features.n_mels, 1), name="as_image")(x)
-    for i, width in enumerate(filters):
-        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
-        x = batch_norm(name=f"bn{i}")(x)
-        x = keras.layers.Activation("relu", name=f"relu{i}")(x)
-        x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool{i}")(x)
+    x = conv2d_blocks(x, filters)
     x = pool_over_time(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)

@@ -23,6 +23,21 @@ def batch_norm(name: str) -> keras.layers.BatchNormalization:
     return keras.layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=name)
 
 
+def conv2d_blocks(log_mel, filters):
+    """The log-mel `[batch, frames, mels]` as an image through one block per width in `filters`.
+
+    Each block: 3×3 Conv2D (no bias) → batch norm → ReLU → 2×2 max-pool. Returns
+    `[batch, ceil(frames / 2^n), ceil(mels / 2^n), filters[-1]]` for `n = len(filters)`.
+    """
+    x = keras.layers.Reshape((-1, log_mel.shape[-1], 1), name="as_image")(log_mel)
+    for i, width in enumerate(filters):
+        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
+        x = batch_norm(name=f"bn{i}")(x)
+        x = keras.layers.Activation("relu", name=f"relu{i}")(x)
+        x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool{i}")(x)
+    return x
+
+
 @keras.saving.register_keras_serializable(package="keras_audio")
 class AttentionPooling(keras.layers.Layer):
     """Additive (Bahdanau-style) attention pooling over time.

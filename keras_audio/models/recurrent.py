@@ -11,7 +11,7 @@ import keras
 
 from keras_audio.config import FeatureConfig
 from keras_audio.models.frontend import log_mel_frontend, waveform_input
-from keras_audio.models.layers import AttentionPooling, FrameMask, batch_norm
+from keras_audio.models.layers import AttentionPooling, FrameMask, conv2d_blocks
 from keras_audio.models.registry import register_model
 
 LSTM_OUTPUTS = ("pooled", "last")
@@ -73,12 +73,7 @@ def build_crnn(num_classes: int, sample_rate: int, features: FeatureConfig, spec
     waveform = waveform_input()
     mask = FrameMask(features.n_fft, features.hop_length, stride=2 ** len(filters), name="frame_mask")(waveform)
     x = log_mel_frontend(waveform, sample_rate, features, spec_augment)
-    x = keras.layers.Reshape((-1, features.n_mels, 1), name="as_image")(x)
-    for i, width in enumerate(filters):
-        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
-        x = batch_norm(name=f"bn{i}")(x)
-        x = keras.layers.Activation("relu", name=f"relu{i}")(x)
-        x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool{i}")(x)
+    x = conv2d_blocks(x, filters)
     x = keras.layers.Reshape((-1, x.shape[2] * x.shape[3]), name="fold_frequency")(x)
     x = keras.layers.GRU(units, return_sequences=True, name="gru")(x, mask=mask)
     x = AttentionPooling(attention_units, name="attention_pooling")(x, mask=mask)
