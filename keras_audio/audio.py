@@ -17,6 +17,12 @@ import soundfile as sf
 import soxr
 
 DEFAULT_MAX_SECONDS = 600.0
+# The largest sample magnitude accepted: 80 dB above full scale. Integer PCM decodes within [-1, 1) and float
+# audio is full scale at 1.0 (a float mix may peak a little above), so a larger sample is no recording but a
+# mis-scaled file (integer values stored as floats peak near 32768) or garbage. It is also far below where the
+# features break: a frame's STFT power is at most (n_fft · peak)², 2.6e13 at n_fft = 512 (4e17 at 65536),
+# against float32's 3.4e38, whereas a finite sample of 3e29 overflows it and gives a NaN log-mel.
+MAX_ABS_SAMPLE = 1e4
 # File suffixes of the formats libsndfile reads (``.sph``: NIST SPHERE, as in TIMIT; ``.opus``: Ogg/Opus).
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".sph", ".aif", ".aiff", ".aifc", ".au", ".caf",
                   ".w64", ".rf64")
@@ -44,6 +50,7 @@ def read_audio(
     min_samples: int = 1,
     max_seconds: float | None = DEFAULT_MAX_SECONDS,
     resampler: str = "soxr",
+    max_abs: float | None = MAX_ABS_SAMPLE,
 ) -> np.ndarray:
     """Read `path` as mono float32 at `sample_rate`.
 
@@ -56,16 +63,20 @@ def read_audio(
             length so every clip yields at least one frame.
         max_seconds: a longer file (or segment) is an error; None disables the check.
         resampler: ``soxr`` (default) or ``tfio`` (tensorflow-io's op, see `tfio_ops`).
+        max_abs: a sample of larger magnitude is an error (see `MAX_ABS_SAMPLE`); None disables the check.
 
     Returns:
         float32 array of shape `[samples]`.
 
     Raises:
         AudioError: the file is missing, unreadable, empty, truncated, not audio, holds NaN or infinite
-            samples, is all-silent (or its channels cancel when downmixed), too short or too long.
+            samples or samples beyond `max_abs`, is all-silent (or its channels cancel when downmixed), too
+            short or too long.
     """
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    if max_abs is not None and not (math.isfinite(max_abs) and max_abs > 0):
+        raise ValueError(f"max_abs must be a finite positive number or None, got {max_abs!r}")
     if resampler not in ("soxr", "tfio"):
         raise ValueError(f"resampler must be 'soxr' or 'tfio', got {resampler!r}")
     path = Path(path)
@@ -115,6 +126,11 @@ def read_audio(
     if not np.all(np.isfinite(data)):
         bad = int(np.sum(~np.isfinite(data)))
         raise AudioError(path, f"{bad} NaN or infinite sample(s)")
+    peak = float(np.max(np.abs(data)))
+    if max_abs is not None and peak > max_abs:
+        raise AudioError(path, f"sample magnitude {peak:.3g} exceeds {max_abs:g} (float audio is full scale at "
+                               f"1.0; the file is mis-scaled, e.g. integer values stored as floats, or not audio, "
+                               f"and would overflow the features)")
     if not np.any(data):
         raise AudioError(path, "all-silent (every sample is zero)")
     waveform = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]

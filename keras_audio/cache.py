@@ -5,9 +5,14 @@ clip of a manifest once into one concatenated float32 array, keyed by a hash of 
 sizes, modification times, segments) and the decode settings. A changed file, a new file or other
 settings give a new key; the same corpus and settings read the stored arrays back (memory-mapped).
 
-The cache folder is written under a temporary name and renamed when complete, so an interrupted run leaves
-no folder that a later run could take for a cache (its leftovers are removed after an hour). Samples are
+The cache folder is written under a temporary name (``.<folder>.partial-<pid>-<token>``) and renamed when
+complete, so an interrupted run leaves no folder that a later run could take for a cache. An exception
+(Ctrl-C, or SIGTERM under `run_writer.RunWriter`) removes the temporary at once; one left by a killed
+process (SIGKILL, a crash) is removed by the next `load_waveforms` in the same cache folder, whatever its
+key, as soon as its pid is gone (or it has been untouched for an hour: pids are reused). Samples are
 streamed to disk as clips are decoded, so memory holds the clips in flight, not the corpus twice.
+
+Samples beyond `audio.MAX_ABS_SAMPLE` make a file bad (they would overflow the features to NaN).
 
 Bad files are never dropped silently: each is recorded with its problem. By default they stop the run
 with one message listing all of them (`BadFilesError`); with ``skip_bad=True`` they are left out and
@@ -22,6 +27,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -33,10 +39,14 @@ import soundfile
 import soxr
 from tqdm.auto import tqdm
 
-from keras_audio.audio import DEFAULT_MAX_SECONDS, AudioError, read_audio
+from keras_audio.audio import DEFAULT_MAX_SECONDS, MAX_ABS_SAMPLE, AudioError, read_audio
 from keras_audio.manifest import Manifest
+from keras_audio.run_writer import process_alive
 
-CACHE_VERSION = 1
+# 2: files with samples beyond MAX_ABS_SAMPLE are bad (a version-1 cache may hold them as good).
+CACHE_VERSION = 2
+STALE_SECONDS = 3600.0
+_TEMPORARY = re.compile(r"^\..+\.partial-(?P<pid>\d+)-[^/]+$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +98,7 @@ class DecodeResult:
     cache_dir: Path
     cache_hit: bool
     seconds: float
+    removed_temporaries: list[Path] = dataclasses.field(default_factory=list)  # left by killed decoders
 
 
 def cache_key(manifest: Manifest, sample_rate: int, min_samples: int, max_seconds: float | None) -> str:
@@ -95,7 +106,7 @@ def cache_key(manifest: Manifest, sample_rate: int, min_samples: int, max_second
     digest = hashlib.sha256()
     # Library versions are part of the key: a new libsndfile or soxr may decode or resample differently.
     settings = {"version": CACHE_VERSION, "rate": sample_rate, "min": min_samples, "max": max_seconds,
-                "libsndfile": soundfile.__libsndfile_version__, "soxr": soxr.__version__}
+                "max_abs": MAX_ABS_SAMPLE, "libsndfile": soundfile.__libsndfile_version__, "soxr": soxr.__version__}
     digest.update(json.dumps(settings, sort_keys=True).encode())
     frame = manifest.frame
     segments = [frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in ("offset", "duration")]
@@ -144,8 +155,8 @@ def load_waveforms(
     folder = Path(cache_dir) / f"{_safe(manifest.name)}-{sample_rate}-{key}"
     index = _read_index(folder)
     hit = index is not None
+    removed = _remove_stale_temporaries(folder)
     if not hit:
-        _remove_stale_temporaries(folder)
         _decode_to(folder, manifest, sample_rate, min_samples, max_seconds, workers, progress)
         index = _read_index(folder)
         if index is None:  # pragma: no cover - only if the folder is damaged between write and read
@@ -161,7 +172,7 @@ def load_waveforms(
         sample_rate=sample_rate,
     )
     kept = manifest.drop_clips(b.clip_id for b in bad_files)
-    return DecodeResult(store, kept, bad_files, folder, hit, time.perf_counter() - started)
+    return DecodeResult(store, kept, bad_files, folder, hit, time.perf_counter() - started, removed)
 
 
 def _read_index(folder: Path) -> dict | None:
@@ -187,18 +198,34 @@ def _read_index(folder: Path) -> dict | None:
     return index
 
 
-def _remove_stale_temporaries(folder: Path, max_age_seconds: float = 3600.0) -> None:
-    """Remove half-written folders of this key left by killed runs (a live writer touches its files)."""
+def _remove_stale_temporaries(folder: Path, max_age_seconds: float = STALE_SECONDS) -> list[Path]:
+    """Remove half-written cache folders left by killed decoders; return them.
+
+    Any key's temporary (``.<folder>.partial-<pid>-<token>``) goes as soon as its pid is gone; one whose pid
+    is alive only when untouched for `max_age_seconds` (a live writer touches its files; the pid may have
+    been reused). Older code named temporaries ``.<folder>-<token>``: this key's go after the same hour.
+    """
     if not folder.parent.is_dir():
-        return
+        return []
     now = time.time()
-    for temporary in folder.parent.glob(f".{folder.name}-*"):
-        try:
-            newest = max([temporary.stat().st_mtime] + [f.stat().st_mtime for f in temporary.iterdir()])
-        except OSError:
+    removed = []
+    for temporary in folder.parent.iterdir():
+        match = _TEMPORARY.match(temporary.name)
+        legacy = match is None and temporary.name.startswith(f".{folder.name}-")
+        if not (match or legacy) or not temporary.is_dir():
             continue
-        if now - newest > max_age_seconds:
+        if match and int(match["pid"]) != os.getpid() and not process_alive(int(match["pid"])):
+            stale = True
+        else:
+            try:
+                newest = max([temporary.stat().st_mtime] + [f.stat().st_mtime for f in temporary.iterdir()])
+            except OSError:
+                continue
+            stale = now - newest > max_age_seconds
+        if stale:
             shutil.rmtree(temporary, ignore_errors=True)
+            removed.append(temporary)
+    return removed
 
 
 def _npy_header(length: int) -> bytes:
@@ -228,7 +255,7 @@ def _decode_to(folder: Path, manifest: Manifest, sample_rate: int, min_samples: 
     bad: list[dict] = []
     # Write to a temporary sibling, then rename: a cache folder is complete or absent, never half-written.
     folder.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-{os.getpid()}-", dir=folder.parent))
     try:
         header = _npy_header(0)
         with open(temporary / "samples.npy", "wb") as out, \

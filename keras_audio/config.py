@@ -2,18 +2,140 @@
 
 Every value that changes a result lives here (sample rate, clip length, mel settings, the seed, the
 corruption grid), so a run directory's `config.json` is enough to reproduce it.
+
+Every field is checked for type and range when a config is loaded (`RunConfig.from_dict`, `RunConfig.load`)
+and again by `RunConfig.validate` (flags set fields after loading): booleans must be booleans (JSON
+``"false"`` is a string, and a non-empty string is true), integers integers (``"1"`` and ``1.5`` are
+refused), floats finite. An unknown key anywhere, in ``features``, ``plan`` or ``options`` too, is a
+`ConfigError` naming it and the closest known key.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
+import math
+import numbers
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 DEFAULT_SAMPLE_RATE = 16000
+SEVERITIES = (1, 2, 3, 4, 5)
+MAX_SEED = 2**32 - 1  # NumPy's legacy seeding (and so Keras' set_random_seed) takes 32-bit seeds
 
 
+class ConfigError(ValueError):
+    """A config value of the wrong type or out of range, or an unknown key.
+
+    Attributes:
+        key: the dotted key (``features.n_mels``, ``options.policy_probability``).
+    """
+
+    def __init__(self, key: str, problem: str):
+        self.key = key
+        self.problem = problem
+        super().__init__(f"config key {key!r}: {problem}")
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of `known` (difflib), else the list of known names."""
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; known: {', '.join(known)}" if known else ""
+
+
+def check_mapping(key: str, value: Any) -> Mapping:
+    """A dict with string keys (a JSON object)."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(key, f"must be a JSON object (a dict), got {_shown(value)}")
+    for name in value:
+        if not isinstance(name, str):
+            raise ConfigError(key, f"keys must be strings, got {_shown(name)}")
+    return value
+
+
+def check_keys(values: Mapping, known: Iterable[str], where: str) -> None:
+    """Refuse keys of `values` that are not `known`, naming the first and the closest known one.
+
+    Args:
+        where: the dotted key of `values` (``""`` for the top level).
+    """
+    check_mapping(where or "(the whole config)", values)
+    known = list(known)
+    unknown = [key for key in values if key not in known]
+    if unknown:
+        key = unknown[0]
+        more = f" (and {len(unknown) - 1} more: {unknown[1:]})" if len(unknown) > 1 else ""
+        raise ConfigError(f"{where}.{key}" if where else key, f"unknown key{more}{did_you_mean(key, known)}")
+
+
+# ------------------------------------------------------------------------------------------------ checks
+def _shown(value: Any) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def check_bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(key, f"must be true or false, got {_shown(value)}")
+    return value
+
+
+def check_int(key: str, value: Any, minimum: int | None = None, maximum: int | None = None) -> int:
+    # bool is an int subclass: `"epochs": true` is a mistake, not 1.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(key, f"must be an integer, got {_shown(value)}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(key, f"must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(key, f"must be <= {maximum}, got {value}")
+    return int(value)
+
+
+def check_float(key: str, value: Any, *, positive: bool = False, minimum: float | None = None,
+                maximum: float | None = None) -> float:
+    """A finite real number (an int is accepted: JSON writes 2.0 as 2 when a person types it)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(key, f"must be a number, got {_shown(value)}")
+    if not math.isfinite(value):
+        raise ConfigError(key, f"must be a finite number, got {value!r}")
+    if positive and value <= 0:
+        raise ConfigError(key, f"must be positive, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(key, f"must be >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(key, f"must be <= {maximum}, got {value!r}")
+    return float(value)
+
+
+def check_str(key: str, value: Any, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(key, f"must be a non-empty string{' or null' if optional else ''}, got {_shown(value)}")
+    return value
+
+
+def check_names(key: str, value: Any, optional: bool = False) -> list[str] | None:
+    """A non-empty list of distinct non-empty strings (None too when `optional`)."""
+    if value is None and optional:
+        return None
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ConfigError(key, f"must be a list of names{' or null' if optional else ''}, got {_shown(value)}")
+    if not value:
+        raise ConfigError(key, "must name at least one" + (" (or be null for the default)" if optional else ""))
+    for item in value:
+        check_str(key, item)
+    repeated = sorted({item for item in value if list(value).count(item) > 1})
+    if repeated:
+        raise ConfigError(key, f"{key} {repeated} named more than once")
+    return list(value)
+
+
+# ------------------------------------------------------------------------------------------- dataclasses
 @dataclasses.dataclass
 class FeatureConfig:
     """Log-mel settings shared by the feature layer, the reference (librosa) and the report.
@@ -29,17 +151,114 @@ class FeatureConfig:
     fmax: float | None = None
     top_db: float | None = 80.0
 
-    def validate(self) -> None:
+    def validate(self, sample_rate: int | None = None) -> None:
+        """Check types and ranges (and, given the sample rate, that `fmin` < `fmax` <= Nyquist).
+
+        Raises:
+            ConfigError: naming ``features.<field>`` and the problem.
+        """
         for name in ("n_fft", "win_length", "hop_length", "n_mels"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"FeatureConfig.{name} must be a positive int, got {value!r}")
+            check_int(f"features.{name}", getattr(self, name), minimum=1)
+        if self.n_fft % 2:  # the centred STFT would give one frame fewer than the layer declares
+            raise ConfigError("features.n_fft", f"must be even, got {self.n_fft}")
         if self.win_length > self.n_fft:
-            raise ValueError(
-                f"FeatureConfig.win_length ({self.win_length}) must not exceed n_fft ({self.n_fft})"
-            )
-        if self.top_db is not None and self.top_db <= 0:
-            raise ValueError(f"FeatureConfig.top_db must be positive or None, got {self.top_db!r}")
+            raise ConfigError("features.win_length", f"({self.win_length}) must not exceed n_fft ({self.n_fft})")
+        check_float("features.fmin", self.fmin, minimum=0.0)
+        if self.fmax is not None:
+            check_float("features.fmax", self.fmax, positive=True)
+        if self.top_db is not None:
+            check_float("features.top_db", self.top_db, positive=True)
+        if sample_rate is not None:
+            nyquist = sample_rate / 2
+            if self.fmax is not None and self.fmax > nyquist:
+                raise ConfigError("features.fmax", f"{self.fmax} Hz is above Nyquist ({nyquist:g} Hz at "
+                                                   f"{sample_rate} Hz)")
+            top = self.fmax if self.fmax is not None else nyquist
+            if self.fmin >= top:
+                raise ConfigError("features.fmin", f"{self.fmin} Hz must be below fmax ({top:g} Hz)")
+
+
+@dataclasses.dataclass
+class PlanConfig:
+    """What the plan check (`keras_audio.plan.check_plan`) refuses or warns about before any decoding.
+
+    Attributes:
+        allow_missing_classes: accept a class absent from a split (a warning instead of a refusal). Its
+            recall on that split is then undefined: balanced accuracy averages over the classes present,
+            and a class never trained on can never be predicted.
+        min_clips: fewer clips of a class in a split is a warning (one clip moves its recall by 1/n).
+        min_speakers: fewer speakers of a class in a split is a warning (the class is one or two voices).
+        min_test_speakers: fewer test speakers in all is a warning: the report's 95 % intervals resample
+            whole test speakers, and with few of them the interval degenerates (one speaker: zero width).
+        content_hash: also compare file contents (SHA-256, files of equal size only) across splits, to
+            find one recording stored under two names.
+    """
+
+    allow_missing_classes: bool = False
+    min_clips: int = 5
+    min_speakers: int = 3
+    min_test_speakers: int = 10
+    content_hash: bool = False
+
+    def validate(self) -> None:
+        check_bool("plan.allow_missing_classes", self.allow_missing_classes)
+        check_bool("plan.content_hash", self.content_hash)
+        for name in ("min_clips", "min_speakers", "min_test_speakers"):
+            check_int(f"plan.{name}", getattr(self, name), minimum=0)
+
+
+def _check_options_models(key: str, value: Any) -> None:
+    for model, hparams in check_mapping(key, value).items():
+        check_mapping(f"{key}.{model}", hparams)
+
+
+# The keys of `RunConfig.options`: what each holds (the names are checked here; the corpus recipe checks
+# its keyword arguments, `plan.check_model_options` the builders').
+OPTIONS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
+    "corpus": ("keyword arguments of the corpus recipe, {name: value}", check_mapping),
+    "models": ("per model, keyword arguments of its builder, {model: {name: value}}", _check_options_models),
+    "cross_validation": ("true: one round per value of the corpus's fold column", check_bool),
+    "policy_probability": ("the fraction of training clips a waveform policy corrupts, in [0, 1]",
+                           lambda key, value: check_float(key, value, minimum=0.0, maximum=1.0)),
+    "corpora": ("several training corpora joined by label name, [{corpus, data_dir, task?, options?, name?}]",
+                lambda key, value: _check_test_corpora(key, value)),
+    "export_formats": ("extra export formats of every model: any of 'tflite', 'onnx'",
+                       lambda key, value: [_check_choice(f"{key}[{i}]", v, ("tflite", "onnx"))
+                                           for i, v in enumerate(value if isinstance(value, list) else [value])]),
+    "test_corpora": ("other corpora every model is also evaluated on, [{corpus, data_dir, task?, options?}]",
+                     lambda key, value: _check_test_corpora(key, value)),
+    "test_split": ("which clips of each test corpus: 'test' (its test split) or 'all'",
+                   lambda key, value: _check_choice(key, value, ("test", "all"))),
+    "class_map": ("a test corpus's class name -> the models' class name, {corpus_class: model_class}",
+                  lambda key, value: _check_string_map(key, value)),
+}
+
+
+def _check_choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(key, f"must be one of {list(choices)}, got {value!r}")
+
+
+def _check_string_map(key: str, value: Any) -> None:
+    for name, target in check_mapping(key, value).items():
+        if not isinstance(target, str):
+            raise ConfigError(f"{key}.{name}", f"must be a string, got {target!r}")
+
+
+def _check_test_corpora(key: str, value: Any) -> None:
+    if not isinstance(value, list):
+        raise ConfigError(key, f"must be a list of {{corpus, data_dir}} objects, got {value!r}")
+    for i, spec in enumerate(value):
+        check_keys(spec, ("corpus", "data_dir", "task", "options", "name"), f"{key}[{i}]")
+        if not isinstance(spec.get("corpus"), str):
+            raise ConfigError(f"{key}[{i}].corpus", f"must name a corpus recipe, got {spec.get('corpus')!r}")
+
+
+def check_options(options: Any) -> None:
+    """Refuse unknown keys in `RunConfig.options` and values of the wrong type."""
+    check_keys(options, OPTIONS, "options")
+    for key, value in options.items():
+        OPTIONS[key][1](f"options.{key}", value)
 
 
 @dataclasses.dataclass
@@ -69,47 +288,94 @@ class RunConfig:
     cache_dir: str = "datasets/.cache"
     out: str = "results"
     run_name: str | None = None
-    options: dict[str, Any] = dataclasses.field(default_factory=dict)  # corpus/model extras
+    plan: PlanConfig = dataclasses.field(default_factory=PlanConfig)
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)  # see OPTIONS
 
     @property
     def clip_samples(self) -> int:
         return int(round(self.clip_seconds * self.sample_rate))
 
     def validate(self) -> None:
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.seeds < 1:
-            raise ValueError(f"seeds must be >= 1, got {self.seeds}")
-        if self.sample_rate < 1000:
-            raise ValueError(f"sample_rate must be at least 1000 Hz, got {self.sample_rate}")
-        if self.clip_seconds <= 0:
-            raise ValueError(f"clip_seconds must be positive, got {self.clip_seconds}")
-        if not self.models:
-            raise ValueError("models must name at least one model")
-        bad = [s for s in self.severities if s not in (1, 2, 3, 4, 5)]
-        if bad:
-            raise ValueError(f"severities must be in 1..5, got {bad}")
-        self.features.validate()
+        """Check every field's type and range.
+
+        Raises:
+            ConfigError (a ValueError): naming the key and the problem.
+        """
+        for key in ("corpus", "cache_dir", "out"):
+            check_str(key, getattr(self, key))
+        for key in ("data_dir", "task", "reference_model", "noise_dir", "ir_dir", "run_name"):
+            check_str(key, getattr(self, key), optional=True)
+        check_names("models", self.models)
+        check_names("policies", self.policies)
+        check_names("corruptions", self.corruptions, optional=True)
+        if isinstance(self.severities, str) or not isinstance(self.severities, (list, tuple)):
+            raise ConfigError("severities", f"must be a list of integers in 1..5, got {_shown(self.severities)}")
+        for severity in self.severities:
+            check_int("severities", severity, minimum=1, maximum=max(SEVERITIES))
+        repeated = sorted({s for s in self.severities if list(self.severities).count(s) > 1})
+        if repeated:  # a severity twice would count twice in every mean over severities
+            raise ConfigError("severities", f"{repeated} given more than once")
+        check_int("epochs", self.epochs, minimum=1)
+        check_int("batch_size", self.batch_size, minimum=1)
+        check_float("learning_rate", self.learning_rate, positive=True)
+        check_int("patience", self.patience, minimum=0)
+        check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
+        check_int("seeds", self.seeds, minimum=1, maximum=MAX_SEED - self.seed + 1)
+        check_int("sample_rate", self.sample_rate, minimum=1000)
+        check_float("clip_seconds", self.clip_seconds, positive=True)
+        if self.clip_samples < 1:
+            raise ConfigError("clip_seconds", f"{self.clip_seconds!r} s is less than one sample at "
+                                              f"{self.sample_rate} Hz")
+        check_bool("skip_bad", self.skip_bad)
+        for key, kind in (("features", FeatureConfig), ("plan", PlanConfig)):
+            if not isinstance(getattr(self, key), kind):
+                raise ConfigError(key, f"must be a {kind.__name__}, got {_shown(getattr(self, key))}")
+        self.features.validate(self.sample_rate)
+        self.plan.validate()
+        check_options(self.options)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown config keys: {unknown}")
+    def from_dict(cls, values: Mapping[str, Any]) -> "RunConfig":
+        """A validated config from plain values (a parsed JSON object).
+
+        Raises:
+            ConfigError: an unknown key (with the closest known one) or a bad value, naming the key.
+        """
+        check_keys(values, [f.name for f in dataclasses.fields(cls)], "")
         values = dict(values)
-        if isinstance(values.get("features"), dict):
-            values["features"] = FeatureConfig(**values["features"])
-        return cls(**values)
+        for key, kind in (("features", FeatureConfig), ("plan", PlanConfig)):
+            if key in values and not isinstance(values[key], kind):
+                nested = values[key]
+                check_keys(nested, [f.name for f in dataclasses.fields(kind)], key)
+                values[key] = kind(**nested)
+        config = cls(**values)
+        config.validate()
+        return config
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> "RunConfig":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """Read and validate a JSON config.
+
+        Raises:
+            ConfigError: the file is missing or not JSON, or a key or value is wrong (the message starts
+                with the file's path).
+        """
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as error:
+            raise ConfigError("--config", f"{path}: cannot read ({error.strerror or error})") from None
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigError("--config", f"{path}: not valid JSON ({error})") from None
+        try:
+            return cls.from_dict(values)
+        except ConfigError as error:
+            raise ConfigError(error.key, f"{error.problem} (in {path})") from None

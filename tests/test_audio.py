@@ -125,3 +125,32 @@ def test_bad_arguments_raise_value_error(odd_files, arguments, message):
     path, _ = odd_files["stereo"]
     with pytest.raises(ValueError, match=message):
         read_audio(path, **arguments)
+
+
+# ------------------------------------------------------------------------------- samples that overflow
+def test_finite_samples_too_large_for_the_features_are_an_audio_error(tmp_path):
+    from keras_audio.audio import MAX_ABS_SAMPLE
+
+    huge = builders.write(tmp_path / "huge.wav", builders.tone(0.5) * 1e30, RATE, subtype="FLOAT")  # peaks ~3e29
+    with pytest.raises(AudioError, match=r"sample magnitude 3.*e\+29 exceeds 10000") as caught:
+        read_audio(huge, RATE)
+    assert caught.value.path == str(huge)
+    loud = builders.write(tmp_path / "loud.wav", builders.tone(0.5) * (0.9 * MAX_ABS_SAMPLE / 0.33), RATE,
+                          subtype="FLOAT")
+    assert np.max(np.abs(read_audio(loud, RATE))) > 0.8 * MAX_ABS_SAMPLE  # up to the bound: read as is
+    assert read_audio(huge, RATE, max_abs=None).shape == (RATE // 2,)
+    with pytest.raises(ValueError, match="max_abs"):
+        read_audio(loud, RATE, max_abs=float("nan"))
+
+
+def test_the_bound_keeps_the_log_mel_finite_where_larger_samples_make_it_nan():
+    from keras_audio.audio import MAX_ABS_SAMPLE
+    from keras_audio.config import FeatureConfig
+    from keras_audio.features import LogMelSpectrogram
+
+    layer = LogMelSpectrogram(RATE, **vars(FeatureConfig()))
+    tone = builders.tone(0.5)
+    tone = tone / np.max(np.abs(tone))  # peak 1
+    features = layer(np.stack([tone * MAX_ABS_SAMPLE, tone * 3e29]).astype(np.float32)).numpy()
+    assert np.all(np.isfinite(features[0]))
+    assert not np.all(np.isfinite(features[1]))  # what the bad-file check keeps out

@@ -210,3 +210,76 @@ def test_arguments_are_checked(corpus, tmp_path):
         load_waveforms(corpus, 0, tmp_path)
     with pytest.raises(ValueError, match="workers"):
         load_waveforms(corpus, RATE, tmp_path, workers=0)
+
+
+# ------------------------------------------------------------------------------ overflow, temporaries
+def test_samples_that_would_overflow_the_features_make_a_bad_file(corpus, tmp_path):
+    huge = builders.write(tmp_path / "audio" / "huge.wav", builders.tone(0.3) * 1e30, RATE, subtype="FLOAT")
+    manifest = _manifest(corpus.paths() + [huge])
+    with pytest.raises(BadFilesError, match=r"huge\.wav: sample magnitude .* exceeds"):
+        load_waveforms(manifest, RATE, tmp_path / "cache", progress=False)
+    result = load_waveforms(manifest, RATE, tmp_path / "cache", skip_bad=True, progress=False)
+    assert [b.path for b in result.bad_files] == [str(huge)] and len(result.store) == len(corpus)
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_temporaries_of_dead_writers_are_removed_whatever_their_key(corpus, tmp_path):
+    import subprocess
+    import sys
+
+    root = tmp_path / "cache"
+    dead = root / f".other-16000-0123456789abcdef0123.partial-{_dead_pid()}-abc"
+    live_writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = root / f".other-16000-0123456789abcdef0123.partial-{live_writer.pid}-def"
+        for folder in (dead, live):
+            folder.mkdir(parents=True)
+            (folder / "samples.npy").write_bytes(b"\x93NUMPY half")
+        result = load_waveforms(corpus, RATE, root, progress=False)
+        assert result.removed_temporaries == [dead]
+        assert not dead.exists() and live.exists()  # a live writer's folder is left alone
+        hit = load_waveforms(corpus, RATE, root, progress=False)  # leftovers go on a cache hit too
+        assert hit.cache_hit and hit.removed_temporaries == []
+    finally:
+        live_writer.kill()
+        live_writer.wait()
+
+
+def test_sigterm_during_a_decode_under_a_run_writer_leaves_no_temporary(corpus, tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    corpus.to_csv(tmp_path / "corpus.csv")
+    package = os.path.dirname(cache.__file__)
+    script = textwrap.dedent(f"""
+        import os, signal, sys, types
+        # The package without its __init__ (which registers Keras layers, importing TensorFlow): seconds saved.
+        sys.modules["keras_audio"] = types.ModuleType("keras_audio")
+        sys.modules["keras_audio"].__path__ = [{package!r}]
+        from keras_audio import cache
+        from keras_audio.manifest import Manifest
+        from keras_audio.run_writer import RunWriter
+
+        read = cache.read_audio
+        def killed(path, *args, **kwargs):
+            os.kill(os.getpid(), signal.SIGTERM)
+            return read(path, *args, **kwargs)
+        cache.read_audio = killed
+        with RunWriter({str(tmp_path / 'results')!r}, "run"):
+            manifest = Manifest.from_csv({str(tmp_path / 'corpus.csv')!r})
+            cache.load_waveforms(manifest, {RATE}, {str(tmp_path / 'cache')!r}, progress=False, workers=1)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=os.getcwd(), capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 143, done.stderr[-2000:]
+    assert list((tmp_path / "cache").iterdir()) == []  # neither the cache folder nor its temporary
+    assert list((tmp_path / "results").iterdir()) == []  # nor the run's partial folder or its lock

@@ -5,6 +5,7 @@ Private to `keras_audio.corpora`; recipes import it, nothing else should.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -82,9 +83,56 @@ def require_classes(frame: pd.DataFrame, task: str, corpus: str, minimum: int = 
         raise ValueError(f"{corpus}: task {task!r} needs at least {minimum} classes, the corpus has {labels}")
 
 
-def finish(manifest: Manifest) -> Manifest:
-    """Validate a recipe's manifest and return it (`Manifest.validate` honours its `split_unit`)."""
-    return manifest.validate()
+def finish(manifest: Manifest, check_files: bool = True) -> Manifest:
+    """Validate a recipe's manifest and return it (`Manifest.validate` honours its `split_unit`).
+
+    Args:
+        check_files: refuse rows whose file is missing. Recipes whose rows may name missing files (a CSV,
+            a dangling link in a class folder) pass False: the decode stage lists those as bad files, so
+            ``--skip-bad`` can leave them out.
+    """
+    return manifest.validate(check_files=check_files)
+
+
+def warn_unlisted(corpus: str, root: Path, unlisted: Iterable[tuple[Path, str]]) -> None:
+    """Say which folders under `root` a recipe did not look into, and why (see `listing`)."""
+    unlisted = sorted((str(Path(p).relative_to(root)) if Path(p).is_absolute() else str(p), why)
+                      for p, why in unlisted)
+    if not unlisted:
+        return
+    shown = "; ".join(f"{p}: {why}" for p, why in unlisted[:8])
+    more = f"; ... ({len(unlisted) - 8} more)" if len(unlisted) > 8 else ""
+    warnings.warn(f"{corpus}: {len(unlisted)} folder(s) under {root} not read as audio: {shown}{more}",
+                  CorpusWarning, stacklevel=3)
+
+
+def listing(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Everything under `folder` (recursively, hidden names skipped) that a recipe must account for.
+
+    Returns:
+        `(entries, unlisted)`: every entry that is not a folder, sorted: regular files, and also dangling
+        symbolic links and special files (FIFOs, sockets), which must not vanish unseen (as rows, the
+        decode stage reports them as bad files); and the folders whose contents are not listed or that
+        look like files, with the reason: a symbolic link to a folder (not followed, as `Path.rglob` does
+        not), a folder that cannot be read, a folder named like an audio file.
+    """
+    entries: list[Path] = []
+    unlisted: list[tuple[Path, str]] = []
+
+    def failed(error: OSError) -> None:
+        unlisted.append((Path(error.filename), f"cannot be listed ({error.strerror or error})"))
+
+    for top, folders, files in os.walk(folder, onerror=failed):
+        top = Path(top)
+        folders[:] = sorted(name for name in folders if not name.startswith("."))  # not walked into
+        for name in folders:
+            path = top / name
+            if path.is_symlink():
+                unlisted.append((path, "a symbolic link to a folder (not followed)"))
+            elif path.suffix.lower() in AUDIO_SUFFIXES:
+                unlisted.append((path, "a folder named like an audio file (its contents are listed as usual)"))
+        entries += [top / name for name in files if not name.startswith(".")]
+    return sorted(entries), sorted(unlisted)
 
 
 def visible_files(folder: Path) -> list[Path]:

@@ -1,7 +1,13 @@
 """Any other corpus: one folder per class (`load_folder`), or a CSV manifest (`load_csv`).
 
 Folder per class: ``root/<label>/**/<audio file>`` (any suffix in `keras_audio.audio.AUDIO_SUFFIXES`; other files are
-reported, not read). The label is the top folder's name. Speakers: a file
+reported, not read). The label is the top folder's name. Nothing is left out unseen: an entry with an audio
+suffix that is no regular file (a dangling symbolic link, a FIFO) is a row, so the decode stage lists it as a
+bad file (``--skip-bad`` leaves it out); folders not read as audio (a symbolic link to a folder, which is not
+followed; a folder that cannot be read; a folder named like an audio file) are listed in a `CorpusWarning`.
+A class needs at least 3 speakers (files, without `speaker_regex`) for the drawn split to give it a
+train, validation and test share; with fewer it misses a split, and the run's plan check
+(`keras_audio.plan.check_plan`) refuses it by name unless told to accept it. Speakers: a file
 name says nothing about its speaker in general, so **each file is its own speaker** unless `speaker_regex`
 extracts one from the path relative to the label folder (e.g. ``r"^([^_]+)_nohash_"`` for Speech Commands,
 ``r"^([^/]+)/"`` for ``root/<label>/<speaker>/*.wav``). With each file its own speaker the split check only
@@ -9,9 +15,10 @@ guards against the same file on two sides; if several files share a voice, resul
 warning says so.
 
 CSV manifest: columns ``path,label[,speaker,split]`` (plus optional ``clip_id``, ``fold``, ``offset``,
-``duration`` and anything else, kept as is). Point `data_dir` at the CSV file itself (paths are relative to
-its folder), or at a folder and pass ``manifest=PATH`` (the CSV path is taken relative to that folder when not
-absolute, and so are the audio paths). ``task`` names the label column (default ``label``), so one CSV can
+``duration`` and anything else, kept as is). A row whose file is missing is not refused here: the decode
+stage lists it with the other bad files (so ``--skip-bad`` can leave it out). Point `data_dir` at the CSV file
+itself (paths are relative to its folder), or at a folder and pass ``manifest=PATH`` (the CSV path is taken
+relative to that folder when not absolute, and so are the audio paths). ``task`` names the label column (default ``label``), so one CSV can
 hold several labellings. Split values ``train``/``validation``/``test`` (also ``val``, ``valid``, ``dev``,
 ``training``, ``testing``). Without a speaker column each file is its own speaker; without a split column the
 recipe draws a seeded split (70/15/15 %) of whole speakers, stratified by label.
@@ -29,13 +36,13 @@ import pandas as pd
 from keras_audio.audio import AUDIO_SUFFIXES
 from keras_audio.corpora._common import (
     CorpusWarning,
-    audio_files,
     finish,
     fractions,
+    listing,
     require_classes,
     split_speakers,
-    visible_files,
     warn_ignored,
+    warn_unlisted,
 )
 from keras_audio.manifest import SPLITS, Manifest
 
@@ -64,19 +71,21 @@ def load_folder(data_dir: str | Path, task: str | None = None, seed: int = 0, *,
     if not root.is_dir():
         raise ValueError(f"folder: {root} is not a folder")
     pattern = re.compile(speaker_regex) if speaker_regex else None
-    rows, problems, ignored = [], [], []
+    rows, problems, ignored, unlisted = [], [], [], []
     for entry in sorted(root.iterdir()):
         if entry.name.startswith("."):
             continue
         if not entry.is_dir():
             ignored.append(entry)
             continue
-        files = audio_files(entry)
+        entries, not_listed = listing(entry)
+        unlisted += not_listed
+        files = [p for p in entries if p.suffix.lower() in AUDIO_SUFFIXES]
         if not files:
             ignored.append(entry)
             continue
         kept = set(files)
-        ignored += [p for p in visible_files(entry) if p not in kept]
+        ignored += [p for p in entries if p not in kept]
         for file in files:
             inner = file.relative_to(entry).as_posix()
             clip_id = file.relative_to(root).as_posix()
@@ -90,6 +99,7 @@ def load_folder(data_dir: str | Path, task: str | None = None, seed: int = 0, *,
         raise ValueError(f"{name}: {len(problems)} file(s) without a speaker:\n  - " + "\n  - ".join(problems[:20]))
     warn_ignored(name, root, ignored,
                  "entries (files at the top level, folders without audio, files that are not audio)")
+    warn_unlisted(name, root, unlisted)
     if not rows:
         raise ValueError(f"{name}: no audio ({'/'.join(AUDIO_SUFFIXES)}) in class folders under {root}")
     frame = pd.DataFrame(rows)
@@ -97,7 +107,7 @@ def load_folder(data_dir: str | Path, task: str | None = None, seed: int = 0, *,
     if pattern is None:
         _warn_own_speaker(name)
     frame["split"] = split_speakers(frame, fractions(validation_fraction, test_fraction), seed, stratify=("label",))
-    return finish(Manifest(frame, name=name, task=task, root=str(root.resolve())))
+    return finish(Manifest(frame, name=name, task=task, root=str(root.resolve())), check_files=False)
 
 
 def load_csv(data_dir: str | Path, task: str | None = None, seed: int = 0, *, manifest: str | Path | None = None,
@@ -176,7 +186,7 @@ def load_csv(data_dir: str | Path, task: str | None = None, seed: int = 0, *, ma
         _warn_own_speaker(name)
     if drawn:
         frame["split"] = split_speakers(frame, fractions(validation_fraction, test_fraction), seed, stratify=("label",))
-    return finish(Manifest(frame, name=name, task=label_column, root=str(root.resolve())))
+    return finish(Manifest(frame, name=name, task=label_column, root=str(root.resolve())), check_files=False)
 
 
 def _speaker(pattern: re.Pattern, text: str) -> str | None:

@@ -137,3 +137,61 @@ def test_csv_problems_are_listed(tmp_path, edit, message):
     csv.write_text("\n".join(edit(line, i - 1) for i, line in enumerate(lines)) + "\n")  # the header is -1
     with pytest.raises(ValueError, match=message):
         folder.load_csv(csv)
+
+
+# ------------------------------------------------------------------------------- nothing left out unseen
+@pytest.mark.filterwarnings("ignore:.*its own speaker")
+def test_entries_that_are_no_audio_files_are_reported_not_dropped(tmp_path):
+    import os
+
+    from keras_audio.cache import BadFilesError, load_waveforms
+    from keras_audio.corpora import load_corpus
+
+    builders.class_folders(tmp_path / "pets")
+    os.symlink(tmp_path / "gone.wav", tmp_path / "pets" / "cat" / "dangling.wav")
+    (tmp_path / "pets" / "dog" / "folder.wav").mkdir()
+    builders.write(tmp_path / "elsewhere" / "extra.wav", builders.tone(), 16000)
+    os.symlink(tmp_path / "elsewhere", tmp_path / "pets" / "dog" / "linked")
+    with pytest.warns(CorpusWarning) as caught:
+        manifest = load_corpus("folder", tmp_path / "pets")
+    message = " ".join(str(w.message) for w in caught)
+    assert "dog/folder.wav: a folder named like an audio file" in message
+    assert "dog/linked: a symbolic link to a folder (not followed)" in message
+    assert "cat/dangling.wav" in set(manifest.frame["path"])  # a row, so the decode stage reports it
+    with pytest.raises(BadFilesError, match=r"dangling\.wav: file not found"):
+        load_waveforms(manifest, 16000, tmp_path / "cache", progress=False)
+    decoded = load_waveforms(manifest, 16000, tmp_path / "cache", skip_bad=True, progress=False)
+    assert [b.clip_id for b in decoded.bad_files] == ["cat/dangling.wav"]
+    assert len(decoded.manifest) == 12
+
+
+@pytest.mark.filterwarnings("ignore:.*its own speaker")
+def test_a_folder_that_cannot_be_read_is_reported(tmp_path, monkeypatch):
+    import os
+
+    builders.class_folders(tmp_path)
+    builders.write(tmp_path / "cat" / "locked" / "a.wav", builders.tone(), 16000)
+    scandir = os.scandir
+
+    def refuse(path="."):  # root reads every folder whatever its mode, so the refusal is simulated
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    with pytest.warns(CorpusWarning, match=r"cat/locked: cannot be listed \(Permission denied\)"):
+        manifest = folder.load_folder(tmp_path)
+    assert len(manifest) == 12
+
+
+def test_csv_rows_whose_file_is_missing_are_bad_files_that_skip_bad_leaves_out(tmp_path):
+    from keras_audio.cache import BadFilesError, load_waveforms
+    from keras_audio.corpora import load_corpus
+
+    csv = builders.csv_manifest(tmp_path)
+    (tmp_path / "audio" / "3.wav").unlink()
+    manifest = load_corpus("csv", csv)  # not refused here: --skip-bad must be able to leave it out
+    with pytest.raises(BadFilesError, match=r"3\.wav: file not found"):
+        load_waveforms(manifest, 16000, tmp_path / "cache", progress=False)
+    decoded = load_waveforms(manifest, 16000, tmp_path / "cache", skip_bad=True, progress=False)
+    assert [b.clip_id for b in decoded.bad_files] == ["audio/3.wav"] and len(decoded.manifest) == 9
