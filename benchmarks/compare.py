@@ -61,6 +61,8 @@ def load_run(path: str | Path, metric: str = "accuracy") -> Run:
     if not table.is_file():
         raise ValueError(f"{path}: no table.csv; is it a run folder (results/<run>)?")
     rows = read_long_table(table)
+    # The run's own test set only: rows of other corpora (--test-corpus) are not the same conditions.
+    rows = [r for r in rows if r.get("test_corpus", "") == rows[0].get("test_corpus", "")] if rows else rows
     metrics_file = path / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
     corruptions = list(dict.fromkeys(r["corruption"] for r in rows if r["corruption"] != CLEAN))

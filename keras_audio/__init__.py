@@ -2,11 +2,77 @@
 
 The data flows one way: corpus -> manifest -> waveform dataset -> corruption -> features -> model ->
 metrics -> report. Each step is a module; see the README's "Design" section.
+
+Use a trained model::
+
+    import keras_audio
+
+    classifier = keras_audio.load_model("results/<run>/models/<tag>")
+    prediction = classifier.predict_file("clip.flac")        # any rate, stereo: resampled like the corpora
+    table = classifier.predict_windows("long.wav", smooth=3)  # per-window probabilities over a recording
+    keras_audio.write_window_csv(table, "windows.csv")
+
+Importing the package registers every custom layer with Keras, so `keras.models.load_model("model.keras")`
+works on any model the suite saved after `import keras_audio` alone.
 """
 
+import importlib
 import os
 
 # Keras 3 picks its backend at import time; this suite is built on TensorFlow (tf.data, tf.signal).
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 __version__ = "0.1.0"
+
+# The public API, imported on first use (module __getattr__): `import keras_audio` stays free of cycles
+# however the modules below import each other.
+_API = {
+    "load_model": "keras_audio.api",
+    "Classifier": "keras_audio.api",
+    "ModelInfo": "keras_audio.api",
+    "Prediction": "keras_audio.api",
+    "WindowTable": "keras_audio.api",
+    "smooth_labels": "keras_audio.api",
+    "write_window_csv": "keras_audio.timeline",
+    "plot_timeline": "keras_audio.timeline",
+    "center_crop_or_pad": "keras_audio.windowing",
+    "frame_windows": "keras_audio.windowing",
+    "window_starts": "keras_audio.windowing",
+    "read_audio": "keras_audio.audio",
+    "AudioError": "keras_audio.audio",
+    "export_model": "keras_audio.export",
+    "export_tflite": "keras_audio.export_formats",
+    "export_onnx": "keras_audio.export_formats",
+}
+__all__ = sorted(_API) + ["__version__"]
+
+# Modules defining the `register_keras_serializable` layers (tests/test_init.py checks the list is complete).
+_LAYER_MODULES = (
+    "keras_audio.features",
+    "keras_audio.handcrafted_features",
+    "keras_audio.corruptions.spec_augment",
+    "keras_audio.models.layers",
+    "keras_audio.models.transfer",
+)
+
+
+def __getattr__(name: str):
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keras_audio' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_API))
+
+
+def register_layers() -> None:
+    """Import the modules whose custom layers a saved `model.keras` may name (done on `import keras_audio`)."""
+    for module in _LAYER_MODULES:
+        importlib.import_module(module)
+
+
+register_layers()

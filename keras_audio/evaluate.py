@@ -16,11 +16,17 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 from tqdm.auto import tqdm
 
 from keras_audio.corruptions.base import Corruption
+from keras_audio.guards import check_finite_probabilities
 from keras_audio.pipeline import ClipSource, evaluation_dataset
+from keras_audio.windowing import frame_windows
 
 Predictor = Callable[[tf.Tensor], np.ndarray]  # waveforms [batch, samples] -> probabilities [batch, classes]
 
 CLEAN = "clean"
+# Clean, scored on the whole clip: the mean of the probabilities of windows of the clip length, half a
+# window apart (`windowing.frame_windows`), as `keras-audio predict` answers a file. Not a corruption: it is
+# kept out of the grid's rows and summaries and reported beside the centre-crop accuracy.
+UTTERANCE = "clean_utterance"
 MCE_MIN_REFERENCE_ERROR = 0.01  # mean error per severity below which a corruption is left out of mCE
 
 
@@ -85,10 +91,12 @@ class GridResult:
     Attributes:
         y_true: test labels in manifest order.
         predictions: `(model key, condition name, severity) -> predicted label ids`.
+        probabilities: the same keys -> `[clips, classes]` probabilities the labels were taken from.
     """
 
     y_true: np.ndarray
     predictions: dict[tuple[Hashable, str, int], np.ndarray]
+    probabilities: dict[tuple[Hashable, str, int], np.ndarray] = dataclasses.field(default_factory=dict)
 
     def rows(self) -> list[dict]:
         """One row per model key × condition with the metrics (model key fields are added by the caller)."""
@@ -104,6 +112,7 @@ def evaluate_grid(predictors: Mapping[Hashable, Predictor], source: ClipSource, 
     """Run every predictor on every condition of the test clips in `source`."""
     y_true = np.asarray(source.labels)
     predictions: dict[tuple[Hashable, str, int], np.ndarray] = {}
+    probabilities: dict[tuple[Hashable, str, int], np.ndarray] = {}
     bar = tqdm(conditions, desc="evaluating", unit="condition", disable=not progress)
     for condition in bar:
         bar.set_postfix_str(f"{condition.name} {condition.severity}")
@@ -111,10 +120,41 @@ def evaluate_grid(predictors: Mapping[Hashable, Predictor], source: ClipSource, 
         outputs: dict[Hashable, list[np.ndarray]] = {key: [] for key in predictors}
         for waveforms, _ in dataset:
             for key, predict in predictors.items():
-                outputs[key].append(np.argmax(predict(waveforms), axis=-1))
+                outputs[key].append(np.asarray(predict(waveforms), np.float32))
         for key, parts in outputs.items():
-            predictions[(key, condition.name, condition.severity)] = np.concatenate(parts)
-    return GridResult(y_true, predictions)
+            condition_key = (key, condition.name, condition.severity)
+            probabilities[condition_key] = np.concatenate(parts)
+            # argmax of NaN is 0: a broken model or clip would silently vote for class 0.
+            check_finite_probabilities(probabilities[condition_key], source.clip_ids,
+                                       f"model {key}, {condition.name}"
+                                       + (f" severity {condition.severity}" if condition.corruption else ""))
+            predictions[condition_key] = np.argmax(probabilities[condition_key], axis=-1)
+    return GridResult(y_true, predictions, probabilities)
+
+
+def utterance_probabilities(predictors: Mapping[Hashable, Predictor], source: ClipSource, clip_samples: int,
+                            batch_size: int, clips_per_chunk: int = 64) -> dict[Hashable, np.ndarray]:
+    """Per model, `[clips, classes]`: each test clip's window probabilities averaged (clean, whole clip).
+
+    The windows of `clips_per_chunk` clips at a time are batched together (`batch_size` windows a call), so
+    memory stays bounded and a long clip costs only its windows.
+    """
+    parts: dict[Hashable, list[np.ndarray]] = {key: [] for key in predictors}
+    for first in range(0, len(source), clips_per_chunk):
+        framed = [frame_windows(source.clip(int(source.offsets[i]), int(source.lengths[i])), clip_samples).numpy()
+                  for i in range(first, min(first + clips_per_chunk, len(source)))]
+        windows = np.concatenate(framed)
+        owner = np.repeat(np.arange(len(framed)), [len(f) for f in framed])
+        for key, predict in predictors.items():
+            probabilities = np.concatenate([np.asarray(predict(tf.constant(windows[i:i + batch_size])), np.float32)
+                                            for i in range(0, len(windows), batch_size)])
+            sums = np.zeros((len(framed), probabilities.shape[1]), np.float64)
+            np.add.at(sums, owner, probabilities)
+            parts[key].append((sums / np.bincount(owner)[:, None]).astype(np.float32))
+    result = {key: np.concatenate(chunks) for key, chunks in parts.items()}
+    for key, probabilities in result.items():
+        check_finite_probabilities(probabilities, source.clip_ids, f"model {key}, whole clips")
+    return result
 
 
 def errors_by_corruption(rows: Sequence[Mapping]) -> dict[str, float]:

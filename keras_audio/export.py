@@ -1,67 +1,224 @@
-"""Export a trained model so it can ship: a SavedModel that takes raw waveforms, checked after reloading.
+"""Export a trained model so it can ship: a self-describing, defended SavedModel that takes raw waveforms.
 
 Layout of an export folder::
 
-    saved_model/     TensorFlow SavedModel; signature "serving_default" (alias "serve"):
-                     waveform float32 [batch, samples] at `sample_rate` -> probabilities [batch, classes]
+    saved_model/     TensorFlow SavedModel (signatures below)
     model.keras      the Keras model (for fine-tuning, or as an encoder for transfer)
-    metadata.json    class names, sample rate, clip length, feature settings
+    metadata.json    class names, sample rate, clip length, feature settings (also inside the SavedModel)
+
+Signatures of the SavedModel:
+
+- ``serving_default`` (alias ``serve``): ``waveform`` float32 `[batch, samples]`, mono, at the export's
+  sample rate -> ``probabilities`` float32 `[batch, classes]`. Any length of at least one analysis window
+  (`min_samples`, the front-end's `n_fft`) is taken; the tables were measured on `clip_samples` centre
+  crops (see `keras_audio.api`, which prepares input exactly so). It refuses, with an
+  `InvalidArgumentError` naming the problem, what it cannot answer: a rank other than 2, an empty batch,
+  fewer than `min_samples` samples, NaN or infinite samples. (The input is declared with an unknown rank so
+  that the rank can be checked at all: against a declared `[None, None]` TensorFlow neither checks a
+  caller's rank nor lets the graph see it.)
+- ``serve_long``: ``waveform`` float32 `[samples]`, one recording of any length -> ``window_probabilities``
+  `[windows, classes]`, ``window_starts`` int32 `[windows]` (in samples), ``probabilities`` `[classes]`
+  (their mean): windows of `clip_samples`, half a window apart (`keras_audio.windowing`). Same refusals.
+  The windows go through the model as one batch, so memory grows with the recording (a loop over smaller
+  batches made the export of a recurrent model twice as slow); `keras_audio.api` batches them itself.
+- ``metadata``: no input -> ``class_names`` string `[classes]`, ``sample_rate``, ``clip_samples``,
+  ``min_samples`` int64 scalars, ``metadata_json`` (the whole of metadata.json).
+
+The TFLite and ONNX copies are in `keras_audio.export_formats`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_audio.windowing import default_hop, frame_windows, window_starts
+
 SIGNATURE_INPUT = "waveform"
 SIGNATURE_OUTPUT = "probabilities"
+LONG_SIGNATURE = "serve_long"
+METADATA_SIGNATURE = "metadata"
+EXPORT_VERSION = 2  # 1: serving_default only, no refusals, metadata.json only
 
 
 class ExportMismatchError(RuntimeError):
-    """The reloaded SavedModel does not predict what the Keras model predicts."""
+    """A reloaded export does not predict what the Keras model predicts."""
 
 
-def export_model(model: keras.Model, directory: str | Path, *, class_names, sample_rate: int, clip_samples: int,
-                 extra_metadata: dict | None = None) -> Path:
-    """Write `model` as a SavedModel plus `.keras` file plus metadata into `directory`.
+def model_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """Every layer of `model`, nested models' layers included, depth first."""
+    found = []
+    for layer in getattr(model, "layers", []):
+        found.append(layer)
+        found.extend(model_layers(layer))
+    return found
+
+
+def feature_settings(model: keras.Model) -> dict | None:
+    """The front-end's framing and mel settings (its first layer with a `sample_rate` and an `n_fft`), or None."""
+    for layer in model_layers(model):
+        if hasattr(layer, "n_fft") and hasattr(layer, "sample_rate"):  # not FrameMask: it frames, has no rate
+            config = layer.get_config()
+            keys = ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels", "fmin", "fmax", "top_db",
+                    "roll_percent")
+            return {"layer": type(layer).__name__, **{k: config[k] for k in keys if k in config}}
+    return None
+
+
+def analysis_window(model: keras.Model, default: int = 1) -> int:
+    """The fewest samples the model can answer: its largest STFT frame (`n_fft`), or `default`."""
+    sizes = [int(layer.n_fft) for layer in model_layers(model) if isinstance(getattr(layer, "n_fft", None), int)]
+    return max(sizes, default=default)
+
+
+def export_model(model: keras.Model, directory: str | Path, *, class_names: Sequence[str], sample_rate: int,
+                 clip_samples: int, extra_metadata: dict | None = None, min_samples: int | None = None) -> Path:
+    """Write `model` as a SavedModel (signatures in the module docstring), a `.keras` file and metadata.json.
+
+    Args:
+        model: waveforms `[batch, samples]` -> probabilities `[batch, len(class_names)]`.
+        directory: the export folder (created).
+        class_names: in the order of the model's outputs.
+        sample_rate: the rate the model was trained at, in Hz.
+        clip_samples: the length the model was trained and evaluated at.
+        extra_metadata: more entries for metadata.json (the run's model, policy, seed, feature settings...).
+        min_samples: the shortest input the serving signature takes; None: the model's largest `n_fft`,
+            else `extra_metadata["features"]["n_fft"]`, else 1.
 
     Returns:
         the export folder.
+
+    Raises:
+        ValueError: class names that do not match the model's outputs, a sample rate other than the one the
+            model's front-end was built for, a clip shorter than `min_samples`.
     """
+    class_names = [str(name) for name in class_names]
+    outputs = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else None
+    if not class_names or len(set(class_names)) != len(class_names):
+        raise ValueError(f"export_model: class_names must be distinct and non-empty, got {class_names}")
+    if outputs is not None and outputs != len(class_names):
+        raise ValueError(f"export_model: the model has {outputs} outputs but {len(class_names)} class names were "
+                         f"given ({class_names})")
+    for name, value in (("sample_rate", sample_rate), ("clip_samples", clip_samples)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"export_model: {name} must be a positive int, got {value!r}")
+    features = feature_settings(model)
+    if features and features.get("sample_rate") not in (None, int(sample_rate)):
+        raise ValueError(f"export_model: the model's front-end expects {features['sample_rate']} Hz, "
+                         f"but sample_rate={sample_rate}")
+    extra_metadata = dict(extra_metadata or {})
+    if min_samples is None:
+        fallback = int((extra_metadata.get("features") or {}).get("n_fft", 1))
+        min_samples = analysis_window(model, default=fallback)
+    if not 1 <= min_samples <= clip_samples:
+        raise ValueError(f"export_model: min_samples={min_samples} must be in 1..clip_samples ({clip_samples})")
+    sample_rate, clip_samples, min_samples = int(sample_rate), int(clip_samples), int(min_samples)
+    hop = default_hop(clip_samples)
+    metadata = {
+        "class_names": class_names,
+        "sample_rate": sample_rate,
+        "clip_samples": clip_samples,
+        "clip_seconds": clip_samples / sample_rate,
+        "min_samples": min_samples,
+        "export_version": EXPORT_VERSION,
+        "input": f"{SIGNATURE_INPUT}: float32 [batch, samples], mono, {sample_rate} Hz, in [-1, 1], "
+                 f"at least {min_samples} samples; the tables used centre crops of {clip_samples} samples",
+        "output": f"{SIGNATURE_OUTPUT}: float32 [batch, {len(class_names)}], in the order of class_names",
+        "signatures": {
+            "serving_default": "waveform [batch, samples] -> probabilities [batch, classes]",
+            LONG_SIGNATURE: f"waveform [samples] -> window_probabilities [windows, classes], window_starts "
+                            f"[windows], probabilities [classes] (their mean); windows of {clip_samples} "
+                            f"samples, {hop} apart",
+            METADATA_SIGNATURE: "() -> class_names, sample_rate, clip_samples, min_samples, metadata_json",
+        },
+        "long_input_hop_samples": hop,
+        **({"features": features} if features else {}),
+        **extra_metadata,
+    }
+    metadata_json = json.dumps(metadata, indent=2) + "\n"
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint(
-        name="serve",
-        fn=lambda waveform: {SIGNATURE_OUTPUT: model(waveform, training=False)},
-        input_signature=[tf.TensorSpec([None, None], tf.float32, name=SIGNATURE_INPUT)],
-    )
-    archive.write_out(str(directory / "saved_model"), verbose=False)
+    _write_saved_model(model, directory / "saved_model", metadata, metadata_json, hop)
     model.save(directory / "model.keras")
-    metadata = {
-        "class_names": list(class_names),
-        "sample_rate": int(sample_rate),
-        "clip_samples": int(clip_samples),
-        "clip_seconds": clip_samples / sample_rate,
-        "input": f"{SIGNATURE_INPUT}: float32 [batch, samples], mono, {sample_rate} Hz, in [-1, 1]",
-        "output": f"{SIGNATURE_OUTPUT}: float32 [batch, {len(class_names)}], in the order of class_names",
-        **(extra_metadata or {}),
-    }
-    (directory / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+    (directory / "metadata.json").write_text(metadata_json)
     return directory
 
 
+def _checked(waveform: tf.Tensor, rank: int, min_samples: int, sample_rate: int) -> tf.Tensor:
+    """`waveform` after the serving refusals, with its static rank restored.
+
+    Only ops whose shape inference cannot fail on a wrong rank are used before the checks have run
+    (`reduce_prod` of shape slices, not indexing or `ensure_shape`): TensorFlow infers shapes when it runs the
+    function on a concrete input, and a failure there would pre-empt the clear message with an obscure one.
+    """
+    layout = "[batch, samples]" if rank == 2 else "[samples]"
+    with tf.control_dependencies([tf.debugging.assert_equal(
+            tf.rank(waveform), rank, message=f"waveform must be float32 {layout}, mono; got another rank")]):
+        shape = tf.shape(waveform)
+        batch, samples = tf.reduce_prod(shape[:-1]), tf.reduce_prod(shape[-1:])
+        checks = [tf.debugging.assert_greater_equal(
+            samples, min_samples, message=f"waveform too short: fewer than {min_samples} samples (one analysis "
+                                          f"window at {sample_rate} Hz); samples =")]
+        if rank == 2:
+            checks.insert(0, tf.debugging.assert_greater_equal(batch, 1, message="waveform: empty batch"))
+    with tf.control_dependencies(checks):
+        checked = tf.debugging.assert_all_finite(waveform, "waveform holds NaN or infinite samples")
+    return tf.reshape(checked, tf.stack([batch, samples]) if rank == 2 else [-1])
+
+
+def _write_saved_model(model: keras.Model, path: Path, metadata: dict, metadata_json: str, hop: int) -> None:
+    min_samples, sample_rate, clip_samples = metadata["min_samples"], metadata["sample_rate"], metadata["clip_samples"]
+
+    def serve(waveform):
+        return {SIGNATURE_OUTPUT: model(_checked(waveform, 2, min_samples, sample_rate), training=False)}
+
+    def serve_long(waveform):
+        waveform = _checked(waveform, 1, min_samples, sample_rate)
+        probabilities = model(frame_windows(waveform, clip_samples, hop), training=False)
+        return {"window_probabilities": probabilities,
+                "window_starts": window_starts(tf.shape(waveform)[0], clip_samples, hop),
+                SIGNATURE_OUTPUT: tf.reduce_mean(probabilities, axis=0)}
+
+    def describe():
+        return {"class_names": tf.constant(metadata["class_names"], tf.string),
+                "sample_rate": tf.constant(sample_rate, tf.int64),
+                "clip_samples": tf.constant(clip_samples, tf.int64),
+                "min_samples": tf.constant(min_samples, tf.int64),
+                "metadata_json": tf.constant(metadata_json, tf.string)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(name="serve", fn=serve,
+                         input_signature=[tf.TensorSpec(None, tf.float32, name=SIGNATURE_INPUT)])
+    archive.add_endpoint(name=LONG_SIGNATURE, fn=serve_long,
+                         input_signature=[tf.TensorSpec(None, tf.float32, name=SIGNATURE_INPUT)])
+    archive.add_endpoint(name=METADATA_SIGNATURE, fn=describe, input_signature=[])
+    archive.write_out(str(path), verbose=False)
+
+
+def embedded_metadata(loaded) -> dict | None:
+    """The metadata a SavedModel written by `export_model` carries (None for older exports without it)."""
+    if METADATA_SIGNATURE not in getattr(loaded, "signatures", {}):
+        return None
+    return json.loads(loaded.signatures[METADATA_SIGNATURE]()["metadata_json"].numpy().decode())
+
+
 def load_exported(directory: str | Path):
-    """Reload an export: returns `(serve_function, metadata)`; `serve_function(waveforms) -> probabilities`."""
+    """Reload an export: returns `(serve_function, metadata)`; `serve_function(waveforms) -> probabilities`.
+
+    The metadata is the copy inside the SavedModel, or metadata.json for exports that predate it.
+    """
     directory = Path(directory)
     loaded = tf.saved_model.load(str(directory / "saved_model"))
     serve = loaded.signatures["serving_default"]
-    metadata = json.loads((directory / "metadata.json").read_text())
+    metadata = embedded_metadata(loaded)
+    if metadata is None:
+        metadata = json.loads((directory / "metadata.json").read_text())
 
     def predict(waveforms) -> np.ndarray:
         return serve(**{SIGNATURE_INPUT: tf.convert_to_tensor(waveforms, tf.float32)})[SIGNATURE_OUTPUT].numpy()
@@ -77,9 +234,13 @@ def verify_export(directory: str | Path, model: keras.Model, waveforms: np.ndarr
         the largest absolute difference.
 
     Raises:
-        ExportMismatchError: it exceeds `atol`.
+        ExportMismatchError: it exceeds `atol`, or the metadata inside the SavedModel differs from
+            metadata.json.
     """
-    predict, _ = load_exported(directory)
+    predict, metadata = load_exported(directory)
+    beside = json.loads((Path(directory) / "metadata.json").read_text())
+    if metadata != beside:
+        raise ExportMismatchError(f"{directory}: the metadata inside the SavedModel differs from metadata.json")
     exported = predict(waveforms)
     expected = model(tf.convert_to_tensor(waveforms, tf.float32), training=False).numpy()
     difference = float(np.max(np.abs(exported - expected)))

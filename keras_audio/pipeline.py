@@ -20,9 +20,11 @@ import numpy as np
 import tensorflow as tf
 
 from keras_audio.cache import WaveformStore
+from keras_audio.corpora.combined import GROUP_COLUMN
 from keras_audio.corruptions.base import Corruption, clip_seed, name_hash, split_seed
 from keras_audio.corruptions.policy import fit_length
 from keras_audio.manifest import Manifest
+from keras_audio.windowing import center_crop_or_pad, random_crop_or_pad  # re-exported: their one home
 
 AUTOTUNE = tf.data.AUTOTUNE
 TRAIN_STREAM = 0x7EA1  # separates the training stream's seeds from evaluation seeds
@@ -48,6 +50,11 @@ class ClipSource:
         self.labels = manifest.label_ids
         self.clip_hashes = np.array([name_hash(c) for c in manifest.clip_ids], dtype=np.int64)
         self.clip_ids = manifest.clip_ids
+        # Which corpus each clip comes from, when several are trained on together (`corpora.combined`).
+        groups = manifest.frame[GROUP_COLUMN] if GROUP_COLUMN in manifest.frame.columns else None
+        self.group_names = sorted(set(groups)) if groups is not None else []
+        self.groups = (np.array([self.group_names.index(g) for g in groups], np.int64) if groups is not None
+                       else np.zeros(len(self.clip_ids), np.int64))
 
     def __len__(self) -> int:
         return len(self.clip_ids)
@@ -57,25 +64,6 @@ class ClipSource:
 
     def clip(self, offset, length) -> tf.Tensor:
         return self.samples[offset:offset + length]
-
-
-def center_crop_or_pad(waveform: tf.Tensor, length: int) -> tf.Tensor:
-    """The centre `length` samples, or the clip zero-padded at both ends to `length`."""
-    size = tf.shape(waveform)[0]
-    start = tf.maximum(size - length, 0) // 2
-    waveform = waveform[start:start + length]
-    missing = length - tf.shape(waveform)[0]
-    return tf.pad(waveform, [[missing // 2, missing - missing // 2]])
-
-
-def random_crop_or_pad(waveform: tf.Tensor, length: int, seed: tf.Tensor) -> tf.Tensor:
-    """A random `length`-sample window (stateless), or the clip zero-padded at a random position."""
-    size = tf.shape(waveform)[0]
-    start = tf.random.stateless_uniform([], seed, 0, tf.maximum(size - length, 0) + 1, dtype=tf.int32)
-    waveform = waveform[start:start + length]
-    missing = length - tf.shape(waveform)[0]
-    before = tf.random.stateless_uniform([], seed[::-1], 0, missing + 1, dtype=tf.int32)
-    return tf.pad(waveform, [[before, missing - before]])
 
 
 def spoil_clip(waveform: tf.Tensor, clip_hash, corruption: Corruption | None, severity: int, seed: int,
@@ -107,6 +95,7 @@ def training_dataset(
     seed: int,
     waveform_policy: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
     pairs: bool = False,
+    balance_groups: bool = False,
 ) -> tf.data.Dataset:
     """An endless, shuffled stream of training batches (feed `fit` with `steps_per_epoch`).
 
@@ -119,6 +108,8 @@ def training_dataset(
         waveform_policy: `(waveform, seed) -> waveform` applied after cropping (a training policy).
         pairs: yield `((corrupted, clean), label)` instead of `(corrupted, label)`: the views a denoising
             autoencoder learns from.
+        balance_groups: draw each example from the source's corpora (`ClipSource.groups`) with equal
+            probability (seeded), so a small corpus is not drowned by a large one; a no-op for one corpus.
     """
     if len(source) == 0:
         raise ValueError("training_dataset: the training split is empty")
@@ -134,7 +125,16 @@ def training_dataset(
             return (corrupted, tf.ensure_shape(clean, [clip_samples])), label
         return corrupted, label
 
-    dataset = source.slices().shuffle(len(source), seed=seed, reshuffle_each_iteration=True).repeat().enumerate()
+    if balance_groups and len(source.group_names) > 1:
+        # One shuffled, endless stream per corpus, drawn from with equal weights (seeded): the k-th example
+        # still gets the k-th seed, so crops and corruptions stay reproducible.
+        streams = [tf.data.Dataset.from_tensor_slices(tuple(column[source.groups == g] for column in (
+                       source.offsets, source.lengths, source.labels, source.clip_hashes)))
+                   .shuffle(int(np.sum(source.groups == g)), seed=seed + g, reshuffle_each_iteration=True).repeat()
+                   for g in range(len(source.group_names))]
+        dataset = tf.data.Dataset.sample_from_datasets(streams, seed=seed).enumerate()
+    else:
+        dataset = source.slices().shuffle(len(source), seed=seed, reshuffle_each_iteration=True).repeat().enumerate()
     dataset = dataset.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
     return dataset.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
 

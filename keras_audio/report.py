@@ -21,28 +21,30 @@ from pathlib import Path
 import numpy as np
 
 LONG_COLUMNS = ("model", "policy", "seed", "fold", "corruption", "severity", "accuracy", "balanced_accuracy", "n",
-                "ci_low", "ci_high")
+                "ci_low", "ci_high", "test_corpus")
 MODEL_KEY = ("model", "policy")
 _FLOAT_COLUMNS = ("accuracy", "balanced_accuracy", "ci_low", "ci_high")
 
 
-def write_long_table(rows: Sequence[Mapping], path: Path) -> None:
+def write_long_table(rows: Sequence[Mapping], path: Path, columns: Sequence[str] = LONG_COLUMNS) -> None:
     with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=LONG_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _csv_value(row.get(k, "")) for k in LONG_COLUMNS})
+            writer.writerow({k: _csv_value(row.get(k, "")) for k in columns})
 
 
 def read_long_table(path: Path) -> list[dict]:
     """Read `table.csv` back with numeric columns as numbers (seed as int; a missing interval as NaN).
 
     Raises:
-        ValueError: the file lacks a column of `LONG_COLUMNS` (intervals excepted: older runs have none).
+        ValueError: the file lacks a column of `LONG_COLUMNS` (intervals and test_corpus excepted: older runs
+            have none).
     """
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in LONG_COLUMNS if c not in (reader.fieldnames or ()) and c not in ("ci_low", "ci_high")]
+        optional = ("ci_low", "ci_high", "test_corpus")
+        missing = [c for c in LONG_COLUMNS if c not in (reader.fieldnames or ()) and c not in optional]
         if missing:
             raise ValueError(f"{path}: not a long results table, missing column(s) {missing}")
         rows = list(reader)
@@ -137,8 +139,10 @@ def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mappin
     corruptions = list(dict.fromkeys(r["corruption"] for r in rows if r["corruption"] != "clean"))
     has_mce = any("mce" in s for s in summaries)
 
+    has_utterance = any("clean_utterance" in s for s in summaries)
     headline_headers = ["model", "policy", "params", "train s", "clean"]
     headline_headers += ["95% CI"] if intervals is not None else []
+    headline_headers += ["clean, whole clip"] if has_utterance else []
     headline_headers += ["mean spoiled"] + (["95% CI"] if intervals is not None else []) + ["worst corruption"]
     headline_headers += ["mCE"] if has_mce else []
     headline = []
@@ -151,6 +155,8 @@ def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mappin
         line = [model, policy, _count(info.get("params")), mean_sd(info.get("train_seconds", []), 0),
                 mean_sd(_per_seed(group, lambda s: s["clean"]))]
         line += [interval_text(bounds.get("clean"))] if intervals is not None else []
+        if has_utterance:
+            line.append(mean_sd(_per_seed(group, lambda s: s.get("clean_utterance", float("nan")))))
         line += [mean_sd(_per_seed(group, lambda s: s["mean_spoiled"]))]
         line += [interval_text(bounds.get("mean_spoiled"))] if intervals is not None else []
         line += [f"{worst_name} ({mean_sd(worst_values)})" if worst_name else "–"]

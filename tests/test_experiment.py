@@ -10,7 +10,9 @@ import pytest
 from keras_audio.audio import write_wav
 from keras_audio.config import FeatureConfig, RunConfig
 from keras_audio.corpora.folder import load_csv
-from keras_audio.experiment import _reference, _rounds, run_experiment
+from keras_audio.experiment import run_experiment
+from keras_audio.results import ModelKey, reference_model
+from keras_audio.stages.data import rounds
 from keras_audio.report import LONG_COLUMNS, read_long_table
 
 SAMPLE_RATE = 8000
@@ -108,7 +110,7 @@ def test_gallery_shows_what_evaluation_feeds_the_models(corpus, tmp_path):
     from keras_audio.cache import load_waveforms
     from keras_audio.corpora import load_corpus
     from keras_audio.corruptions.registry import build_suite
-    from keras_audio.experiment import _gallery_waveforms
+    from keras_audio.stages.evaluate import _gallery_waveforms
     from keras_audio.pipeline import ClipSource, evaluation_dataset
 
     config = _config(corpus, tmp_path, "gallery")
@@ -154,14 +156,14 @@ def test_a_reference_model_the_run_cannot_train_is_refused_before_any_work(tmp_p
 
 
 def test_the_default_reference_is_the_first_model_trained_clean():
-    trained = [SimpleNamespace(model=model, policy=policy) for model, policy in [
+    trained = [ModelKey(model, policy, 0) for model, policy in [
         ("ae_clf", "none (pairs: noise)"), ("ae_clf", "suite"), ("conv1d", "suite"), ("conv1d", "none")]]
-    assert _reference(RunConfig(models=["ae_clf", "conv1d"], policies=["none", "suite"]), trained) == ("conv1d", "none")
-    assert _reference(RunConfig(models=["ae_clf"], policies=["none"]), trained[:1]) is None
+    assert reference_model(trained, ["ae_clf", "conv1d"], None) == ("conv1d", "none")
+    assert reference_model(trained[:1], ["ae_clf"], None) is None
 
 
 def test_cross_validation_without_folds_is_an_error_not_one_plain_round(corpus):
     manifest = load_csv(corpus)
-    assert _rounds(manifest, RunConfig()) == [("", manifest)]
+    assert rounds(manifest, RunConfig()) == [("", manifest)]
     with pytest.raises(ValueError, match="no 'fold' column"):
-        _rounds(manifest, RunConfig(options={"cross_validation": True}))
+        rounds(manifest, RunConfig(options={"cross_validation": True}))

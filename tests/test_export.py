@@ -1,12 +1,17 @@
-"""Export round trip: the reloaded SavedModel takes waveforms and predicts what the Keras model predicts."""
+"""Export round trip: the reloaded SavedModel takes waveforms and predicts what the Keras model predicts; it
+carries its own metadata and refuses input it cannot answer."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_audio.config import FeatureConfig
-from keras_audio.export import ExportMismatchError, export_model, load_exported, verify_export
+from keras_audio.export import (
+    ExportMismatchError, analysis_window, embedded_metadata, export_model, load_exported, verify_export,
+)
 from keras_audio.models import build_model
 
 
@@ -42,3 +47,85 @@ def test_a_different_model_fails_the_check_loudly(exported, tmp_path):
     waveforms = (0.1 * np.random.default_rng(1).standard_normal((4, 8000))).astype(np.float32)
     with pytest.raises(ExportMismatchError, match="differs"):
         verify_export(directory, other, waveforms)
+
+
+# ---------------------------------------------------------------------- self-describing, defended exports
+
+
+@pytest.fixture(scope="module")
+def crnn_export(tmp_path_factory):
+    """A CRNN: the family that answered NaN input with the silence prediction before the refusals."""
+    model = build_model("crnn", 2, 16000, FeatureConfig(n_mels=32), filters=(4,), units=8, attention_units=8)
+    directory = export_model(model, tmp_path_factory.mktemp("crnn"), class_names=["no", "yes"], sample_rate=16000,
+                             clip_samples=4000)
+    return model, directory, tf.saved_model.load(str(directory / "saved_model"))
+
+
+def test_the_savedmodel_carries_its_metadata(crnn_export):
+    _, directory, loaded = crnn_export
+    described = loaded.signatures["metadata"]()
+    assert [c.decode() for c in described["class_names"].numpy()] == ["no", "yes"]
+    assert int(described["sample_rate"]) == 16000 and int(described["clip_samples"]) == 4000
+    assert int(described["min_samples"]) == 512  # the log-mel's n_fft
+    metadata = embedded_metadata(loaded)
+    assert metadata == json.loads((directory / "metadata.json").read_text())
+    assert metadata["features"]["n_fft"] == 512 and metadata["features"]["n_mels"] == 32
+
+
+def test_the_metadata_travels_without_metadata_json(crnn_export, tmp_path):
+    _, directory, _ = crnn_export
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copytree(directory / "saved_model", copy / "saved_model")
+    _, metadata = load_exported(copy)
+    assert metadata["class_names"] == ["no", "yes"] and metadata["clip_samples"] == 4000
+
+
+@pytest.mark.parametrize("waveform, problem", [
+    (np.zeros((0, 4000)), "empty batch"),
+    (np.zeros((1, 0)), "too short"),
+    (np.full((1, 1), 0.1), "too short"),
+    (np.full((2, 511), 0.1), "too short"),
+    (np.where(np.arange(4000) == 7, np.nan, 0.1)[None], "NaN or infinite"),
+    (np.where(np.arange(4000) == 7, np.inf, 0.1)[None], "NaN or infinite"),
+    (np.full(4000, 0.1), "must be float32 \\[batch, samples\\]"),
+    (np.full((1, 1, 4000), 0.1), "must be float32 \\[batch, samples\\]"),
+    (np.float32(0.1), "must be float32 \\[batch, samples\\]"),
+])
+def test_serving_signature_refuses_what_it_cannot_answer(crnn_export, waveform, problem):
+    _, _, loaded = crnn_export
+    with pytest.raises(tf.errors.InvalidArgumentError, match=problem):
+        loaded.signatures["serving_default"](waveform=tf.constant(waveform, tf.float32))
+
+
+def test_serving_signature_answers_one_analysis_window(crnn_export):
+    model, _, loaded = crnn_export
+    x = np.full((1, 512), 0.1, np.float32)
+    np.testing.assert_allclose(loaded.signatures["serving_default"](waveform=tf.constant(x))["probabilities"],
+                               model(x, training=False), atol=1e-5)
+
+
+def test_long_signature_is_the_mean_of_the_windows(crnn_export):
+    model, _, loaded = crnn_export
+    x = (0.1 * np.random.default_rng(2).standard_normal(4000 * 9 + 77)).astype(np.float32)  # 18 windows
+    long = loaded.signatures["serve_long"](waveform=tf.constant(x))
+    starts = long["window_starts"].numpy()
+    assert starts[0] == 0 and starts[-1] == len(x) - 4000 and np.all(np.diff(starts)[:-1] == 2000)
+    expected = model(np.stack([x[s:s + 4000] for s in starts]), training=False).numpy()
+    np.testing.assert_allclose(long["window_probabilities"], expected, atol=1e-5)
+    np.testing.assert_allclose(long["probabilities"], expected.mean(axis=0), atol=1e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
+        loaded.signatures["serve_long"](waveform=tf.constant(np.full(5000, np.nan, np.float32)))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="must be float32 \\[samples\\]"):
+        loaded.signatures["serve_long"](waveform=tf.constant(np.zeros((1, 5000), np.float32)))
+
+
+def test_export_refuses_inconsistent_settings(tmp_path):
+    model = build_model("conv1d", 2, 16000, FeatureConfig(n_mels=32), filters=(4,))
+    with pytest.raises(ValueError, match="2 outputs but 3 class names"):
+        export_model(model, tmp_path, class_names=["a", "b", "c"], sample_rate=16000, clip_samples=8000)
+    with pytest.raises(ValueError, match="front-end expects 16000 Hz, but sample_rate=8000"):
+        export_model(model, tmp_path, class_names=["a", "b"], sample_rate=8000, clip_samples=8000)
+    with pytest.raises(ValueError, match="min_samples=512 must be in 1..clip_samples \\(100\\)"):
+        export_model(model, tmp_path, class_names=["a", "b"], sample_rate=16000, clip_samples=100)
+    assert analysis_window(model) == 512

@@ -108,3 +108,27 @@ def test_evaluation_refuses_a_severity_outside_one_to_five():
     noise = registry.build_suite(["white_noise"], SR)["white_noise"]
     with pytest.raises(ValueError, match="severity"):
         evaluation_dataset(ClipSource(store, manifest), 5000, 4, noise, 0)
+
+
+def test_a_balanced_stream_draws_from_each_corpus_equally_and_reproducibly():
+    store, manifest = _store_and_manifest(n=40)
+    frame = manifest.frame.copy()
+    frame["corpus"] = ["big"] * 34 + ["small"] * 6  # labels: clip index parity; "small" is clips 34..39
+    frame["label"] = ["big"] * 34 + ["small"] * 6
+    source = ClipSource(store, Manifest(frame, name="two"))
+    assert source.group_names == ["big", "small"]
+    first = _collect(training_dataset(source, 4000, 8, seed=5, balance_groups=True), batches=50)
+    again = _collect(training_dataset(source, 4000, 8, seed=5, balance_groups=True), batches=50)
+    np.testing.assert_array_equal(first[0], again[0])
+    share_small = np.mean(first[1] == 1)
+    assert 0.4 < share_small < 0.6  # 6 of 40 clips, drawn half of the time
+    unbalanced = _collect(training_dataset(source, 4000, 8, seed=5), batches=50)[1]
+    assert np.mean(unbalanced == 1) < 0.25
+
+
+def test_balancing_one_corpus_changes_nothing():
+    store, manifest = _store_and_manifest()
+    source = ClipSource(store, manifest)
+    plain = _collect(training_dataset(source, 4000, 4, seed=2), batches=6)
+    balanced = _collect(training_dataset(source, 4000, 4, seed=2, balance_groups=True), batches=6)
+    np.testing.assert_array_equal(plain[0], balanced[0])

@@ -13,8 +13,6 @@ from pathlib import Path
 
 from keras_audio.manifest import Manifest
 
-DATASETS_HOME = Path(__file__).resolve().parents[2] / "datasets"
-
 # name -> (module, function)
 _RECIPES: dict[str, tuple[str, str]] = {
     "synthetic": ("keras_audio.corpora.synthetic", "load"),
@@ -33,8 +31,10 @@ def available() -> list[str]:
 
 
 def default_data_dir(name: str) -> Path:
-    """Where a corpus lives when no `--data-dir` is given: `datasets/<name>` in the repository."""
-    return DATASETS_HOME / name
+    """Where a corpus lives when no `--data-dir` is given: `datasets/<name>` under `paths.home()`."""
+    from keras_audio.paths import datasets_dir
+
+    return datasets_dir() / name
 
 
 def load_corpus(name: str, data_dir: str | Path | None = None, task: str | None = None, seed: int = 0,

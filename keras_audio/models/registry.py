@@ -19,7 +19,9 @@ standard path, so a plain Keras classifier registers none):
 - `exporter(model, directory, probe, *, class_names, sample_rate, clip_samples, extra_metadata)
   -> (directory, max abs difference)`: write the model and check that the reloaded copy predicts the
   same on `probe` (default `export.export_model` + `export.verify_export`);
-- `count_params(model) -> int | None`: the size shown in the tables (default `model.count_params()`).
+- `count_params(model) -> int | None`: the size shown in the tables (default `model.count_params()`);
+- `loader(export_dir) -> (predict, metadata)`: reload an export of `exporter` for evaluation (default: the
+  export's `model.keras`, see `predictors.load_predictor`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class ModelFamily:
     predictor: Callable | None = None  # None: a compiled Keras call
     exporter: Callable | None = None  # None: SavedModel + .keras, checked after reloading
     count_params: Callable | None = None  # None: keras.Model.count_params
+    loader: Callable | None = None  # None: keras.models.load_model on the export's model.keras
     spec_augment: bool = True  # whether the model has a log-mel that SpecAugment masks can act on
 
 
@@ -69,7 +72,7 @@ def register_model(name: str, description: str, trainer: Callable | None = None,
         spec_augment: False for families without a log-mel to mask (the run refuses a ``specaugment``
             policy for them before training anything).
     """
-    unknown = sorted(set(hooks) - {"inference_model", "predictor", "exporter", "count_params"})
+    unknown = sorted(set(hooks) - {"inference_model", "predictor", "exporter", "count_params", "loader"})
     if unknown:
         raise ValueError(f"register_model({name!r}): unknown hook(s) {unknown}")
 

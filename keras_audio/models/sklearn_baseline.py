@@ -230,7 +230,8 @@ def _build(name: str, estimator, num_classes: int, sample_rate: int, features: F
                              num_classes, passes)
 
 
-_HOOKS = dict(trainer=train_sklearn, predictor=sklearn_predictor, exporter=export_sklearn, count_params=sklearn_params)
+_HOOKS = dict(trainer=train_sklearn, predictor=sklearn_predictor, exporter=export_sklearn, count_params=sklearn_params,
+              loader=load_sklearn_export)
 
 
 @register_model("sklearn_logreg", "logistic regression (standardised) on MFCC + delta statistics", **_HOOKS)

@@ -1,0 +1,7 @@
+"""`python -m keras_audio ...` is `keras-audio ...`."""
+
+import sys
+
+from keras_audio.cli import main
+
+sys.exit(main())

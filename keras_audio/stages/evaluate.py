@@ -1,0 +1,168 @@
+"""The evaluate stage: exported models × test sets -> every prediction, clean and over the corruption grid.
+
+Reads the models through `predictors.load_predictor` (a run's `training.json` names its exports; `keras-audio
+evaluate` names any model folders or files), so the numbers are those of the files that ship. Writes:
+
+- `predictions.csv.gz`: one row per test set × model × condition × clip (`results.write_predictions`);
+- `evaluation.json`: the test sets (name, fold, clips, speakers, classes), the conditions, notes;
+- `gallery.npz`: one test clip's log-mel features clean and under every corruption (for the report's plot).
+
+Each test set's spoiled clips derive from `(seed, clip id, corruption, severity)`, and its babble from its own
+corpus's training split, so a model scored here alone gets the same numbers as inside a run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from keras_audio.config import RunConfig
+from keras_audio.corruptions.base import name_hash
+from keras_audio.evaluate import UTTERANCE, evaluate_grid, grid, utterance_probabilities
+from keras_audio.features import LogMelSpectrogram
+from keras_audio.manifest import Manifest
+from keras_audio.pipeline import ClipSource, spoil_clip
+from keras_audio.predictors import LoadedModel, load_predictor
+from keras_audio.report import write_json
+from keras_audio.results import ModelKey, TestSetPredictions, write_predictions
+from keras_audio.stages.data import CorpusClips, build_suite, rounds
+from keras_audio.stages.train import TRAINING_FILE
+
+EVALUATION_FILE = "evaluation.json"
+PREDICTIONS_FILE = "predictions.csv.gz"
+GALLERY_FILE = "gallery.npz"
+IN_DOMAIN = "in-domain"
+FOCUS_SEVERITY = 3  # the severity of the confusion matrices and the spectrogram gallery
+
+
+@dataclasses.dataclass
+class TestSet:
+    """Clips to score models on: a round's test split of the training corpus, or another corpus."""
+
+    name: str
+    fold: str
+    clips: CorpusClips
+    test: Manifest
+    train: Manifest | None  # the same corpus's training split (babble comes from it); None for a whole corpus
+
+
+def focus_severity(severities: Sequence[int]) -> int | None:
+    """The severity the confusion matrices and the gallery show: 3, or the middle of those evaluated."""
+    if not severities:
+        return None
+    if FOCUS_SEVERITY in severities:
+        return FOCUS_SEVERITY
+    ordered = sorted(severities)
+    return ordered[len(ordered) // 2]
+
+
+def in_domain_test_sets(config: RunConfig, clips: CorpusClips) -> list[TestSet]:
+    return [TestSet(IN_DOMAIN, fold, clips, manifest.subset("test"), manifest.subset("train"))
+            for fold, manifest in rounds(clips.manifest, config)]
+
+
+def trained_models(run_dir: Path) -> list[tuple[ModelKey, LoadedModel]]:
+    """Every model `training.json` lists, loaded from its export."""
+    training = json.loads((run_dir / TRAINING_FILE).read_text())
+    return [(ModelKey(m["model"], m["policy"], m["seed"], m["fold"]), load_predictor(run_dir / m["export"]))
+            for m in training["models"]]
+
+
+def evaluate_stage(config: RunConfig, run_dir: Path, models: list[tuple[ModelKey, LoadedModel]],
+                   test_sets: list[TestSet], timer, log: Callable[[str], None], progress: bool,
+                   notes: Sequence[str] = ()) -> list[TestSetPredictions]:
+    """Score `models` on every test set and write the stage's files into `run_dir`.
+
+    A model trained in a cross-validation round is scored on its own round's test split only; models
+    without a fold (or a test set of another corpus) on every test set.
+    """
+    notes = list(notes)
+    results: list[TestSetPredictions] = []
+    gallery: dict = {}
+    described = []
+    for number, test_set in enumerate(test_sets, start=1):
+        chosen = [(key, model) for key, model in models
+                  if not (test_set.fold and key.fold and key.fold != test_set.fold)]
+        source = ClipSource(test_set.clips.store, test_set.test)
+        suite, missing = build_suite(config, test_set.clips.store, test_set.train)
+        if missing:
+            notes.append(f"not evaluated (resource not given): {', '.join(missing)}")
+        conditions = grid(suite, config.severities)
+        label = test_set.name + (f" (fold {test_set.fold})" if test_set.fold else "")
+        log(f"[3/4] evaluating on {label}: {len(conditions)} condition(s) × {len(chosen)} model(s) on "
+            f"{len(source)} test clips")
+        with timer("evaluate"):
+            predictors = {key: model.predict for key, model in chosen}
+            grid_result = evaluate_grid(predictors, source, conditions, config.clip_samples, config.batch_size,
+                                        config.seed, progress)
+            whole_clips = utterance_probabilities(predictors, source, config.clip_samples, config.batch_size)
+        for key, probabilities in whole_clips.items():  # after the grid: its rows keep their order
+            grid_result.probabilities[(key, UTTERANCE, 0)] = probabilities
+            grid_result.predictions[(key, UTTERANCE, 0)] = np.argmax(probabilities, axis=-1)
+        results.append(TestSetPredictions(
+            name=test_set.name, fold=test_set.fold, clip_ids=test_set.test.clip_ids,
+            speakers=test_set.test.frame["speaker"].tolist(), y_true=grid_result.y_true.astype(np.int64),
+            class_names=tuple(test_set.test.classes), predictions=grid_result.predictions,
+            probabilities=grid_result.probabilities))
+        described.append({"name": test_set.name, "fold": test_set.fold, "corpus": test_set.test.name,
+                          "task": test_set.test.task, "clips": len(test_set.test),
+                          "speakers": int(test_set.test.frame["speaker"].nunique()),
+                          "conditions": [[c.name, c.severity] for c in conditions]})
+        if not gallery and test_set.name == IN_DOMAIN:
+            with timer("report"):
+                gallery = _gallery(config, test_set.clips.store, test_set.test, suite)
+    with timer("evaluate"):
+        write_predictions(results, run_dir / PREDICTIONS_FILE)
+    if gallery:
+        np.savez_compressed(run_dir / GALLERY_FILE, clip_id=gallery["clip_id"], label=gallery["label"],
+                            severity=-1 if gallery["severity"] is None else gallery["severity"],
+                            names=np.array(list(gallery["spectrograms"])),
+                            spectrograms=np.stack(list(gallery["spectrograms"].values())))
+    write_json({"classes": list(results[0].class_names) if results else [],
+                "task": test_sets[0].test.task if test_sets else "", "test_sets": described,
+                "notes": list(dict.fromkeys(notes)), "seed": config.seed,
+                "models": [{"model": k.model, "policy": k.policy, "seed": k.seed, "fold": k.fold,
+                            "source": str(m.source)} for k, m in models]},
+               run_dir / EVALUATION_FILE)
+    return results
+
+
+def read_gallery(run_dir: Path) -> dict:
+    path = run_dir / GALLERY_FILE
+    if not path.is_file():
+        return {}
+    with np.load(path) as data:
+        severity = int(data["severity"])
+        return {"clip_id": str(data["clip_id"]), "label": str(data["label"]),
+                "severity": None if severity < 0 else severity,
+                "spectrograms": dict(zip([str(n) for n in data["names"]], data["spectrograms"]))}
+
+
+def _gallery_waveforms(config: RunConfig, store, clip_id: str, suite) -> dict[str, np.ndarray]:
+    """One test clip, clean and under each corruption at the focus severity, exactly as the models were
+    tested on it (`pipeline.spoil_clip`, called eagerly: a tf.data pipeline per corruption costs ~0.3 s of
+    tracing each)."""
+    waveform = tf.constant(store.waveform(store.indices([clip_id])[0]))
+    clip_hash = name_hash(clip_id)
+    severity = focus_severity(config.severities)
+    waveforms = {"clean": spoil_clip(waveform, clip_hash, None, 0, config.seed, config.clip_samples).numpy()}
+    if severity is not None:
+        for name, corruption in suite.items():
+            spoiled = spoil_clip(waveform, clip_hash, corruption, severity, config.seed, config.clip_samples)
+            waveforms[f"{name}, severity {severity}"] = spoiled.numpy()
+    return waveforms
+
+
+def _gallery(config: RunConfig, store, test: Manifest, suite) -> dict:
+    """The models' log-mel features of the first test clip, clean and under each corruption (for the plot)."""
+    clip_id = test.clip_ids[0]
+    waveforms = _gallery_waveforms(config, store, clip_id, suite)
+    features = LogMelSpectrogram(config.sample_rate, **dataclasses.asdict(config.features))
+    spectrograms = features(tf.constant(np.stack(list(waveforms.values())))).numpy()
+    return {"clip_id": clip_id, "label": test.frame["label"].iloc[0], "severity": focus_severity(config.severities),
+            "spectrograms": dict(zip(waveforms, spectrograms))}

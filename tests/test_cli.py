@@ -1,0 +1,88 @@
+"""`keras-audio`: flags become a RunConfig (overrides, corpus options, resource folders); user errors are one
+line on stderr with exit code 2; `benchmarks/run.py` is `keras-audio run`."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from keras_audio import cli
+from keras_audio.config import RunConfig
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _config(*argv):
+    return cli.build_config(cli.build_parser().parse_args(["run", *argv]))
+
+
+def test_defaults_are_the_run_config_defaults():
+    config = _config("--no-shared-data")
+    defaults = RunConfig()
+    assert (config.corpus, config.models, config.epochs, config.seed) == (
+        defaults.corpus, defaults.models, defaults.epochs, defaults.seed)
+    assert config.ir_dir is None  # no development recordings: recorded-IR reverb is left out
+    assert config.noise_dir.endswith("datasets/synthetic/noise")  # the generated corpus's own recordings
+
+
+def test_data_cache_and_results_roots_come_from_the_home_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_AUDIO_HOME", str(tmp_path))
+    config = _config("--no-shared-data")
+    assert config.out == str(tmp_path / "results")
+    assert config.cache_dir == str(tmp_path / "datasets" / ".cache")
+    assert config.noise_dir == str(tmp_path / "datasets" / "synthetic" / "noise")
+
+
+def test_flags_override_a_config_file(tmp_path):
+    path = tmp_path / "c.json"
+    RunConfig(epochs=3, models=["vgg"], seed=5).save(path)
+    config = _config("--config", str(path), "--epochs", "7", "--severities", "1", "3",
+                     "--data-dir", str(tmp_path / "corpus"), "--no-shared-data")
+    assert config.epochs == 7 and config.models == ["vgg"] and config.seed == 5 and config.severities == [1, 3]
+    assert config.noise_dir == str(tmp_path / "corpus" / "noise")
+
+
+def test_corpus_options_are_parsed_as_json_when_they_can_be():
+    config = _config("--corpus", "fsdd", "--corpus-option", "split=speaker",
+                     "--corpus-option", "test_fraction=0.2", "--corpus-option", "include_sa=false", "--esc10")
+    assert config.options["corpus"] == {"split": "speaker", "test_fraction": 0.2, "include_sa": False, "esc10": True}
+    json.dumps(config.to_dict())  # the config is recorded as JSON in every run
+
+
+def test_test_corpora_and_class_maps_reach_the_config():
+    config = _config("--test-corpus", "audiomnist=/data/az", "--test-corpus", "fsdd", "--test-split", "all",
+                     "--class-map", "F=female", "--no-shared-data")
+    assert config.options["test_corpora"] == [{"corpus": "audiomnist", "data_dir": "/data/az"},
+                                              {"corpus": "fsdd", "data_dir": None}]
+    assert config.options["test_split"] == "all" and config.options["class_map"] == {"F": "female"}
+
+
+def test_a_user_error_is_one_line_and_exit_code_2(capsys, tmp_path):
+    code = cli.main(["run", "--corpus-option", "split", "--no-shared-data", "--out", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "KEY=VALUE" in err[0] and "Traceback" not in err[0]
+
+
+def test_an_unknown_model_is_refused_before_any_work(capsys, tmp_path):
+    code = cli.main(["run", "--models", "conv9d", "--no-shared-data", "--out", str(tmp_path / "r"),
+                     "--data-dir", str(tmp_path / "none")])
+    assert code == 2
+    assert "conv9d" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_evaluate_needs_a_corpus(capsys, tmp_path):
+    assert cli.main(["evaluate", str(tmp_path), "--no-shared-data"]) == 2
+    assert "--corpus" in capsys.readouterr().err
+
+
+def test_the_module_and_the_benchmark_script_are_the_same_command():
+    for command in ([sys.executable, "-m", "keras_audio", "--version"],
+                    [sys.executable, str(REPO / "benchmarks" / "run.py"), "--help"]):
+        done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120)
+        assert done.returncode == 0, done.stderr
+    assert "keras_audio" in subprocess.run([sys.executable, "-m", "keras_audio", "--version"], capture_output=True,
+                                           text=True, cwd=REPO, timeout=120).stdout

@@ -1,0 +1,140 @@
+"""The stages alone: `run_evaluation` on a run's exports, on an outside Keras model, and `--test-corpus` in a
+run, all through the entry points a user calls, on a tiny corpus of tones."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_audio.experiment import rereport, run_evaluation, run_experiment
+from keras_audio.report import read_long_table
+from tests.test_experiment import _config, corpus  # noqa: F401  (the module-scoped corpus fixture)
+
+QUIET = lambda *args: None  # noqa: E731
+
+
+@pytest.fixture(scope="module")
+def shifted_run(corpus, tmp_path_factory):  # noqa: F811
+    """A run that also tests on a second copy of the corpus (as another corpus would be, by name)."""
+    tmp_path = tmp_path_factory.mktemp("stages")
+    config = _config(corpus, tmp_path, "shift")
+    config.options["test_corpora"] = [{"corpus": "csv", "data_dir": str(corpus)}]
+    return run_experiment(config, progress=False, log=QUIET), tmp_path
+
+
+def _rows(run, test_corpus=None):
+    rows = read_long_table(run / "table.csv")
+    return [{k: r[k] for k in ("model", "corruption", "severity", "accuracy", "balanced_accuracy", "n")}
+            for r in rows if test_corpus is None or r["test_corpus"] == test_corpus]
+
+
+def test_evaluating_a_runs_exports_alone_gives_the_runs_numbers(shifted_run, corpus):  # noqa: F811
+    run, tmp_path = shifted_run
+    config = _config(corpus, tmp_path, "alone")
+    alone = run_evaluation(config, [run], progress=False, log=QUIET)
+    assert _rows(alone) == _rows(run, "in-domain")
+    # the --test-corpus rows are the same corpus scored the same way, so they match too
+    assert _rows(run, "csv") == _rows(run, "in-domain")
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["other_corpora"]) == {"csv"}
+    assert "In-domain vs other corpora" in (run / "table.md").read_text()
+
+
+def test_the_report_stage_reruns_from_the_files_alone(shifted_run):
+    run, _ = shifted_run
+    before = (run / "metrics.json").read_bytes()
+    (run / "metrics.json").unlink()
+    rereport(run, log=QUIET)
+    assert (run / "metrics.json").read_bytes() == before
+
+
+def test_an_outside_keras_model_gets_the_full_table(corpus, tmp_path):  # noqa: F811
+    inputs = keras.Input(shape=(None,), name="waveform")
+    x = keras.layers.Reshape((-1, 1))(inputs)
+    x = keras.layers.Conv1D(4, 64, strides=32, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    outputs = keras.layers.Dense(2, activation="softmax")(x)
+    path = tmp_path / "plain.keras"
+    keras.Model(inputs, outputs).save(path)
+    config = _config(corpus, tmp_path, "outside")
+    with pytest.raises(ValueError, match="--class-names"):
+        run_evaluation(config, [path], progress=False, log=QUIET)
+    run = run_evaluation(_config(corpus, tmp_path, "outside"), [path], class_names=["high", "low"],
+                         sample_rate=8000, progress=False, log=QUIET)
+    rows = _rows(run)
+    assert [r["model"] for r in rows] == ["plain"] * 5 and rows[0]["corruption"] == "clean"
+    assert all(r["n"] == 8 for r in rows)
+    assert (run / "plots").is_dir() and (run / "predictions.csv.gz").is_file()
+
+
+def test_classes_are_matched_by_name_and_a_mismatch_is_refused(shifted_run, corpus, tmp_path):  # noqa: F811
+    run, _ = shifted_run
+    with pytest.raises(ValueError, match="does not know"):
+        run_evaluation(_config(corpus, tmp_path, "bad"), [run], class_map={"low": "lowest"}, progress=False,
+                       log=QUIET)
+    swapped = run_evaluation(_config(corpus, tmp_path, "swapped"), [run], class_map={"low": "high", "high": "low"},
+                             progress=False, log=QUIET)
+    plain = {(r["model"], r["corruption"], r["severity"]): r["accuracy"] for r in _rows(run, "in-domain")}
+    for r in _rows(swapped):  # every label swapped: each accuracy becomes its complement
+        assert np.isclose(r["accuracy"], 1 - plain[(r["model"], r["corruption"], r["severity"])])
+
+
+def test_two_corpora_train_together_and_each_is_reported(corpus, tmp_path):  # noqa: F811
+    from keras_audio import cli
+
+    config = cli.build_config(cli.build_parser().parse_args(
+        ["run", "--corpus", f"csv={corpus}", "--corpus", f"folder={corpus.parent}", "--no-shared-data"]))
+    assert config.corpus == "csv+folder" and [s["corpus"] for s in config.options["corpora"]] == ["csv", "folder"]
+    base = _config(corpus, tmp_path, "together")
+    base.corpus = "csv+copy"
+    base.options["corpora"] = [{"corpus": "csv", "data_dir": str(corpus)},
+                               {"corpus": "csv", "data_dir": str(corpus), "name": "copy"}]
+    run = run_experiment(base, progress=False, log=QUIET)
+    rows = read_long_table(run / "table.csv")
+    assert {r["test_corpus"] for r in rows} == {"in-domain", "csv (its test split)", "copy (its test split)"}
+    assert {r["n"] for r in rows if r["test_corpus"] == "in-domain"} == {16}  # both corpora's test clips
+    training = json.loads((run / "training.json").read_text())
+    assert training["manifest"]["speakers"] == 32  # speakers are kept apart per corpus (prefixed)
+
+
+def test_a_run_killed_in_training_then_resumed_matches_an_uninterrupted_one(corpus, tmp_path):  # noqa: F811
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    config = _config(corpus, tmp_path, None)
+    config.epochs, config.patience, config.models = 6, 10, ["conv1d", "conv2d"]
+    config.options["models"]["conv2d"] = {"filters": [4]}
+    config.save(tmp_path / "config.json")
+    out = tmp_path / "results"
+
+    def command(name, *more):
+        return [sys.executable, "-m", "keras_audio", "run", "--config", str(tmp_path / "config.json"), "--run-name",
+                name, "--out", str(out), "--no-shared-data", "--no-progress", *more]
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    killed = subprocess.Popen(command("resumed"), cwd=repo, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list(out.glob(".resumed.partial-*/checkpoints/conv1d-*/*/epoch-0002")):
+        assert killed.poll() is None, "the run ended before it could be interrupted"
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGTERM)
+    assert killed.wait(timeout=120) == 143
+    assert list(out.glob(".resumed.partial-*")), "the killed resumable run keeps its partial folder"
+    done = subprocess.run(command("resumed", "--resume"), cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resuming resumed" in done.stdout
+    whole = subprocess.run(command("whole"), cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    assert (out / "resumed" / "metrics.json").read_bytes() == (out / "whole" / "metrics.json").read_bytes()
+    assert json.loads((out / "resumed" / "history.json").read_text()) == \
+        json.loads((out / "whole" / "history.json").read_text())
+    assert not (out / "resumed" / "checkpoints").exists()
