@@ -6,8 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from keras_audio import cli
 from keras_audio.config import RunConfig
 

@@ -1,57 +1,25 @@
 """End to end on a tiny generated corpus: the run folder is complete, parses, and is reproducible from its seed."""
 
-import csv
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from keras_audio.audio import write_wav
-from keras_audio.config import FeatureConfig, RunConfig
+from keras_audio.config import RunConfig
 from keras_audio.corpora.folder import load_csv
 from keras_audio.experiment import run_experiment
+from keras_audio.report import LONG_COLUMNS, read_long_table
 from keras_audio.results import ModelKey, reference_model
 from keras_audio.stages.data import rounds
-from keras_audio.report import LONG_COLUMNS, read_long_table
-
-SAMPLE_RATE = 8000
-SPEAKERS = {"train": 10, "validation": 2, "test": 4}  # per split, half of them of each class
+from tests.tiny_run import SAMPLE_RATE, tiny_config, write_tone_corpus
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    """32 harmonic tones (two per speaker): low voices are class `low`, high voices class `high`."""
-    root = tmp_path_factory.mktemp("tones")
-    rng = np.random.default_rng(0)
-    rows = []
-    for split, count in SPEAKERS.items():
-        for s in range(count):
-            label = "low" if s % 2 else "high"
-            speaker = f"{split}{s}"
-            f0 = rng.uniform(100, 140) if label == "low" else rng.uniform(200, 260)
-            for u in range(2):
-                t = np.arange(int(SAMPLE_RATE * rng.uniform(0.5, 0.8))) / SAMPLE_RATE
-                wave = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6)) * 0.1
-                wave += 0.01 * rng.standard_normal(len(t))
-                path = f"{speaker}_{u}.wav"
-                write_wav(root / path, wave.astype(np.float32), SAMPLE_RATE)
-                rows.append({"path": path, "label": label, "speaker": speaker, "split": split})
-    with open(root / "manifest.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["path", "label", "speaker", "split"])
-        writer.writeheader()
-        writer.writerows(rows)
-    return root / "manifest.csv"
+    return write_tone_corpus(tmp_path_factory.mktemp("tones"))
 
 
-def _config(corpus, tmp_path, run_name):
-    return RunConfig(
-        corpus="csv", data_dir=str(corpus), models=["conv1d"], corruptions=["white_noise", "speed"],
-        severities=[1, 3], epochs=1, batch_size=8, sample_rate=SAMPLE_RATE, clip_seconds=0.5, seed=3,
-        features=FeatureConfig(n_fft=256, win_length=200, hop_length=80, n_mels=16, fmin=20.0),
-        cache_dir=str(tmp_path / "cache"), out=str(tmp_path / "results"), run_name=run_name,
-        options={"models": {"conv1d": {"filters": [8], "kernel_size": 3}}},
-    )
+_config = tiny_config
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,18 @@ import pytest
 
 from keras_audio.experiment import rereport, run_evaluation, run_experiment
 from keras_audio.report import read_long_table
-from tests.test_experiment import _config, corpus  # noqa: F401  (the module-scoped corpus fixture)
+from tests.tiny_run import tiny_config as _config, write_tone_corpus
 
 QUIET = lambda *args: None  # noqa: E731
 
 
 @pytest.fixture(scope="module")
-def shifted_run(corpus, tmp_path_factory):  # noqa: F811
+def corpus(tmp_path_factory):
+    return write_tone_corpus(tmp_path_factory.mktemp("tones"))
+
+
+@pytest.fixture(scope="module")
+def shifted_run(corpus, tmp_path_factory):
     """A run that also tests on a second copy of the corpus (as another corpus would be, by name)."""
     tmp_path = tmp_path_factory.mktemp("stages")
     config = _config(corpus, tmp_path, "shift")
@@ -29,7 +34,7 @@ def _rows(run, test_corpus=None):
             for r in rows if test_corpus is None or r["test_corpus"] == test_corpus]
 
 
-def test_evaluating_a_runs_exports_alone_gives_the_runs_numbers(shifted_run, corpus):  # noqa: F811
+def test_evaluating_a_runs_exports_alone_gives_the_runs_numbers(shifted_run, corpus):
     run, tmp_path = shifted_run
     config = _config(corpus, tmp_path, "alone")
     alone = run_evaluation(config, [run], progress=False, log=QUIET)
@@ -49,7 +54,7 @@ def test_the_report_stage_reruns_from_the_files_alone(shifted_run):
     assert (run / "metrics.json").read_bytes() == before
 
 
-def test_an_outside_keras_model_gets_the_full_table(corpus, tmp_path):  # noqa: F811
+def test_an_outside_keras_model_gets_the_full_table(corpus, tmp_path):
     inputs = keras.Input(shape=(None,), name="waveform")
     x = keras.layers.Reshape((-1, 1))(inputs)
     x = keras.layers.Conv1D(4, 64, strides=32, activation="relu")(x)
@@ -68,7 +73,7 @@ def test_an_outside_keras_model_gets_the_full_table(corpus, tmp_path):  # noqa: 
     assert (run / "plots").is_dir() and (run / "predictions.csv.gz").is_file()
 
 
-def test_classes_are_matched_by_name_and_a_mismatch_is_refused(shifted_run, corpus, tmp_path):  # noqa: F811
+def test_classes_are_matched_by_name_and_a_mismatch_is_refused(shifted_run, corpus, tmp_path):
     run, _ = shifted_run
     with pytest.raises(ValueError, match="does not know"):
         run_evaluation(_config(corpus, tmp_path, "bad"), [run], class_map={"low": "lowest"}, progress=False,
@@ -80,7 +85,7 @@ def test_classes_are_matched_by_name_and_a_mismatch_is_refused(shifted_run, corp
         assert np.isclose(r["accuracy"], 1 - plain[(r["model"], r["corruption"], r["severity"])])
 
 
-def test_two_corpora_train_together_and_each_is_reported(corpus, tmp_path):  # noqa: F811
+def test_two_corpora_train_together_and_each_is_reported(corpus, tmp_path):
     from keras_audio import cli
 
     config = cli.build_config(cli.build_parser().parse_args(
@@ -98,7 +103,7 @@ def test_two_corpora_train_together_and_each_is_reported(corpus, tmp_path):  # n
     assert training["manifest"]["speakers"] == 32  # speakers are kept apart per corpus (prefixed)
 
 
-def test_a_run_killed_in_training_then_resumed_matches_an_uninterrupted_one(corpus, tmp_path):  # noqa: F811
+def test_a_run_killed_in_training_then_resumed_matches_an_uninterrupted_one(corpus, tmp_path):
     import os
     import signal
     import subprocess

@@ -15,6 +15,7 @@ from pathlib import Path
 import librosa
 import numpy as np
 
+from keras_audio.cache import BadFile
 from keras_audio.config import RunConfig
 from keras_audio.evaluate import MCE_MIN_REFERENCE_ERROR, majority_baseline
 from keras_audio.evaluate import CLEAN
@@ -68,18 +69,13 @@ def report_stage(config: RunConfig, run_dir: Path, timer, log: Callable[[str], N
                                                 run_summaries, replicate_sets, reference, notes, log, others)
     record = build_record(
         repo=REPO, manifest_summary=training.get("manifest", {}),
-        bad_files=[_BadFile(**b) for b in training.get("bad_files", [])], stage_seconds=timer.seconds,
+        bad_files=[BadFile(**b) for b in training.get("bad_files", [])], stage_seconds=timer.seconds,
         total_seconds=None if total_started is None else time.perf_counter() - total_started,
         models=training.get("models", []),
         extra={"stages_note": "train includes export; report includes the gallery and the plots",
                "plots": sorted(p.name for p in (run_dir / "plots").glob("*.png")), "plot_problems": plot_problems})
     write_json(record, run_dir / "record.json")
     return table_md
-
-
-class _BadFile:
-    def __init__(self, clip_id, path, problem):
-        self.clip_id, self.path, self.problem = clip_id, path, problem
 
 
 def _model_info(training: Mapping) -> dict[tuple, dict]:
