@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
                               max_seconds=args.max_seconds, augment=args.augment, severity=args.severity,
                               seed=args.seed, plot=True, progress=False)
         ours = segment_words(words, args.max_seconds)
-        spans = [s.duration for s in ours]
+        spans = [s.span for s in ours]
         assert len(ours) == summary.segments and max(spans) <= args.max_seconds
         assert [w for s in ours for w in s.words] == words
         print(f"prepare_asr: {summary.segments} segments ({describe(spans)}), {summary.total_seconds:.1f} s "
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{mean_cut_pause(greedy, words):.2f} s cutting at the last word that fits "
               f"({len(greedy)} segments)")
         reference = reference_segments(words, args.max_seconds)
-        reference_spans = [s.duration for s in reference]
+        reference_spans = [s.span for s in reference]
         longer = [d for d in reference_spans if d > args.max_seconds]
         print(f"reference rule (sum of word durations <= {args.max_seconds:g} s): {len(reference)} segments, "
               f"spans {describe(reference_spans)}; {len(longer)} of {len(reference)} longer than "

@@ -105,7 +105,7 @@ def run_evaluation(config: RunConfig, model_paths: Sequence[str | Path], *, spli
         log(f"[1/3] corpus: {config.corpus}")
         test_set = other_corpus_test_set(config, config.corpus, config.data_dir, config.task, split, first.class_names,
                                          class_map, timer, log, progress)
-        evaluate_stage(config, work, models, [test_set], timer, log, progress)
+        evaluate_stage(config, work, models, [test_set], timer, log, progress, step="[2/3]")
         log("[3/3] writing the report")
         log(report_stage(config, work, timer, log, total_started=timer.started))
 

@@ -68,7 +68,11 @@ def _csv_value(value):
 
 def _json_safe(value):
     if isinstance(value, float):
-        return None if math.isnan(value) else round(value, 6)
+        if math.isnan(value):
+            return None
+        # Six decimals for accuracies and the like; tiny figures (an export's largest difference, 1e-7) keep
+        # six significant digits instead of becoming 0.
+        return round(value, 6) if value == 0 or abs(value) >= 1e-4 else float(f"{value:.6g}")
     if isinstance(value, dict):
         return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

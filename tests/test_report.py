@@ -1,5 +1,6 @@
 """Tables of a run: the long CSV round-trips, the Markdown aggregates seeds (not folds), plots are all written."""
 
+import json
 import math
 
 import numpy as np
@@ -123,3 +124,9 @@ def test_write_plots_reports_a_broken_figure_and_draws_the_rest(tmp_path):
     written, problems = write_plots(tmp_path, corpus="toy", rows=_rows(), confusions=confusions, class_names=["f", "m"])
     assert [p.name for p in written] == ["accuracy_vs_severity.png", "corruption_heatmap.png"]
     assert len(problems) == 1 and problems[0].startswith("confusion_conv1d_none.png: ValueError")
+
+
+def test_json_keeps_tiny_figures_and_rounds_the_others(tmp_path):
+    write_json({"accuracy": 0.98263888, "difference": 1.4837e-08, "zero": 0.0}, tmp_path / "m.json")
+    assert json.loads((tmp_path / "m.json").read_text()) == {"accuracy": 0.982639, "difference": 1.4837e-08,
+                                                              "zero": 0.0}

@@ -52,7 +52,7 @@ def segments_plot(waveform: np.ndarray, sample_rate: int, segments: Sequence[Seg
         axes.set_xlim(0, waveform.size / sample_rate)
         axes.set_xlabel("time (s)")
         axes.set_ylabel("amplitude")
-        longest = max((s.duration for s in segments), default=0.0)
+        longest = max((s.span for s in segments), default=0.0)
         axes.set_title(title or f"{len(segments)} segments (solid line: start, dashed: end), longest "
                                 f"{longest:.1f} s" + (f", {len(dropped)} dropped words in red" if dropped else ""))
         figure.tight_layout()

@@ -110,8 +110,8 @@ class Segment:
         return self.words[-1].end
 
     @property
-    def duration(self) -> float:
-        """The span: first word's start to last word's end."""
+    def span(self) -> float:
+        """First word's start to last word's end, pauses included: what the limit bounds."""
         return self.end - self.start
 
     @property

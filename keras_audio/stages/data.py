@@ -50,6 +50,12 @@ def load_clips(config: RunConfig, corpus: str, data_dir: str | None, task: str |
         before_decode(manifest)
     log(f"      {len(manifest)} clips, {manifest.frame['speaker'].nunique()} speakers, task {manifest.task}, "
         f"classes {list(manifest.classes)}")
+    return decode_clips(config, manifest, timer, log, progress, label)
+
+
+def decode_clips(config: RunConfig, manifest: Manifest, timer, log: Callable, progress: bool,
+                 label: str = "corpus") -> CorpusClips:
+    """Decode `manifest` at the run's rate (or read the decode cache), listing the bad files left out."""
     log(f"      decoding at {config.sample_rate} Hz (cache: {config.cache_dir})")
     with timer("decode"):
         decoded = load_waveforms(manifest, config.sample_rate, config.cache_dir, skip_bad=config.skip_bad,
@@ -97,12 +103,7 @@ def load_training_clips(config: RunConfig, timer, log: Callable, progress: bool)
     check(manifest)
     log(f"      together: {len(manifest)} clips, task {manifest.task}, classes {list(manifest.classes)}; the training "
         f"stream draws from the {len(specs)} corpora equally")
-    log(f"      decoding at {config.sample_rate} Hz (cache: {config.cache_dir})")
-    with timer("decode"):
-        decoded = load_waveforms(manifest, config.sample_rate, config.cache_dir, skip_bad=config.skip_bad,
-                                 min_samples=config.features.n_fft, progress=progress)
-    clips = CorpusClips(decoded.manifest.validate(check_files=False), decoded.store, decoded.bad_files,
-                        decoded.cache_hit, decoded.seconds)
+    clips = decode_clips(config, manifest, timer, log, progress, manifest.name)
     if clips.bad_files:
         check(clips.manifest, dataclasses.replace(config.plan, content_hash=False))
     return clips, report

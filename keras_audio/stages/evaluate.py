@@ -75,7 +75,7 @@ def trained_models(run_dir: Path) -> list[tuple[ModelKey, LoadedModel]]:
 
 def evaluate_stage(config: RunConfig, run_dir: Path, models: list[tuple[ModelKey, LoadedModel]],
                    test_sets: list[TestSet], timer, log: Callable[[str], None], progress: bool,
-                   notes: Sequence[str] = ()) -> list[TestSetPredictions]:
+                   notes: Sequence[str] = (), step: str = "[3/4]") -> list[TestSetPredictions]:
     """Score `models` on every test set and write the stage's files into `run_dir`.
 
     A model trained in a cross-validation round is scored on its own round's test split only; models
@@ -94,7 +94,7 @@ def evaluate_stage(config: RunConfig, run_dir: Path, models: list[tuple[ModelKey
             notes.append(f"not evaluated (resource not given): {', '.join(missing)}")
         conditions = grid(suite, config.severities)
         label = test_set.name + (f" (fold {test_set.fold})" if test_set.fold else "")
-        log(f"[3/4] evaluating on {label}: {len(conditions)} condition(s) × {len(chosen)} model(s) on "
+        log(f"{step} evaluating on {label}: {len(conditions)} condition(s) × {len(chosen)} model(s) on "
             f"{len(source)} test clips")
         with timer("evaluate"):
             predictors = {key: model.predict for key, model in chosen}

@@ -2,7 +2,7 @@
 
 Each word is a short utterance of the suite's source-filter voice (`corpora.voice`), so a recording sounds
 like speech (voiced vowels, consonants, pitch contours) and every word's true start and end, in samples,
-is known. Everything is generated from a seed: no test needs `../shared`.
+is known. Everything is generated from a seed: no test needs the development recordings.
 """
 
 from __future__ import annotations

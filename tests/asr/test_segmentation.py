@@ -68,7 +68,7 @@ def test_segments_are_numbered_across_runs():
 def test_spans_never_exceed_the_limit_and_every_word_lands_once_in_order(items, limit, fraction):
     words = _words(items)
     segments = segment_words(words, limit, min_fraction=fraction)
-    assert all(s.duration <= limit for s in segments)
+    assert all(s.span <= limit for s in segments)
     assert [w for s in segments for w in s.words] == words
     assert all(s.words for s in segments)
 
@@ -78,7 +78,7 @@ def test_a_recording_of_synthesized_words_segments_within_the_limit():
 
     _, words = recording(words=12, pause_seconds=(0.05, 2.0))
     segments = segment_words(check_words(words, 4.0, 60.0).runs[0], 4.0)
-    assert len(segments) > 2 and max(s.duration for s in segments) <= 4.0
+    assert len(segments) > 2 and max(s.span for s in segments) <= 4.0
     assert " ".join(s.text for s in segments) == " ".join(w.text for w in words)
 
 
@@ -159,5 +159,5 @@ def test_segment_words_refuses_unchecked_words_and_bad_settings():
 def test_segments_report_span_and_text():
     segment = segment_words(GOOD, 30.0)[0]
     assert (segment.start, segment.end, segment.text) == (0.5, 3.4, "one two three four")
-    assert segment.duration == pytest.approx(2.9)
+    assert segment.span == pytest.approx(2.9)
     assert np.isclose(sum(w.duration for w in segment.words), 2.1)  # the words' sum ignores the pauses
