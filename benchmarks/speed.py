@@ -483,7 +483,7 @@ def training_rate(clips: Clips, settings: SpeedSettings, model_name: str, feed: 
         source = clip_source(clips, settings.sample_rate)
         waveform_policy = training_policy("noise" if feed == "noise" else "none", settings)
         model.fit(training_dataset(source, settings.clip_samples, settings.batch_size, settings.seed, waveform_policy),
-                  **fit)
+                  shuffle=False, **fit)  # the stream is shuffled and seeded by the pipeline
     if len(timer.seconds) != 1 + settings.train_epochs:
         raise RuntimeError(f"training_rate: {len(timer.seconds)} epochs ran, expected {1 + settings.train_epochs}")
     rates = Rates()
