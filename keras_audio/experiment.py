@@ -165,7 +165,8 @@ def score_testset(testset_dir: str | Path, predictions_csv: str | Path, *, out: 
                        sample_rate=settings.sample_rate, clip_seconds=settings.clip_samples / settings.sample_rate,
                        severities=list(settings.severities), corruptions=list(settings.corruptions) or None,
                        models=list(scored.models), out=out or str(paths.results_dir()),
-                       run_name=run_name or f"score-{Path(testset_dir).name}-{Path(predictions_csv).stem}")
+                       run_name=run_name or re.sub(r"[^A-Za-z0-9._+-]", "_",
+                                                   f"score-{Path(testset_dir).name}-{Path(predictions_csv).stem}"))
     frame = scored.testset.clip_manifest().frame
     keys = {model: ModelKey(model, "unknown", 0) for model in scored.models}
     test_set = TestSetPredictions(
