@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from keras_audio.audio import MAX_ABS_SAMPLE, read_audio, resample
 from keras_audio.evaluate import keras_predictor
-from keras_audio.export import SIGNATURE_INPUT, SIGNATURE_OUTPUT, analysis_window, embedded_metadata
+from keras_audio.export import analysis_window, load_exported
 from keras_audio.windowing import center_crop_or_pad, frame_windows, window_starts
 
 MODES = ("windows", "center")
@@ -465,16 +465,5 @@ def load_model(export_dir: str | os.PathLike, batch_size: int = DEFAULT_BATCH_SI
         return Classifier(predict, ModelInfo.from_metadata(metadata), batch_size, source=str(folder))
     if saved_model is None:
         raise ValueError(f"{export_dir}: not an export folder (no saved_model/saved_model.pb)")
-    loaded = tf.saved_model.load(str(saved_model))
-    if "serving_default" not in loaded.signatures:
-        raise ValueError(f"{saved_model}: the SavedModel has no serving_default signature")
-    metadata = embedded_metadata(loaded) or file_metadata
-    if metadata is None:
-        raise ValueError(f"{export_dir}: the SavedModel carries no metadata and there is no metadata.json beside it")
-    serve = loaded.signatures["serving_default"]
-
-    def predict(waveforms) -> np.ndarray:
-        return serve(**{SIGNATURE_INPUT: tf.convert_to_tensor(waveforms, tf.float32)})[SIGNATURE_OUTPUT].numpy()
-
-    predict.loaded = loaded  # keep the SavedModel alive as long as the function
+    predict, metadata = load_exported(folder, saved_model)
     return Classifier(predict, ModelInfo.from_metadata(metadata), batch_size, source=str(folder))

@@ -208,17 +208,30 @@ def embedded_metadata(loaded) -> dict | None:
     return json.loads(loaded.signatures[METADATA_SIGNATURE]()["metadata_json"].numpy().decode())
 
 
-def load_exported(directory: str | Path):
+def load_exported(directory: str | Path, saved_model: str | Path | None = None):
     """Reload an export: returns `(serve_function, metadata)`; `serve_function(waveforms) -> probabilities`.
 
     The metadata is the copy inside the SavedModel, or metadata.json for exports that predate it.
+
+    Args:
+        directory: the export folder (with metadata.json for older exports).
+        saved_model: the SavedModel folder; None: `directory / "saved_model"`.
+
+    Raises:
+        ValueError: the SavedModel has no serving signature, or no metadata inside it or beside it.
     """
     directory = Path(directory)
-    loaded = tf.saved_model.load(str(directory / "saved_model"))
+    saved_model = directory / "saved_model" if saved_model is None else Path(saved_model)
+    loaded = tf.saved_model.load(str(saved_model))
+    if "serving_default" not in loaded.signatures:
+        raise ValueError(f"{saved_model}: the SavedModel has no serving_default signature")
     serve = loaded.signatures["serving_default"]
     metadata = embedded_metadata(loaded)
     if metadata is None:
-        metadata = json.loads((directory / "metadata.json").read_text())
+        beside = directory / "metadata.json"
+        if not beside.is_file():
+            raise ValueError(f"{directory}: the SavedModel carries no metadata and there is no metadata.json beside it")
+        metadata = json.loads(beside.read_text())
 
     def predict(waveforms) -> np.ndarray:
         return serve(**{SIGNATURE_INPUT: tf.convert_to_tensor(waveforms, tf.float32)})[SIGNATURE_OUTPUT].numpy()

@@ -27,14 +27,19 @@ SPLITS = ("train", "validation", "test")
 REQUIRED_COLUMNS = ("clip_id", "path", "label", "speaker", "split")
 
 
+def problem_list(problems: Sequence[str], limit: int = 50) -> str:
+    """The problems one per line (``\n  - ...``), the first `limit` of them and a count of the rest."""
+    shown = "\n  - ".join(problems[:limit])
+    more = f"\n  ... and {len(problems) - limit} more" if len(problems) > limit else ""
+    return f"\n  - {shown}{more}"
+
+
 class ManifestError(ValueError):
     """A manifest that cannot be used: each problem is listed in the message."""
 
     def __init__(self, problems: Sequence[str], name: str = "manifest"):
         self.problems = list(problems)
-        shown = "\n  - ".join(self.problems[:50])
-        more = f"\n  ... and {len(self.problems) - 50} more" if len(self.problems) > 50 else ""
-        super().__init__(f"{name}: {len(self.problems)} problem(s):\n  - {shown}{more}")
+        super().__init__(f"{name}: {len(self.problems)} problem(s):{problem_list(self.problems)}")
 
 
 class SplitLeakError(ManifestError):

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_audio.config import PlanConfig, RunConfig, did_you_mean
-from keras_audio.manifest import SPLITS, Manifest
+from keras_audio.manifest import SPLITS, Manifest, problem_list
 
 SHOWN = 10
 # Builder arguments the run sets itself; not hyperparameters a config may give.
@@ -54,9 +54,7 @@ class PlanError(ValueError):
 
     def __init__(self, problems: Sequence[str], what: str = "plan"):
         self.problems = list(problems)
-        shown = "\n  - ".join(self.problems[:50])
-        more = f"\n  ... and {len(self.problems) - 50} more" if len(self.problems) > 50 else ""
-        super().__init__(f"{what}: {len(self.problems)} problem(s) found before any work:\n  - {shown}{more}")
+        super().__init__(f"{what}: {len(self.problems)} problem(s) found before any work:{problem_list(self.problems)}")
 
 
 @dataclasses.dataclass

@@ -17,7 +17,7 @@ import numpy as np
 
 from keras_audio.cache import BadFile
 from keras_audio.config import RunConfig
-from keras_audio.evaluate import MCE_MIN_REFERENCE_ERROR, majority_baseline
+from keras_audio.evaluate import MCE_MIN_REFERENCE_ERROR, majority_baseline, summarize
 from keras_audio.evaluate import CLEAN
 from keras_audio.report import markdown_table, mean_sd, render_markdown, write_json, write_long_table, write_plots
 from keras_audio.results import (
@@ -183,19 +183,15 @@ def _write_tables(config: RunConfig, run_dir: Path, training: Mapping, evaluatio
 
 
 def _shift_summaries(rows: Sequence[Mapping]) -> list[dict]:
-    """Per model × policy × seed on another corpus: clean and balanced accuracy, mean spoiled accuracy."""
-    groups: dict[tuple, list[Mapping]] = {}
+    """Per model × policy × seed on another corpus: `evaluate.summarize`'s figures (no mCE), plus the balanced
+    accuracy of the clean rows."""
+    key_fields = ("model", "policy", "seed", "fold")
+    balanced: dict[tuple, list[float]] = {}
     for row in rows:
-        groups.setdefault((row["model"], row["policy"], row["seed"], row["fold"]), []).append(row)
-    result = []
-    for (model, policy, seed, fold), group in groups.items():
-        clean = [r for r in group if r["corruption"] == CLEAN]
-        spoiled = [r["accuracy"] for r in group if r["corruption"] != CLEAN]
-        result.append({"model": model, "policy": policy, "seed": seed, "fold": fold,
-                       "clean": float(np.mean([r["accuracy"] for r in clean])),
-                       "clean_balanced": float(np.mean([r["balanced_accuracy"] for r in clean])),
-                       "mean_spoiled": float(np.mean(spoiled)) if spoiled else float("nan")})
-    return result
+        if row["corruption"] == CLEAN:
+            balanced.setdefault(tuple(row[f] for f in key_fields), []).append(row["balanced_accuracy"])
+    return [{**summary, "clean_balanced": float(np.mean(balanced[tuple(summary[f] for f in key_fields)]))}
+            for summary in summarize(rows, key_fields)]
 
 
 def _shift_section(primary: str, baselines: Mapping, run_summaries: Sequence[Mapping], rows: Sequence[Mapping],
