@@ -2,6 +2,8 @@
 
     python benchmarks/corruption_cost.py              # 3-s clips at 16 kHz, 2 cores
     python benchmarks/corruption_cost.py --quick      # fewer clips per measurement
+    python benchmarks/corruption_cost.py --grid       # evaluate_grid per clip vs batched (200 clips, 2 models)
+    python benchmarks/corruption_cost.py --grid --quick   # the same on 40 clips and 6 corruptions
 
 For each corruption, a `tf.data` pipeline maps it over a stream of 3-s clips (`num_parallel_calls=2`, one
 op thread per call, as `tf.data` recommends for input pipelines; one seed per clip; severity 3 unless
@@ -17,7 +19,14 @@ op thread per call, as `tf.data` recommends for input pipelines; one seed per cl
   which is how NumPy code gets into an input pipeline (it holds the GIL, so it does not scale with cores);
 - ``% log-mel``: ``tf cpu ms`` over the CPU time per clip of a log-mel in the same kind of pipeline (the
   lead's `keras_audio.features.LogMelSpectrogram` when importable, else `tf.signal.stft` n_fft 512,
-  hop 160 and a 64-band mel matrix).
+  hop 160 and a 64-band mel matrix);
+- ``batched cpu ms``: CPU time per clip of `Corruption.corrupt_batch` mapped over batches of `--batch`
+  clips (as evaluation spoils them, the identity's cost subtracted), and ``per clip / batched`` the gain.
+
+``--grid`` times `evaluate.evaluate_grid` on the full grid (every corruption × severities 1-5, plus clean)
+for two small untrained models (conv1d, conv2d), first the per-clip path (`batched=False`, today's loop:
+one per-clip pipeline per condition, batches of `--eval-batch`), then the batched stream, in the same
+process, and checks that both give the same predictions.
 
 Targets (issue), checked on CPU time: no corruption slower than its equivalent (``tf cpu ms`` <=
 ``ref ms``); noise, gain and filters under 10 % of the log-mel. Background noise and impulse responses
@@ -122,6 +131,44 @@ def pipeline_cost(fn: Callable, clip: np.ndarray, clips: int, repeats: int) -> t
         best_wall = min(best_wall, time.perf_counter() - wall)
         best_cpu = min(best_cpu, time.process_time() - cpu)
     return best_wall / clips * 1e3, best_cpu / clips * 1e3
+
+
+def batched_pipeline_cost(corruption, severity: int, clip: np.ndarray, clips: int, batch: int,
+                          repeats: int) -> tuple[float, float]:
+    """Best (wall ms, CPU ms) per clip of `corrupt_batch` over batches of `batch` copies of `clip` (one seed
+    per clip, 2 parallel calls); `corruption` None measures the identity.
+
+    Steady state: one iterator serves every run. Instantiating a map whose function holds the batched
+    draws costs 0.1-0.3 s once per iterator (evaluation pays it once per corruption), which a run of a few
+    batches would otherwise report as a per-clip cost.
+    """
+    batch_tensor = tf.constant(np.tile(clip, (batch, 1)))
+    options = tf.data.Options()
+    options.threading.max_intra_op_parallelism = 1
+    options.threading.private_threadpool_size = 2
+
+    def spoil(first):
+        if corruption is None:
+            return batch_tensor
+        seeds = tf.stack([first + tf.range(batch, dtype=tf.int64), tf.fill([batch], tf.constant(17, tf.int64))], 1)
+        return corruption.corrupt_batch(batch_tensor, seeds, severity)
+
+    dataset = tf.data.Dataset.range(0, clips, batch).repeat().map(spoil, num_parallel_calls=2)
+    batches = -(-clips // batch)
+    iterator = iter(dataset.map(tf.reduce_sum).with_options(options))
+
+    def run():
+        for _ in range(batches):
+            next(iterator)
+
+    run()
+    best_wall = best_cpu = float("inf")
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        run()
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    return best_wall / (batches * batch) * 1e3, best_cpu / (batches * batch) * 1e3
 
 
 def log_mel_function(sample_rate: int) -> tuple[Callable, str]:
@@ -248,13 +295,15 @@ def call_cost(fn: Callable, clip: np.ndarray, calls: int, repeats: int) -> float
 
 # ------------------------------------------------------------------------------------------- the rows
 def corruption_costs(sample_rate: int = 16000, seconds: float = 3.0, clips: int = 1000, calls: int = 50,
-                     repeats: int = 5, severity: int = SEVERITY, names: list[str] | None = None) -> list[dict]:
+                     repeats: int = 5, severity: int = SEVERITY, names: list[str] | None = None,
+                     batch: int = 64) -> list[dict]:
     """One row per corruption: its tf.data cost, its reference's cost, and their ratios.
 
     Keys: ``corruption``, ``tf_cpu_ms``, ``tf_wall_ms`` (2 parallel calls), ``reference``, ``ref_ms`` (CPU),
     ``ref_in_tf_data_ms`` (the reference through `tf.numpy_function` in the same pipeline, CPU),
     ``tf_over_ref`` and ``pct_log_mel`` (both on CPU time), ``target`` (what the issue asks of this row),
-    ``met``, ``note``.
+    ``met``, ``note``, ``batched_cpu_ms`` (`corrupt_batch` over batches of `batch` clips, per clip) and
+    ``per_clip_over_batched``.
     The first row is the log-mel itself (the yardstick).
     """
     clip = speech_like_clip(sample_rate, seconds)
@@ -270,14 +319,17 @@ def corruption_costs(sample_rate: int = 16000, seconds: float = 3.0, clips: int 
     rows = [{"corruption": "(log-mel)", "tf_cpu_ms": mel_cpu, "tf_wall_ms": mel_wall,
              "reference": "librosa: melspectrogram + power_to_db", "ref_ms": librosa_mel, "ref_in_tf_data_ms": None,
              "tf_over_ref": mel_cpu / librosa_mel, "pct_log_mel": 100.0, "target": "", "met": "",
-             "note": log_mel_what}]
+             "note": log_mel_what, "batched_cpu_ms": None, "per_clip_over_batched": None}]
     refs = references(sample_rate, severity)
     for name, corruption in suite.items():
         # The identity baseline is measured again next to each corruption: on a shared machine it drifts.
         identity_wall, identity_cpu = pipeline_cost(lambda x, seed: x, clip, clips, repeats)
         wall, cpu = pipeline_cost(lambda x, seed, c=corruption: c(x, seed, severity), clip, clips, repeats)
         wall, cpu = max(wall - identity_wall, 0.0), max(cpu - identity_cpu, 0.0)
-        what, reference = refs[name]
+        _, batched_identity = batched_pipeline_cost(None, severity, clip, clips, batch, repeats)
+        _, batched = batched_pipeline_cost(corruption, severity, clip, clips, batch, repeats)
+        batched = max(batched - batched_identity, 0.0)
+        what, reference = refs.get(name, ("(none)", lambda x: x))
         ref_ms = call_cost(reference, clip, calls, repeats)
         _, ref_in_pipeline = pipeline_cost(
             lambda x, seed, f=reference: tf.numpy_function(lambda a: np.asarray(f(a), np.float32), [x], tf.float32),
@@ -296,20 +348,76 @@ def corruption_costs(sample_rate: int = 16000, seconds: float = 3.0, clips: int 
         rows.append({"corruption": name, "tf_cpu_ms": cpu, "tf_wall_ms": wall, "reference": what, "ref_ms": ref_ms,
                      "ref_in_tf_data_ms": ref_in_pipeline,
                      "tf_over_ref": cpu / ref_ms, "pct_log_mel": percent, "target": target,
-                     "met": "yes" if met else "NO", "note": note})
+                     "met": "yes" if met else "NO", "note": note, "batched_cpu_ms": batched,
+                     "per_clip_over_batched": cpu / batched if batched > 0 else float("inf")})
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| corruption | tf cpu ms | tf wall ms | reference | ref ms | ref in tf.data ms | tf/ref | % log-mel | "
-             "target | met | note |",
-             "|---|---:|---:|---|---:|---:|---:|---:|---|---|---|"]
+    lines = ["| corruption | tf cpu ms | tf wall ms | batched cpu ms | per clip / batched | reference | ref ms | "
+             "ref in tf.data ms | tf/ref | % log-mel | target | met | note |",
+             "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---|---|"]
     for r in rows:
         in_pipeline = "" if r["ref_in_tf_data_ms"] is None else f"{r['ref_in_tf_data_ms']:.3f}"
-        lines.append(f"| {r['corruption']} | {r['tf_cpu_ms']:.3f} | {r['tf_wall_ms']:.3f} | {r['reference']} | "
-                     f"{r['ref_ms']:.3f} | {in_pipeline} | {r['tf_over_ref']:.2f} | {r['pct_log_mel']:.0f} | "
-                     f"{r['target']} | {r['met']} | {r['note']} |")
+        batched = "" if r["batched_cpu_ms"] is None else f"{r['batched_cpu_ms']:.3f}"
+        ratio = "" if r["per_clip_over_batched"] is None else f"{r['per_clip_over_batched']:.1f}"
+        lines.append(f"| {r['corruption']} | {r['tf_cpu_ms']:.3f} | {r['tf_wall_ms']:.3f} | {batched} | {ratio} | "
+                     f"{r['reference']} | {r['ref_ms']:.3f} | {in_pipeline} | {r['tf_over_ref']:.2f} | "
+                     f"{r['pct_log_mel']:.0f} | {r['target']} | {r['met']} | {r['note']} |")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------- evaluate_grid
+GRID_QUICK_CORRUPTIONS = ["white_noise", "background_noise", "gain", "lowpass", "speed", "packet_loss"]
+
+
+def grid_cost(clips: int = 200, seconds: float = 2.0, sample_rate: int = 16000, names: list[str] | None = None,
+              eval_batch: int = 32, models: tuple[str, ...] = ("conv1d", "conv2d")) -> dict:
+    """`evaluate_grid` per clip (`batched=False`) then batched, in this process: wall and CPU seconds of each.
+
+    The clips are speech-like tones of varied length (some shorter than `seconds`), the models untrained
+    (their cost is the same), the grid every buildable corruption × severities 1-5 plus clean.
+    """
+    import pandas as pd
+
+    from keras_audio.cache import WaveformStore
+    from keras_audio.evaluate import evaluate_grid, grid, keras_predictor
+    from keras_audio.manifest import Manifest
+    from keras_audio.models.registry import build_model
+    from keras_audio.pipeline import ClipSource
+
+    rng = np.random.default_rng(5)
+    base = speech_like_clip(sample_rate, 2 * seconds)
+    lengths = rng.integers(int(0.6 * seconds * sample_rate), int(1.5 * seconds * sample_rate), size=clips)
+    waveforms = [np.roll(base, int(rng.integers(base.size)))[:n] * rng.uniform(0.3, 3.0) for n in lengths]
+    clip_ids = [f"clip{i:04d}" for i in range(clips)]
+    store = WaveformStore(np.concatenate(waveforms).astype(np.float32), np.concatenate([[0], np.cumsum(lengths)[:-1]]),
+                          lengths, clip_ids, sample_rate)
+    frame = pd.DataFrame({"clip_id": clip_ids, "path": [f"{c}.wav" for c in clip_ids],
+                          "label": ["low" if i % 2 else "high" for i in range(clips)],
+                          "speaker": [f"s{i}" for i in range(clips)], "split": "test"})
+    source = ClipSource(store, Manifest(frame, name="grid"))
+    with tempfile.TemporaryDirectory() as scratch:
+        resources_, _ = resources(sample_rate, Path(scratch))
+        suite = registry.build_suite(names, sample_rate, resources_, skip_missing=True)
+    conditions = grid(suite, (1, 2, 3, 4, 5))
+    keras_models = {name: build_model(name, 2, sample_rate) for name in models}
+    predictors = {name: keras_predictor(model) for name, model in keras_models.items()}
+    clip_samples = int(seconds * sample_rate)
+    for predict in predictors.values():  # trace both batch shapes outside the timings
+        for size in (eval_batch, 256):
+            predict(tf.zeros([size, clip_samples]))
+    timings, results = {}, {}
+    for label, batched in (("per clip", False), ("batched", True)):
+        wall, cpu = time.perf_counter(), time.process_time()
+        results[label] = evaluate_grid(predictors, source, conditions, clip_samples, eval_batch, seed=0,
+                                       progress=False, batched=batched)
+        timings[label] = (time.perf_counter() - wall, time.process_time() - cpu)
+    before, after = results["per clip"], results["batched"]
+    same = all(np.array_equal(before.predictions[k], after.predictions[k]) for k in before.predictions)
+    largest = max(float(np.max(np.abs(before.probabilities[k] - after.probabilities[k]))) for k in before.probabilities)
+    return {"clips": clips, "conditions": len(conditions), "models": list(models), "timings": timings,
+            "same_predictions": same, "max_probability_difference": largest}
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -322,6 +430,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--quick", action="store_true", help="200 clips, 3 repeats")
     parser.add_argument("--cores", type=int, default=2, help="pin the process to this many cores (Linux)")
     parser.add_argument("--only", nargs="+", help="corruption names (default: all)")
+    parser.add_argument("--batch", type=int, default=64, help="clips per batch for the batched column")
+    parser.add_argument("--grid", action="store_true", help="time evaluate_grid per clip vs batched instead")
+    parser.add_argument("--grid-clips", type=int, default=200)
+    parser.add_argument("--eval-batch", type=int, default=32, help="the per-clip path's batch size (the config's)")
     # Accepted so that benchmarks/speed.py can pass its usual flags; the cost does not depend on the clip's
     # content, so a synthetic speech-like clip is used whatever the corpus.
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
@@ -329,9 +441,25 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > args.cores:
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.cores])
+    if args.grid:
+        names = args.only or (GRID_QUICK_CORRUPTIONS if args.quick else None)
+        figures = grid_cost(40 if args.quick else args.grid_clips, 2.0, args.sample_rate, names, args.eval_batch)
+        (before_wall, before_cpu), (after_wall, after_cpu) = figures["timings"].values()
+        print(f"# evaluate_grid: {figures['clips']} clips of 2 s x {figures['conditions']} conditions x "
+              f"{len(figures['models'])} untrained models ({', '.join(figures['models'])}), "
+              f"{len(os.sched_getaffinity(0))} cores")
+        print()
+        print("| path | wall s | cpu s |\n|---|---:|---:|")
+        print(f"| per clip (batched=False, batch {args.eval_batch}) | {before_wall:.1f} | {before_cpu:.1f} |")
+        print(f"| batched stream (batch 256) | {after_wall:.1f} | {after_cpu:.1f} |")
+        print(f"| per clip / batched | {before_wall / after_wall:.2f} | {before_cpu / after_cpu:.2f} |")
+        print()
+        print(f"same predictions: {figures['same_predictions']}; largest probability difference "
+              f"{figures['max_probability_difference']:.2g} (the models' kernels at another batch size)")
+        return [figures]
     clips, repeats = (200, 3) if args.quick else (args.clips, args.repeats)
     rows = corruption_costs(args.sample_rate, args.seconds, clips=clips, repeats=repeats, severity=args.severity,
-                            names=args.only)
+                            names=args.only, batch=args.batch)
     print(f"# Corruption cost per {args.seconds:g}-s clip at {args.sample_rate} Hz, severity {args.severity}, "
           f"tf.data map with 2 parallel calls on {len(os.sched_getaffinity(0))} cores, best of {repeats}")
     print()

@@ -1,12 +1,22 @@
-"""Speed benchmark: features/s, training examples/s, SavedModel latency and peak memory, on the same clips.
+"""Speed benchmark: features/s, training examples/s, evaluation clips/s, SavedModel latency and peak memory, on
+the same clips, each also as GFLOP/s and as a fraction of the machine's measured matrix-product throughput.
 
     python benchmarks/speed.py                              # generated corpus, 3,000 clips of 3 s
     python benchmarks/speed.py --corpus fsdd --data-dir ../shared/data/fsdd --clips 2000
     python benchmarks/speed.py --stages features --repeats 3 --json speed.json
     python benchmarks/speed.py --quick                      # tiny sizes: checks that everything runs
+    python benchmarks/speed.py --seconds 2 --stages machine train_conv2d_pipeline evaluation   # fractions of matmul
 
 What it measures, every stage on the same clips (3 s at 16 kHz, n_fft 512, window 400, hop 160, 64 mels):
 
+0. ``matmul``: the machine's sustained `tf.linalg.matmul` rate (2048 × 2048 float32, 2·n³ FLOPs a product,
+   median of 5 timings; `throughput.matmul_rates`), in its own process like every stage. Every figure with a
+   FLOP count is also given in GFLOP/s and as a fraction of it ("of matmul"). The FLOPs per clip are counted
+   once, in the prepare process, by TensorFlow's profiler on the real models' frozen inference graphs
+   (`throughput.flop_counts`: the FFTs and the recurrent layers' steps, which the profiler misses, added):
+   features = the `LogMelSpectrogram` layer alone; training = features + 3 × the rest (backward ≈ 2 ×
+   forward; no gradient flows into the weightless front-end); evaluation = the models' forward passes
+   (corruptions not counted, so the spoiled figure's fraction is a lower bound).
 1. Features per second:
    - ``homework``: the homework's preprocessing, a Python loop of per-clip NumPy STFT + mel product (power
      mel, no dB), re-created in `homework_baseline.py`; the baseline every feature figure is divided by;
@@ -21,17 +31,23 @@ What it measures, every stage on the same clips (3 s at 16 kHz, n_fft 512, windo
    ``features_paired`` measures the four methods the targets compare in one process, in turn, on chunks of
    `--paired-chunk` clips, `--paired-rounds` times: the targets are checked on ratios of the same round
    (robust to load that changes between stage processes); the separate stages give each method's memory.
-2. Training examples per second of Conv1D and Conv2D (the feature layer inside the model): ``memory``:
+2. Training examples per second of Conv1D, Conv2D and CRNN (the feature layer inside the model): ``memory``:
    `model.fit` on NumPy arrays of the clips (the in-memory baseline); ``pipeline``: `model.fit` on
    `training_dataset` (policy none); ``noise``: the same with the ``noise`` policy. Same model, batch size
    and steps; the first epoch is a warm-up, the later epochs are timed; `steps_per_epoch` in both.
-3. The exported SavedModel (`export.export_model`, reloaded with `tf.saved_model.load`, the serving
+3. ``evaluation``: every `--eval-models` model's compiled forward pass (`evaluate.keras_predictor`) on
+   batches of `--eval-batch` prepared clips (clips/s per model, and every model on each batch in turn, as the
+   evaluation runs them); and `evaluate.evaluate_grid` on clean + the whole suite at `--eval-severities` over
+   the first `--eval-clips` clips, every model on each condition (clip-conditions/s, one pass, each
+   corruption's first use included). The models are untrained: the cost does not depend on the weights.
+4. The exported SavedModel (`export.export_model`, reloaded with `tf.saved_model.load`, the serving
    signature): latency for one clip (median of many calls, after a warm-up) and clips/s at batch 64. The
    model is untrained: latency does not depend on the weights.
-4. Peak resident memory of each stage: every stage runs in a fresh process (`--stage NAME`), which
+5. Peak resident memory of each stage: every stage runs in a fresh process (`--stage NAME`), which
    reports `ru_maxrss`; the "at start" column is its resident memory with the clips loaded.
-5. Ratios: features against the homework's preprocessing (and the librosa loop), training against the
-   in-memory baseline of the same model.
+6. Ratios: features against the homework's preprocessing (and the librosa loop), training against the
+   in-memory baseline of the same model; fractions of the matmul rate (issue 15's targets: training and the
+   spoiled evaluation at >= 50 %).
 
 The stages run `--repeats` times in rounds (every stage once per round, in turn), so load from other
 processes spreads over all of them; each figure is the median of every pass of every round. The load
@@ -72,19 +88,23 @@ for _path in (str(REPO), str(BENCHMARKS)):
         sys.path.insert(0, _path)
 
 from homework_baseline import HomeworkMel, librosa_features  # noqa: E402
+from throughput import flop_counts, matmul_rates  # noqa: E402
 from keras_audio.config import FeatureConfig  # noqa: E402
 
 FEATURE_STAGES = ("homework", "librosa", "tfdata", "tfdata_noise", "tfdata_suite")
 PAIRED_STAGE = "features_paired"  # the target comparisons, interleaved in one process
 PAIRED_METHODS = ("homework", "librosa", "tfdata", "tfdata_noise")
-MODELS = ("conv1d", "conv2d")
+MODELS = ("conv1d", "conv2d", "crnn")
 FEEDS = ("memory", "pipeline", "noise")
 TRAINING_STAGES = tuple(f"train_{model}_{feed}" for model in MODELS for feed in FEEDS)
 SAVEDMODEL_STAGES = tuple(f"savedmodel_{model}" for model in MODELS)
+MATMUL_STAGE = "matmul"  # the machine's sustained matrix-product rate: every "of matmul" fraction divides by it
+EVALUATION_STAGE = "evaluation"
 CORRUPTION_COST_STAGE = "corruption_cost"
-STAGES = FEATURE_STAGES + (PAIRED_STAGE,) + TRAINING_STAGES + SAVEDMODEL_STAGES + (CORRUPTION_COST_STAGE,)
+STAGES = ((MATMUL_STAGE,) + FEATURE_STAGES + (PAIRED_STAGE,) + TRAINING_STAGES + (EVALUATION_STAGE,)
+          + SAVEDMODEL_STAGES + (CORRUPTION_COST_STAGE,))
 GROUPS = {"features": FEATURE_STAGES + (PAIRED_STAGE,), "training": TRAINING_STAGES, "savedmodel": SAVEDMODEL_STAGES,
-          "corruptions": (CORRUPTION_COST_STAGE,)}
+          "corruptions": (CORRUPTION_COST_STAGE,), "evaluation": (EVALUATION_STAGE,), "machine": (MATMUL_STAGE,)}
 
 # The issue's targets (issue 7), checked on the printed figures.
 TARGETS = (
@@ -93,6 +113,12 @@ TARGETS = (
     ("tf.data log-mel with white noise >= 5x the librosa loop", "tfdata_noise", "librosa", 5.0),
     ("conv1d: on-the-fly training within 1.3x of in-memory", "train_conv1d_pipeline", "train_conv1d_memory", 1 / 1.3),
     ("conv2d: on-the-fly training within 1.3x of in-memory", "train_conv2d_pipeline", "train_conv2d_memory", 1 / 1.3),
+)
+# Issue 15's targets: these figures at >= this fraction of the measured matrix-product throughput.
+FRACTION_TARGETS = (
+    ("conv2d training on the pipeline >= 50 % of matmul", "train_conv2d_pipeline", 0.5),
+    ("crnn training on the pipeline >= 50 % of matmul", "train_crnn_pipeline", 0.5),
+    ("spoiled evaluation (every model, every condition) >= 50 % of matmul", f"{EVALUATION_STAGE}:spoiled", 0.5),
 )
 
 
@@ -110,6 +136,13 @@ class SpeedSettings:
         throughput_batch: the batch the SavedModel throughput is measured at.
         paired_rounds, paired_chunk: the interleaved comparison runs each feature method on `paired_chunk`
             clips (a multiple of `batch_size`; at most the clips there are) in turn, `paired_rounds` times.
+        matmul_size, matmul_seconds: the `tf.linalg.matmul` of two `matmul_size`² matrices, timed for about
+            `matmul_seconds` (`throughput.matmul_gflops`).
+        eval_models: the models of the evaluation stage (every one runs on each batch, as `evaluate_grid` does).
+        eval_batch: clips per model call in the evaluation stage.
+        eval_clips: clips of the evaluation stage (the first ones; all `clips` when there are fewer).
+        eval_passes: timed passes of each model's forward over the `eval_clips`.
+        eval_severities: severities of the spoiled grid (clean + every corruption of the suite at each).
     """
 
     corpus: str = "synthetic"
@@ -128,6 +161,13 @@ class SpeedSettings:
     throughput_calls: int = 10
     paired_rounds: int = 10
     paired_chunk: int = 256
+    matmul_size: int = 2048
+    matmul_seconds: float = 3.0
+    eval_models: tuple[str, ...] = MODELS
+    eval_batch: int = 256
+    eval_clips: int = 256
+    eval_passes: int = 3
+    eval_severities: tuple[int, ...] = (3,)
     seed: int = 0
     features: FeatureConfig = dataclasses.field(default_factory=FeatureConfig)
 
@@ -138,11 +178,18 @@ class SpeedSettings:
     def validate(self, training: bool = True) -> "SpeedSettings":
         """Check the settings; `training`: also that the clips suffice for the in-memory training baseline."""
         for name in ("clips", "batch_size", "passes", "train_steps", "train_epochs", "latency_calls",
-                     "throughput_batch", "throughput_calls", "paired_rounds"):
+                     "throughput_batch", "throughput_calls", "paired_rounds", "matmul_size", "eval_batch",
+                     "eval_clips", "eval_passes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"speed: {name} must be >= 1, got {getattr(self, name)}")
         if self.seconds <= 0:
             raise ValueError(f"speed: seconds must be positive, got {self.seconds}")
+        if not self.matmul_seconds > 0:
+            raise ValueError(f"speed: matmul_seconds must be positive, got {self.matmul_seconds}")
+        if not self.eval_models or any(m not in MODELS for m in self.eval_models):
+            raise ValueError(f"speed: eval_models must name some of {', '.join(MODELS)}, got {self.eval_models!r}")
+        if not self.eval_severities or any(s not in (1, 2, 3, 4, 5) for s in self.eval_severities):
+            raise ValueError(f"speed: eval_severities must be in 1..5, got {self.eval_severities!r}")
         if self.batch_size > self.clips:
             raise ValueError(f"speed: batch_size {self.batch_size} exceeds clips {self.clips}")
         if self.paired_chunk < self.batch_size or self.paired_chunk % self.batch_size:
@@ -163,11 +210,14 @@ class SpeedSettings:
     def from_json(cls, text: str) -> "SpeedSettings":
         values = json.loads(text)
         values["features"] = FeatureConfig(**values["features"])
+        for name in ("eval_models", "eval_severities"):  # JSON has lists
+            values[name] = tuple(values[name])
         return cls(**values)
 
 
 QUICK = dict(clips=24, seconds=0.5, batch_size=4, passes=1, train_steps=2, train_epochs=1, latency_calls=5,
-             throughput_batch=4, throughput_calls=2, paired_rounds=2, paired_chunk=8)
+             throughput_batch=4, throughput_calls=2, paired_rounds=2, paired_chunk=8, matmul_size=256,
+             matmul_seconds=0.2, eval_batch=8, eval_clips=8, eval_passes=1, eval_severities=(1,))
 
 
 @dataclasses.dataclass
@@ -189,6 +239,8 @@ class Figure:
 
     `cpu_samples` are the same rates per second of this process's CPU time (all its threads): a figure of
     efficiency that other processes' load disturbs far less than wall-clock rates. Empty for latencies.
+    `flops_per_item`: the floating-point operations one counted item (clip, example) costs
+    (`throughput.flop_counts`), None when not counted; the matmul stage's figure is itself in GFLOP/s.
     """
 
     stage: str
@@ -196,10 +248,18 @@ class Figure:
     unit: str
     samples: list[float]
     cpu_samples: list[float] = dataclasses.field(default_factory=list)
+    flops_per_item: float | None = None
 
     @property
     def value(self) -> float:
         return statistics.median(self.samples)
+
+    @property
+    def gflops(self) -> float | None:
+        """GFLOP/s of the median rate (the rate itself for the matmul stage), None without a FLOP count."""
+        if self.unit == "GFLOP/s":
+            return self.value
+        return None if self.flops_per_item is None else self.value * self.flops_per_item / 1e9
 
 
 # --------------------------------------------------------------------------------------------- the clips
@@ -256,12 +316,11 @@ def clip_source(clips: Clips, sample_rate: int):
 
 def corruption_suite(settings: SpeedSettings, clips: Clips) -> dict:
     """The corruptions a ``suite`` policy draws from, with `run.py`'s default resources (noise, IRs, babble)."""
-    from run import build_config, parse_args
-
+    from keras_audio.cli import build_config, build_parser
     from keras_audio.corruptions import registry
 
-    argv = ["--corpus", settings.corpus] + (["--data-dir", settings.data_dir] if settings.data_dir else [])
-    config = build_config(parse_args(argv))
+    argv = ["run", "--corpus", settings.corpus] + (["--data-dir", settings.data_dir] if settings.data_dir else [])
+    config = build_config(build_parser().parse_args(argv))  # `run.py` is `keras-audio run`
     babble = [clips.waveforms[i] for i in range(min(64, len(clips)))]
     resources = registry.Resources(noise_dir=config.noise_dir, ir_dir=config.ir_dir, babble_waveforms=babble)
     return registry.build_suite(None, settings.sample_rate, resources, skip_missing=True)
@@ -492,6 +551,73 @@ def training_rate(clips: Clips, settings: SpeedSettings, model_name: str, feed: 
     return rates
 
 
+# ------------------------------------------------------------------------------------------ evaluation
+def evaluation_models(clips: Clips, settings: SpeedSettings) -> dict:
+    """`settings.eval_models`, built untrained (the cost of a forward pass does not depend on the weights)."""
+    from keras_audio.models import build_model
+    from keras_audio.training import set_global_seed
+
+    set_global_seed(settings.seed)
+    return {name: build_model(name, len(clips.classes), settings.sample_rate, settings.features)
+            for name in settings.eval_models}
+
+
+def forward_rates(clips: Clips, settings: SpeedSettings, models: dict) -> dict[str, Rates]:
+    """Clips per second of each model's compiled forward pass (`evaluate.keras_predictor`) on batches of
+    `eval_batch` prepared clips, one sample per pass over the first `eval_clips`; and under ``all``, every
+    model on each batch in turn, as the evaluation runs them."""
+    import tensorflow as tf
+
+    from keras_audio.evaluate import keras_predictor
+
+    predictors = {name: keras_predictor(model) for name, model in models.items()}
+    n, size = min(settings.eval_clips, len(clips)), settings.eval_batch
+    batches = [tf.constant(clips.waveforms[i:min(i + size, n)]) for i in range(0, n, size)]
+    for predict in predictors.values():  # warm-up: tracing, the kernels' first choices
+        predict(batches[0])
+    rates, watch = {name: Rates() for name in [*predictors, "all"]}, Stopwatch()
+    for _ in range(settings.eval_passes):
+        for name, predict in predictors.items():
+            watch.start()
+            out = [predict(batch) for batch in batches]
+            rates[name].add(n, *watch.stop())
+        watch.start()
+        out = [predict(batch) for batch in batches for predict in predictors.values()]
+        rates["all"].add(n, *watch.stop())
+        del out
+    return rates
+
+
+def spoiled_rate(clips: Clips, settings: SpeedSettings, models: dict) -> tuple[Rates, int]:
+    """Clip-conditions per second of `evaluate.evaluate_grid`, every model on every condition (clean + the
+    suite at `eval_severities`) of the first `eval_clips` clips, called as the evaluate stage calls it, at
+    the inference batch `eval_batch`; one sample (one pass over the grid: each corruption's first use,
+    tracing included, is part of it, as in a run). Returns the rates and the number of conditions."""
+    import inspect
+
+    from keras_audio.evaluate import Condition, evaluate_grid, grid, keras_predictor
+
+    n = min(settings.eval_clips, len(clips))
+    subset = Clips(clips.waveforms[:n], clips.labels[:n], clips.classes)
+    source = clip_source(subset, settings.sample_rate)
+    conditions = grid(corruption_suite(settings, clips), settings.eval_severities)
+    predictors = {name: keras_predictor(model) for name, model in models.items()}
+    options = {}
+    if "inference_batch_size" in inspect.signature(evaluate_grid).parameters:
+        options["inference_batch_size"] = settings.eval_batch
+
+    def run(conditions_):
+        return evaluate_grid(predictors, source, conditions_, settings.clip_samples, settings.eval_batch,
+                             settings.seed, False, **options)
+
+    run([Condition(None, 0)])  # warm-up: the models' tracing, the clean batches
+    rates, watch = Rates(), Stopwatch()
+    watch.start()
+    run(conditions)
+    rates.add(len(conditions) * len(subset), *watch.stop())
+    return rates, len(conditions)
+
+
 # ------------------------------------------------------------------------------------------ SavedModel
 def savedmodel_figures(clips: Clips, settings: SpeedSettings, model_name: str) -> tuple[list[float], Rates]:
     """(latency in ms for one clip, one sample per call; clips/s at `throughput_batch`, one per call)."""
@@ -542,9 +668,77 @@ def corruption_cost_module():
     return module
 
 
+# ------------------------------------------------------------------------------------------------ FLOPs
+FLOPS_FILE = "flops.json"
+
+
+def count_flops(settings: SpeedSettings, num_classes: int) -> dict:
+    """FLOPs per clip of `settings.clip_samples` samples, counted once (in the prepare process):
+    ``features`` (the `LogMelSpectrogram` layer alone) and, per model, `throughput.ModelFlops` as a dict
+    with its ``training`` count. The models are built untrained; the counts do not depend on the weights."""
+    from keras_audio.models import build_model
+
+    models = {}
+    for name in MODELS:
+        counts = flop_counts(build_model(name, num_classes, settings.sample_rate, settings.features),
+                             settings.clip_samples)
+        models[name] = dict(dataclasses.asdict(counts), training=counts.training)
+    features = {m["features"] for m in models.values()}
+    if len(features) != 1:
+        raise RuntimeError(f"count_flops: the models' feature layers cost different FLOPs: {sorted(features)}")
+    return {"clip_samples": settings.clip_samples, "features": features.pop(), "models": models}
+
+
 # --------------------------------------------------------------------------------------------- stages
-def measure_stage(stage: str, clips: Clips, settings: SpeedSettings) -> list[Figure]:
-    """Run one stage in this process and return its figures."""
+def measure_stage(stage: str, clips: Clips, settings: SpeedSettings, flops: dict | None = None) -> list[Figure]:
+    """Run one stage in this process and return its figures.
+
+    Args:
+        flops: `count_flops`'s counts, attached to the figures (`Figure.flops_per_item`); None: none.
+    """
+    flops = flops or {}
+    models = flops.get("models", {})
+
+    def rate_figure(name: str, unit: str, rates: Rates, flops_per_item: float | None = None) -> Figure:
+        return Figure(stage, name, unit, rates.wall, rates.cpu, flops_per_item)
+
+    if stage == MATMUL_STAGE:
+        wall, cpu = matmul_rates(settings.matmul_size, settings.matmul_seconds)
+        size = settings.matmul_size
+        return [Figure(stage, f"tf.linalg.matmul {size}x{size} float32 (2n^3 FLOPs)", "GFLOP/s", wall, cpu)]
+    if stage in FEATURE_STAGES or stage == PAIRED_STAGE:
+        return [dataclasses.replace(figure, flops_per_item=flops.get("features"))
+                for figure in measure_feature_stage(stage, clips, settings)]
+    if stage in TRAINING_STAGES:
+        _, model_name, feed = stage.split("_")
+        label = {"memory": "fit on in-memory arrays", "pipeline": "fit on the tf.data pipeline",
+                 "noise": "fit on the tf.data pipeline, noise policy"}[feed]
+        return [rate_figure(f"{model_name}: {label}", "examples/s", training_rate(clips, settings, model_name, feed),
+                            models.get(model_name, {}).get("training"))]
+    if stage == EVALUATION_STAGE:
+        built = evaluation_models(clips, settings)
+        forward = {name: models.get(name, {}).get("forward") for name in built}
+        total = None if None in forward.values() else sum(forward.values())
+        figures = [Figure(f"{stage}:{name}", f"{name}: forward pass, batch {settings.eval_batch}", "clips/s",
+                          r.wall, r.cpu, total if name == "all" else forward[name])
+                   for name, r in forward_rates(clips, settings, built).items()]
+        figures[-1].name = f"every model on each batch ({', '.join(built)}), batch {settings.eval_batch}"
+        spoiled, conditions = spoiled_rate(clips, settings, built)
+        figures.append(Figure(f"{stage}:spoiled", f"evaluate_grid: {conditions} conditions x {len(built)} models, "
+                              f"batch {settings.eval_batch} (corruption FLOPs not counted)", "clip-conditions/s",
+                              spoiled.wall, spoiled.cpu, total))
+        return figures
+    if stage in SAVEDMODEL_STAGES:
+        model_name = stage.split("_", 1)[1]
+        latency, throughput = savedmodel_figures(clips, settings, model_name)
+        return [Figure(stage, f"{model_name} SavedModel: latency, one clip", "ms", latency),
+                Figure(stage + "_batch", f"{model_name} SavedModel: batch {settings.throughput_batch}", "clips/s",
+                       throughput.wall, throughput.cpu, models.get(model_name, {}).get("forward"))]
+    raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
+
+
+def measure_feature_stage(stage: str, clips: Clips, settings: SpeedSettings) -> list[Figure]:
+    """The figures of a feature stage (no FLOP counts attached)."""
     def rate_figure(name: str, unit: str, rates: Rates) -> Figure:
         return Figure(stage, name, unit, rates.wall, rates.cpu)
 
@@ -564,18 +758,7 @@ def measure_stage(stage: str, clips: Clips, settings: SpeedSettings) -> list[Fig
                  "tfdata_noise": "tf.data white noise"}
         return [Figure(f"{stage}:{method}", f"interleaved: {names[method]}", "clips/s", r.wall, r.cpu)
                 for method, r in paired_feature_rates(clips, settings).items()]
-    if stage in TRAINING_STAGES:
-        _, model_name, feed = stage.split("_")
-        label = {"memory": "fit on in-memory arrays", "pipeline": "fit on the tf.data pipeline",
-                 "noise": "fit on the tf.data pipeline, noise policy"}[feed]
-        return [rate_figure(f"{model_name}: {label}", "examples/s", training_rate(clips, settings, model_name, feed))]
-    if stage in SAVEDMODEL_STAGES:
-        model_name = stage.split("_", 1)[1]
-        latency, throughput = savedmodel_figures(clips, settings, model_name)
-        return [Figure(stage, f"{model_name} SavedModel: latency, one clip", "ms", latency),
-                Figure(stage + "_batch", f"{model_name} SavedModel: batch {settings.throughput_batch}", "clips/s",
-                       throughput.wall, throughput.cpu)]
-    raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
+    raise ValueError(f"not a feature stage: {stage!r}")
 
 
 def current_rss_mb() -> float:
@@ -604,15 +787,20 @@ def stage_main(stage: str, work: Path) -> dict:
         import keras  # noqa: F401
         import tensorflow  # noqa: F401
     rows = table = None
+    flops_path = work / FLOPS_FILE
+    flops = json.loads(flops_path.read_text()) if flops_path.is_file() else None
     if stage == CORRUPTION_COST_STAGE:  # it measures on its own clip
         rss_start = current_rss_mb()
         rows, table = corruption_cost_rows(settings)
         figures = []
+    elif stage == MATMUL_STAGE:  # no clips
+        rss_start = current_rss_mb()
+        figures = measure_stage(stage, None, settings)
     else:
         clips = Clips(np.load(work / "waveforms.npy"), np.load(work / "labels.npy"),
                       tuple(json.loads((work / "clips.json").read_text())["classes"]))
         rss_start = current_rss_mb()
-        figures = measure_stage(stage, clips, settings)
+        figures = measure_stage(stage, clips, settings, flops)
     return {"stage": stage, "figures": [dataclasses.asdict(f) for f in figures], "rows": rows, "table": table,
             "rss_start_mb": rss_start, "peak_rss_mb": peak_rss_mb(), "load_before": load_before,
             "load_after": os.getloadavg()[0], "versions": _versions()}
@@ -636,7 +824,12 @@ def prepare_main(work: Path) -> dict:
     np.save(work / "waveforms.npy", clips.waveforms)
     np.save(work / "labels.npy", clips.labels)
     (work / "clips.json").write_text(json.dumps({"classes": list(clips.classes), "description": clips.description}))
-    return {"description": clips.description, "seconds": time.perf_counter() - started}
+    seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    flops = count_flops(settings, len(clips.classes))
+    (work / FLOPS_FILE).write_text(json.dumps(flops))
+    return {"description": clips.description, "seconds": seconds, "flops": flops,
+            "flops_seconds": time.perf_counter() - started}
 
 
 class StageFailed(RuntimeError):
@@ -774,6 +967,25 @@ def ratio_text(figure: Figure, figures: dict[str, Figure]) -> str:
     return ""
 
 
+def matmul_fraction(figure: Figure, figures: dict[str, Figure]) -> float | None:
+    """`figure`'s GFLOP/s over the matmul stage's (medians), None without either."""
+    peak = figures.get(MATMUL_STAGE)
+    if figure.stage == MATMUL_STAGE or peak is None or figure.gflops is None:
+        return None
+    return figure.gflops / peak.value
+
+
+def fraction_checks(figures: dict[str, Figure]) -> list[dict]:
+    """Issue 15's targets that the measured stages cover: `{target, fraction, threshold, met}`."""
+    checks = []
+    for target, stage, threshold in FRACTION_TARGETS:
+        fraction = None if stage not in figures else matmul_fraction(figures[stage], figures)
+        if fraction is not None:
+            checks.append({"target": target, "fraction": fraction, "threshold": threshold,
+                           "met": fraction >= threshold})
+    return checks
+
+
 def _format(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.3g}" if value < 10 else f"{value:.1f}"
 
@@ -802,16 +1014,25 @@ def render(summaries: dict[str, StageSummary], settings: SpeedSettings, info: di
         + " (other processes' load lowers wall-clock rates; 'per CPU-s' is the rate per second of this "
         "process's own CPU time)",
         "",
-        "| stage | figure | median | unit | ratio | samples (min-max) | per CPU-s | load | RSS at start MB | peak RSS MB |",
-        "|---|---|---:|---|---|---|---:|---:|---:|---:|",
+        "- GFLOP/s: the median rate × the FLOPs of one item, counted by TensorFlow's profiler on the real models "
+        "(`throughput.py`: training = features + 3 × the rest; evaluation = the models' forward passes, log-mel "
+        "included, corruptions not counted); 'of matmul': that over the matmul stage's GFLOP/s",
+        "",
+        "| stage | figure | median | unit | ratio | GFLOP/s | of matmul | samples (min-max) | per CPU-s | load | "
+        "RSS at start MB | peak RSS MB |",
+        "|---|---|---:|---|---|---:|---:|---|---:|---:|---:|---:|",
     ]
     for summary in summaries.values():
         for figure in summary.figures:
             spread = f"{len(figure.samples)} ({_format(min(figure.samples))}-{_format(max(figure.samples))})"
             per_cpu = _format(statistics.median(figure.cpu_samples)) if figure.cpu_samples else ""
+            gflops = "" if figure.gflops is None or figure.unit == "GFLOP/s" else _format(figure.gflops)
+            fraction = matmul_fraction(figure, figures)
+            fraction = "" if fraction is None else f"{100 * fraction:.0f} %"
             lines.append(f"| {figure.stage} | {figure.name} | {_format(figure.value)} | {figure.unit} | "
-                         f"{ratio_text(figure, figures)} | {spread} | {per_cpu} | {statistics.median(summary.loads):.1f} | "
-                         f"{summary.rss_start_mb:,.0f} | {summary.peak_rss_mb:,.0f} |")
+                         f"{ratio_text(figure, figures)} | {gflops} | {fraction} | {spread} | {per_cpu} | "
+                         f"{statistics.median(summary.loads):.1f} | {summary.rss_start_mb:,.0f} | "
+                         f"{summary.peak_rss_mb:,.0f} |")
     checks = target_checks(figures)
     if checks:
         lines += ["", "| target (issue 7) | needed | measured | met | from | ratio per CPU-s |",
@@ -824,6 +1045,21 @@ def render(summaries: dict[str, StageSummary], settings: SpeedSettings, info: di
                       "are what the targets name; under other processes' load, a process with more threads "
                       "(tf.data) gets a larger share of the cores than a one-thread loop, so prefer figures "
                       "measured on an idle machine."]
+    fractions = fraction_checks(figures)
+    if fractions:
+        lines += ["", "| target (issue 15) | needed | measured | met |", "|---|---:|---:|---|"]
+        lines += [f"| {c['target']} | {100 * c['threshold']:.0f} % | {100 * c['fraction']:.0f} % | "
+                  f"{'yes' if c['met'] else 'NO'} |" for c in fractions]
+    if info.get("flops"):
+        lines += ["", f"## FLOPs per clip of {info['flops']['clip_samples']} samples (throughput.py)", "",
+                  "| model | profiler (whole graph) | forward | of which features | FFT added | recurrent added | "
+                  "training |", "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {name} | {c['profiler'] / 1e9:.4f} | {c['forward'] / 1e9:.4f} | {c['features'] / 1e9:.4f} | "
+                  f"{c['fft'] / 1e9:.4f} | {c['recurrent'] / 1e9:.4f} | {c['training'] / 1e9:.4f} |"
+                  for name, c in info["flops"]["models"].items()]
+        lines += ["", "GFLOP per clip. 'profiler': `tf.compat.v1.profiler` on the frozen inference graph as is (no "
+                      "rule for RFFT; a while loop's body counted once); 'forward' replaces the loop bodies by the "
+                      "recurrent layers' steps and adds the FFTs."]
     if info.get("failures"):
         lines += ["", "## Failed stages (no figures)", ""]
         lines += [f"- {f['stage']} (round {f['round']}): {f['reason']}" for f in info["failures"]]
@@ -890,6 +1126,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="rounds of the interleaved feature comparison")
     parser.add_argument("--paired-chunk", type=int, default=defaults.paired_chunk,
                         help="clips per method per round of the interleaved comparison (a multiple of --batch-size)")
+    parser.add_argument("--matmul-seconds", type=float, default=defaults.matmul_seconds,
+                        help=f"seconds the matmul stage times (default {defaults.matmul_seconds:g})")
+    parser.add_argument("--eval-models", nargs="+", default=list(defaults.eval_models), choices=MODELS,
+                        help="models of the evaluation stage (default all)")
+    parser.add_argument("--eval-batch", type=int, default=defaults.eval_batch,
+                        help=f"clips per model call in the evaluation stage (default {defaults.eval_batch})")
+    parser.add_argument("--eval-clips", type=int, default=defaults.eval_clips,
+                        help=f"clips of the evaluation stage (default {defaults.eval_clips})")
+    parser.add_argument("--eval-severities", type=int, nargs="+", default=list(defaults.eval_severities),
+                        help="severities of the spoiled grid (default 3)")
     parser.add_argument("--repeats", type=int, default=1,
                         help="rounds of every stage, in turn (medians pool all rounds); 3 on a busy machine")
     parser.add_argument("--stages", nargs="+", help=f"stages or groups ({', '.join(GROUPS)}); default all")
@@ -907,7 +1153,9 @@ def settings_from_args(args: argparse.Namespace) -> SpeedSettings:
                              clips=args.clips, seconds=args.seconds, batch_size=args.batch_size, passes=args.passes,
                              train_steps=args.train_steps, train_epochs=args.train_epochs,
                              latency_calls=args.latency_calls, paired_rounds=args.paired_rounds,
-                             paired_chunk=args.paired_chunk, seed=args.seed)
+                             paired_chunk=args.paired_chunk, matmul_seconds=args.matmul_seconds,
+                             eval_models=tuple(args.eval_models), eval_batch=args.eval_batch,
+                             eval_clips=args.eval_clips, eval_severities=tuple(args.eval_severities), seed=args.seed)
     if args.quick:
         settings = dataclasses.replace(settings, **QUICK)
     return settings
@@ -924,7 +1172,8 @@ def run(settings: SpeedSettings, stages: list[str], repeats: int = 1, work: Path
         (work / "settings.json").write_text(settings.to_json())
         log("preparing the clips ...")
         prepared = run_stage_process("prepare", work)
-        log(f"  {prepared['description']} ({prepared['seconds']:.1f} s)")
+        log(f"  {prepared['description']} ({prepared['seconds']:.1f} s; FLOPs counted in "
+            f"{prepared['flops_seconds']:.1f} s)")
         results, failures = [], []
         for round_ in range(repeats):
             for stage in stages:
@@ -938,7 +1187,7 @@ def run(settings: SpeedSettings, stages: list[str], repeats: int = 1, work: Path
                     failures.append({"stage": stage, "round": round_ + 1, "reason": error.reason})
         loads = [x for r in results for x in (r["load_before"], r["load_after"])]
         info = {"machine": machine(), "clips": prepared["description"], "repeats": repeats, "loads": loads,
-                "raw": results, "failures": failures}
+                "raw": results, "failures": failures, "flops": prepared.get("flops")}
         return summarize(results), info
 
 
@@ -958,10 +1207,12 @@ def main(argv=None) -> int:
     if args.json:
         payload = {"settings": dataclasses.asdict(settings), "machine": info["machine"], "clips": info["clips"],
                    "repeats": info["repeats"], "loads": info["loads"],
-                   "figures": [dict(dataclasses.asdict(f), value=f.value, peak_rss_mb=s.peak_rss_mb,
-                                    rss_start_mb=s.rss_start_mb)
+                   "figures": [dict(dataclasses.asdict(f), value=f.value, gflops=f.gflops,
+                                    matmul_fraction=matmul_fraction(f, all_figures(summaries)),
+                                    peak_rss_mb=s.peak_rss_mb, rss_start_mb=s.rss_start_mb)
                                for s in summaries.values() for f in s.figures],
                    "targets": target_checks(all_figures(summaries)),
+                   "fraction_targets": fraction_checks(all_figures(summaries)), "flops": info["flops"],
                    "corruption_costs": next((s.rows for s in summaries.values() if s.rows), None),
                    "failures": info["failures"]}
         args.json.parent.mkdir(parents=True, exist_ok=True)

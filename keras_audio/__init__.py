@@ -51,7 +51,9 @@ _LAYER_MODULES = (
     "keras_audio.features",
     "keras_audio.handcrafted_features",
     "keras_audio.corruptions.spec_augment",
+    "keras_audio.pcen",
     "keras_audio.models.layers",
+    "keras_audio.models.masking",
     "keras_audio.models.transfer",
 )
 

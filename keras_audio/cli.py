@@ -72,6 +72,11 @@ def _grid_flags(parser: argparse.ArgumentParser, defaults: RunConfig) -> None:
                         help="do not look in ../shared/data for noise and impulse responses (what a fresh clone does)")
     parser.add_argument("--out", help="where run folders go (default: results/ under the home folder)")
     parser.add_argument("--run-name", help="the run folder's name (default: corpus-task-seed-timestamp)")
+    parser.add_argument("--source", choices=("memory", "stream", "auto"), default=None,
+                        help="serve clips from memory, stream them from the decode cache on disk, or auto "
+                             "(default: stream a corpus above options.stream_threshold_gb, 2 GB of samples)")
+    parser.add_argument("--shared-dir", help="a folder every worker of TF_CONFIG reads and writes: the evaluation "
+                                             "grid is then split by condition across the workers and merged")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
 
 
@@ -99,6 +104,10 @@ def _training_flags(parser: argparse.ArgumentParser, defaults: RunConfig) -> Non
                         help="accept a class that is absent from a split (a warning instead of a refusal)")
     parser.add_argument("--content-hash", action="store_true", default=None,
                         help="also refuse byte-identical files on two sides of the split (hashes every file)")
+    parser.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"), default=None,
+                        help="train on one device (default), every local device (mirrored), or the cluster of "
+                             "TF_CONFIG (multi-worker: start the same command on every worker); --batch-size is "
+                             "the global batch, split over the replicas")
     parser.add_argument("--resume", action="store_true",
                         help="continue the killed run of this --run-name: finished models are kept, a half-trained "
                              "one continues from its last epoch (same flags required)")
@@ -280,6 +289,9 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     for spec in getattr(args, "test_corpus", []):
         name, _, path = spec.partition("=")
         config.options.setdefault("test_corpora", []).append({"corpus": name, "data_dir": path or None})
+    for flag in ("strategy", "source", "shared_dir"):
+        if getattr(args, flag, None) is not None:
+            config.options[flag] = getattr(args, flag)
     if getattr(args, "test_split", None):
         config.options["test_split"] = args.test_split
     class_map = _pairs(getattr(args, "class_map", []), "--class-map")
@@ -305,7 +317,9 @@ def _cmd_run(args) -> None:
 
     if args.resume and not args.run_name:
         raise UserError("--resume needs the --run-name of the run to continue")
-    run_experiment(build_config(args), progress=not args.no_progress, resume=args.resume)
+    config = build_config(args)
+    _start_strategy(config)
+    run_experiment(config, progress=not args.no_progress, resume=args.resume)
 
 
 def _cmd_train(args) -> None:
@@ -313,7 +327,20 @@ def _cmd_train(args) -> None:
 
     if args.resume and not args.run_name:
         raise UserError("--resume needs the --run-name of the run to continue")
-    train_only(build_config(args), progress=not args.no_progress, resume=args.resume)
+    config = build_config(args)
+    _start_strategy(config)
+    train_only(config, progress=not args.no_progress, resume=args.resume)
+
+
+def _start_strategy(config: RunConfig) -> None:
+    """Create the run's tf.distribute strategy before any TensorFlow op (multi-worker needs it first)."""
+    strategy = config.options.get("strategy", "default")
+    if strategy == "multi-worker" and not config.run_name:
+        raise UserError("--strategy multi-worker needs a --run-name, the same on every worker")
+    if strategy != "default":
+        from keras_audio.distribute import start
+
+        start(strategy)
 
 
 def _cmd_evaluate(args) -> None:

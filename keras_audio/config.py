@@ -220,6 +220,9 @@ OPTIONS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "cross_validation": ("true: one round per value of the corpus's fold column", check_bool),
     "policy_probability": ("the fraction of training clips a waveform policy corrupts, in [0, 1]",
                            lambda key, value: check_float(key, value, minimum=0.0, maximum=1.0)),
+    "mixup_alpha": ("mixup (keras_audio.mixup) of every training batch with Beta(alpha, alpha) weights; "
+                    "0 (the default): off. 0.1-0.4 is the usual range",
+                    lambda key, value: check_float(key, value, minimum=0.0, maximum=10.0)),
     "corpora": ("several training corpora joined by label name, [{corpus, data_dir, task?, options?, name?}]",
                 lambda key, value: _check_test_corpora(key, value)),
     "export_formats": ("extra export formats of every model: any of 'tflite', 'onnx'",
@@ -231,6 +234,19 @@ OPTIONS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
                    lambda key, value: _check_choice(key, value, ("test", "all"))),
     "class_map": ("a test corpus's class name -> the models' class name, {corpus_class: model_class}",
                   lambda key, value: _check_string_map(key, value)),
+    "strategy": ("training on 'default' (one device), 'mirrored' (every local device) or 'multi-worker' "
+                 "(the cluster in TF_CONFIG); see keras_audio.distribute",
+                 lambda key, value: _check_choice(key, value, ("default", "mirrored", "multi-worker"))),
+    "source": ("where the clips are served from: 'memory', 'stream' (read from the decode cache on disk) or "
+               "'auto' (stream above stream_threshold_gb)",
+               lambda key, value: _check_choice(key, value, ("memory", "stream", "auto"))),
+    "stream_threshold_gb": ("with source 'auto', stream a corpus whose float32 samples exceed this (default 2)",
+                            lambda key, value: check_float(key, value, minimum=0.0)),
+    "shared_dir": ("a folder every worker of TF_CONFIG reads and writes: the evaluation grid is split by "
+                   "condition across the workers, whose parts are exchanged there",
+                   lambda key, value: check_str(key, value)),
+    "shared_timeout_seconds": ("how long a worker waits for the other workers' evaluation parts (default 3600)",
+                               lambda key, value: check_float(key, value, positive=True)),
 }
 
 

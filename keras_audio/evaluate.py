@@ -1,14 +1,19 @@
 """Clean and spoiled evaluation over the corruption grid, and the metrics of the tables.
 
 Each condition (clean, or a corruption at a severity) is built once and every model is run on the same
-batches, so all models see the identical spoiled test set and the corruption cost is paid once.
+batches, so all models see the identical spoiled test set and the corruption cost is paid once. The
+conditions form one `tf.data` stream, spoiled a batch at a time and prepared ahead, so the next batches are
+being spoiled on one core while the models run on the current one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
-from collections.abc import Callable, Hashable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from queue import Full, Queue
 
 import numpy as np
 import tensorflow as tf
@@ -17,7 +22,7 @@ from tqdm.auto import tqdm
 
 from keras_audio.corruptions.base import Corruption
 from keras_audio.guards import check_finite_probabilities
-from keras_audio.pipeline import ClipSource, evaluation_dataset
+from keras_audio.pipeline import ClipSource, cropped_batches, evaluation_dataset
 from keras_audio.windowing import frame_windows
 
 Predictor = Callable[[tf.Tensor], np.ndarray]  # waveforms [batch, samples] -> probabilities [batch, classes]
@@ -28,6 +33,9 @@ CLEAN = "clean"
 # kept out of the grid's rows and summaries and reported beside the centre-crop accuracy.
 UTTERANCE = "clean_utterance"
 MCE_MIN_REFERENCE_ERROR = 0.01  # mean error per severity below which a corruption is left out of mCE
+INFERENCE_BATCH_SIZE = 256  # clips per model call and per batched corruption in `evaluate_grid`
+PREPARED_BATCHES = 2  # batches spoiled ahead of the models (across condition boundaries)
+CROP_CACHE_BYTES = 1 << 30  # the clean crops are kept in memory for every condition up to this size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,20 +116,52 @@ class GridResult:
 
 
 def evaluate_grid(predictors: Mapping[Hashable, Predictor], source: ClipSource, conditions: Sequence[Condition],
-                  clip_samples: int, batch_size: int, seed: int, progress: bool = True) -> GridResult:
-    """Run every predictor on every condition of the test clips in `source`."""
+                  clip_samples: int, batch_size: int, seed: int, progress: bool = True, *,
+                  inference_batch_size: int | None = INFERENCE_BATCH_SIZE,
+                  prepared_batches: int = PREPARED_BATCHES, batched: bool = True) -> GridResult:
+    """Run every predictor on every condition of the test clips in `source`.
+
+    The clean crops are batched once and kept; every condition spoils them a batch at a time
+    (`Corruption.spoil_batch`, clip for clip the per-clip spoiled set) in one stream over all conditions,
+    `prepared_batches` ahead of the models: the corruption of the next batch (of this condition or the next)
+    overlaps the models' work on this one. Every model runs on each batch as it comes.
+
+    Args:
+        batch_size: the inference batch when `inference_batch_size` is None (and always when not `batched`).
+        inference_batch_size: clips per model call and per batched corruption; the spoiled clips do not depend
+            on it (a model's output may, by float rounding inside its kernels).
+        prepared_batches: how many batches are spoiled ahead of the models.
+        batched: False runs the per-clip path instead, one condition after the other (the reference).
+    """
+    size = batch_size if inference_batch_size is None or not batched else inference_batch_size
+    if size < 1:
+        raise ValueError(f"evaluate_grid: the inference batch size must be >= 1, got {size!r}")
+    if prepared_batches < 1:
+        raise ValueError(f"evaluate_grid: prepared_batches must be >= 1, got {prepared_batches!r}")
     y_true = np.asarray(source.labels)
     predictions: dict[tuple[Hashable, str, int], np.ndarray] = {}
     probabilities: dict[tuple[Hashable, str, int], np.ndarray] = {}
-    bar = tqdm(conditions, desc="evaluating", unit="condition", disable=not progress)
-    for condition in bar:
-        bar.set_postfix_str(f"{condition.name} {condition.severity}")
-        dataset = evaluation_dataset(source, clip_samples, batch_size, condition.corruption, condition.severity, seed)
-        outputs: dict[Hashable, list[np.ndarray]] = {key: [] for key in predictors}
-        for waveforms, _ in dataset:
-            for key, predict in predictors.items():
-                outputs[key].append(np.asarray(predict(waveforms), np.float32))
-        for key, parts in outputs.items():
+    outputs: list[dict[Hashable, list[np.ndarray]]] = [{key: [] for key in predictors} for _ in conditions]
+    bar = tqdm(total=len(conditions), desc="evaluating", unit="condition", disable=not progress)
+    seen = 0
+    if batched:
+        stream = _condition_stream(source, conditions, clip_samples, size, seed, prepared_batches)
+    else:
+        stream = ((index, waveforms) for index, condition in enumerate(conditions) for waveforms, _ in
+                  evaluation_dataset(source, clip_samples, size, condition.corruption, condition.severity, seed,
+                                     batched=False))
+    for index, waveforms in stream:
+        index = int(index)
+        if index >= seen:  # a new condition has started; the ones before it are done
+            bar.update(index + 1 - seen)
+            bar.set_postfix_str(f"{conditions[index].name} {conditions[index].severity}")
+            seen = index + 1
+        for key, predict in predictors.items():
+            outputs[index][key].append(np.asarray(predict(waveforms), np.float32))
+    bar.update(len(conditions) - seen)
+    bar.close()
+    for condition, condition_outputs in zip(conditions, outputs):
+        for key, parts in condition_outputs.items():
             condition_key = (key, condition.name, condition.severity)
             probabilities[condition_key] = np.concatenate(parts)
             # argmax of NaN is 0: a broken model or clip would silently vote for class 0.
@@ -130,6 +170,97 @@ def evaluate_grid(predictors: Mapping[Hashable, Predictor], source: ClipSource, 
                                        + (f" severity {condition.severity}" if condition.corruption else ""))
             predictions[condition_key] = np.argmax(probabilities[condition_key], axis=-1)
     return GridResult(y_true, predictions, probabilities)
+
+
+def _condition_stream(source: ClipSource, conditions: Sequence[Condition], clip_samples: int, batch_size: int,
+                      seed: int, prepared_batches: int) -> Iterator[tuple[int, tf.Tensor]]:
+    """`(condition index, waveforms [b, clip_samples])` for every condition in turn, `prepared_batches` ahead.
+
+    A background thread builds and runs the `tf.data` pipelines while the caller runs the models: the spoiling
+    (TensorFlow ops) and the tracing of the next corruption's map (Python, which the models' ops leave free
+    while they run) overlap the models' work. Consecutive conditions of one corruption (its severities) share
+    one map, the severity carried in the element: tracing a corruption and instantiating its map cost about a
+    second, more than spoiling a small test set, so they are paid once per corruption, not per condition.
+    """
+    for condition in conditions:
+        if condition.corruption is not None and condition.severity not in (1, 2, 3, 4, 5):
+            raise ValueError(f"severity must be in 1..5 for corruption {condition.name!r}, got {condition.severity!r}")
+    # The crops are the same for every condition: cut once and kept in memory, unless that would be large
+    # (a source streamed from disk is read again for each condition instead).
+    crops = cropped_batches(source, clip_samples, batch_size)
+    if len(source) * clip_samples * 4 <= CROP_CACHE_BYTES:
+        crops = crops.cache()
+    batches = -(-len(source) // batch_size)
+
+    def parts() -> Iterator[tf.data.Dataset]:
+        for corruption, members in itertools.groupby(enumerate(conditions), key=lambda item: item[1].corruption):
+            members = list(members)
+            tags = tf.data.Dataset.from_tensor_slices((
+                np.repeat([index for index, _ in members], batches).astype(np.int32),
+                np.repeat([condition.severity for _, condition in members], batches).astype(np.int32)))
+            part = tf.data.Dataset.zip((crops.repeat(len(members)), tags))
+            yield part.map(_spoiler(corruption, seed), num_parallel_calls=tf.data.AUTOTUNE,
+                           deterministic=True).prefetch(1)
+
+    return _in_background((element for part in parts() for element in part), prepared_batches)
+
+
+_DONE = object()
+
+
+def _in_background(elements: Iterator, buffer: int) -> Iterator:
+    """Run the iterator `elements` in a thread, up to `buffer` items ahead; its errors are raised here."""
+    queue: Queue = Queue(maxsize=buffer)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce():
+        try:
+            for element in elements:
+                if not put(element):
+                    return
+            put(_DONE)
+        except BaseException as error:  # handed to the consumer, which raises it
+            put(_Failure(error))
+
+    thread = threading.Thread(target=produce, name="evaluate_grid conditions", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclasses.dataclass
+class _Failure:
+    error: BaseException
+
+
+def _spoiler(corruption: Corruption | None, seed: int) -> Callable:
+    """The map of one corruption's conditions: `((waveforms, labels, clip hashes), (index, severity))` ->
+    `(index, spoiled waveforms)`."""
+    def spoil(crops, tag):
+        (waveforms, _, clip_hashes), (index, severity) = crops, tag
+        if corruption is None:
+            return index, waveforms
+        return index, corruption.spoil_batch(waveforms, clip_hashes, seed, severity)
+
+    return spoil
 
 
 def utterance_probabilities(predictors: Mapping[Hashable, Predictor], source: ClipSource, clip_samples: int,

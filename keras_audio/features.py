@@ -61,12 +61,15 @@ def power_spectrogram(waveforms: tf.Tensor, n_fft: int, win_length: int, hop_len
     return tf.math.square(tf.math.real(stft)) + tf.math.square(tf.math.imag(stft))
 
 
-def power_to_db(power: tf.Tensor, top_db: float | None = 80.0, amin: float = AMIN) -> tf.Tensor:
+def power_to_db(power: tf.Tensor, top_db: float | None = 80.0, amin: float = AMIN,
+                frame_mask: tf.Tensor | None = None) -> tf.Tensor:
     """`10·log10(power)`, floored at `top_db` below each example's own maximum.
 
     Args:
-        power: `[batch, ...]` non-negative.
+        power: `[batch, frames, ...]` non-negative.
         top_db: dynamic range kept per example; None keeps all.
+        frame_mask: optional `[batch, frames]` bool, True for frames of signal: the peak is then taken over
+            those frames only, so frames of zero padding (or half-overlapping it) cannot set the floor.
 
     Returns:
         dB values of the same shape.
@@ -75,15 +78,28 @@ def power_to_db(power: tf.Tensor, top_db: float | None = 80.0, amin: float = AMI
     if top_db is None:
         return db
     axes = list(range(1, len(power.shape)))
-    peak = tf.reduce_max(db, axis=axes, keepdims=True)  # per example, never across the batch
+    candidates = db
+    if frame_mask is not None:
+        mask = tf.cast(frame_mask, tf.bool)
+        for _ in axes[1:]:  # [batch, frames] -> [batch, frames, 1, ...]
+            mask = mask[..., None]
+        candidates = tf.where(mask, db, db.dtype.min)
+    peak = tf.reduce_max(candidates, axis=axes, keepdims=True)  # per example, never across the batch
     return tf.maximum(db, peak - top_db)
 
 
+def mel_power_spectrogram(waveforms: tf.Tensor, filterbank: tf.Tensor, n_fft: int, win_length: int,
+                          hop_length: int) -> tf.Tensor:
+    """`[batch, samples]` float32 -> mel power `[batch, frames, n_mels]` (`librosa.feature.melspectrogram`)."""
+    return tf.linalg.matmul(power_spectrogram(waveforms, n_fft, win_length, hop_length), filterbank)
+
+
 def log_mel_spectrogram(waveforms: tf.Tensor, filterbank: tf.Tensor, n_fft: int, win_length: int,
-                        hop_length: int, top_db: float | None = 80.0) -> tf.Tensor:
-    """`[batch, samples]` float32 -> `[batch, frames, n_mels]` dB, per example."""
-    power = power_spectrogram(waveforms, n_fft, win_length, hop_length)
-    return power_to_db(tf.linalg.matmul(power, filterbank), top_db=top_db)
+                        hop_length: int, top_db: float | None = 80.0,
+                        frame_mask: tf.Tensor | None = None) -> tf.Tensor:
+    """`[batch, samples]` float32 -> `[batch, frames, n_mels]` dB, per example (peak over `frame_mask`'s frames)."""
+    power = mel_power_spectrogram(waveforms, filterbank, n_fft, win_length, hop_length)
+    return power_to_db(power, top_db=top_db, frame_mask=frame_mask)
 
 
 @keras.saving.register_keras_serializable(package="keras_audio")
@@ -101,7 +117,9 @@ class LogMelSpectrogram(keras.layers.Layer):
         top_db: dynamic range kept below each example's peak (None: unclipped).
 
     Input shape:
-        `[batch, samples]` float32; any number of samples (at least 1).
+        `[batch, samples]` float32; any number of samples (at least 1). Optionally `frame_mask`
+        `[batch, frames]` bool (True: a frame of signal, see `models.masking.padding_mask`): the `top_db`
+        floor is then set by the loudest frame of signal, not by frames over the padding.
 
     Output shape:
         `[batch, 1 + samples // hop_length, n_mels]` float32.
@@ -131,9 +149,9 @@ class LogMelSpectrogram(keras.layers.Layer):
         self.top_db = None if top_db is None else float(top_db)
         self._filterbank = mel_filterbank(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax)
 
-    def call(self, inputs):
+    def call(self, inputs, frame_mask=None):
         return log_mel_spectrogram(tf.cast(inputs, tf.float32), tf.constant(self._filterbank), self.n_fft,
-                                   self.win_length, self.hop_length, self.top_db)
+                                   self.win_length, self.hop_length, self.top_db, frame_mask)
 
     def compute_output_shape(self, input_shape):
         samples = input_shape[-1]

@@ -9,7 +9,8 @@ batches however many threads run the map.
   the seed `fold_in(seed, k)`, split into a crop seed and a corruption-policy seed.
 - Evaluation: the crop is deterministic (the centre), and a spoiled clip's seed is derived from
   `(run seed, clip id, corruption, severity)` (`corruptions.base.clip_seed`), so the spoiled test set is
-  the same for every model, run, batch size and thread count.
+  the same for every model, run, batch size and thread count. Clips are cropped, batched, then spoiled a
+  batch at a time (`Corruption.corrupt_batch`, row for row the per-clip corruption).
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from keras_audio.corpora.combined import GROUP_COLUMN
 from keras_audio.corruptions.base import Corruption, clip_seed, name_hash, split_seed
 from keras_audio.corruptions.policy import fit_length
 from keras_audio.manifest import Manifest
+from keras_audio.mixup import Mixup, mixup_dataset
 from keras_audio.windowing import center_crop_or_pad, random_crop_or_pad  # re-exported: their one home
 
 AUTOTUNE = tf.data.AUTOTUNE
 TRAIN_STREAM = 0x7EA1  # separates the training stream's seeds from evaluation seeds
+MIXUP_STREAM = 0x313C  # separates the mixup draws from the training stream's per-example seeds
 
 
 class ClipSource:
@@ -42,9 +45,7 @@ class ClipSource:
         index = store.indices(manifest.clip_ids)
         lengths = store.lengths[index]
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        # One contiguous copy of just these clips; a map that slices it is a gather, with no Python.
-        self.samples = tf.constant(np.concatenate([store.waveform(i) for i in index]) if len(index) else
-                                   np.zeros(0, np.float32))
+        self.samples = self._hold(store, index)
         self.offsets = offsets
         self.lengths = lengths.astype(np.int64)
         self.labels = manifest.label_ids
@@ -59,8 +60,30 @@ class ClipSource:
     def __len__(self) -> int:
         return len(self.clip_ids)
 
+    def _hold(self, store: WaveformStore, index: np.ndarray):
+        # One contiguous copy of just these clips; a map that slices it is a gather, with no Python.
+        return tf.constant(np.concatenate([store.waveform(i) for i in index]) if len(index) else
+                           np.zeros(0, np.float32))
+
     def slices(self) -> tf.data.Dataset:
         return tf.data.Dataset.from_tensor_slices((self.offsets, self.lengths, self.labels, self.clip_hashes))
+
+    def shuffled(self, seed: int) -> tf.data.Dataset:
+        """`slices()` in a new seeded order every pass, endless: the training stream's order.
+
+        Pass `p` is the permutation `stateless_shuffle(seed, p)`, so element `k` of the stream is a function of
+        `(seed, k)` alone, however many iterators were made of the dataset before (`Dataset.shuffle` with
+        `reshuffle_each_iteration` would give each new iterator another order; a distributed `fit` makes one
+        to build the model before the one it trains on).
+        """
+        key = tf.constant(seed, tf.int64)
+        return self.rows(tf.data.Dataset.counter().flat_map(lambda number: tf.data.Dataset.from_tensor_slices(
+            tf.random.experimental.stateless_shuffle(tf.range(len(self), dtype=tf.int64), tf.stack([key, number])))))
+
+    def rows(self, positions: tf.data.Dataset) -> tf.data.Dataset:
+        """The `slices()` elements at `positions` (a dataset of int64 clip positions)."""
+        columns = tuple(tf.constant(c) for c in (self.offsets, self.lengths, self.labels, self.clip_hashes))
+        return positions.map(lambda i: tuple(column[i] for column in columns))
 
     def clip(self, offset, length) -> tf.Tensor:
         return self.samples[offset:offset + length]
@@ -96,6 +119,8 @@ def training_dataset(
     waveform_policy: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
     pairs: bool = False,
     balance_groups: bool = False,
+    shard: tuple[int, int] | None = None,
+    mixup: Mixup | None = None,
 ) -> tf.data.Dataset:
     """An endless, shuffled stream of training batches (feed `fit` with `steps_per_epoch`).
 
@@ -110,9 +135,17 @@ def training_dataset(
             autoencoder learns from.
         balance_groups: draw each example from the source's corpora (`ClipSource.groups`) with equal
             probability (seeded), so a small corpus is not drowned by a large one; a no-op for one corpus.
+        shard: `(count, index)`: keep elements `index, index + count, ...` of the stream (each keeps the seed
+            of its place in the whole stream), so `count` workers batching `batch_size` each see together
+            the global batches of one process batching `count * batch_size`.
+        mixup: mix each batch (`mixup.mixup_dataset`): the elements become `(mixed [b, n], soft targets
+            [b, classes])`, batch `k` mixed from its own stateless seed (with `shard`, partners come from the
+            worker's own batch); None or alpha 0: no mixing, labels stay class ids.
     """
     if len(source) == 0:
         raise ValueError("training_dataset: the training split is empty")
+    if mixup is not None and mixup.alpha > 0 and pairs:
+        raise ValueError("training_dataset: mixup cannot mix denoising pairs (pairs=True); use one or the other")
     base = tf.constant([seed, TRAIN_STREAM], tf.int64)
 
     def load(index, element):
@@ -134,9 +167,17 @@ def training_dataset(
                    for g in range(len(source.group_names))]
         dataset = tf.data.Dataset.sample_from_datasets(streams, seed=seed).enumerate()
     else:
-        dataset = source.slices().shuffle(len(source), seed=seed, reshuffle_each_iteration=True).repeat().enumerate()
+        dataset = source.shuffled(seed).enumerate()
+    if shard is not None:  # one worker's part of the stream: every n-th element, seeds kept (`distribute`)
+        dataset = dataset.shard(*shard)
     dataset = dataset.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
-    return dataset.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
+    dataset = dataset.batch(batch_size, drop_remainder=True)
+    if mixup is not None and mixup.alpha > 0:
+        mix_seed = tf.constant([seed, MIXUP_STREAM], tf.int64)
+        if shard is not None:
+            mix_seed = tf.random.experimental.stateless_fold_in(mix_seed, shard[1])
+        dataset = mixup_dataset(dataset, mixup, mix_seed)
+    return dataset.prefetch(AUTOTUNE)
 
 
 def evaluation_dataset(
@@ -146,6 +187,8 @@ def evaluation_dataset(
     corruption: Corruption | None = None,
     severity: int = 0,
     seed: int = 0,
+    *,
+    batched: bool = True,
 ) -> tf.data.Dataset:
     """Every clip once, in manifest order, centre-cropped, optionally spoiled.
 
@@ -156,12 +199,18 @@ def evaluation_dataset(
         corruption: None for the clean set.
         severity: 1..5 when `corruption` is given.
         seed: the run seed the spoiled versions derive from.
+        batched: spoil a batch at a time (`Corruption.corrupt_batch`); False spoils clip by clip
+            (`spoil_clip` in the map), the reference the batched path is tested against.
 
     Returns:
         A finite dataset of `(waveform [b, clip_samples], label [b])`.
     """
     if corruption is not None and severity not in (1, 2, 3, 4, 5):
         raise ValueError(f"severity must be in 1..5 for corruption {corruption.name!r}, got {severity!r}")
+    if batch_size < 1:
+        raise ValueError(f"evaluation_dataset: batch_size must be >= 1, got {batch_size!r}")
+    if batched:
+        return spoiled_batches(cropped_batches(source, clip_samples, batch_size), corruption, severity, seed)
 
     def load(offset, length, label, clip_hash):
         waveform = spoil_clip(source.clip(offset, length), clip_hash, corruption, severity, seed, clip_samples)
@@ -169,3 +218,33 @@ def evaluation_dataset(
 
     dataset = source.slices().map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
     return dataset.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def cropped_batches(source: ClipSource, clip_samples: int, batch_size: int) -> tf.data.Dataset:
+    """Every clip once, in manifest order, centre-cropped and batched: `(waveform [b, clip_samples], label [b],
+    clip hash [b])`, the clean batches `spoiled_batches` spoils (build once, spoil for every condition)."""
+
+    def crop(offset, length, label, clip_hash):
+        waveform = center_crop_or_pad(source.clip(offset, length), clip_samples)
+        return tf.ensure_shape(waveform, [clip_samples]), label, clip_hash
+
+    return source.slices().map(crop, num_parallel_calls=AUTOTUNE, deterministic=True).batch(batch_size)
+
+
+def spoiled_batches(batches: tf.data.Dataset, corruption: Corruption | None, severity: int,
+                    seed: int) -> tf.data.Dataset:
+    """`cropped_batches` spoiled a batch at a time: `(waveform [b, clip_samples], label [b])`.
+
+    Row for row what `spoil_clip` gives: each clip's seed is `clip_seed(seed, clip hash, corruption, severity)`
+    (`clip_seeds` computes a batch of them) and `Corruption.corrupt_batch` matches the per-clip corruption
+    (`Corruption.spoil_batch` does both). The corruption's ops run once per batch instead of once per clip.
+    """
+    if corruption is None:
+        return batches.map(lambda waveforms, labels, _: (waveforms, labels)).prefetch(AUTOTUNE)
+    if severity not in (1, 2, 3, 4, 5):
+        raise ValueError(f"severity must be in 1..5 for corruption {corruption.name!r}, got {severity!r}")
+
+    def spoil(waveforms, labels, clip_hashes):
+        return corruption.spoil_batch(waveforms, clip_hashes, seed, severity), labels
+
+    return batches.map(spoil, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)

@@ -407,6 +407,10 @@ def check_run(config: RunConfig) -> PlanReport:
             if spec_augment and not registry.get_family(model).spec_augment:
                 problems.append(f"model {model!r} cannot train with policy {policy!r}: it has no log-mel for "
                                 f"SpecAugment to mask")
+    if config.options.get("mixup_alpha"):
+        # Mixup's soft targets need the standard Keras recipe's loss; the other trainers compile their own.
+        problems += [f"model {model!r} cannot train with mixup (options.mixup_alpha): its trainer uses class ids"
+                     for model in config.models if model in known and registry.get_family(model).trainer is not None]
     if config.reference_model and (config.reference_model not in config.models or "none" not in config.policies):
         problems.append(f"reference model {config.reference_model!r} must be one of the models {list(config.models)}, "
                         f"trained with policy 'none' (policies: {list(config.policies)})")

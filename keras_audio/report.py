@@ -254,3 +254,147 @@ def write_plots(folder: Path, *, corpus: str, rows: Sequence[Mapping], baseline:
 
 def _file_part(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-." else "_" for c in str(text))
+
+
+# ------------------------------------------------------------------------------------- held-out families
+HELDOUT_DEFINITION = (
+    "For a model trained with `suite-minus:F` (the suite without family F's corruptions), `held out` is its "
+    "accuracy on family F's conditions (the mean over F's evaluated corruptions × severities) and `trained on` "
+    "the same model family's accuracy under policy `suite` (which trained on F) on the same conditions. "
+    "CE held out (F) = the `suite-minus:F` model's errors summed over F's conditions / the reference model's "
+    "errors summed over the same conditions (the reference's averaged over its seeds and folds); CE trained on "
+    "(F) likewise for the `suite` model. mCE on held-out families = the mean of CE held out over the families "
+    "(1.00 = as robust as the reference trained clean; lower is better): robustness to corruptions never "
+    "trained on. A family on whose conditions the reference errs on under {threshold:.0%} of clips is left "
+    "out of both mCEs (a ratio against one or two wrong clips is noise)."
+)
+
+
+def heldout_results(rows: Sequence[Mapping], held_out: Mapping[str, tuple[str, str]],
+                    families: Mapping[str, Sequence[str]], reference: tuple[str, str] | None,
+                    min_reference_error: float) -> dict | None:
+    """The "trained with / held out" figures of a run, from its long rows; None when no policy holds out.
+
+    Args:
+        rows: the in-domain long table (model, policy, seed, fold, corruption, severity, accuracy).
+        held_out: each held-out policy of the run -> `(family, trained-on policy)`, e.g.
+            ``{"suite-minus:band": ("band", "suite")}`` (`corruptions.policy.held_out_family`, `trained_on_policy`).
+        families: family -> its corruption names (`corruptions.registry.families()`).
+        reference: the (model, policy) the CEs divide by (the run's mCE reference); None: no CE, no mCE.
+        min_reference_error: a family whose reference error per condition is below this is left out of mCE.
+
+    Returns:
+        ``{"families": {F: [corruptions evaluated]}, "reference", "excluded": [F...], "rows": [...],
+        "summaries": [...]}``: one row per model × held-out policy × seed × fold (``held_out``, ``trained_on``,
+        ``clean_held_out``, ``clean_trained_on``, ``ce_held_out``, ``ce_trained_on``), one summary per model ×
+        trained-on policy × seed × fold (``mce_held_out``, ``mce_trained_on``, the ``families`` they average).
+    """
+    if not held_out:
+        return None
+    cells: dict[tuple, dict[str, list[float]]] = {}  # (model, policy, seed, fold) -> corruption -> accuracies
+    for row in rows:
+        cells.setdefault((row["model"], row["policy"], row["seed"], row["fold"]), {}).setdefault(
+            row["corruption"], []).append(row["accuracy"])
+    evaluated = {c for corruptions in cells.values() for c in corruptions}
+    used = {family for family, _ in held_out.values()}
+    family_conditions = {f: [c for c in families.get(f, ()) if c in evaluated] for f in families if f in used}
+    family_conditions = {f: c for f, c in family_conditions.items() if c}
+
+    def accuracies(key: tuple, family: str) -> list[float]:
+        return [a for c in family_conditions[family] for a in cells.get(key, {}).get(c, [])]
+
+    def clean(key: tuple) -> float:
+        values = cells.get(key, {}).get("clean", [])
+        return float(np.mean(values)) if values else float("nan")
+
+    reference_errors: dict[str, float] = {}
+    excluded: list[str] = []
+    if reference is not None:
+        runs = [key for key in cells if key[:2] == tuple(reference)]
+        for family in family_conditions:
+            per_run = [accuracies(key, family) for key in runs]
+            per_run = [values for values in per_run if values]
+            if not per_run:
+                continue
+            error = float(np.mean([sum(1.0 - a for a in values) for values in per_run]))
+            if error < min_reference_error * float(np.mean([len(values) for values in per_run])):
+                excluded.append(family)
+            else:
+                reference_errors[family] = error
+
+    def ce(values: list[float], family: str) -> float | None:
+        if family not in reference_errors or not values:
+            return None
+        return sum(1.0 - a for a in values) / reference_errors[family]
+
+    out_rows = []
+    for (model, policy, seed, fold) in cells:
+        if policy not in held_out:
+            continue
+        family, trained_policy = held_out[policy]
+        if family not in family_conditions:
+            continue
+        mine, theirs = accuracies((model, policy, seed, fold), family), accuracies((model, trained_policy, seed, fold), family)
+        out_rows.append({
+            "model": model, "policy": policy, "trained_on_policy": trained_policy, "family": family,
+            "corruptions": family_conditions[family], "seed": seed, "fold": fold,
+            "clean_held_out": clean((model, policy, seed, fold)),
+            "held_out": float(np.mean(mine)) if mine else float("nan"),
+            "clean_trained_on": clean((model, trained_policy, seed, fold)),
+            "trained_on": float(np.mean(theirs)) if theirs else float("nan"),
+            "ce_held_out": ce(mine, family), "ce_trained_on": ce(theirs, family),
+        })
+    summaries = []
+    for (model, trained_policy, seed, fold), group in _group(
+            out_rows, ("model", "trained_on_policy", "seed", "fold")).items():
+        scored = [r for r in group if r["ce_held_out"] is not None]
+        both = [r for r in scored if r["ce_trained_on"] is not None]
+        summaries.append({
+            "model": model, "trained_on_policy": trained_policy, "seed": seed, "fold": fold,
+            "families": [r["family"] for r in scored],
+            "mce_held_out": float(np.mean([r["ce_held_out"] for r in scored])) if scored else None,
+            "mce_trained_on": (float(np.mean([r["ce_trained_on"] for r in both]))
+                               if both and len(both) == len(scored) else None),
+            "clean_trained_on": group[0]["clean_trained_on"],
+        })
+    return {"families": family_conditions, "excluded": excluded, "rows": out_rows, "summaries": summaries,
+            "reference": None if reference is None else {"model": reference[0], "policy": reference[1]}}
+
+
+def render_heldout(heldout: Mapping, threshold: float) -> str:
+    """`table.md`'s "Held-out corruption families" section from `heldout_results` (cells: mean ± sd over seeds,
+    folds averaged within each seed first)."""
+    reference = heldout["reference"]
+    notes = [HELDOUT_DEFINITION.format(threshold=threshold)]
+    if reference is None:
+        notes.append("No CE or mCE: no reference model trained with policy `none` in this run (add `none` to "
+                     "--policies, or name one with --reference-model).")
+    else:
+        notes.append(f"Reference: {reference['model']} / {reference['policy']}.")
+    if heldout["excluded"]:
+        notes.append(f"Left out of mCE (the reference errs on under {threshold:.0%} of their clips): "
+                     f"{', '.join(heldout['excluded'])}.")
+    notes.append("Families: " + "; ".join(f"{f}: {', '.join(c)}" for f, c in heldout["families"].items()) + ".")
+
+    def cell(items, field, digits=3):
+        return mean_sd(_per_seed(items, lambda r: float("nan") if r[field] is None else r[field]), digits)
+
+    headline = []
+    for (model, trained_policy), group in _group(heldout["summaries"], ("model", "trained_on_policy")).items():
+        families = list(dict.fromkeys(f for s in group for f in s["families"]))
+        headline.append([model, f"{trained_policy} / suite-minus:F", cell(group, "clean_trained_on"),
+                         cell(group, "mce_held_out", 2), cell(group, "mce_trained_on", 2),
+                         str(len(families))])
+    per_family = []
+    for (model, policy), group in _group(heldout["rows"], ("model", "policy")).items():
+        per_family.append([model, group[0]["family"], policy, cell(group, "clean_held_out"), cell(group, "held_out"),
+                           cell(group, "trained_on"), cell(group, "clean_trained_on"), cell(group, "ce_held_out", 2),
+                           cell(group, "ce_trained_on", 2)])
+    return "\n".join([
+        "## Held-out corruption families (trained with / held out)", "", *notes, "",
+        markdown_table(["model", "policies", "clean (suite)", "mCE held out", "mCE trained on", "families"],
+                       headline, align="ll" + "r" * 4), "",
+        markdown_table(["model", "family", "held-out policy", "clean (held out)", "held out", "trained on",
+                        "clean (trained on)", "CE held out", "CE trained on"],
+                       per_family, align="lll" + "r" * 6),
+    ]) + "\n"

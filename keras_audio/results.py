@@ -35,8 +35,9 @@ class ModelKey:
 
     @property
     def tag(self) -> str:
-        """The export folder's name, ``conv1d-none-seed0`` (``-fold3`` with folds)."""
-        parts = (self.model, self.policy.split(" ")[0].replace("+", "_"), f"seed{self.seed}",
+        """The export folder's name, ``conv1d-none-seed0`` (``-fold3`` with folds; ``suite-minus:band`` reads
+        ``suite-minus-band``: a colon is no file-name character on Windows)."""
+        parts = (self.model, self.policy.split(" ")[0].replace("+", "_").replace(":", "-"), f"seed{self.seed}",
                  f"fold{self.fold}" if self.fold else "")
         return "-".join(p for p in parts if p)
 

@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -91,6 +92,9 @@ class TrainingSettings:
             continues from its last finished epoch with the results of an uninterrupted run (see
             `TrainingCheckpoint`); None: no checkpoints. One folder per trained model; the caller removes it
             once the model is safely exported.
+        distribution: a `distribute.Distribution` to fit under (the model must have been built and compiled in
+            its `scope()`, the training stream made by its `training_stream`); None: the default strategy.
+            Multi-worker fits keep no checkpoints (`backup_dir` is ignored): they are not resumable.
     """
 
     epochs: int = 12
@@ -99,6 +103,7 @@ class TrainingSettings:
     verbose: int | None = None
     name: str | None = None
     backup_dir: Path | None = None
+    distribution: Any = None  # distribute.Distribution; Any: training imports nothing of the suite
 
     def __post_init__(self):
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, numbers.Integral) or self.epochs < 1:
@@ -152,17 +157,71 @@ def standard_callbacks(settings: TrainingSettings, log_dir: Path | None) -> list
     return callbacks
 
 
-def compile_classifier(model: keras.Model, learning_rate: float) -> None:
-    """Adam and sparse cross-entropy on the probabilities, accuracy as the metric."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+def compile_classifier(model: keras.Model, learning_rate: float, soft_targets: bool = False) -> None:
+    """Adam and sparse cross-entropy on the probabilities, accuracy as the metric.
+
+    With `soft_targets` (a mixup stream, `[batch, classes]` targets) the loss and the accuracy take either
+    soft targets or class ids (`soft_or_sparse_crossentropy`): training batches are mixed, validation not.
+    """
+    loss = soft_or_sparse_crossentropy if soft_targets else "sparse_categorical_crossentropy"
+    metrics = ([keras.metrics.MeanMetricWrapper(soft_or_sparse_accuracy, name="accuracy")] if soft_targets
+               else ["accuracy"])
+    # No XLA (`jit_compile`), on purpose, not by Keras' "auto": measured on 2 CPU cores (issue 15), an
+    # XLA-compiled training step of conv2d / crnn ran 10-20 % fewer examples per CPU-second than the oneDNN
+    # kernels, and under `enable_op_determinism` XLA refuses MaxPool's gradient ("no deterministic XLA
+    # implementation"), so it would cost the seeded reproducibility too.
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics, jit_compile=False)
 
 
 def fit_classifier(model: keras.Model, inputs: TrainingInputs, settings: TrainingSettings,
                    log_dir: Path | None = None) -> TrainingResult:
-    """Compile `model` with Adam and sparse cross-entropy and fit it (the standard recipe)."""
-    compile_classifier(model, settings.learning_rate)
-    return run_fit(model, inputs.make_train(False), inputs, settings, log_dir, class_weight=inputs.class_weight)
+    """Compile `model` with Adam and sparse cross-entropy and fit it (the standard recipe).
+
+    A stream of soft targets (mixup) switches the loss to cross-entropy on them and turns the class
+    weights into per-example weights (`weigh_soft_targets`).
+    """
+    train = inputs.make_train(False)
+    soft = has_soft_targets(train)
+    compile_classifier(model, settings.learning_rate, soft_targets=soft)
+    class_weight = inputs.class_weight
+    if soft and class_weight:
+        train, class_weight = weigh_soft_targets(train, class_weight, inputs.num_classes), None
+    return run_fit(model, train, inputs, settings, log_dir, class_weight=class_weight)
+
+
+# ------------------------------------------------------------------------------------------ soft targets
+@keras.saving.register_keras_serializable(package="keras_audio")
+def soft_or_sparse_crossentropy(y_true, y_pred):
+    """Cross-entropy of probabilities `y_pred [b, classes]` against soft targets `[b, classes]` (mixup) or
+    class ids `[b]` (the clean validation set), told apart by rank (static when Keras traces the step)."""
+    if len(y_true.shape) == len(y_pred.shape):
+        return keras.losses.categorical_crossentropy(y_true, y_pred)
+    return keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
+
+
+@keras.saving.register_keras_serializable(package="keras_audio")
+def soft_or_sparse_accuracy(y_true, y_pred):
+    """Accuracy against class ids, or against the largest share of a soft target (a mix's main class)."""
+    if len(y_true.shape) == len(y_pred.shape):
+        y_true = keras.ops.argmax(y_true, axis=-1)
+    return keras.metrics.sparse_categorical_accuracy(y_true, y_pred)
+
+
+def has_soft_targets(dataset: tf.data.Dataset) -> bool:
+    """Whether a `(inputs, targets)` stream's targets are `[batch, classes]` (mixup) rather than class ids."""
+    targets = dataset.element_spec[1]
+    return isinstance(targets, tf.TensorSpec) and targets.shape.rank == 2
+
+
+def weigh_soft_targets(dataset: tf.data.Dataset, class_weight: dict[int, float], num_classes: int) -> tf.data.Dataset:
+    """`(x, soft targets)` -> `(x, targets, weight)` with `weight = Σ_c target_c · class_weight[c]`.
+
+    Keras' `class_weight` picks one class per example (the argmax) for 2-D targets; a mix of two classes
+    should weigh as much as its parts, so the weights become per-example sample weights instead.
+    """
+    table = tf.constant([float(class_weight.get(c, 1.0)) for c in range(num_classes)], tf.float32)
+    return dataset.map(lambda x, y: (x, y, tf.linalg.matvec(y, table)), num_parallel_calls=tf.data.AUTOTUNE,
+                       deterministic=True)
 
 
 # ------------------------------------------------------------------------------------- non-finite losses
@@ -414,12 +473,22 @@ def run_fit(model: keras.Model, train: tf.data.Dataset, inputs: TrainingInputs, 
     a deterministic endless stream (the suite's `pipeline.training_dataset` is: seeded shuffle, stateless
     per-element seeds, deterministic map).
     """
+    if has_soft_targets(train):  # mixup: Keras would silently misread class ids or weigh by argmax
+        if getattr(model, "loss", None) == "sparse_categorical_crossentropy":
+            raise ValueError(f"{settings.name or model.name}: the training stream has soft targets (mixup) but "
+                             f"the model is compiled with sparse cross-entropy; this trainer does not support mixup")
+        if class_weight:
+            raise ValueError(f"{settings.name or model.name}: class_weight with soft targets (mixup) would weigh "
+                             f"each mix by its main class; pass training.weigh_soft_targets(...) weights instead")
     verbose = settings.verbose if settings.verbose is not None else (1 if sys.stdout.isatty() else 2)
     callbacks = standard_callbacks(settings, log_dir)
     callbacks.append(StopOnNonFinite(settings.name or model.name))
     checkpoint = None
     initial_epoch = 0
-    if settings.backup_dir is not None:
+    distribution = settings.distribution
+    # Workers would each hold a checkpoint and could resume from different epochs: not supported.
+    resumable = distribution is None or distribution.worker.count == 1
+    if settings.backup_dir is not None and resumable:
         folder = Path(settings.backup_dir) / fit_fingerprint(model, settings, inputs.steps_per_epoch, log_dir)
         checkpoint = TrainingCheckpoint(folder, callbacks)
         final = checkpoint.final()
@@ -432,11 +501,15 @@ def run_fit(model: keras.Model, train: tf.data.Dataset, inputs: TrainingInputs, 
         if 0 < initial_epoch < settings.epochs:
             # The stream is endless and Keras takes `steps_per_epoch` batches of it per epoch from one
             # iterator: skipping the finished epochs' batches gives the batch the uninterrupted run saw next.
-            train = train.skip(initial_epoch * inputs.steps_per_epoch)
+            train = (train.skip(initial_epoch * inputs.steps_per_epoch) if distribution is None
+                     else distribution.skip_steps(train, initial_epoch * inputs.steps_per_epoch))
+    validation = validation if validation is not None else inputs.validation
+    if distribution is not None:
+        train, validation, class_weight = distribution.fit_data(train, validation, class_weight)
     started = time.perf_counter()
     history = model.fit(train, epochs=settings.epochs, initial_epoch=initial_epoch,
                         steps_per_epoch=inputs.steps_per_epoch,
-                        validation_data=validation if validation is not None else inputs.validation,
+                        validation_data=validation,
                         class_weight=class_weight, callbacks=callbacks, verbose=verbose,
                         shuffle=False)  # the stream is shuffled, seeded, in `pipeline.training_dataset`
     seconds = time.perf_counter() - started

@@ -65,3 +65,67 @@ def test_every_seed_is_compared_with_the_reference_averaged_over_the_seeds():
 def test_no_reference_means_no_mce():
     summaries = summarize(_rows("a", 1.0, {"noise": [0.5]}), ("model", "policy"))
     assert "mce" not in summaries[0]
+
+
+def _grid_source(n=11, seed=0):
+    import pandas as pd
+
+    from keras_audio.cache import WaveformStore
+    from keras_audio.manifest import Manifest
+    from keras_audio.pipeline import ClipSource
+
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1500, 7000, size=n)  # shorter and longer than the 4000-sample clips
+    waveforms = [(rng.uniform(0.05, 0.5) * rng.standard_normal(length)).astype(np.float32) for length in lengths]
+    clip_ids = [f"clip{i:02d}" for i in range(n)]
+    store = WaveformStore(np.concatenate(waveforms), np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths,
+                          clip_ids, 16000)
+    frame = pd.DataFrame({"clip_id": clip_ids, "path": [f"{c}.wav" for c in clip_ids],
+                          "label": ["a" if i % 3 else "b" for i in range(n)],
+                          "speaker": [f"s{i}" for i in range(n)], "split": "test"})
+    return ClipSource(store, Manifest(frame, name="grid"))
+
+
+class _Recorder:
+    """A predictor that keeps every batch it is given; its 'probabilities' are a function of each row alone."""
+
+    def __init__(self):
+        self.seen = []
+
+    def __call__(self, waveforms):
+        waveforms = np.asarray(waveforms)
+        self.seen.append(waveforms.copy())
+        power = np.array([np.sum(row.astype(np.float64) ** 2) for row in waveforms]) / waveforms.shape[1]
+        logits = np.stack([np.log(power + 1e-9), np.full(len(power), np.log(0.01))], axis=1)
+        return (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_the_batched_grid_sees_the_per_clip_spoiled_set_and_scores_it_alike():
+    from keras_audio.corruptions import registry
+    from keras_audio.evaluate import evaluate_grid, grid
+
+    source = _grid_source()
+    conditions = grid(registry.build_suite(["gain", "white_noise", "speed", "packet_loss"], 16000), (1, 4))
+    runs = {}
+    for label, options in (("per clip", {"batched": False}), ("batched 3", {"inference_batch_size": 3}),
+                           ("batched 256", {})):
+        recorder = _Recorder()
+        result = evaluate_grid({"m": recorder, "n": _Recorder()}, source, conditions, 4000, 4, seed=5,
+                               progress=False, **options)
+        runs[label] = (np.concatenate(recorder.seen), result)
+    reference_clips, reference = runs["per clip"]
+    assert reference_clips.shape == (len(conditions) * len(source), 4000)
+    for label, (clips, result) in runs.items():
+        np.testing.assert_array_equal(clips, reference_clips, err_msg=label)  # every model sees the same clips
+        assert list(result.probabilities) == list(reference.probabilities)
+        for key, probabilities in reference.probabilities.items():
+            np.testing.assert_array_equal(result.probabilities[key], probabilities, err_msg=f"{label} {key}")
+        assert result.rows() == reference.rows()
+    assert len({p.tobytes() for p in reference.probabilities.values()}) > 4  # the conditions differ
+
+
+def test_grid_refuses_an_empty_inference_batch():
+    from keras_audio.evaluate import evaluate_grid
+
+    with pytest.raises(ValueError, match="inference batch size must be >= 1, got 0"):
+        evaluate_grid({}, _grid_source(3), [], 4000, 4, 0, progress=False, inference_batch_size=0)

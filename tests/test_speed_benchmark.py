@@ -194,3 +194,73 @@ def test_stage_selection_and_settings_are_checked():
     speed.SpeedSettings(clips=100, batch_size=32, train_steps=20, train_epochs=3).validate(training=False)
     round_trip = speed.SpeedSettings.from_json(_settings().to_json())
     assert round_trip == _settings()
+
+
+# ------------------------------------------------------------------ issue 15: fractions of the matmul rate
+def test_flop_counts_cover_every_model_with_one_feature_cost():
+    settings = _settings(seconds=0.25)
+    flops = speed.count_flops(settings, num_classes=2)
+    assert flops["clip_samples"] == settings.clip_samples and set(flops["models"]) == set(speed.MODELS)
+    for name, counts in flops["models"].items():
+        assert counts["features"] == flops["features"] > 0
+        assert counts["forward"] > counts["features"], name
+        assert counts["training"] == counts["features"] + 3 * (counts["forward"] - counts["features"])
+    assert flops["models"]["crnn"]["recurrent"] > 0 == flops["models"]["conv2d"]["recurrent"]
+
+
+def test_matmul_stage_reports_gflops_per_timing():
+    (figure,) = speed.measure_stage(speed.MATMUL_STAGE, None, _settings(matmul_size=64, matmul_seconds=0.05))
+    assert figure.unit == "GFLOP/s" and len(figure.samples) == 5 and min(figure.samples) > 0
+    assert figure.gflops == figure.value
+
+
+def test_evaluation_stage_runs_every_model_and_the_spoiled_grid_with_their_flops(monkeypatch):
+    from keras_audio.corruptions import registry
+
+    # One corruption instead of the whole suite: the grid is clean + white noise at one severity.
+    monkeypatch.setattr(speed, "corruption_suite", lambda settings, clips: {
+        "white_noise": registry.build("white_noise", settings.sample_rate)})
+    settings = _settings(eval_models=("conv1d", "conv2d"), eval_clips=4, eval_batch=3, eval_passes=2)
+    flops = {"models": {"conv1d": {"forward": 10.0, "training": 25.0}, "conv2d": {"forward": 30.0}}}
+    figures = {f.stage: f for f in speed.measure_stage(speed.EVALUATION_STAGE, _clips(), settings, flops)}
+    stage = speed.EVALUATION_STAGE
+    assert list(figures) == [f"{stage}:conv1d", f"{stage}:conv2d", f"{stage}:all", f"{stage}:spoiled"]
+    assert [figures[f"{stage}:{k}"].flops_per_item for k in ("conv1d", "conv2d", "all", "spoiled")] == [10, 30, 40, 40]
+    assert all(len(figures[f"{stage}:{k}"].samples) == 2 for k in ("conv1d", "conv2d", "all"))
+    spoiled = figures[f"{stage}:spoiled"]
+    assert spoiled.unit == "clip-conditions/s" and "2 conditions x 2 models" in spoiled.name
+    assert len(spoiled.samples) == 1 and spoiled.samples[0] > 0
+
+
+def test_fraction_of_matmul_comes_from_the_flops_and_the_matmul_figure():
+    def summary(stage, samples, unit, flops=None):
+        return speed.StageSummary(stage, [speed.Figure(stage, stage, unit, list(samples), [], flops)], 1.0, 2.0, [0.5])
+
+    summaries = {s.stage: s for s in (
+        summary(speed.MATMUL_STAGE, [90.0, 100.0, 110.0], "GFLOP/s"),
+        summary("train_conv2d_memory", [300.0], "examples/s", 0.25e9),
+        summary("train_conv2d_pipeline", [200.0], "examples/s", 0.25e9),  # 50 GFLOP/s: half of matmul
+        summary("train_crnn_pipeline", [100.0], "examples/s", 0.2e9),  # 20 GFLOP/s
+        summary("homework", [100.0], "clips/s"))}  # no FLOPs: no fraction
+    figures = speed.all_figures(summaries)
+    assert speed.matmul_fraction(figures["train_conv2d_pipeline"], figures) == 0.5
+    assert speed.matmul_fraction(figures["homework"], figures) is None
+    assert speed.matmul_fraction(figures[speed.MATMUL_STAGE], figures) is None
+    checks = {c["target"]: (c["fraction"], c["met"]) for c in speed.fraction_checks(figures)}
+    assert checks == {"conv2d training on the pipeline >= 50 % of matmul": (0.5, True),
+                      "crnn training on the pipeline >= 50 % of matmul": (0.2, False)}
+    info = {"machine": speed.machine(), "clips": "8 clips", "repeats": 1, "loads": [0.5], "raw": [],
+            "flops": {"clip_samples": 8000, "models": {"conv2d": {"profiler": 87e6, "forward": 89e6, "features": 9e6,
+                                                                   "fft": 2e6, "recurrent": 0.0, "training": 249e6}}}}
+    report = speed.render(summaries, _settings(), info)
+    assert "| train_conv2d_pipeline | train_conv2d_pipeline | 200 | examples/s | 0.67x in-memory | 50.0 | 50 % |" in report
+    assert "| crnn training on the pipeline >= 50 % of matmul | 50 % | 20 % | NO |" in report
+    assert "| conv2d | 0.0870 | 0.0890 | 0.0090 | 0.0020 | 0.0000 | 0.2490 |" in report
+
+
+def test_evaluation_settings_are_checked():
+    with pytest.raises(ValueError, match="eval_severities"):
+        _settings(eval_severities=(6,))
+    with pytest.raises(ValueError, match="eval_models"):
+        _settings(eval_models=("vgg",))
+    assert speed.select_stages(["machine", "evaluation"]) == [speed.MATMUL_STAGE, speed.EVALUATION_STAGE]

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_audio.audio import AUDIO_SUFFIXES, read_audio
-from keras_audio.corruptions.base import split_seed
+from keras_audio.corruptions.base import batch_split_seed, batch_uniform_int, split_seed
 
 DEFAULT_MAX_BANK_SECONDS = 1800.0
 
@@ -106,3 +106,26 @@ class ClipBank:
 
         return tf.cond(clip_length >= length, contiguous, looped)
 
+    def excerpts(self, length: tf.Tensor, seeds: tf.Tensor) -> tf.Tensor:
+        """`excerpt` for a batch: `[batch, length]`, row `i` equal to `excerpt(length, seeds[i])`."""
+        length = tf.cast(length, tf.int32)
+        count = tf.shape(seeds)[0]
+        if self.num_clips == 1:
+            index, offset_seeds = tf.zeros([count], tf.int32), seeds
+        else:
+            choice_seeds, offset_seeds = batch_split_seed(seeds, 2)
+            index = batch_uniform_int(choice_seeds, 0, self.num_clips)
+        start = tf.gather(self.starts, index)
+        clip_length = tf.gather(self.lengths, index)
+        contiguous = clip_length >= length
+        # `excerpt` draws the offset from the same seed in either branch; only the range differs.
+        offset = batch_uniform_int(offset_seeds, 0, tf.where(contiguous, clip_length - length + 1, clip_length))
+
+        def cut(example):
+            start_, offset_, clip_length_, contiguous_ = example
+            return tf.cond(contiguous_, lambda: tf.slice(self.samples, tf.reshape(start_ + offset_, [1]), [length]),
+                           lambda: tf.gather(self.samples, start_ + tf.math.floormod(offset_ + tf.range(length),
+                                                                                     clip_length_)))
+
+        # A slice per clip, not one gather of batch × length positions: gathering costs ten times a copy.
+        return tf.map_fn(cut, (start, offset, clip_length, contiguous), fn_output_signature=tf.TensorSpec([None]))

@@ -11,6 +11,13 @@ Both run in graph mode inside `tf.data.map`. Since every random draw comes from 
 version depends only on `(run seed, clip id, corruption, severity)` — not on batch size, order or
 parallelism — and the spoiled test set is the same for every model and run.
 
+Evaluation spoils whole batches: `corrupt_batch(waveforms [batch, samples], seeds [batch, 2], severity)`
+gives row `i` equal to `fit_length(corruption(waveforms[i], seeds[i], severity), samples)`. The base class
+does that one clip at a time (`tf.map_fn`), so every corruption has it; the cheap families, where the cost
+of dispatching a dozen ops per clip dominates, override `sample_batch` / `apply_batch` with vectorised
+draws (`batch_uniform` and friends run TensorFlow's stateless generator for a batch of seeds at once and
+give the very same numbers) and broadcasting.
+
 Level, the same rule everywhere: a corruption changes the clip's level only where the change *is* the
 corruption (gain) or follows from its physics — additive noise adds its own power (the SNR is exact against
 the clean clip), a filter has unity gain in its passband and removes what lies outside it, clipping lowers
@@ -106,6 +113,74 @@ class Corruption:
             raise ValueError(f"{self.name}: expects one clip of shape [samples], got shape {waveform.shape}")
         return self.apply(waveform, self.sample(tf.cast(seed, tf.int64), severity))
 
+    # ------------------------------------------------------------------------------ a batch at a time
+    def sample_batch(self, seeds: tf.Tensor, severity) -> dict[str, tf.Tensor]:
+        """Parameters for a batch, from `[batch, 2]` int64 seeds.
+
+        Each value is either `[batch, ...]` (row `i` is what `sample(seeds[i], severity)` gives) or a scalar
+        shared by the whole batch (a severity setting). The base class returns the severity row when
+        `sample` is not overridden and otherwise calls `sample` once per example (`tf.map_fn`); subclasses
+        whose draws are simple override it with `batch_uniform` and friends.
+        """
+        if type(self).sample is Corruption.sample:
+            return self.severity_params(severity)
+        # One traced call only for the structure and dtypes of the parameters (pruned from the graph).
+        spec = tf.nest.map_structure(lambda value: tf.TensorSpec(value.shape, value.dtype),
+                                     self.sample(tf.zeros([2], tf.int64), severity))
+        return tf.map_fn(lambda seed: self.sample(seed, severity), seeds, fn_output_signature=spec)
+
+    def apply_batch(self, waveforms: tf.Tensor, params: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        """Corrupt `[batch, samples]` float32 waveforms with `params` from `sample_batch`.
+
+        Returns `[batch, samples]`: row `i` is `fit_length(apply(waveforms[i], params_i), samples)`. The base
+        class calls `apply` once per example (`tf.map_fn`, scalars broadcast to every example).
+        """
+        count, length = tf.shape(waveforms)[0], tf.shape(waveforms)[1]
+        params = {key: tf.fill([count], value) if value.shape.rank == 0 else value
+                  for key, value in params.items()}
+        return tf.map_fn(lambda example: fit_length(self.apply(example[0], example[1]), length),
+                         (waveforms, params), fn_output_signature=tf.TensorSpec(waveforms.shape[1:], tf.float32))
+
+    def corrupt_batch(self, waveforms: tf.Tensor, seeds: tf.Tensor, severity) -> tf.Tensor:
+        """`apply_batch(waveforms, sample_batch(seeds, severity))`: the batched `__call__`, fitted to the length.
+
+        Args:
+            waveforms: `[batch, samples]` float32.
+            seeds: `[batch, 2]` int seeds, one per example (`clip_seeds` for evaluation).
+            severity: 1..5.
+
+        Returns:
+            `[batch, samples]` float32; row `i` equals `fit_length(self(waveforms[i], seeds[i], severity),
+            samples)` whatever the batch size (tests/corruptions/test_batched.py holds every corruption to it).
+        """
+        waveforms = tf.convert_to_tensor(waveforms, tf.float32)
+        seeds = tf.cast(seeds, tf.int64)
+        if waveforms.shape.rank is not None and waveforms.shape.rank != 2:
+            raise ValueError(f"{self.name}: corrupt_batch expects waveforms of shape [batch, samples], "
+                             f"got shape {waveforms.shape}")
+        if seeds.shape.rank is not None and (seeds.shape.rank != 2 or seeds.shape[-1] not in (None, 2)):
+            raise ValueError(f"{self.name}: corrupt_batch expects seeds of shape [batch, 2], got shape {seeds.shape}")
+        if type(self).sample_batch is Corruption.sample_batch and type(self).apply_batch is Corruption.apply_batch:
+            # Nothing vectorised: one loop over the clips running `__call__` itself (cheaper to trace than
+            # the two loops of the default `sample_batch` and `apply_batch`).
+            length = tf.shape(waveforms)[1]
+            spoiled = tf.map_fn(lambda example: fit_length(self(example[0], example[1], severity), length),
+                                (waveforms, seeds), fn_output_signature=tf.TensorSpec(waveforms.shape[1:], tf.float32))
+        else:
+            spoiled = self.apply_batch(waveforms, self.sample_batch(seeds, severity))
+        return tf.ensure_shape(spoiled, waveforms.shape)
+
+    def spoil_batch(self, waveforms: tf.Tensor, clip_hashes: tf.Tensor, seed, severity) -> tf.Tensor:
+        """Evaluation's spoiled batch: `corrupt_batch` with each clip's seed `clip_seed(seed, hash, name, severity)`.
+
+        Args:
+            waveforms: `[batch, samples]` float32, the centre-cropped clips.
+            clip_hashes: `[batch]` int64, `name_hash(clip_id)` of each clip.
+            seed: the run seed (an int or an int64 scalar tensor).
+            severity: 1..5 (an int or an int32 scalar tensor: one traced map can then serve every severity).
+        """
+        return self.corrupt_batch(waveforms, clip_seeds(seed, clip_hashes, self.name, severity), severity)
+
     @classmethod
     def table_row(cls) -> dict[str, str]:
         """This corruption's line in the README severity table."""
@@ -149,6 +224,136 @@ def clip_seed(base_seed: int, clip_hash: tf.Tensor, corruption: str, severity: i
     return tf.random.experimental.stateless_fold_in(seed, severity)
 
 
+def clip_seeds(base_seed, clip_hashes: tf.Tensor, corruption: str, severity) -> tf.Tensor:
+    """`clip_seed` for a batch of clips: `[batch, 2]` int64, row `i` equal to
+    `tf.cast(clip_seed(base_seed, clip_hashes[i], corruption, severity), tf.int64)`.
+
+    `base_seed` and `severity` may be scalar tensors (int64, int32: a Python int's dtype).
+    """
+    clip_hashes = tf.cast(clip_hashes, tf.int64)
+    seed = tf.stack([tf.math.floormod(tf.cast(base_seed, tf.int64), 2147483647),  # Python's % for ints
+                     tf.constant(name_hash(corruption), tf.int64)])
+    # fold_in(seed, data) is [draw from seed, data]; the first seed is a constant, so is its draw.
+    first = tf.random.experimental.stateless_fold_in(seed, tf.constant(0, tf.int64))[0]
+    folded = tf.stack([tf.fill(tf.shape(clip_hashes), first), clip_hashes], axis=1)
+    severity = tf.convert_to_tensor(severity)  # its dtype (int32 for a Python int) is the draw's, as in fold_in
+    draw = batch_random_bits(folded, 1 if severity.dtype == tf.int32 else 2)
+    if severity.dtype == tf.int32:
+        drawn = tf.cast(tf.bitcast(draw[:, 0], tf.int32), tf.int64)
+    else:
+        drawn = _words_to_int64(draw)[:, 0]
+    return tf.stack([drawn, tf.fill(tf.shape(drawn), tf.cast(severity, tf.int64))], axis=1)
+
+
+def fit_length(waveform: tf.Tensor, length) -> tf.Tensor:
+    """Crop (keep the start) or zero-pad (at the end) a `[samples]` waveform to `length` samples."""
+    waveform = waveform[:length]
+    return tf.pad(waveform, [[0, length - tf.shape(waveform)[0]]])
+
+
+# ------------------------------------------------------------------------------------------- batched draws
+# TensorFlow's stateless random ops take one seed, so drawing for a batch of clips, each with its own seed,
+# would cost an op dispatch per clip (more than the corruption itself for gain or noise). These functions
+# give the same numbers for a whole batch at once: they run the generator behind `tf.random.stateless_*` on
+# CPU (Philox-4x32-10, keyed from the seed as TensorFlow's `StatelessRandomGetKeyCounter` does) as
+# elementwise uint32 ops over the batch. tests/corruptions/test_batched.py checks them bit for bit against
+# TensorFlow's own ops, so a change in TensorFlow's generator would fail there, not silently.
+_PHILOX_MULTIPLIERS = (0xD2511F53, 0xCD9E8D57)
+_PHILOX_KEY_STEPS = (0x9E3779B9, 0xBB67AE85)
+_PHILOX_SEED_KEY = (0x3EC8F720, 0x02461E29)
+_PHILOX_ROUNDS = 10
+
+
+def _uint32(value) -> tf.Tensor:
+    return tf.constant(value, tf.uint32)
+
+
+_MASK32 = (1 << 32) - 1
+
+
+# Plain TensorFlow ops with Python loops over constants: autograph has nothing to convert and, left to
+# itself, spends seconds per traced map function wrapping each of their hundreds of op calls.
+@tf.autograph.experimental.do_not_convert
+def _philox(evens: tf.Tensor, odds: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Philox-4x32-10 on counters `(c0, c1, c2, c3)` held as `evens = [c0, c2]`, `odds = [c1, c3]` and a key
+    `[k0, k1]`: uint64 tensors `[2, ...]` of 32-bit values (a 32 x 32-bit product fits in 64 bits).
+
+    Written for few graph ops (seven a round, constants made once): tracing and instantiating a `tf.data`
+    map costs about a millisecond per op, more than running these on a batch.
+    """
+    shape = [2] + [1] * (evens.shape.rank - 1)
+    multipliers = tf.reshape(tf.constant(_PHILOX_MULTIPLIERS, tf.uint64), shape)
+    steps = tf.reshape(tf.constant([[r * _PHILOX_KEY_STEPS[0], r * _PHILOX_KEY_STEPS[1]]
+                                    for r in range(_PHILOX_ROUNDS)], tf.uint64), [_PHILOX_ROUNDS] + shape)
+    mask, thirty_two, first_axis = tf.constant(_MASK32, tf.uint64), tf.constant(32, tf.uint64), tf.constant([0])
+    keys = tf.unstack(tf.bitwise.bitwise_and(key[None] + steps, mask), _PHILOX_ROUNDS)  # the key bumped r times
+    xor = tf.bitwise.bitwise_xor
+    for round_key in keys:
+        product = evens * multipliers  # [M0 · c0, M1 · c2]
+        high = tf.bitwise.right_shift(product, thirty_two)
+        # c0' = hi(M1 · c2) ^ c1 ^ k0, c2' = hi(M0 · c0) ^ c3 ^ k1, c1' = lo(M1 · c2), c3' = lo(M0 · c0)
+        evens, odds = (xor(xor(tf.reverse(high, first_axis), odds), round_key),
+                       tf.reverse(tf.bitwise.bitwise_and(product, mask), first_axis))
+    return evens, odds
+
+
+@tf.autograph.experimental.do_not_convert
+def batch_random_bits(seeds: tf.Tensor, words) -> tf.Tensor:
+    """`[batch, words]` uint32: the first `words` 32-bit outputs of TensorFlow's stateless generator for
+    each `[2]` seed of `seeds [batch, 2]` (the bits `tf.random.stateless_uniform` turns into values)."""
+    seeds = tf.transpose(tf.bitcast(tf.cast(seeds, tf.int64), tf.uint64))  # [2, batch]; int32 sign-extends, as TF
+    low, high = tf.bitwise.bitwise_and(seeds, _MASK32), tf.bitwise.right_shift(seeds, tf.constant(32, tf.uint64))
+    # The key and counter come from one Philox block of counter (seed0 lo, seed0 hi, seed1 lo, seed1 hi).
+    scramble = tf.broadcast_to(tf.constant(_PHILOX_SEED_KEY, tf.uint64)[:, None], tf.shape(low))
+    mixed_evens, mixed_odds = _philox(low, high, scramble)  # mix = (evens[0], odds[0], evens[1], odds[1])
+    key = tf.stack([mixed_evens[0], mixed_odds[0]])[:, :, None]  # [2, batch, 1]
+    words = tf.cast(words, tf.int32)
+    blocks = tf.cast(tf.range((words + 3) // 4), tf.uint64)[None, :]  # block b: counter (b, 0, mix2, mix3)
+    zeros = mixed_evens[1][:, None] * 0 + blocks * 0  # [batch, blocks]
+    evens = tf.stack([blocks + zeros, mixed_evens[1][:, None] + zeros])
+    odds = tf.stack([zeros, mixed_odds[1][:, None] + zeros])
+    evens, odds = _philox(evens, odds, key)
+    out = tf.cast(tf.stack([evens[0], odds[0], evens[1], odds[1]], axis=-1), tf.uint32)  # [batch, blocks, 4]
+    return tf.reshape(out, [tf.shape(seeds)[1], -1])[:, :words]
+
+
+def _words_to_int64(bits: tf.Tensor) -> tf.Tensor:
+    """`[batch, 2k]` uint32 -> `[batch, k]` int64, low word first (TensorFlow's 64-bit full-range ints)."""
+    pairs = tf.cast(tf.reshape(bits, [tf.shape(bits)[0], -1, 2]), tf.uint64)
+    joined = tf.bitwise.bitwise_or(pairs[..., 0], tf.bitwise.left_shift(pairs[..., 1], tf.constant(32, tf.uint64)))
+    return tf.bitcast(joined, tf.int64)
+
+
+def batch_uniform(seeds: tf.Tensor, count=None) -> tf.Tensor:
+    """Float32 in [0, 1): `[batch]`, row `i` equal to `tf.random.stateless_uniform([], seeds[i])`, or with
+    `count`, `[batch, count]` equal to `tf.random.stateless_uniform([count], seeds[i])`."""
+    bits = batch_random_bits(seeds, 1 if count is None else count)
+    # TensorFlow's conversion: 23 random mantissa bits under the exponent of 1.0, minus 1.
+    ones = tf.bitwise.bitwise_or(tf.bitwise.bitwise_and(bits, _uint32(0x7FFFFF)), _uint32(127 << 23))
+    values = tf.bitcast(ones, tf.float32) - 1.0
+    return values[:, 0] if count is None else values
+
+
+def batch_uniform_int(seeds: tf.Tensor, minval, maxval) -> tf.Tensor:
+    """`[batch]` int32, row `i` equal to `tf.random.stateless_uniform([], seeds[i], minval[i], maxval[i],
+    dtype=tf.int32)`; `minval` and `maxval` are scalars or `[batch]`."""
+    minval, maxval = tf.cast(minval, tf.int32), tf.cast(maxval, tf.int32)
+    bits = batch_random_bits(seeds, 1)[:, 0]
+    return minval + tf.cast(tf.math.floormod(bits, tf.cast(maxval - minval, tf.uint32)), tf.int32)
+
+
+def batch_split_seed(seeds: tf.Tensor, count: int) -> list[tf.Tensor]:
+    """`split_seed` for a batch: `count` `[batch, 2]` int64 seeds, the `k`-th row `i` equal to
+    `split_seed(seeds[i], count)[k]`."""
+    values = tf.reshape(_words_to_int64(batch_random_bits(seeds, 4 * count)), [tf.shape(seeds)[0], count, 2])
+    return list(tf.unstack(values, count, axis=1))
+
+
+def batch_random_sign(seeds: tf.Tensor) -> tf.Tensor:
+    """`random_sign` for a batch: `[batch]` of +1.0 / -1.0, row `i` equal to `random_sign(seeds[i])`."""
+    return tf.where(batch_uniform(seeds) < 0.5, 1.0, -1.0)
+
+
 def rms(x: tf.Tensor, axis=-1, keepdims: bool = False) -> tf.Tensor:
     return tf.sqrt(tf.reduce_mean(tf.square(x), axis=axis, keepdims=keepdims))
 
@@ -178,6 +383,17 @@ def mix_at_snr(signal: tf.Tensor, noise: tf.Tensor, snr_db: tf.Tensor) -> tf.Ten
     """
     gain = tf.sqrt(tf.math.divide_no_nan(tf.nn.l2_loss(signal), tf.nn.l2_loss(noise)))
     return signal + (gain * tf.pow(10.0, -snr_db / 20.0)) * noise
+
+
+def mix_at_snr_batch(signals: tf.Tensor, noises: tf.Tensor, snr_db: tf.Tensor) -> tf.Tensor:
+    """`mix_at_snr` row by row for `[batch, samples]` signals and noises; `snr_db` a scalar (a severity).
+
+    The powers are row sums of `x² / 2`, what `tf.nn.l2_loss` sums for one clip.
+    """
+    signal_power = tf.reduce_sum(tf.square(signals) * 0.5, axis=-1)
+    noise_power = tf.reduce_sum(tf.square(noises) * 0.5, axis=-1)
+    gain = tf.sqrt(tf.math.divide_no_nan(signal_power, noise_power))
+    return signals + (gain * tf.pow(10.0, -snr_db / 20.0))[:, None] * noises
 
 
 LOWEST_AUDIBLE_HZ = 20.0

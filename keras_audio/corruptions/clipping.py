@@ -22,5 +22,8 @@ class Clipping(Corruption):
     severities = {"fraction": (0.6, 0.4, 0.25, 0.15, 0.1)}
 
     def apply(self, waveform, params):
-        threshold = params["fraction"] * peak(waveform)
+        threshold = params["fraction"] * peak(waveform, keepdims=True)
         return tf.clip_by_value(waveform, -threshold, threshold)
+
+    def apply_batch(self, waveforms, params):
+        return self.apply(waveforms, params)  # per row: the peak is each row's

@@ -68,7 +68,7 @@ def overlap_add_convolve(signal: tf.Tensor, kernel: tf.Tensor, kernel_length: in
     costs about half of one FFT round trip over the whole clip (which is itself more than a log-mel's STFT).
 
     Args:
-        signal: `[samples]` float32.
+        signal: `[samples]` float32, or `[batch, samples]` (each row convolved).
         kernel: `[kernel_length]` float32 (`kernel_length` static).
         kernel_length: the kernel's length, a Python int.
         delay: output sample `i` is full-convolution sample `i + delay` (`kernel_length // 2` for a
@@ -76,9 +76,10 @@ def overlap_add_convolve(signal: tf.Tensor, kernel: tf.Tensor, kernel_length: in
     """
     fft_length = 1 << int(math.ceil(math.log2(2 * kernel_length)))
     block = fft_length - kernel_length + 1
-    length = tf.shape(signal)[0]
+    length = tf.shape(signal)[-1]
     blocks = (length + block - 1) // block
-    padded = tf.pad(signal, [[0, blocks * block - length]])
-    spectra = tf.signal.rfft(tf.reshape(padded, [blocks, block]), [fft_length])
+    leading = tf.shape(signal)[:-1]  # empty for one clip, [batch] for a batch
+    padded = tf.pad(signal, [[0, 0]] * (signal.shape.rank - 1) + [[0, blocks * block - length]])
+    spectra = tf.signal.rfft(tf.reshape(padded, tf.concat([leading, [blocks, block]], axis=0)), [fft_length])
     filtered = tf.signal.irfft(spectra * tf.signal.rfft(kernel, [fft_length]), [fft_length])
-    return tf.signal.overlap_and_add(filtered, block)[delay: delay + length]
+    return tf.signal.overlap_and_add(filtered, block)[..., delay: delay + length]

@@ -55,7 +55,7 @@ def zero_phase_kernel(response_fn, half_length: int, sample_rate: int) -> tf.Ten
 
 
 def filter_waveform(waveform: tf.Tensor, response_fn, half_length: int, sample_rate: int) -> tf.Tensor:
-    """Zero-phase filtering of a `[samples]` waveform by `response_fn(frequencies in Hz) -> gains`."""
+    """Zero-phase filtering of a `[samples]` (or `[batch, samples]`) waveform by `response_fn(Hz) -> gains`."""
     kernel = zero_phase_kernel(response_fn, half_length, sample_rate)
     return overlap_add_convolve(waveform, kernel, 2 * half_length + 1, half_length)
 
@@ -88,6 +88,9 @@ class LowPass(Corruption):
     def apply(self, waveform, params):
         return filter_waveform(waveform, lambda f: lowpass_response(f, params["cutoff_hz"]), self.half_length,
                                self.sample_rate)
+
+    def apply_batch(self, waveforms, params):
+        return self.apply(waveforms, params)  # one kernel (the severity's) for every row
 
 
 class Telephone(Corruption):
@@ -123,3 +126,6 @@ class Telephone(Corruption):
         if self.codec_bits is None:
             return filtered
         return mu_law(filtered, np.float32(self.codec_bits))
+
+    def apply_batch(self, waveforms, params):
+        return self.apply(waveforms, params)  # one kernel (the severity's) for every row, μ-law row by row

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_audio.corruptions.base import Corruption, random_sign
+from keras_audio.corruptions.base import Corruption, batch_random_sign, random_sign
 
 
 class Gain(Corruption):
@@ -29,3 +29,14 @@ class Gain(Corruption):
 
     def apply(self, waveform, params):
         return waveform * tf.pow(10.0, params["gain_db"] / 20.0)
+
+    def sample_batch(self, seeds, severity):
+        params = self.severity_params(severity)
+        up = batch_random_sign(seeds) > 0.0
+        # The two factors as `apply` computes them, on scalars: `tf.pow` on a vector may differ in the last bit.
+        params["factor"] = tf.where(up, tf.pow(10.0, params["gain_db"] / 20.0), tf.pow(10.0, -params["gain_db"] / 20.0))
+        params["gain_db"] = tf.where(up, params["gain_db"], -params["gain_db"])
+        return params
+
+    def apply_batch(self, waveforms, params):
+        return waveforms * params["factor"][:, None]

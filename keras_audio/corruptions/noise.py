@@ -10,7 +10,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from keras_audio.corruptions.banks import ClipBank
-from keras_audio.corruptions.base import Corruption, mix_at_snr, noise_bank
+from keras_audio.corruptions.base import Corruption, mix_at_snr, mix_at_snr_batch, noise_bank
 
 SNR_DB = (30.0, 20.0, 10.0, 5.0, 0.0)
 BANK_SECONDS = 20.0
@@ -31,6 +31,15 @@ class AdditiveNoise(Corruption):
     def apply(self, waveform, params):
         noise = self.bank.excerpt(tf.shape(waveform)[0], params["noise_seed"])
         return mix_at_snr(waveform, noise, params["snr_db"])
+
+    def sample_batch(self, seeds, severity):
+        params = self.severity_params(severity)
+        params["noise_seed"] = seeds
+        return params
+
+    def apply_batch(self, waveforms, params):
+        noises = self.bank.excerpts(tf.shape(waveforms)[1], params["noise_seed"])
+        return mix_at_snr_batch(waveforms, noises, params["snr_db"])
 
 
 class ColouredNoise(AdditiveNoise):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_audio.corruptions.base import Corruption
+from keras_audio.corruptions.base import Corruption, batch_uniform
 
 PACKET_SECONDS = 0.02
 
@@ -40,3 +40,17 @@ class PacketLoss(Corruption):
         ranks = tf.argsort(tf.argsort(scores))
         keep = tf.cast(ranks >= lost, waveform.dtype)
         return waveform * tf.repeat(keep, self.packet)[:length]
+
+    def sample_batch(self, seeds, severity):
+        params = self.severity_params(severity)
+        params["loss_seed"] = seeds
+        return params
+
+    def apply_batch(self, waveforms, params):
+        length = tf.shape(waveforms)[1]
+        packets = (length + self.packet - 1) // self.packet
+        lost = tf.cast(tf.round(params["fraction"] * tf.cast(packets, tf.float32)), tf.int32)
+        scores = batch_uniform(params["loss_seed"], packets)  # [batch, packets], as `apply` draws them per clip
+        ranks = tf.argsort(tf.argsort(scores, axis=-1), axis=-1)
+        keep = tf.cast(ranks >= lost, waveforms.dtype)
+        return waveforms * tf.repeat(keep, self.packet, axis=1)[:, :length]

@@ -25,14 +25,14 @@ def pcm_quantize(unit: tf.Tensor, bits: tf.Tensor) -> tf.Tensor:
 
 
 def bit_depth(waveform: tf.Tensor, bits: tf.Tensor) -> tf.Tensor:
-    """Linear PCM quantisation with full scale at the clip's peak."""
-    full_scale = peak(waveform)
+    """Linear PCM quantisation with full scale at the clip's peak (`[samples]`, or `[batch, samples]` row by row)."""
+    full_scale = peak(waveform, keepdims=True)
     return pcm_quantize(tf.math.divide_no_nan(waveform, full_scale), bits) * full_scale
 
 
 def mu_law(waveform: tf.Tensor, bits: tf.Tensor, mu: float = MU) -> tf.Tensor:
-    """μ-law encode, quantise to `bits`, decode; full scale at the clip's peak."""
-    full_scale = peak(waveform)
+    """μ-law encode, quantise to `bits`, decode; full scale at the clip's peak (`[samples]` or `[batch, samples]`)."""
+    full_scale = peak(waveform, keepdims=True)
     unit = tf.math.divide_no_nan(waveform, full_scale)
     log_mu = math.log1p(mu)
     # log and exp rather than log1p and expm1: TensorFlow vectorises the former (4x faster here), and the
@@ -53,6 +53,9 @@ class BitDepth(Corruption):
     def apply(self, waveform, params):
         return bit_depth(waveform, params["bits"])
 
+    def apply_batch(self, waveforms, params):
+        return self.apply(waveforms, params)
+
 
 class MuLaw(Corruption):
     """μ-law (μ = 255) companding quantised to `bits` bits (full scale = the clip's peak)."""
@@ -64,3 +67,6 @@ class MuLaw(Corruption):
 
     def apply(self, waveform, params):
         return mu_law(waveform, params["bits"])
+
+    def apply_batch(self, waveforms, params):
+        return self.apply(waveforms, params)

@@ -2,7 +2,9 @@
 
 Waveform corruptions are registered here by name; spectrogram-level masks (SpecAugment) are layers inside
 the model and are switched on by a training policy instead (see `policy.py`). `markdown_table()` renders
-the README's table of every corruption and its five severities from the classes themselves.
+the README's table of every corruption and its five severities from the classes themselves. `FAMILIES`
+groups the corruptions into families (`families()`, `family_of(name)`), which the held-out protocol leaves out
+of training one at a time (policy ``suite-minus:FAMILY``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from keras_audio.corruptions.babble import Babble
 from keras_audio.corruptions.background import BackgroundNoise
 from keras_audio.corruptions.base import NUM_SEVERITIES, Corruption, MissingResource
 from keras_audio.corruptions.clipping import Clipping
+from keras_audio.corruptions.codec import Mp3
+from keras_audio.corruptions.eq import RandomEQ
 from keras_audio.corruptions.filters import LowPass, Telephone
 from keras_audio.corruptions.gain import Gain
 from keras_audio.corruptions.noise import BrownNoise, PinkNoise, WhiteNoise
@@ -64,13 +68,60 @@ def register(cls: type[Corruption]) -> type[Corruption]:
 
 for _cls in (WhiteNoise, PinkNoise, BrownNoise, BackgroundNoise, Babble, Gain, Clipping, BitDepth, MuLaw,
              SpeedChange, TimeStretch, PitchShift, LowPass, Telephone, SyntheticReverb, ImpulseResponseReverb,
-             PacketLoss, TimeShift):
+             PacketLoss, TimeShift, RandomEQ, Mp3):
     register(_cls)
+
+
+# Corruption families: what the held-out protocol leaves out of training together (policy `suite-minus:FAMILY`).
+# Every registered corruption belongs to exactly one family (tests/corruptions/test_registry.py fails
+# otherwise): a new corruption is added to one tuple here. A family groups corruptions that attack the same
+# cue by the same physics, so that training on one member would teach the model the held-out ones:
+#   noise         additive signals at an SNR: a noise floor or competing voices;
+#   band          linear filtering that reshapes the spectral envelope: band limits and a random EQ
+#                 (microphone colouring); the telephone's 8-bit μ-law is secondary to its band-pass;
+#   pitch_tempo   resampling and the phase vocoder: F0, formants and duration moved;
+#   room          convolution with a room's impulse response, synthetic or recorded;
+#   codec         the digital coding chain: PCM bit depth, μ-law companding (G.711), an MP3 round trip, and
+#                 hard clipping (an overloaded converter: a per-sample nonlinearity like quantisation);
+#   gaps          the timing of the signal: lost packets, a shifted window (silence filled in);
+#   level         the overall level only (the front-end's per-example standardisation undoes most of it).
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "noise": ("white_noise", "pink_noise", "brown_noise", "background_noise", "babble"),
+    "band": ("lowpass", "telephone", "eq"),
+    "pitch_tempo": ("speed", "time_stretch", "pitch_shift"),
+    "room": ("reverb", "ir_reverb"),
+    "codec": ("bit_depth", "mu_law", "mp3", "clipping"),
+    "gaps": ("packet_loss", "time_shift"),
+    "level": ("gain",),
+}
 
 
 def names() -> list[str]:
     """Every registered corruption, in registration order."""
     return list(_REGISTRY)
+
+
+def families() -> dict[str, tuple[str, ...]]:
+    """Family -> its registered corruptions (registration order), families in `FAMILIES` order.
+
+    A name of `FAMILIES` that is not registered is left out; a family with no registered corruption too.
+    """
+    grouped = {family: tuple(n for n in _REGISTRY if n in members) for family, members in FAMILIES.items()}
+    return {family: members for family, members in grouped.items() if members}
+
+
+def family_of(name: str) -> str:
+    """The family of the corruption `name`.
+
+    Raises:
+        ValueError: `name` is not registered, or no family lists it (add it to `FAMILIES`).
+    """
+    corruption_class(name)
+    for family, members in FAMILIES.items():
+        if name in members:
+            return family
+    raise ValueError(f"corruption {name!r} has no family: add it to one of {', '.join(FAMILIES)} in "
+                     f"keras_audio/corruptions/registry.py FAMILIES")
 
 
 def needs_resources(name: str) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_audio.corruptions.base import Corruption, random_sign
+from keras_audio.corruptions.base import Corruption, batch_random_sign, random_sign
 
 
 class TimeShift(Corruption):
@@ -33,3 +33,17 @@ class TimeShift(Corruption):
         later, earlier = tf.maximum(shift, 0), tf.maximum(-shift, 0)
         kept = waveform[earlier: length - later]
         return tf.concat([tf.zeros([later]), kept, tf.zeros([earlier])], axis=0)
+
+    def sample_batch(self, seeds, severity):
+        params = self.severity_params(severity)  # shift_ms: the magnitude, shared
+        params["later"] = batch_random_sign(seeds) > 0.0
+        return params
+
+    def apply_batch(self, waveforms, params):
+        length = tf.shape(waveforms)[1]
+        # round(-x) = -round(x) (half to even), so both directions move by the same number of samples.
+        shift = tf.cast(tf.round(params["shift_ms"] * (self.sample_rate / 1000.0)), tf.int32)
+        shift = tf.clip_by_value(shift, 0, length)
+        later = tf.pad(waveforms[:, : length - shift], [[0, 0], [shift, 0]])
+        earlier = tf.pad(waveforms[:, shift:], [[0, 0], [0, shift]])
+        return tf.where(params["later"][:, None], later, earlier)

@@ -34,8 +34,11 @@ import numpy as np
 import tensorflow as tf
 
 from keras_audio.config import FeatureConfig
-from keras_audio.models.frontend import log_mel_frontend, pool_over_time, waveform_input
-from keras_audio.models.layers import BATCH_NORM_MOMENTUM, CropToMatch, batch_norm
+from keras_audio.models.frontend import (
+    FRONTEND_OUTPUT_LAYERS, check_frontend, pool_over_time, spectral_frontend, waveform_input,
+)
+from keras_audio.models.layers import BATCH_NORM_MOMENTUM, CropToMatch, batch_norm, conv2d_stack
+from keras_audio.models.masking import MaskFrames
 from keras_audio.models.registry import register_model
 from keras_audio.training import (
     TrainingInputs, TrainingResult, TrainingSettings, combine_stages, compile_classifier, run_fit,
@@ -44,7 +47,7 @@ from keras_audio.training import (
 AUTOTUNE = tf.data.AUTOTUNE
 RECONSTRUCTION = "reconstruction"
 PROBABILITIES = "probabilities"
-STANDARDIZED_LOG_MEL = "per_example_standardization"  # the front-end layer whose output is reconstructed
+STANDARDIZED_LOG_MEL = FRONTEND_OUTPUT_LAYERS["log_mel"]  # the front-end layer whose output is reconstructed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +65,8 @@ class AutoencoderRecipe:
 
 def _build(name: str, num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool,
            filters: tuple[int, ...], decoder_filters: tuple[int, ...] | None, dropout: float,
-           recipe: AutoencoderRecipe) -> keras.Model:
+           recipe: AutoencoderRecipe, frontend: str = "log_mel") -> keras.Model:
+    check_frontend(name, frontend)
     if not filters:
         raise ValueError(f"{name}: filters must name at least one block")
     if decoder_filters is None:
@@ -77,17 +81,15 @@ def _build(name: str, num_classes: int, sample_rate: int, features: FeatureConfi
     if not 0 < recipe.fine_tune_factor <= 1:
         raise ValueError(f"{name}: fine_tune_factor must be in (0, 1], got {recipe.fine_tune_factor}")
     waveform = waveform_input()
-    log_mel = log_mel_frontend(waveform, sample_rate, features, spec_augment)
+    log_mel, mask = spectral_frontend(waveform, sample_rate, features, spec_augment, frontend)
     image = keras.layers.Reshape((-1, features.n_mels, 1), name="as_image")(log_mel)
 
+    # The encoder takes the frame mask too and returns it pooled to the latent's frame rate, so the
+    # classifier's mean over time (and the encoder's batch-norm statistics) skip the padding.
     encoder_input = keras.Input((None, features.n_mels, 1), name="log_mel_image")
-    x = encoder_input
-    for i, width in enumerate(filters):
-        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
-        x = batch_norm(name=f"bn{i}")(x)
-        x = keras.layers.Activation("relu", name=f"relu{i}")(x)
-        x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool{i}")(x)
-    encoder = keras.Model(encoder_input, x, name="encoder")
+    mask_input = keras.Input((None,), dtype="bool", name="frame_mask")
+    x, latent_mask = conv2d_stack(encoder_input, mask_input, filters)
+    encoder = keras.Model([encoder_input, mask_input], [x, latent_mask], name="encoder")
 
     decoder_input = keras.Input(x.shape[1:], name="latent")
     y = decoder_input
@@ -98,10 +100,12 @@ def _build(name: str, num_classes: int, sample_rate: int, features: FeatureConfi
     y = keras.layers.Conv2D(1, 3, padding="same", name="to_log_mel")(y)
     decoder = keras.Model(decoder_input, y, name="decoder")
 
-    latent = encoder(image)
+    latent, latent_mask = encoder([image, mask])
     reconstruction = CropToMatch(name="crop")([decoder(latent), image])
+    # Padded frames reconstruct to 0, the target's value there, so they add nothing to the loss.
+    reconstruction = MaskFrames(name="reconstruction_padding")([reconstruction, mask])
     reconstruction = keras.layers.Reshape((-1, features.n_mels), name=RECONSTRUCTION)(reconstruction)
-    h = pool_over_time(latent)
+    h = pool_over_time(latent, latent_mask)
     # Standardise the pooled encoder features before the dense layer, as MAE's linear probe does (He et al.,
     # 2022): a head on a frozen encoder otherwise starts from features of arbitrary scale and, measured
     # here, stays at chance for the whole frozen stage.
@@ -124,8 +128,10 @@ def autoencoder_of(model: keras.Model) -> keras.Model:
 
 
 def target_frontend(model: keras.Model) -> keras.Model:
-    """Waveform -> normalised log-mel through the model's own front-end layers (no SpecAugment masks)."""
-    return keras.Model(model.inputs[0], model.get_layer(STANDARDIZED_LOG_MEL).output, name="target_frontend")
+    """Waveform -> normalised spectrogram through the model's own front-end layers (no SpecAugment masks)."""
+    names = {layer.name for layer in model.layers}
+    name = next(name for name in FRONTEND_OUTPUT_LAYERS.values() if name in names)
+    return keras.Model(model.inputs[0], model.get_layer(name).output, name="target_frontend")
 
 
 def with_targets(dataset: tf.data.Dataset, frontend: keras.Model, class_weight: dict[int, float] | None = None,
@@ -240,7 +246,7 @@ def train_joint(model: keras.Model, inputs: TrainingInputs, settings: TrainingSe
                 trainer=train_two_stage, inference_model=classifier_of)
 def build_ae_clf(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
                  filters: tuple[int, ...] = (16, 32, 64, 64), decoder_filters: tuple[int, ...] | None = None,
-                 dropout: float = 0.3, fine_tune_factor: float = 0.1) -> keras.Model:
+                 dropout: float = 0.3, fine_tune_factor: float = 0.1, frontend: str = "log_mel") -> keras.Model:
     """The two-stage autoencoder + classifier (see the module docstring).
 
     Args:
@@ -250,6 +256,7 @@ def build_ae_clf(num_classes: int, sample_rate: int, features: FeatureConfig, sp
             light decoder, since it is thrown away after training and its full-resolution layers cost most).
         dropout: before the classifier.
         fine_tune_factor: the fine-tuning stage's learning rate as a fraction of the run's.
+        frontend: ``log_mel`` (default), ``pcen`` (learnt per-channel PCEN) or ``pcen_fixed`` (librosa's).
 
     Returns:
         A model `waveform -> {"probabilities": [batch, num_classes], "reconstruction": [batch, frames, n_mels]}`;
@@ -257,22 +264,24 @@ def build_ae_clf(num_classes: int, sample_rate: int, features: FeatureConfig, sp
     """
     return _build("ae_clf", num_classes, sample_rate, features, spec_augment, tuple(filters),
                   None if decoder_filters is None else tuple(decoder_filters), dropout,
-                  AutoencoderRecipe(fine_tune_factor=fine_tune_factor))
+                  AutoencoderRecipe(fine_tune_factor=fine_tune_factor), frontend)
 
 
 @register_model("ae_clf_joint", "denoising conv autoencoder and classifier trained together (summed losses)",
                 trainer=train_joint, inference_model=classifier_of)
 def build_ae_clf_joint(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
                        filters: tuple[int, ...] = (16, 32, 64, 64), decoder_filters: tuple[int, ...] | None = None,
-                       dropout: float = 0.3, reconstruction_weight: float = 1.0) -> keras.Model:
+                       dropout: float = 0.3, reconstruction_weight: float = 1.0,
+                       frontend: str = "log_mel") -> keras.Model:
     """The jointly trained autoencoder + classifier (see the module docstring and `build_ae_clf`).
 
     Args:
         reconstruction_weight: the reconstruction loss's weight against the classification loss.
+        frontend: ``log_mel`` (default), ``pcen`` (learnt per-channel PCEN) or ``pcen_fixed`` (librosa's).
     """
     return _build("ae_clf_joint", num_classes, sample_rate, features, spec_augment, tuple(filters),
                   None if decoder_filters is None else tuple(decoder_filters), dropout,
-                  AutoencoderRecipe(reconstruction_weight=reconstruction_weight))
+                  AutoencoderRecipe(reconstruction_weight=reconstruction_weight), frontend)
 
 
 def reconstruction_error(model: keras.Model, corrupted: np.ndarray, clean: np.ndarray) -> float:

@@ -1,5 +1,6 @@
-"""Small layers the model families share: batch norm with a faster momentum, attention pooling over time,
-a padding mask, a crop.
+"""Small layers the model families share: batch norm with a faster momentum, masked 2-D conv blocks,
+attention pooling over time, a crop, and `FrameMask` (kept so that exports made before
+`masking.PaddingMask` replaced it still load).
 
 Each custom layer is registered serializable, so a model using them saves and reloads as a `.keras` file.
 """
@@ -10,6 +11,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_audio.models.masking import DownsampleMask, MaskedBatchNormalization, MaskFrames
+
 # Keras' default momentum (0.99) lets the moving statistics that inference uses forget their initial
 # values over ~500 steps, but a run here trains ~40 steps per epoch: for the first ~10 epochs inference
 # then sees statistics far from the training batches', validation accuracy stays at chance (measured: conv2d
@@ -18,24 +21,36 @@ from keras import ops
 BATCH_NORM_MOMENTUM = 0.9
 
 
-def batch_norm(name: str) -> keras.layers.BatchNormalization:
-    """`BatchNormalization` with `BATCH_NORM_MOMENTUM`."""
-    return keras.layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=name)
+def batch_norm(name: str) -> MaskedBatchNormalization:
+    """Batch norm with `BATCH_NORM_MOMENTUM`; call it with `mask=frame_mask` to keep padding out of its
+    training statistics (`masking.MaskedBatchNormalization`)."""
+    return MaskedBatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=name)
 
 
-def conv2d_blocks(log_mel, filters):
-    """The log-mel `[batch, frames, mels]` as an image through one block per width in `filters`.
+def conv2d_stack(image, mask, filters):
+    """`[batch, frames, freq, 1]` and its frame mask through one block per width in `filters`.
 
-    Each block: 3×3 Conv2D (no bias) → batch norm → ReLU → 2×2 max-pool. Returns
-    `[batch, ceil(frames / 2^n), ceil(mels / 2^n), filters[-1]]` for `n = len(filters)`.
+    Each block: 3×3 Conv2D (no bias) → batch norm (statistics over signal frames) → ReLU → padded frames
+    zeroed → 2×2 max-pool, the mask pooled alike. Zeroing after the ReLU means the next convolution sees
+    zeros beyond the clip, as at the edge of an unpadded clip, and a max-pool window straddling the edge
+    returns its signal frame (ReLU outputs are >= 0). Returns
+    `(x [batch, ceil(frames / 2^n), ceil(freq / 2^n), filters[-1]], mask [batch, ceil(frames / 2^n)])`.
     """
-    x = keras.layers.Reshape((-1, log_mel.shape[-1], 1), name="as_image")(log_mel)
+    x = image
     for i, width in enumerate(filters):
         x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
-        x = batch_norm(name=f"bn{i}")(x)
+        x = batch_norm(name=f"bn{i}")(x, mask=mask)
         x = keras.layers.Activation("relu", name=f"relu{i}")(x)
+        x = MaskFrames(name=f"padding{i}")([x, mask])
         x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool{i}")(x)
-    return x
+        mask = DownsampleMask(2, name=f"mask_pool{i}")(mask)
+    return x, mask
+
+
+def conv2d_blocks(log_mel, mask, filters):
+    """The log-mel `[batch, frames, mels]` as a one-channel image through `conv2d_stack`; returns `(x, mask)`."""
+    x = keras.layers.Reshape((-1, log_mel.shape[-1], 1), name="as_image")(log_mel)
+    return conv2d_stack(x, mask, filters)
 
 
 @keras.saving.register_keras_serializable(package="keras_audio")
@@ -94,7 +109,10 @@ class AttentionPooling(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="keras_audio")
 class FrameMask(keras.layers.Layer):
-    """Which spectrogram frames hold signal rather than the zero padding of a short clip.
+    """Which spectrogram frames hold signal rather than the zero padding of a short clip (superseded).
+
+    The models now use `masking.PaddingMask` (only leading and trailing zeros are padding; frame centres,
+    so a clip and its padded copy share their signal frames); this layer stays so older exports reload.
 
     A frame is valid when its centred `n_fft`-sample window (framed exactly as `features.power_spectrogram`
     frames the STFT) holds any non-zero sample. With `stride > 1` the mask is pooled to the frame rate after

@@ -5,7 +5,10 @@ A builder has the signature::
     build(num_classes, sample_rate, features: FeatureConfig, spec_augment=False, **hparams) -> keras.Model
 
 and returns an uncompiled functional model that takes float32 waveforms `[batch, samples]` and returns
-class probabilities `[batch, num_classes]`.
+class probabilities `[batch, num_classes]`. Families on the shared spectrogram front-end
+(`frontend.spectral_frontend`) take `frontend="log_mel" | "pcen" | "pcen_fixed"` among their hparams, and
+ignore zero padding: their prediction for a clip does not depend on how much padding surrounds it
+(tests/models/test_padding_invariance.py).
 
 Families that train, run or ship differently register hooks with the builder (every hook defaults to the
 standard path, so a plain Keras classifier registers none):

@@ -2,9 +2,11 @@
 
 Every table gets a row that shows what the deep models add. The features are computed by a small Keras
 model (waveform -> the shared log-mel front-end -> 20 MFCCs and their deltas -> mean and standard
-deviation over time, 80 numbers), the same one at training, evaluation and in the export, so the
-estimator always sees identical features. The MFCCs come from the same normalised log-mel every deep model
-reads, which makes them, like the deep models, insensitive to the recording level.
+deviation over the frames of signal, 80 numbers), the same one at training, evaluation and in the export,
+so the estimator always sees identical features. The MFCCs come from the same normalised log-mel every deep
+model reads, which makes them, like the deep models, insensitive to the recording level, and the statistics
+skip the zero padding of short clips (the front-end's padding mask). With ``frontend="pcen"`` the
+coefficients are the DCT of the PCEN spectrogram instead (cepstra of PCEN, not MFCCs).
 
 These are not Keras models, so the family registers its own trainer, predictor, exporter and size:
 
@@ -37,8 +39,8 @@ from sklearn.preprocessing import StandardScaler
 
 from keras_audio.config import FeatureConfig
 from keras_audio.export import ExportMismatchError
-from keras_audio.handcrafted_features import MfccStatistics
-from keras_audio.models.frontend import log_mel_frontend, waveform_input
+from keras_audio.models.frontend import check_frontend, spectral_frontend, waveform_input
+from keras_audio.models.masking import MaskedMfccStatistics
 from keras_audio.models.registry import register_model
 from keras_audio.training import TrainingInputs, TrainingResult, TrainingSettings
 
@@ -46,11 +48,11 @@ FEATURES_ENDPOINT_OUTPUT = "features"
 
 
 def mfcc_feature_model(sample_rate: int, features: FeatureConfig, n_mfcc: int = 20,
-                       spec_augment: bool = False) -> keras.Model:
-    """Waveform -> shared front-end -> MFCC statistics `[batch, 4 * n_mfcc]`."""
+                       spec_augment: bool = False, frontend: str = "log_mel") -> keras.Model:
+    """Waveform -> shared front-end -> MFCC statistics over the signal frames `[batch, 4 * n_mfcc]`."""
     waveform = waveform_input()
-    log_mel = log_mel_frontend(waveform, sample_rate, features, spec_augment)
-    statistics = MfccStatistics(n_mfcc, name="mfcc_statistics")(log_mel)
+    log_mel, mask = spectral_frontend(waveform, sample_rate, features, spec_augment, frontend)
+    statistics = MaskedMfccStatistics(n_mfcc, name="mfcc_statistics")([log_mel, mask])
     return keras.Model(waveform, statistics, name="mfcc_features")
 
 
@@ -223,11 +225,12 @@ def load_sklearn_export(directory: str | Path):
 
 
 def _build(name: str, estimator, num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool,
-           n_mfcc: int, passes: int) -> SklearnClassifier:
+           n_mfcc: int, passes: int, frontend: str = "log_mel") -> SklearnClassifier:
+    check_frontend(name, frontend)
     if n_mfcc > features.n_mels:
         raise ValueError(f"{name}: n_mfcc={n_mfcc} exceeds n_mels={features.n_mels}")
-    return SklearnClassifier(name, mfcc_feature_model(sample_rate, features, n_mfcc, spec_augment), estimator,
-                             num_classes, passes)
+    return SklearnClassifier(name, mfcc_feature_model(sample_rate, features, n_mfcc, spec_augment, frontend),
+                             estimator, num_classes, passes)
 
 
 _HOOKS = dict(trainer=train_sklearn, predictor=sklearn_predictor, exporter=export_sklearn, count_params=sklearn_params,
@@ -236,24 +239,27 @@ _HOOKS = dict(trainer=train_sklearn, predictor=sklearn_predictor, exporter=expor
 
 @register_model("sklearn_logreg", "logistic regression (standardised) on MFCC + delta statistics", **_HOOKS)
 def build_sklearn_logreg(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
-                         n_mfcc: int = 20, C: float = 1.0, passes: int = 1) -> SklearnClassifier:
+                         n_mfcc: int = 20, C: float = 1.0, passes: int = 1,
+                         frontend: str = "log_mel") -> SklearnClassifier:
     """`StandardScaler` -> `LogisticRegression(C)` on 4 × `n_mfcc` MFCC statistics.
 
     Args:
         n_mfcc: MFCCs kept (each gives a mean and std, and so does its delta).
         C: inverse L2 regularisation strength.
         passes: passes over the (possibly corrupted) training stream.
+        frontend: ``log_mel`` (default: MFCCs), ``pcen`` or ``pcen_fixed`` (cepstra of PCEN).
     """
     if C <= 0:
         raise ValueError(f"sklearn_logreg: C must be positive, got {C}")
     estimator = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000))
-    return _build("sklearn_logreg", estimator, num_classes, sample_rate, features, spec_augment, n_mfcc, passes)
+    return _build("sklearn_logreg", estimator, num_classes, sample_rate, features, spec_augment, n_mfcc, passes,
+                  frontend)
 
 
 @register_model("sklearn_forest", "random forest on MFCC + delta statistics", **_HOOKS)
 def build_sklearn_forest(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
                          n_mfcc: int = 20, n_estimators: int = 200, min_samples_leaf: int = 2,
-                         passes: int = 1) -> SklearnClassifier:
+                         passes: int = 1, frontend: str = "log_mel") -> SklearnClassifier:
     """`RandomForestClassifier` on 4 × `n_mfcc` MFCC statistics, seeded by the run's seed.
 
     Args:
@@ -261,9 +267,11 @@ def build_sklearn_forest(num_classes: int, sample_rate: int, features: FeatureCo
         n_estimators: trees.
         min_samples_leaf: the smallest leaf (larger: smaller trees, smoother probabilities).
         passes: passes over the (possibly corrupted) training stream.
+        frontend: ``log_mel`` (default: MFCCs), ``pcen`` or ``pcen_fixed`` (cepstra of PCEN).
     """
     if n_estimators < 1 or min_samples_leaf < 1:
         raise ValueError(f"sklearn_forest: n_estimators and min_samples_leaf must be positive, "
                          f"got {n_estimators}, {min_samples_leaf}")
     estimator = RandomForestClassifier(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf, n_jobs=1)
-    return _build("sklearn_forest", estimator, num_classes, sample_rate, features, spec_augment, n_mfcc, passes)
+    return _build("sklearn_forest", estimator, num_classes, sample_rate, features, spec_augment, n_mfcc, passes,
+                  frontend)

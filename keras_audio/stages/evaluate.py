@@ -26,12 +26,14 @@ from keras_audio.corruptions.base import name_hash
 from keras_audio.evaluate import UTTERANCE, evaluate_grid, grid, utterance_probabilities
 from keras_audio.features import LogMelSpectrogram
 from keras_audio.manifest import Manifest
-from keras_audio.pipeline import ClipSource, spoil_clip
+from keras_audio.grid_parts import DEFAULT_TIMEOUT_SECONDS, fingerprint, grid_split
+from keras_audio.pipeline import spoil_clip
 from keras_audio.predictors import LoadedModel, load_predictor
 from keras_audio.report import write_json
 from keras_audio.results import ModelKey, TestSetPredictions, write_predictions
 from keras_audio.stages.data import CorpusClips, build_suite, rounds
 from keras_audio.stages.train import TRAINING_FILE
+from keras_audio.streaming import DEFAULT_STREAM_THRESHOLD_GB, make_source, resolve_source
 
 EVALUATION_FILE = "evaluation.json"
 PREDICTIONS_FILE = "predictions.csv.gz"
@@ -82,13 +84,18 @@ def evaluate_stage(config: RunConfig, run_dir: Path, models: list[tuple[ModelKey
     without a fold (or a test set of another corpus) on every test set.
     """
     notes = list(notes)
+    # With options.shared_dir and several workers in TF_CONFIG, each worker takes a share of the conditions.
+    split = grid_split(config.options.get("shared_dir"), config.run_name,
+                       config.options.get("shared_timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
     results: list[TestSetPredictions] = []
     gallery: dict = {}
     described = []
     for number, test_set in enumerate(test_sets, start=1):
         chosen = [(key, model) for key, model in models
                   if not (test_set.fold and key.fold and key.fold != test_set.fold)]
-        source = ClipSource(test_set.clips.store, test_set.test)
+        source = make_source(resolve_source(config.options.get("source", "auto"), test_set.clips.store, test_set.test,
+                                            config.options.get("stream_threshold_gb", DEFAULT_STREAM_THRESHOLD_GB)),
+                             test_set.clips.store, test_set.test)
         suite, missing = build_suite(config, test_set.clips.store, test_set.train)
         if missing:
             notes.append(f"not evaluated (resource not given): {', '.join(missing)}")
@@ -98,12 +105,20 @@ def evaluate_stage(config: RunConfig, run_dir: Path, models: list[tuple[ModelKey
             f"{len(source)} test clips")
         with timer("evaluate"):
             predictors = {key: model.predict for key, model in chosen}
-            grid_result = evaluate_grid(predictors, source, conditions, config.clip_samples, config.batch_size,
-                                        config.seed, progress)
-            whole_clips = utterance_probabilities(predictors, source, config.clip_samples, config.batch_size)
+            grid_result = evaluate_grid(predictors, source, split.share(conditions), config.clip_samples,
+                                        config.batch_size, config.seed, progress)
+            whole_clips = (utterance_probabilities(predictors, source, config.clip_samples, config.batch_size)
+                           if split.scores_whole_clips else {})
         for key, probabilities in whole_clips.items():  # after the grid: its rows keep their order
             grid_result.probabilities[(key, UTTERANCE, 0)] = probabilities
             grid_result.predictions[(key, UTTERANCE, 0)] = np.argmax(probabilities, axis=-1)
+        if split.active:  # every worker's part, merged in one process's order (`grid_parts`)
+            log(f"      worker {split.worker.index} of {split.worker.count}: evaluated "
+                f"{len(split.share(conditions))} condition(s); merging the parts in {split.folder}")
+            with timer("evaluate"):
+                grid_result = split.merge(grid_result, list(predictors), conditions, fingerprint(
+                    split.run_name, label, test_set.test.clip_ids, conditions, list(predictors), config.seed,
+                    config.clip_samples))
         results.append(TestSetPredictions(
             name=test_set.name, fold=test_set.fold, clip_ids=test_set.test.clip_ids,
             speakers=test_set.test.frame["speaker"].tolist(), y_true=grid_result.y_true.astype(np.int64),

@@ -19,7 +19,11 @@ from keras_audio.cache import BadFile
 from keras_audio.config import RunConfig
 from keras_audio.evaluate import MCE_MIN_REFERENCE_ERROR, majority_baseline, summarize
 from keras_audio.evaluate import CLEAN
-from keras_audio.report import markdown_table, mean_sd, render_markdown, write_json, write_long_table, write_plots
+from keras_audio.corruptions import registry as corruption_registry
+from keras_audio.corruptions.policy import HELD_OUT_PREFIX, held_out_family, trained_on_policy
+from keras_audio.report import (
+    heldout_results, markdown_table, mean_sd, render_heldout, render_markdown, write_json, write_long_table, write_plots,
+)
 from keras_audio.results import (
     ModelKey, TestSetPredictions, confusions, headline_intervals, long_rows, read_predictions, reference_model,
     summaries, utterance_accuracy,
@@ -125,6 +129,9 @@ def _write_tables(config: RunConfig, run_dir: Path, training: Mapping, evaluatio
             name: {"majority_baseline": majority_baseline(t.y_true), "clips": len(t.clip_ids),
                    "speakers": len(set(t.speakers)), "summaries": _shift_summaries(shift_rows), "rows": shift_rows}
             for t in others for name, shift_rows in [(t.name, shift[t.name])]}
+    heldout = _heldout(rows, reference)
+    if heldout is not None:
+        metrics["heldout"] = heldout
     write_json(metrics, run_dir / "metrics.json")
     first = in_domain[0]
     clips, speakers = len(first.clip_ids), len(set(first.speakers))
@@ -156,6 +163,8 @@ def _write_tables(config: RunConfig, run_dir: Path, training: Mapping, evaluatio
                                _model_info(training), intervals)
     if shift:
         table_md += "\n" + _shift_section(primary, baselines, run_summaries, rows, metrics["other_corpora"])
+    if heldout is not None:
+        table_md += "\n" + render_heldout(heldout, MCE_MIN_REFERENCE_ERROR)
     (run_dir / "table.md").write_text(table_md)
 
     severity = focus_severity(config.severities)
@@ -180,6 +189,19 @@ def _write_tables(config: RunConfig, run_dir: Path, training: Mapping, evaluatio
     for problem in plot_problems:
         log(f"      plot not drawn: {problem}")
     return table_md, plot_problems
+
+
+def _heldout(rows: Sequence[Mapping], reference: tuple[str, str] | None) -> dict | None:
+    """The "trained with / held out" figures (`report.heldout_results`) when a policy of the run holds a family
+    out (``suite-minus:F``), each compared with the policy that trained on it (``suite``)."""
+    held_out = {}
+    for policy in dict.fromkeys(r["policy"] for r in rows):
+        if policy.lower().startswith(HELD_OUT_PREFIX):
+            try:
+                held_out[policy] = (held_out_family(policy), trained_on_policy(policy))
+            except ValueError:  # not a policy this version parses (a run folder of another version)
+                continue
+    return heldout_results(rows, held_out, corruption_registry.families(), reference, MCE_MIN_REFERENCE_ERROR)
 
 
 def _shift_summaries(rows: Sequence[Mapping]) -> list[dict]:

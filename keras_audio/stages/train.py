@@ -22,14 +22,17 @@ import numpy as np
 
 from keras_audio.config import RunConfig
 from keras_audio.corruptions import registry as corruption_registry
-from keras_audio.corruptions.policy import TrainingPolicy, parse_policy
+from keras_audio.corruptions.policy import TrainingPolicy, expand_policies, parse_policy
+from keras_audio.distribute import start as start_distribution
 from keras_audio.export import export_model, verify_export
 from keras_audio.manifest import Manifest
+from keras_audio.mixup import Mixup
 from keras_audio.models import build_model, get_family
-from keras_audio.pipeline import ClipSource, evaluation_dataset, training_dataset
+from keras_audio.pipeline import evaluation_dataset, training_dataset
 from keras_audio.report import write_json
 from keras_audio.results import ModelKey
 from keras_audio.stages.data import CorpusClips, build_suite, load_training_clips, rounds, write_bad_files
+from keras_audio.streaming import DEFAULT_STREAM_THRESHOLD_GB, make_source, resolve_source
 from keras_audio.training import (
     TrainingInputs, TrainingResult, TrainingSettings, balanced_class_weights, fit_classifier, set_global_seed,
 )
@@ -87,15 +90,21 @@ def train_stage(config: RunConfig, run_dir: Path, timer, log: Callable[[str], No
     trained: list[TrainedModel] = []
     for fold, round_manifest in rounds(clips.manifest, config):
         round_manifest.validate(check_files=False)
-        sources = {split: ClipSource(clips.store, round_manifest.subset(split))
+        # In memory, or streamed from the decode cache above `options.stream_threshold_gb` (`streaming`).
+        kind = resolve_source(config.options.get("source", "auto"), clips.store, round_manifest,
+                              config.options.get("stream_threshold_gb", DEFAULT_STREAM_THRESHOLD_GB))
+        sources = {split: make_source(kind, clips.store, round_manifest.subset(split))
                    for split in ("train", "validation", "test")}
         suite, _ = build_suite(config, clips.store, round_manifest.subset("train"))
+        # `heldout` becomes suite + suite-minus:F per family of the built suite; every policy is checked
+        # against the suite here, before any model trains.
+        policies = expand_policies(config.policies, suite)
         label = f" (fold {fold})" if fold else ""
-        log(f"[2/4] training{label}: {len(config.models)} model(s) × {len(config.policies)} polic(ies) × "
+        log(f"[2/4] training{label}: {len(config.models)} model(s) × {len(policies)} polic(ies) × "
             f"{config.seeds} seed(s) on {len(sources['train'])} clips")
         for seed_offset in range(config.seeds):
             for model_name in config.models:
-                for policy_name in config.policies:
+                for policy_name in policies:
                     with timer("train"):
                         trained.append(_train_one(config, model_name, policy_name, config.seed + seed_offset, fold,
                                                   sources, suite, round_manifest, run_dir, timer, log, progress))
@@ -120,20 +129,31 @@ def _train_one(config: RunConfig, model_name: str, policy_name: str, seed: int, 
     probability = config.options.get("policy_probability", 0.5)
     policy = parse_policy(policy_name, suite, probability)
     family = get_family(model_name)
-    model = build_model(model_name, manifest.num_classes, config.sample_rate, config.features,
-                        spec_augment=policy.spec_augment, **config.options.get("models", {}).get(model_name, {}))
+    # Keras models train under the run's strategy (`distribute`); the others (scikit-learn) alone, on each worker.
+    distribution = start_distribution(config.options.get("strategy", "default") if family.exporter is None
+                                      else "default")
+    with distribution.scope():  # mirrored variables when distributed
+        model = build_model(model_name, manifest.num_classes, config.sample_rate, config.features,
+                            spec_augment=policy.spec_augment, **config.options.get("models", {}).get(model_name, {}))
     pairs_policy = denoising_pairs_policy(policy, suite, config.sample_rate, probability)
+    # Mixup needs soft targets: a family trained outside Keras (scikit-learn) is refused by the plan check.
+    alpha = config.options.get("mixup_alpha", 0.0)
+    mixup = Mixup(alpha, manifest.num_classes) if alpha else None
     validation_batches = max(1, int(np.ceil(len(sources["validation"]) / config.batch_size)))
     inputs = TrainingInputs(
-        make_train=lambda pairs: training_dataset(sources["train"], config.clip_samples, config.batch_size, seed,
-                                                  policy.waveform, pairs=pairs, balance_groups=True),
+        make_train=lambda pairs: distribution.training_stream(  # this worker's share, per-replica batches
+            lambda batch, shard: training_dataset(sources["train"], config.clip_samples, batch, seed, policy.waveform,
+                                                  pairs=pairs, balance_groups=True, shard=shard,
+                                                  mixup=None if pairs else mixup), config.batch_size),
         validation=evaluation_dataset(sources["validation"], config.clip_samples, config.batch_size),
         steps_per_epoch=max(1, int(np.ceil(len(sources["train"]) / config.batch_size))),
         class_weight=balanced_class_weights(sources["train"].labels, manifest.num_classes),
         num_classes=manifest.num_classes,
         seed=seed,
-        make_pairs_train=lambda: training_dataset(sources["train"], config.clip_samples, config.batch_size, seed,
-                                                  pairs_policy.waveform, pairs=True, balance_groups=True),
+        make_pairs_train=lambda: distribution.training_stream(
+            lambda batch, shard: training_dataset(sources["train"], config.clip_samples, batch, seed,
+                                                  pairs_policy.waveform, pairs=True, balance_groups=True, shard=shard),
+            config.batch_size),
         make_pairs_validation=lambda: training_dataset(sources["validation"], config.clip_samples, config.batch_size,
                                                        seed, pairs_policy.waveform, pairs=True
                                                        ).take(validation_batches).cache(),
@@ -143,12 +163,14 @@ def _train_one(config: RunConfig, model_name: str, policy_name: str, seed: int, 
     initial_params = count_params(model)
     log(f"      {tag}: {'?' if initial_params is None else f'{initial_params:,}'} parameters")
     settings = TrainingSettings(epochs=config.epochs, learning_rate=config.learning_rate, patience=config.patience,
-                                verbose=None if progress else 0, name=tag, backup_dir=run_dir / CHECKPOINTS / tag)
+                                verbose=None if progress else 0, name=tag, backup_dir=run_dir / CHECKPOINTS / tag,
+                                distribution=distribution if distribution.distributed else None)
     trainer = family.trainer or fit_classifier
-    result = trainer(model, inputs, settings, run_dir / "logs" / tag)
+    with distribution.scope():  # trainers compile (optimizer variables) and build stage models
+        result = trainer(model, inputs, settings, run_dir / "logs" / tag)
     if family.inference_model is not None:
         model = family.inference_model(model)  # drops training-only outputs (the autoencoder's reconstruction)
-    policy_label = policy_name
+    policy_label = policy_name if mixup is None else f"{policy_name} (mixup {alpha:g})"
     if result.metadata.get("denoising_pairs") and policy.waveform is None:
         # The model saw corrupted audio although its policy has no waveform part: the tables must say so.
         policy_label = f"{policy_name} (pairs: {result.metadata['denoising_pairs']})"

@@ -12,7 +12,7 @@ from keras_audio.corruptions.base import clip_seed, mix_at_snr, rescale_to_rms
 from keras_audio.corruptions.policy import fit_length
 
 # Corruptions with nothing random: the same output for every seed, by design.
-DETERMINISTIC = {"clipping", "bit_depth", "mu_law", "lowpass", "telephone"}
+DETERMINISTIC = {"clipping", "bit_depth", "mu_law", "lowpass", "telephone", "mp3"}
 # Corruptions whose only draws are a direction or a choice among few items: at least two outputs.
 FEW_OUTCOMES = {"gain", "speed", "time_stretch", "pitch_shift", "time_shift", "ir_reverb"}
 

@@ -62,3 +62,72 @@ def test_fit_length_crops_or_pads_at_the_end():
     x = tf.range(5, dtype=tf.float32)
     np.testing.assert_array_equal(fit_length(x, 3).numpy(), [0, 1, 2])
     np.testing.assert_array_equal(fit_length(x, 7).numpy(), [0, 1, 2, 3, 4, 0, 0])
+
+
+# ------------------------------------------------------------------------------ held-out families
+from keras_audio.corruptions.policy import (  # noqa: E402
+    expand_policies, held_out_family, policy_parts, trained_on_policy,
+)
+
+
+def test_suite_minus_a_family_never_draws_from_it(suite, helpers):
+    # {white_noise, gain}: without the noise family only gain is left, so every output is the clean clip scaled.
+    small = {"white_noise": suite["white_noise"], "gain": suite["gain"]}
+    clean = helpers.harmonic_tone(150, 0.25)
+    minus_noise = parse_policy("suite-minus:noise", small, probability=1.0)
+    minus_level = parse_policy("Suite-Minus:Level+SpecAugment", small, probability=1.0)
+    assert minus_noise.held_out == "noise" and minus_noise.waveform_part == "suite-minus:noise"
+    assert minus_level.held_out == "level" and minus_level.spec_augment
+    for s in range(6):
+        scaled = minus_noise.waveform(tf.constant(clean), helpers.seed(s)).numpy()
+        ratio = scaled[np.argmax(np.abs(clean))] / clean[np.argmax(np.abs(clean))]
+        assert abs(ratio - 1) > 0.05  # gain at severity >= 1 moves the level by >= 3 dB
+        np.testing.assert_allclose(scaled, ratio * clean, atol=1e-5)
+        noisy = minus_level.waveform(tf.constant(clean), helpers.seed(s)).numpy()
+        fitted = np.dot(noisy, clean) / np.dot(clean, clean) * clean
+        assert np.std(noisy - fitted) > 1e-4  # white noise added, not a scaled copy (SNR 30 dB at most)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("suite-minus:fog", r"unknown corruption family 'fog' in policy 'suite-minus:fog'; families: noise, band, "
+                        r"pitch_tempo, room, codec, gaps, level"),
+    ("suite-minus:", "unknown corruption family ''"),
+    ("suite-minus:noise+suite", "two waveform parts"),
+    ("heldout+noise", "two waveform parts"),
+])
+def test_bad_held_out_names_are_errors(name, message, suite):
+    with pytest.raises(ValueError, match=message):
+        parse_policy(name, suite)
+
+
+def test_holding_out_a_family_the_suite_lacks_or_the_whole_suite_is_refused(suite):
+    small = {"white_noise": suite["white_noise"], "speed": suite["speed"]}
+    with pytest.raises(ValueError, match=r"holds out family 'room' \(reverb, ir_reverb\), but the suite has none"):
+        parse_policy("suite-minus:room", small)
+    with pytest.raises(ValueError, match="nothing but family 'noise'"):
+        parse_policy("suite-minus:noise", {"white_noise": suite["white_noise"], "pink_noise": suite["pink_noise"]})
+    with pytest.raises(ValueError, match="expand it with expand_policies"):
+        parse_policy("heldout", small)
+
+
+def test_heldout_expands_into_suite_and_one_policy_per_family_of_the_suite(suite):
+    small = {n: suite[n] for n in ("speed", "white_noise", "lowpass", "pink_noise")}
+    assert expand_policies(["none", "heldout"], small) == [
+        "none", "suite", "suite-minus:noise", "suite-minus:band", "suite-minus:pitch_tempo"]
+    assert expand_policies(["suite", "HeldOut+specaugment", "heldout"], small) == [
+        "suite", "suite+specaugment", "suite-minus:noise+specaugment", "suite-minus:band+specaugment",
+        "suite-minus:pitch_tempo+specaugment", "suite-minus:noise", "suite-minus:band", "suite-minus:pitch_tempo"]
+    assert expand_policies(["none", "suite-minus:band"], small) == ["none", "suite-minus:band"]
+    with pytest.raises(ValueError, match="at least two families"):
+        expand_policies(["heldout"], {"white_noise": suite["white_noise"], "pink_noise": suite["pink_noise"]})
+    with pytest.raises(ValueError, match="holds out family 'room'"):
+        expand_policies(["none", "suite-minus:room"], small)  # checked before anything trains
+
+
+def test_held_out_family_and_its_trained_on_policy():
+    assert policy_parts("heldout+specaugment") == ("heldout", True)
+    assert held_out_family("suite-minus:pitch_tempo") == "pitch_tempo" and held_out_family("suite") is None
+    assert trained_on_policy("suite-minus:band") == "suite"
+    assert trained_on_policy("SpecAugment+suite-minus:band") == "suite+specaugment"
+    with pytest.raises(ValueError, match="holds no family out"):
+        trained_on_policy("suite")

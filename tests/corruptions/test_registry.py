@@ -10,6 +10,7 @@ from keras_audio.corruptions.base import NUM_SEVERITIES, clip_seed
 HARM_DIRECTION = {
     "snr_db": -1, "gain_db": +1, "fraction": None, "bits": -1, "change": +1, "semitones": +1, "cutoff_hz": -1,
     "low_hz": +1, "high_hz": -1, "rt60_s": +1, "wet": +1, "shift_ms": +1,
+    "tilt_db_per_octave": +1, "band_db": +1, "bitrate_kbps": -1,
 }
 FRACTION_DIRECTION = {"clipping": -1, "packet_loss": +1}
 
@@ -91,3 +92,33 @@ def test_clip_seed_depends_on_every_part():
     for other in (clip_seed(1, 123, "gain", 1), clip_seed(0, 124, "gain", 1), clip_seed(0, 123, "speed", 1),
                   clip_seed(0, 123, "gain", 2)):
         assert not np.array_equal(base, other.numpy())
+
+
+def test_every_registered_corruption_has_exactly_one_family():
+    members = [name for names in registry.FAMILIES.values() for name in names]
+    repeated = sorted({name for name in members if members.count(name) > 1})
+    assert not repeated, f"corruptions in two families: {repeated}"
+    no_family = [name for name in registry.names() if name not in members]
+    assert not no_family, f"registered without a family: {no_family} (add each to one tuple of registry.FAMILIES)"
+    unregistered = sorted(set(members) - set(registry.names()))
+    assert not unregistered, f"FAMILIES lists corruptions that are not registered: {unregistered}"
+    assert sorted(n for names in registry.families().values() for n in names) == sorted(registry.names())
+
+
+def test_family_of_and_families():
+    assert registry.family_of("white_noise") == "noise" and registry.family_of("telephone") == "band"
+    assert registry.family_of("gain") == "level" and registry.family_of("ir_reverb") == "room"
+    assert list(registry.families()) == list(registry.FAMILIES)
+    assert registry.families()["pitch_tempo"] == ("speed", "time_stretch", "pitch_shift")
+    with pytest.raises(ValueError, match="unknown corruption 'fog'"):
+        registry.family_of("fog")
+
+
+def test_a_corruption_registered_without_a_family_is_named(monkeypatch):
+    class Fog(registry.corruption_class("gain")):
+        name = "fog"
+
+    monkeypatch.setitem(registry._REGISTRY, "fog", Fog)
+    with pytest.raises(ValueError, match="corruption 'fog' has no family: add it to one of noise, band"):
+        registry.family_of("fog")
+    assert "fog" not in [n for names in registry.families().values() for n in names]

@@ -29,20 +29,26 @@ def test_learns_and_round_trips(name, extra, sample_rate, features, tiny_batch, 
     round_trip(model, tiny_batch[0])
 
 
-def test_lstm_last_step_ignores_the_padded_steps(sample_rate, features, make_tones):
-    # The model must hand its padding mask to the LSTM: its output then equals the LSTM run on the valid
-    # steps alone. (The front-end's per-example normalisation does see the padding, so the comparison
-    # starts from the model's own pooled frames.)
+def _output_of(model, layer):
     import keras
 
+    return keras.Model(model.inputs[0], model.get_layer(layer).output)
+
+
+def test_lstm_last_step_ignores_the_padded_steps(sample_rate, features, make_tones):
+    # The model must hand its padding mask to the LSTM: its output then equals the LSTM run on the valid
+    # steps alone.
     model = build_model("lstm", 2, sample_rate, features, output="last", **TINY["lstm"])
     x, _ = make_tones(2, 0.5)
     x[0, 1500:] = 0.0
-    frames = keras.Model(model.inputs[0], model.get_layer("time_pool").output)(x).numpy()
-    mask = model.get_layer("frame_mask")(x).numpy()
+    frames = _output_of(model, "time_pool_padding")(x).numpy()
+    mask = _output_of(model, "time_pool_mask")(x).numpy()
     valid = int(mask[0].sum())
     assert 0 < valid < mask.shape[1] and mask[0, :valid].all()
-    inside = keras.Model(model.inputs[0], model.get_layer("lstm").output)(x).numpy()
+    # the unpadded clip: every step but the last, whose only frame is centred one sample past the clip's end
+    assert mask[1, :-1].all() and not mask[1, -1]
+    assert np.all(frames[0, valid:] == 0.0)  # padded steps zeroed
+    inside = _output_of(model, "lstm")(x).numpy()
     np.testing.assert_allclose(inside[0], model.get_layer("lstm")(frames[:1, :valid]).numpy()[0], atol=1e-5)
     assert not np.allclose(inside[0], model.get_layer("lstm")(frames[:1]).numpy()[0], atol=1e-3)
 
@@ -51,7 +57,8 @@ def test_masks_follow_the_padding(sample_rate, features, make_tones):
     x, _ = make_tones(1, 0.5)
     x[:, 2000:] = 0.0  # a short clip zero-padded to 0.5 s
     model = build_model("crnn", 2, sample_rate, features, **TINY["crnn"])
-    mask = model.get_layer("frame_mask")(x).numpy()[0]
+    mask = _output_of(model, "mask_pool1")(x).numpy()[0]  # at the GRU's frame rate (two 2x poolings)
+    assert mask.shape == (-(-(1 + 4000 // features.hop_length) // 4),)
     assert mask[:5].all() and not mask[-3:].any()
 
 

@@ -1,0 +1,143 @@
+"""Padding masks and the masked reductions: exact values, the fallbacks, round trips, refusals."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_audio.features import num_frames
+from keras_audio.handcrafted_features import MfccStatistics, TimeStatistics
+from keras_audio.models.masking import (
+    AlignToSignal, DownsampleMask, MaskedBatchNormalization, MaskedMfccStatistics, MaskedStandardization,
+    MaskedTimePooling, MaskedTimeStatistics, MaskFrames, PaddingMask, clamp_to_valid,
+)
+
+HOP = 80
+
+
+def test_padding_mask_marks_frames_centred_outside_the_clip():
+    clip = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
+    x = np.concatenate([np.zeros(500, np.float32), clip, np.zeros(1500, np.float32)])[None]
+    mask = PaddingMask(HOP)(x).numpy()[0]
+    assert mask.shape == (num_frames(3000, HOP),)
+    centres = np.arange(mask.size) * HOP
+    np.testing.assert_array_equal(mask, (centres >= 500) & (centres <= 1499))
+
+
+def test_interior_silence_is_signal_and_the_unpadded_clip_keeps_its_frames():
+    x = np.ones((1, 1600), np.float32)
+    x[0, 400:1200] = 0.0  # a dropout inside the clip, longer than any window
+    mask = PaddingMask(HOP)(x).numpy()[0]
+    np.testing.assert_array_equal(mask[:-1], True)  # the gap's frames (centres 400..1200) stay signal
+    assert not mask[-1]  # centred at sample 1600, one past the clip's end
+
+
+def test_silence_and_a_lone_click_fall_back_to_every_frame():
+    click = np.zeros((1, 800), np.float32)
+    click[0, 5] = 1.0  # between two frame centres: no frame of signal
+    for x in (np.zeros((1, 800), np.float32), click):
+        assert PaddingMask(HOP)(x).numpy().all()
+
+
+def test_align_to_signal_moves_leading_zeros_to_the_end():
+    x = np.array([[0, 0, 1, 2, 0, 3, 0], [4, 0, 5, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0]], np.float32)
+    np.testing.assert_array_equal(AlignToSignal()(x).numpy(), [[1, 2, 0, 3, 0, 0, 0], [4, 0, 5, 0, 0, 0, 0],
+                                                                [0, 0, 0, 0, 0, 0, 0]])
+
+
+def test_downsample_mask_matches_same_padded_max_pooling():
+    mask = np.zeros((2, 11), bool)
+    mask[0, :5] = True
+    mask[1, 3:] = True
+    for pool in (1, 2, 3):
+        pooled = keras.layers.MaxPooling1D(pool, padding="same")(mask[..., None].astype(np.float32)).numpy()[..., 0]
+        np.testing.assert_array_equal(DownsampleMask(pool)(mask).numpy(), pooled > 0)
+
+
+def test_masked_standardization_equals_layer_norm_on_the_valid_frames_and_zeroes_the_rest():
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, 2.0, (2, 9, 4)).astype(np.float32)
+    mask = np.ones((2, 9), bool)
+    mask[0, 6:] = False
+    out = MaskedStandardization()([x, mask]).numpy()
+    norm = keras.layers.LayerNormalization(axis=[1, 2], center=False, scale=False, epsilon=1e-3)
+    np.testing.assert_allclose(out[1], norm(x[1:]).numpy()[0], atol=1e-5)
+    np.testing.assert_allclose(out[0, :6], norm(x[:1, :6]).numpy()[0], atol=1e-5)
+    assert np.all(out[0, 6:] == 0.0)
+
+
+def test_masked_pooling_and_statistics_ignore_padded_frames():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 7, 3)).astype(np.float32)
+    mask = np.ones((2, 7), bool)
+    mask[0, 4:] = False
+    changed = x.copy()
+    changed[0, 4:] = 100.0
+    for layer in (MaskedTimePooling("mean"), MaskedTimePooling("max"), MaskedTimeStatistics()):
+        np.testing.assert_allclose(layer([changed, mask]).numpy(), layer([x, mask]).numpy(), atol=1e-6)
+    np.testing.assert_allclose(MaskedTimePooling("mean")([x, mask]).numpy()[0], x[0, :4].mean(0), atol=1e-6)
+    np.testing.assert_allclose(MaskedTimePooling("max")([x, mask]).numpy()[0], x[0, :4].max(0), atol=1e-6)
+    # all valid: the unmasked layer's values
+    np.testing.assert_allclose(MaskedTimeStatistics()([x, np.ones((2, 7), bool)]).numpy(), TimeStatistics()(x).numpy(),
+                               atol=1e-5)
+
+
+def test_masked_mfcc_statistics_of_a_trailing_padded_log_mel_equal_the_unpadded_ones():
+    log_mel = np.random.default_rng(2).standard_normal((1, 30, 16)).astype(np.float32)
+    padded = np.concatenate([log_mel, np.zeros((1, 20, 16), np.float32)], axis=1)
+    mask = np.arange(50)[None] < 30
+    layer = MaskedMfccStatistics(8, 5)
+    np.testing.assert_allclose(layer([padded, mask]).numpy(), MfccStatistics(8, 5)(log_mel).numpy(), atol=1e-5)
+
+
+def test_clamp_to_valid_repeats_the_edge_frames():
+    x = tf.reshape(tf.range(6, dtype=tf.float32), (1, 6, 1))
+    mask = np.array([[False, True, True, True, False, False]])
+    np.testing.assert_array_equal(clamp_to_valid(x, mask).numpy()[0, :, 0], [1, 1, 2, 3, 3, 3])
+
+
+def test_masked_batch_norm_training_statistics_skip_padding():
+    rng = np.random.default_rng(3)
+    x = rng.normal(0.0, 1.0, (2, 8, 5, 3)).astype(np.float32)
+    mask = np.ones((2, 8), bool)
+    mask[:, 5:] = False
+    x_padded = x.copy()
+    x_padded[:, 5:] = 50.0
+    layer = MaskedBatchNormalization(center=False, scale=False)
+    out = layer(x_padded, training=True, mask=mask).numpy()
+    valid = x[:, :5]
+    expected = (valid - valid.mean(axis=(0, 1, 2))) / np.sqrt(valid.var(axis=(0, 1, 2)) + layer.epsilon)
+    np.testing.assert_allclose(out[:, :5], expected, atol=1e-4)
+
+
+def test_layers_round_trip_in_a_saved_model(tmp_path):
+    waveform = keras.Input((None,))
+    frames = keras.Input((None, 4))
+    mask = DownsampleMask(1)(PaddingMask(HOP)(AlignToSignal()(waveform)))
+    x = MaskFrames(-2.0)([frames, mask])
+    x = MaskedStandardization(epsilon=1e-2)([x, mask])
+    x = MaskedBatchNormalization()(x, mask=mask)
+    out = keras.layers.Concatenate()([MaskedTimePooling("max")([x, mask]), MaskedTimeStatistics()([x, mask])])
+    model = keras.Model([waveform, frames], out)
+    w = np.zeros((2, 800), np.float32)
+    w[0, 100:300] = 1.0
+    w[1] = 0.5
+    f = np.random.default_rng(4).standard_normal((2, 11, 4)).astype(np.float32)
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(reloaded([w, f]), model([w, f]), atol=1e-6)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: PaddingMask(0), "hop_length"), (lambda: DownsampleMask(1.5), "pool_size"),
+    (lambda: MaskFrames(float("nan")), "fill"), (lambda: MaskedStandardization(0.0), "epsilon"),
+    (lambda: MaskedTimePooling("median"), "mode"), (lambda: MaskedMfccStatistics(8, 4), "delta_width"),
+])
+def test_bad_arguments_are_refused(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_a_masked_layer_refuses_a_bare_tensor():
+    with pytest.raises(ValueError, match="MaskedTimePooling: expects"):
+        MaskedTimePooling()(np.zeros((1, 3, 2), np.float32))
