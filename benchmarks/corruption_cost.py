@@ -124,13 +124,19 @@ def pipeline_cost(fn: Callable, clip: np.ndarray, clips: int, repeats: int) -> t
         return summed.reduce(tf.constant(0.0), lambda total, value: total + value)
 
     run()  # builds the functions and warms the caches
+    best_wall, best_cpu = best_time(run, repeats)
+    return best_wall / clips * 1e3, best_cpu / clips * 1e3
+
+
+def best_time(run: Callable, repeats: int) -> tuple[float, float]:
+    """The shortest (wall s, CPU s) of `repeats` calls of `run`."""
     best_wall = best_cpu = float("inf")
     for _ in range(repeats):
         wall, cpu = time.perf_counter(), time.process_time()
         run()
         best_wall = min(best_wall, time.perf_counter() - wall)
         best_cpu = min(best_cpu, time.process_time() - cpu)
-    return best_wall / clips * 1e3, best_cpu / clips * 1e3
+    return best_wall, best_cpu
 
 
 def batched_pipeline_cost(corruption, severity: int, clip: np.ndarray, clips: int, batch: int,
@@ -162,12 +168,7 @@ def batched_pipeline_cost(corruption, severity: int, clip: np.ndarray, clips: in
             next(iterator)
 
     run()
-    best_wall = best_cpu = float("inf")
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        run()
-        best_wall = min(best_wall, time.perf_counter() - wall)
-        best_cpu = min(best_cpu, time.process_time() - cpu)
+    best_wall, best_cpu = best_time(run, repeats)
     return best_wall / (batches * batch) * 1e3, best_cpu / (batches * batch) * 1e3
 
 

@@ -84,7 +84,9 @@ def _training_flags(parser: argparse.ArgumentParser, defaults: RunConfig) -> Non
     parser.add_argument("--config", type=Path, help="a JSON config (e.g. benchmarks/configs/*.json); flags override it")
     _corpus_flags(parser, defaults, several=True)
     parser.add_argument("--models", nargs="+", help=f"model families to train (default {' '.join(defaults.models)})")
-    parser.add_argument("--policies", nargs="+", help="training policies: none, noise, suite, specaugment, or "
+    parser.add_argument("--policies", nargs="+", help="training policies: none, noise, suite, "
+                                                      "suite-minus:FAMILY (the suite without one corruption family), "
+                                                      "heldout (suite and suite-minus: every family), specaugment, or "
                                                       "combinations like suite+specaugment (default none)")
     parser.add_argument("--reference-model", help="the mCE reference model, trained with policy none "
                                                   "(default: the first of --models)")

@@ -48,6 +48,19 @@ def check_stft_settings(owner: str, sample_rate, n_fft, win_length, hop_length, 
         raise ValueError(f"{owner}: win_length={win_length} exceeds n_fft={n_fft}")
 
 
+def check_mel_band(owner: str, sample_rate: int, fmin: float, fmax: float | None) -> None:
+    """Validate a mel filterbank's band: `0 <= fmin < fmax <= sample_rate / 2` (`fmax` None: Nyquist).
+
+    Raises:
+        ValueError: naming `owner` and the bad value.
+    """
+    nyquist = sample_rate / 2
+    if fmax is not None and not 0 < fmax <= nyquist:
+        raise ValueError(f"{owner}: fmax={fmax} must be in (0, {nyquist}]")
+    if not 0 <= fmin < (fmax or nyquist):
+        raise ValueError(f"{owner}: fmin={fmin} must be in [0, fmax)")
+
+
 def power_spectrogram(waveforms: tf.Tensor, n_fft: int, win_length: int, hop_length: int) -> tf.Tensor:
     """Centred STFT power, `[batch, samples]` -> `[batch, frames, n_fft // 2 + 1]`."""
     padded = tf.pad(waveforms, [[0, 0], [n_fft // 2, n_fft // 2]])
@@ -132,11 +145,7 @@ class LogMelSpectrogram(keras.layers.Layer):
         super().__init__(**kwargs)
         win_length = n_fft if win_length is None else win_length
         check_stft_settings("LogMelSpectrogram", sample_rate, n_fft, win_length, hop_length, n_mels=n_mels)
-        nyquist = sample_rate / 2
-        if fmax is not None and not 0 < fmax <= nyquist:
-            raise ValueError(f"LogMelSpectrogram: fmax={fmax} must be in (0, {nyquist}]")
-        if not 0 <= fmin < (fmax or nyquist):
-            raise ValueError(f"LogMelSpectrogram: fmin={fmin} must be in [0, fmax)")
+        check_mel_band("LogMelSpectrogram", sample_rate, fmin, fmax)
         if top_db is not None and top_db <= 0:
             raise ValueError(f"LogMelSpectrogram: top_db must be positive or None, got {top_db!r}")
         self.sample_rate = int(sample_rate)

@@ -34,7 +34,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_audio.features import check_stft_settings, mel_filterbank, mel_power_spectrogram, num_frames
+from keras_audio.features import check_mel_band, check_stft_settings, mel_filterbank, mel_power_spectrogram, num_frames
 
 
 def smoothing_coefficient(time_constant: float, sample_rate: int, hop_length: int) -> float:
@@ -127,11 +127,7 @@ class PCENSpectrogram(keras.layers.Layer):
         super().__init__(**kwargs)
         win_length = n_fft if win_length is None else win_length
         check_stft_settings("PCENSpectrogram", sample_rate, n_fft, win_length, hop_length, n_mels=n_mels)
-        nyquist = sample_rate / 2
-        if fmax is not None and not 0 < fmax <= nyquist:
-            raise ValueError(f"PCENSpectrogram: fmax={fmax} must be in (0, {nyquist}]")
-        if not 0 <= fmin < (fmax or nyquist):
-            raise ValueError(f"PCENSpectrogram: fmin={fmin} must be in [0, fmax)")
+        check_mel_band("PCENSpectrogram", sample_rate, fmin, fmax)
         _check_pcen(gain, bias, power, time_constant, eps, initial_state)
         self.sample_rate, self.n_fft, self.win_length = int(sample_rate), int(n_fft), int(win_length)
         self.hop_length, self.n_mels = int(hop_length), int(n_mels)

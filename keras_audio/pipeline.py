@@ -22,8 +22,7 @@ import tensorflow as tf
 
 from keras_audio.cache import WaveformStore
 from keras_audio.corpora.combined import GROUP_COLUMN
-from keras_audio.corruptions.base import Corruption, clip_seed, name_hash, split_seed
-from keras_audio.corruptions.policy import fit_length
+from keras_audio.corruptions.base import Corruption, clip_seed, fit_length, name_hash, split_seed
 from keras_audio.manifest import Manifest
 from keras_audio.mixup import Mixup, mixup_dataset
 from keras_audio.windowing import center_crop_or_pad, random_crop_or_pad  # re-exported: their one home

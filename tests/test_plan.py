@@ -120,7 +120,7 @@ def test_the_same_file_in_one_split_is_a_warning_and_disjoint_segments_are_no_du
 # ---------------------------------------------------------------------------------- models, resources
 @pytest.mark.parametrize("models, options, message", [
     (["conv1d"], {"conv1d": {"kernal_size": 3}}, r"conv1d has no hyperparameter 'kernal_size'; did you mean "
-                                                 r"'kernel_size'\? \(conv1d takes filters, kernel_size, dropout\)"),
+                                                 r"'kernel_size'\? \(conv1d takes filters, kernel_size, dropout, frontend\)"),
     (["conv2"], {}, r"unknown model 'conv2'; did you mean 'conv2d'"),
     (["conv1d"], {"conv1dd": {}}, r"options.models.conv1dd: unknown model 'conv1dd'; did you mean 'conv1d'"),
     (["conv1d"], {"conv1d": {"dropout": "0.3"}}, r"dropout: must be a finite number like its default 0.3"),

@@ -11,6 +11,7 @@ from keras_audio.evaluate import evaluate_grid, grid
 from keras_audio.manifest import Manifest
 from keras_audio.pipeline import ClipSource, evaluation_dataset, training_dataset
 from keras_audio.streaming import StreamedClipSource, make_source, resolve_source
+from tests.test_pipeline import _collect  # drains a dataset into arrays
 
 SR = 8000
 
@@ -30,16 +31,6 @@ def _on_disk(tmp_path, n=23, seed=0):
     # A subset in another order: offsets in the file are not the positions in the split.
     manifest = Manifest(frame, name="unit")
     return store, manifest.replace(manifest.frame.iloc[[5, 2, 17, 0, 9, 22, 11, 3, 14, 8, 20, 1]])
-
-
-def _collect(dataset, batches=None):
-    waveforms, labels = [], []
-    for i, (w, y) in enumerate(dataset):
-        if batches is not None and i >= batches:
-            break
-        waveforms.append(w.numpy())
-        labels.append(y.numpy())
-    return np.concatenate(waveforms), np.concatenate(labels)
 
 
 def test_streamed_clips_are_the_in_memory_clips(tmp_path):

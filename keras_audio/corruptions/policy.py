@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 import tensorflow as tf
 
 from keras_audio.corruptions import registry
-from keras_audio.corruptions.base import Corruption, split_seed
+from keras_audio.corruptions.base import Corruption, fit_length, split_seed
 
 WAVEFORM_PARTS = ("none", "noise", "suite")
 HELD_OUT_PREFIX = "suite-minus:"  # + a family: the suite without that family's corruptions
@@ -57,12 +57,6 @@ class TrainingPolicy:
     waveform: WaveformPolicy | None
     spec_augment: bool
     held_out: str | None = None
-
-
-def fit_length(waveform: tf.Tensor, length) -> tf.Tensor:
-    """Crop (keep the start) or zero-pad (at the end) a `[samples]` waveform to `length` samples."""
-    waveform = waveform[:length]
-    return tf.pad(waveform, [[0, length - tf.shape(waveform)[0]]])
 
 
 def parse_policy(name: str, suite: Mapping[str, Corruption],

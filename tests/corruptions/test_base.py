@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from keras_audio.corruptions import registry
 from keras_audio.corruptions.base import clip_seed, mix_at_snr, rescale_to_rms
-from keras_audio.corruptions.policy import fit_length
+from keras_audio.corruptions.base import fit_length
 
 # Corruptions with nothing random: the same output for every seed, by design.
 DETERMINISTIC = {"clipping", "bit_depth", "mu_law", "lowpass", "telephone", "mp3"}

@@ -98,7 +98,7 @@ def test_clamp_to_valid_repeats_the_edge_frames():
 
 def test_masked_batch_norm_training_statistics_skip_padding():
     rng = np.random.default_rng(3)
-    x = rng.normal(0.0, 1.0, (2, 8, 5, 3)).astype(np.float32)
+    x = rng.normal(0.0, 1.0, (2, 8, 3)).astype(np.float32)
     mask = np.ones((2, 8), bool)
     mask[:, 5:] = False
     x_padded = x.copy()
@@ -106,8 +106,35 @@ def test_masked_batch_norm_training_statistics_skip_padding():
     layer = MaskedBatchNormalization(center=False, scale=False)
     out = layer(x_padded, training=True, mask=mask).numpy()
     valid = x[:, :5]
-    expected = (valid - valid.mean(axis=(0, 1, 2))) / np.sqrt(valid.var(axis=(0, 1, 2)) + layer.epsilon)
+    expected = (valid - valid.mean(axis=(0, 1))) / np.sqrt(valid.var(axis=(0, 1)) + layer.epsilon)
     np.testing.assert_allclose(out[:, :5], expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_fused_training_on_4d_maps_matches_keras_batch_norm(affine):
+    # The fused kernel (issue 15's speed-up) must give Keras' outputs, gradients and moving statistics.
+    x = tf.constant(np.random.default_rng(4).normal(2.0, 3.0, (4, 9, 6, 5)).astype(np.float32))
+    fused = MaskedBatchNormalization(momentum=0.9, center=affine, scale=affine)
+    plain = keras.layers.BatchNormalization(momentum=0.9, center=affine, scale=affine)
+    for layer in (fused, plain):
+        layer.build(x.shape)
+        if affine:
+            layer.gamma.assign(np.linspace(0.5, 1.5, 5).astype(np.float32))
+            layer.beta.assign(np.linspace(-1.0, 1.0, 5).astype(np.float32))
+    outputs, gradients = [], []
+    for layer in (fused, plain):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(y * tf.range(5, dtype=tf.float32))
+        outputs.append(y.numpy())
+        gradients.append(tape.gradient(loss, x).numpy())
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-5)
+    np.testing.assert_allclose(gradients[0], gradients[1], atol=1e-4)
+    np.testing.assert_allclose(fused.moving_mean.numpy(), plain.moving_mean.numpy(), rtol=1e-5)
+    # The fused kernel keeps the unbiased batch variance in its moving average (Keras the biased one).
+    expected_variance = 0.9 * 1.0 + 0.1 * x.numpy().reshape(-1, 5).var(axis=0, ddof=1)
+    np.testing.assert_allclose(fused.moving_variance.numpy(), expected_variance, rtol=1e-5)
 
 
 def test_layers_round_trip_in_a_saved_model(tmp_path):
