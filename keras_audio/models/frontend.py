@@ -86,12 +86,6 @@ def spectral_frontend(waveform: keras.KerasTensor, sample_rate: int, features: F
     return FrontEnd(x, mask)
 
 
-def log_mel_frontend(waveform: keras.KerasTensor, sample_rate: int, features: FeatureConfig,
-                     spec_augment: bool = False, frontend: str = "log_mel") -> keras.KerasTensor:
-    """The features of `spectral_frontend` alone (for callers that do not pool over time)."""
-    return spectral_frontend(waveform, sample_rate, features, spec_augment, frontend).features
-
-
 def pool_over_time(feature_map: keras.KerasTensor, mask: keras.KerasTensor,
                    name: str = "pool_over_time") -> keras.KerasTensor:
     """`[batch, frames, freq, channels]` and its frame mask -> `[batch, freq * channels]`: the mean over the

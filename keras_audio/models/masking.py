@@ -378,7 +378,8 @@ class MaskedBatchNormalization(keras.layers.BatchNormalization):
     Training on a 4-D `[batch, frames, freq, channels]` map (the 2-D conv blocks) uses TensorFlow's fused
     kernel instead, whose statistics count every frame: Keras computes batch norm unfused (moments plus
     elementwise ops), and on Conv2D's full-resolution first block that was half of a training step's time;
-    fused, Conv2D trains 1.9x and CRNN 1.7x faster per CPU-second (`benchmarks/speed.py`, issue 15). Padded
+    fused, Conv2D trained 1.9x and CRNN 1.7x faster per CPU-second measured alone on the models before the
+    padding masks, Conv2D 1.14x in the default run with them (issue 15). Padded
     frames are zeroed before every convolution, so what they add to the statistics is the bias-only response
     near silence, not the padding's length in samples.
     """
