@@ -9,7 +9,8 @@ from keras_audio.features import num_frames
 from keras_audio.handcrafted_features import MfccStatistics, TimeStatistics
 from keras_audio.models.masking import (
     AlignToSignal, DownsampleMask, MaskedBatchNormalization, MaskedMfccStatistics, MaskedStandardization,
-    MaskedTimePooling, MaskedTimeStatistics, MaskFrames, PaddingMask, clamp_to_valid,
+    MaskedTimePooling, MaskedTimeStatistics, MaskFrames, PaddingMask, align_to_signal, clamp_to_valid,
+    signal_bounds,
 )
 
 HOP = 80
@@ -43,6 +44,36 @@ def test_align_to_signal_moves_leading_zeros_to_the_end():
     x = np.array([[0, 0, 1, 2, 0, 3, 0], [4, 0, 5, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0]], np.float32)
     np.testing.assert_array_equal(AlignToSignal()(x).numpy(), [[1, 2, 0, 3, 0, 0, 0], [4, 0, 5, 0, 0, 0, 0],
                                                                 [0, 0, 0, 0, 0, 0, 0]])
+
+
+def _bounds_by_search(x):
+    nonzero = x != 0
+    has = nonzero.any(axis=1)
+    first = np.where(has, nonzero.argmax(axis=1), 0)
+    last = np.where(has, x.shape[1] - 1 - nonzero[:, ::-1].argmax(axis=1), -1)
+    return first, last, has
+
+
+@pytest.mark.parametrize("samples", [1, 127, 128, 129, 1000])
+def test_signal_bounds_and_alignment_match_a_search_over_every_sample(samples):
+    # The bounds are found block by block (BOUNDS_BLOCK samples): bounds on, next to and inside block edges,
+    # a single sample, digital silence, a row that is all signal.
+    rng = np.random.default_rng(samples)
+    x = np.zeros((9, samples), np.float32)
+    spans = [(0, samples), (samples - 1, samples), (0, 1), (samples // 2, samples // 2 + 1),
+             (min(127, samples - 1), samples), (0, min(129, samples)), (0, 0)]
+    for row, (start, stop) in enumerate(spans):
+        x[row, start:stop] = rng.uniform(0.1, 1.0, stop - start)
+    x[7, rng.integers(0, samples, 3)] = -0.5
+    first, last, has = (t.numpy() for t in signal_bounds(tf.constant(x)))
+    expected_first, expected_last, expected_has = _bounds_by_search(x)
+    np.testing.assert_array_equal(has, expected_has)
+    np.testing.assert_array_equal(first, expected_first)
+    np.testing.assert_array_equal(last[has], expected_last[has])
+    aligned = align_to_signal(tf.constant(x)).numpy()
+    for row in range(len(x)):
+        expected = np.concatenate([x[row, first[row]:], np.zeros(first[row], np.float32)])
+        np.testing.assert_array_equal(aligned[row], expected)
 
 
 def test_downsample_mask_matches_same_padded_max_pooling():
@@ -135,6 +166,29 @@ def test_fused_training_on_4d_maps_matches_keras_batch_norm(affine):
     # The fused kernel keeps the unbiased batch variance in its moving average (Keras the biased one).
     expected_variance = 0.9 * 1.0 + 0.1 * x.numpy().reshape(-1, 5).var(axis=0, ddof=1)
     np.testing.assert_allclose(fused.moving_variance.numpy(), expected_variance, rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(4, 9, 6, 5), (4, 9, 5)])
+def test_fused_inference_matches_keras_batch_norm(shape):
+    x = tf.constant(np.random.default_rng(5).normal(2.0, 3.0, shape).astype(np.float32))
+    mask = np.ones(shape[:2], bool)
+    mask[:, 6:] = False
+    fused = MaskedBatchNormalization(momentum=0.9)
+    plain = keras.layers.BatchNormalization(momentum=0.9)
+    for layer in (fused, plain):
+        layer.build(x.shape)
+        layer.gamma.assign(np.linspace(0.5, 1.5, 5).astype(np.float32))
+        layer.beta.assign(np.linspace(-1.0, 1.0, 5).astype(np.float32))
+        layer.moving_mean.assign(np.linspace(-2.0, 2.0, 5).astype(np.float32))
+        layer.moving_variance.assign(np.linspace(0.5, 4.0, 5).astype(np.float32))
+    expected = plain(x, training=False).numpy()
+    np.testing.assert_allclose(fused(x, training=False, mask=mask).numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(fused(x).numpy(), expected, atol=1e-5)  # training unset: inference
+    frozen = MaskedBatchNormalization(momentum=0.9)
+    frozen.build(x.shape)
+    frozen.set_weights(fused.get_weights())
+    frozen.trainable = False  # a frozen layer uses its moving statistics even in training
+    np.testing.assert_allclose(frozen(x, training=True).numpy(), expected, atol=1e-5)
 
 
 def test_layers_round_trip_in_a_saved_model(tmp_path):
