@@ -19,13 +19,27 @@ def corpus(tmp_path_factory):
     return write_tone_corpus(tmp_path_factory.mktemp("tones"))
 
 
+def _argv(tmp_path, name, *more):
+    """`keras-audio run` of the shared run's config file (`shifted_run`) as `name`, into its results folder."""
+    return ["run", "--config", str(tmp_path / "config.json"), "--run-name", name, "--out", str(tmp_path / "results"),
+            "--no-shared-data", "--no-progress", *more]
+
+
 @pytest.fixture(scope="module")
 def shifted_run(corpus, tmp_path_factory):
-    """A run that also tests on a second copy of the corpus (as another corpus would be, by name)."""
+    """A run that also tests on a second copy of the corpus (as another corpus would be, by name).
+
+    It is also the uninterrupted run the killed-and-resumed one is compared with, so it trains for a few epochs.
+    """
+    from keras_audio import cli
+
     tmp_path = tmp_path_factory.mktemp("stages")
-    config = _config(corpus, tmp_path, "shift")
+    config = _config(corpus, tmp_path, None)
     config.options["test_corpora"] = [{"corpus": "csv", "data_dir": str(corpus)}]
-    return run_experiment(config, progress=False, log=QUIET), tmp_path
+    config.epochs, config.patience = 4, 10
+    config.save(tmp_path / "config.json")
+    assert cli.main(_argv(tmp_path, "whole")) == 0
+    return tmp_path / "results" / "whole", tmp_path
 
 
 def _rows(run, test_corpus=None):
@@ -92,7 +106,7 @@ def test_two_corpora_train_together_and_each_is_reported(corpus, tmp_path):
         ["run", "--corpus", f"csv={corpus}", "--corpus", f"folder={corpus.parent}", "--no-shared-data"]))
     assert config.corpus == "csv+folder" and [s["corpus"] for s in config.options["corpora"]] == ["csv", "folder"]
     base = _config(corpus, tmp_path, "together")
-    base.corpus = "csv+copy"
+    base.corpus, base.corruptions, base.severities = "csv+copy", ["white_noise"], [1]  # the grid is not the point
     base.options["corpora"] = [{"corpus": "csv", "data_dir": str(corpus)},
                                {"corpus": "csv", "data_dir": str(corpus), "name": "copy"}]
     run = run_experiment(base, progress=False, log=QUIET)
@@ -103,7 +117,7 @@ def test_two_corpora_train_together_and_each_is_reported(corpus, tmp_path):
     assert training["manifest"]["speakers"] == 32  # speakers are kept apart per corpus (prefixed)
 
 
-def test_a_run_killed_in_training_then_resumed_matches_an_uninterrupted_one(corpus, tmp_path):
+def test_a_run_killed_in_training_then_resumed_matches_an_uninterrupted_one(shifted_run, capsys):
     import os
     import signal
     import subprocess
@@ -111,35 +125,27 @@ def test_a_run_killed_in_training_then_resumed_matches_an_uninterrupted_one(corp
     import time
     from pathlib import Path
 
-    config = _config(corpus, tmp_path, None)
-    config.epochs, config.patience, config.models = 6, 10, ["conv1d", "conv2d"]
-    config.options["models"]["conv2d"] = {"filters": [4]}
-    config.save(tmp_path / "config.json")
+    from keras_audio import cli
+
+    whole, tmp_path = shifted_run  # the uninterrupted run of the same config file
     out = tmp_path / "results"
-
-    def command(name, *more):
-        return [sys.executable, "-m", "keras_audio", "run", "--config", str(tmp_path / "config.json"), "--run-name",
-                name, "--out", str(out), "--no-shared-data", "--no-progress", *more]
-
+    # Only the killed run needs a process of its own (SIGTERM); the resume runs in this one, as `whole` did.
     repo = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(repo)}
-    killed = subprocess.Popen(command("resumed"), cwd=repo, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    killed = subprocess.Popen([sys.executable, "-m", "keras_audio", *_argv(tmp_path, "resumed")], cwd=repo, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    while not list(out.glob(".resumed.partial-*/checkpoints/conv1d-*/*/epoch-0002")):
+    while not list(out.glob(".resumed.partial-*/checkpoints/conv1d-*/*/epoch-0002")):  # epochs 3 and 4 to go
         assert killed.poll() is None, "the run ended before it could be interrupted"
         assert time.monotonic() < deadline, "no checkpoint appeared"
         time.sleep(0.05)
     killed.send_signal(signal.SIGTERM)
     assert killed.wait(timeout=120) == 143
     assert list(out.glob(".resumed.partial-*")), "the killed resumable run keeps its partial folder"
-    done = subprocess.run(command("resumed", "--resume"), cwd=repo, env=env, capture_output=True, text=True,
-                          timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "resuming resumed" in done.stdout
-    whole = subprocess.run(command("whole"), cwd=repo, env=env, capture_output=True, text=True, timeout=600)
-    assert whole.returncode == 0, whole.stderr[-2000:]
-    assert (out / "resumed" / "metrics.json").read_bytes() == (out / "whole" / "metrics.json").read_bytes()
+    capsys.readouterr()
+    assert cli.main(_argv(tmp_path, "resumed", "--resume")) == 0
+    assert "resuming resumed" in capsys.readouterr().out
+    assert (out / "resumed" / "metrics.json").read_bytes() == (whole / "metrics.json").read_bytes()
     assert json.loads((out / "resumed" / "history.json").read_text()) == \
-        json.loads((out / "whole" / "history.json").read_text())
+        json.loads((whole / "history.json").read_text())
     assert not (out / "resumed" / "checkpoints").exists()
