@@ -33,8 +33,11 @@ CLEAN = "clean"
 # kept out of the grid's rows and summaries and reported beside the centre-crop accuracy.
 UTTERANCE = "clean_utterance"
 MCE_MIN_REFERENCE_ERROR = 0.01  # mean error per severity below which a corruption is left out of mCE
-INFERENCE_BATCH_SIZE = 256  # clips per model call and per batched corruption in `evaluate_grid`
-PREPARED_BATCHES = 2  # batches spoiled ahead of the models (across condition boundaries)
+INFERENCE_BATCH_SIZE = 256  # clips per model call in `evaluate_grid`
+# Clips per batched corruption call: several calls per inference batch run in parallel (the map's calls),
+# where one call on 256 clips ran on one core for the corruptions that loop over clips (resampling, MP3).
+SPOIL_BATCH_SIZE = 64
+PREPARED_BATCHES = 2  # inference batches spoiled ahead of the models (across condition boundaries)
 CROP_CACHE_BYTES = 1 << 30  # the clean crops are kept in memory for every condition up to this size
 
 
@@ -128,8 +131,9 @@ def evaluate_grid(predictors: Mapping[Hashable, Predictor], source: ClipSource, 
 
     Args:
         batch_size: the inference batch when `inference_batch_size` is None (and always when not `batched`).
-        inference_batch_size: clips per model call and per batched corruption; the spoiled clips do not depend
-            on it (a model's output may, by float rounding inside its kernels).
+        inference_batch_size: clips per model call; the spoiled clips do not depend on it (a model's output
+            may, by float rounding inside its kernels). The clips are spoiled in parts of `SPOIL_BATCH_SIZE`
+            when it divides the batch (the parts in parallel) and joined again before the models.
         prepared_batches: how many batches are spoiled ahead of the models.
         batched: False runs the per-clip path instead, one condition after the other (the reference).
     """
@@ -145,7 +149,10 @@ def evaluate_grid(predictors: Mapping[Hashable, Predictor], source: ClipSource, 
     bar = tqdm(total=len(conditions), desc="evaluating", unit="condition", disable=not progress)
     seen = 0
     if batched:
-        stream = _condition_stream(source, conditions, clip_samples, size, seed, prepared_batches)
+        # Split only into equal parts, so the joined batches are exactly those of `size`.
+        spoil_size = SPOIL_BATCH_SIZE if size > SPOIL_BATCH_SIZE and size % SPOIL_BATCH_SIZE == 0 else size
+        stream = _rebatched(_condition_stream(source, conditions, clip_samples, spoil_size, seed,
+                                              prepared_batches * -(-size // spoil_size)), len(source), size)
     else:
         stream = ((index, waveforms) for index, condition in enumerate(conditions) for waveforms, _ in
                   evaluation_dataset(source, clip_samples, size, condition.corruption, condition.severity, seed,
@@ -203,6 +210,25 @@ def _condition_stream(source: ClipSource, conditions: Sequence[Condition], clip_
                            deterministic=True).prefetch(1)
 
     return _in_background((element for part in parts() for element in part), prepared_batches)
+
+
+def _rebatched(stream: Iterator[tuple[int, tf.Tensor]], clips: int, size: int) -> Iterator[tuple[int, tf.Tensor]]:
+    """`(condition index, waveforms)` sub-batches of a condition of `clips` clips joined into batches of `size`
+    (the condition's last one smaller): the models get the batches they would get unsplit."""
+    pending: list[tf.Tensor] = []
+    pending_index, pending_clips, seen = None, 0, 0
+    for index, waveforms in stream:
+        index = int(index)
+        if index != pending_index:
+            pending_index, seen = index, 0
+        pending.append(waveforms)
+        pending_clips += int(waveforms.shape[0])
+        seen += int(waveforms.shape[0])
+        if pending_clips >= size or seen == clips:
+            yield index, pending[0] if len(pending) == 1 else tf.concat(pending, axis=0)
+            pending, pending_clips = [], 0
+    if pending:
+        raise RuntimeError("evaluate_grid: a condition's stream ended part-way through a batch")
 
 
 _DONE = object()

@@ -105,7 +105,9 @@ def test_the_batched_grid_sees_the_per_clip_spoiled_set_and_scores_it_alike():
     from keras_audio.evaluate import evaluate_grid, grid
 
     source = _grid_source()
-    conditions = grid(registry.build_suite(["gain", "white_noise", "speed", "packet_loss"], 16000), (1, 4))
+    # One corruption with batched draws, one with a per-clip fallback; every corruption's batched spoiling is
+    # held to the per-clip one in tests/corruptions/test_batched.py.
+    conditions = grid(registry.build_suite(["gain", "speed"], 16000), (1, 4))
     runs = {}
     for label, options in (("per clip", {"batched": False}), ("batched 3", {"inference_batch_size": 3}),
                            ("batched 256", {})):
@@ -121,7 +123,25 @@ def test_the_batched_grid_sees_the_per_clip_spoiled_set_and_scores_it_alike():
         for key, probabilities in reference.probabilities.items():
             np.testing.assert_array_equal(result.probabilities[key], probabilities, err_msg=f"{label} {key}")
         assert result.rows() == reference.rows()
-    assert len({p.tobytes() for p in reference.probabilities.values()}) > 4  # the conditions differ
+    assert len({p.tobytes() for p in reference.probabilities.values()}) == len(conditions)  # they differ
+
+
+def test_clips_spoiled_in_parts_reach_the_models_in_whole_inference_batches(monkeypatch):
+    from keras_audio import evaluate
+    from keras_audio.corruptions import registry
+
+    source = _grid_source(11)
+    conditions = evaluate.grid(registry.build_suite(["white_noise", "speed"], 16000), (2,))
+    runs = {}
+    for spoil_batch in (4, 64):  # 4 divides the inference batch of 8: parts of 4 clips, joined in pairs
+        monkeypatch.setattr(evaluate, "SPOIL_BATCH_SIZE", spoil_batch)
+        recorder = _Recorder()
+        evaluate.evaluate_grid({"m": recorder}, source, conditions, 4000, 4, seed=5, progress=False,
+                               inference_batch_size=8)
+        runs[spoil_batch] = recorder.seen
+    assert [len(batch) for batch in runs[4]] == [8, 3] * len(conditions)  # each condition: 8 clips, then 3
+    assert [len(batch) for batch in runs[64]] == [8, 3] * len(conditions)
+    np.testing.assert_array_equal(np.concatenate(runs[4]), np.concatenate(runs[64]))
 
 
 def test_grid_refuses_an_empty_inference_batch():
