@@ -103,8 +103,7 @@ def align_to_signal(waveforms: tf.Tensor) -> tf.Tensor:
 
     # One slice and pad per example: a gather over a per-sample index of the whole batch cost 3x as much
     # (100 ms vs 33 ms for [256, 32000] with leading zeros, issue 15); a batch without leading zeros is
-    # returned as it is.
-    # The static length, when known, keeps the loop convertible to TFLite builtins (fixed-length exports).
+    # returned as it is. The static length, when known, keeps the loop convertible to TFLite builtins.
     length = waveforms.shape[1]
 
     def shift(example):
