@@ -39,7 +39,6 @@ Each figure is the best of `--repeats` runs: other processes on a shared machine
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import tempfile
