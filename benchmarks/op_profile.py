@@ -3,6 +3,7 @@
     python benchmarks/op_profile.py                                  # conv1d, conv2d, crnn: training and inference
     python benchmarks/op_profile.py --models conv2d --steps 5        # one model, fewer steps
     python benchmarks/op_profile.py --json results/op-profile.json   # also the figures as JSON
+    python benchmarks/op_profile.py --models conv1d --by layer       # per layer: front-end, batch norm, ...
 
 For each model (built untrained from the registry, the default features, 2-s clips at 16 kHz):
 
@@ -18,6 +19,10 @@ step and the share of the busy time (idle thread time left out); ``kernels`` is 
 that do the model's arithmetic (convolutions, matrix products, FFTs, recurrent cells), the rest being data
 movement and elementwise passes (batch norm, ReLU, masks, pooling, casts). A stage far below the matmul rate
 with kernels at a small share is bound by memory traffic between ops, not by arithmetic.
+
+``--by layer`` sums the same self times per Keras layer instead (the layer's name in the op's name scope,
+its forward and gradient ops apart; the optimizer's update ops as one row): which part of the model the time
+is spent in, e.g. the front-end's share of a Conv1D step. The kernels' share is still taken by op type.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ import glob
 import json
 import os
 import sys
+import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -55,38 +61,67 @@ class OpTime:
 
 @dataclasses.dataclass(frozen=True)
 class OpProfile:
-    """A traced stage: busy ms per step, the kernels' share of it, and every op type (largest first)."""
+    """A traced stage: busy ms per step, the kernels' share of it, and every op type (largest first), or
+    every layer when `grouped_by` is ``layer`` (`OpTime.op_type` then holds the layer's row name)."""
 
     stage: str
     busy_ms: float
     kernel_share: float
     ops: list[OpTime]
+    grouped_by: str = "op type"
 
 
 def is_kernel(op_type: str) -> bool:
     return any(name in op_type for name in KERNEL_OPS)
 
 
-def op_self_times(xplane_path: str | Path) -> dict[str, float]:
-    """`op type -> total self time in µs` from a profiler trace file (``*.xplane.pb``), host ops only."""
+def op_rows(xplane_path: str | Path) -> list[tuple[str, str, float]]:
+    """`(op type, op name, self time in µs)` of every host op in a profiler trace file (``*.xplane.pb``)."""
     from tensorflow.python.profiler.internal import _pywrap_profiler_plugin as plugin
 
     data, _ = plugin.xspace_to_tools_data([str(xplane_path)], "framework_op_stats", {})
     table = json.loads(data)
     table = table[0] if isinstance(table, list) else table
     columns = [column.get("label", column.get("id")) for column in table["cols"]]
-    times: dict[str, float] = {}
+    rows = []
     for row in table["rows"]:
         values = dict(zip(columns, (cell.get("v") for cell in row["c"])))
-        if values.get("Host/device", "Host") != "Host":
-            continue
-        times[values["Operation Type"]] = times.get(values["Operation Type"], 0.0) + float(
-            values["Total self-time (us)"])
-    return times
+        if values.get("Host/device", "Host") == "Host":
+            rows.append((values["Operation Type"], str(values.get("Operation Name", "")),
+                         float(values["Total self-time (us)"])))
+    return rows
 
 
-def profile(stage: str, step: Callable[[], None], steps: int, warmup: int = 2) -> OpProfile:
-    """Trace `steps` calls of `step` (after `warmup` untraced ones) and sum the op types' self time.
+def op_self_times(xplane_path: str | Path) -> dict[str, float]:
+    """`op type -> total self time in µs` from a profiler trace file (``*.xplane.pb``), host ops only."""
+    return _summed((op_type, us) for op_type, _, us in op_rows(xplane_path))
+
+
+def layer_of(op_name: str, layer_names: Collection[str]) -> str:
+    """The row an op's time goes to with ``--by layer``: ``LAYER`` or ``LAYER (gradient)`` for the first
+    scope of `op_name` naming a layer (Keras suffixes scopes with ``_1``, ``_2``, ... when it traces a model
+    again), ``(optimizer)`` for the update ops, ``(other)`` for the rest (casts, the loss, input handling)."""
+    scopes = op_name.split("/")
+    if any("adam" in scope.lower() or scope.lower().startswith("optimizer") for scope in scopes):
+        return "(optimizer)"
+    for scope in scopes[1:]:  # the first scope is the model's (or the gradient tape's)
+        name = re.sub(r"_\d+$", "", scope)
+        if name in layer_names:
+            return f"{name} (gradient)" if scopes[0] == "gradient_tape" else name
+    return "(other)"
+
+
+def _summed(items) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for key, us in items:
+        totals[key] = totals.get(key, 0.0) + us
+    return totals
+
+
+def profile(stage: str, step: Callable[[], None], steps: int, warmup: int = 2,
+            layers: Collection[str] | None = None) -> OpProfile:
+    """Trace `steps` calls of `step` (after `warmup` untraced ones) and sum the op types' self time, or the
+    layers' (`layer_of`) when `layers` names them.
 
     Raises:
         ValueError: `steps` < 1, or the trace holds no op (the profiler did not record).
@@ -105,13 +140,14 @@ def profile(stage: str, step: Callable[[], None], steps: int, warmup: int = 2) -
         traces = glob.glob(os.path.join(folder, "**", "*.xplane.pb"), recursive=True)
         if not traces:
             raise ValueError(f"op_profile: the profiler wrote no trace for {stage}")
-        times = op_self_times(traces[0])
-    busy = {op: us for op, us in times.items() if op != IDLE and us > 0}
-    total = sum(busy.values())
+        rows = [(op_type, name, us) for op_type, name, us in op_rows(traces[0]) if op_type != IDLE and us > 0]
+    total = sum(us for _, _, us in rows)
     if total <= 0:
         raise ValueError(f"op_profile: the trace of {stage} holds no op time")
-    ops = [OpTime(op, us / 1e3 / steps, us / total) for op, us in sorted(busy.items(), key=lambda kv: -kv[1])]
-    return OpProfile(stage, total / 1e3 / steps, sum(o.share for o in ops if is_kernel(o.op_type)), ops)
+    kernel_share = sum(us for op_type, _, us in rows if is_kernel(op_type)) / total
+    groups = _summed(((op_type if layers is None else layer_of(name, layers)), us) for op_type, name, us in rows)
+    ops = [OpTime(key, us / 1e3 / steps, us / total) for key, us in sorted(groups.items(), key=lambda kv: -kv[1])]
+    return OpProfile(stage, total / 1e3 / steps, kernel_share, ops, "op type" if layers is None else "layer")
 
 
 def waveforms(batch: int, clip_samples: int, seed: int = 0) -> np.ndarray:
@@ -123,8 +159,9 @@ def waveforms(batch: int, clip_samples: int, seed: int = 0) -> np.ndarray:
 
 
 def model_profiles(name: str, batch: int, inference_batch: int, steps: int, clip_samples: int = 32000,
-                   sample_rate: int = 16000) -> list[OpProfile]:
-    """The training-step and inference-batch profiles of the registry's model `name` (untrained)."""
+                   sample_rate: int = 16000, by_layer: bool = False) -> list[OpProfile]:
+    """The training-step and inference-batch profiles of the registry's model `name` (untrained), per op
+    type or, `by_layer`, per layer."""
     import keras
 
     from keras_audio.config import FeatureConfig
@@ -147,22 +184,25 @@ def model_profiles(name: str, batch: int, inference_batch: int, steps: int, clip
     def inference_step():
         forward(inputs).numpy()
 
-    return [profile(f"{name} training (batch {batch})", training_step, steps),
-            profile(f"{name} inference (batch {inference_batch})", inference_step, steps)]
+    layers = {layer.name for layer in model.layers} if by_layer else None
+    return [profile(f"{name} training (batch {batch})", training_step, steps, layers=layers),
+            profile(f"{name} inference (batch {inference_batch})", inference_step, steps, layers=layers)]
 
 
 def render(profiles: list[OpProfile], top: int = 8) -> str:
     lines = []
     for p in profiles:
+        by_type = p.grouped_by == "op type"
         lines += [f"## {p.stage}: {p.busy_ms:.1f} ms busy per step, kernels {p.kernel_share * 100:.0f} %", "",
-                  "| op type | ms per step | share of busy time | kernel |", "|---|---:|---:|---|"]
+                  f"| {p.grouped_by} | ms per step | share of busy time |" + (" kernel |" if by_type else ""),
+                  "|---|---:|---:|" + ("---|" if by_type else "")]
         for op in p.ops[:top]:
-            lines.append(f"| {op.op_type} | {op.ms:.2f} | {op.share * 100:.1f} % | "
-                         f"{'yes' if is_kernel(op.op_type) else ''} |")
+            kernel = f" {'yes' if is_kernel(op.op_type) else ''} |" if by_type else ""
+            lines.append(f"| {op.op_type} | {op.ms:.2f} | {op.share * 100:.1f} % |{kernel}")
         rest = p.ops[top:]
         if rest:
-            lines.append(f"| ({len(rest)} other op types) | {sum(o.ms for o in rest):.2f} | "
-                         f"{sum(o.share for o in rest) * 100:.1f} % | |")
+            lines.append(f"| ({len(rest)} other {p.grouped_by}s) | {sum(o.ms for o in rest):.2f} | "
+                         f"{sum(o.share for o in rest) * 100:.1f} % |" + (" |" if by_type else ""))
         lines.append("")
     return "\n".join(lines)
 
@@ -175,9 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inference-batch", type=int, default=256, help="inference batch (evaluation's)")
     parser.add_argument("--steps", type=int, default=10, help="traced steps per stage")
     parser.add_argument("--top", type=int, default=8, help="op types listed per stage")
+    parser.add_argument("--by", choices=("type", "layer"), default="type",
+                        help="sum the self times per op type (default) or per Keras layer")
     parser.add_argument("--json", type=Path, help="also write the profiles here")
     args = parser.parse_args(argv)
-    profiles = [p for name in args.models for p in model_profiles(name, args.batch, args.inference_batch, args.steps)]
+    profiles = [p for name in args.models for p in model_profiles(name, args.batch, args.inference_batch, args.steps,
+                                                                  by_layer=args.by == "layer")]
     print(render(profiles, args.top))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -46,3 +46,26 @@ def test_kernel_op_types_are_told_from_data_movement():
 def test_zero_steps_are_refused():
     with pytest.raises(ValueError, match="steps must be >= 1"):
         op_profile.profile("nothing", lambda: None, steps=0)
+
+
+def test_op_names_go_to_their_layer_forward_and_gradient_apart():
+    layers = {"log_mel", "conv1", "conv2"}
+    assert op_profile.layer_of("conv1d_1/log_mel_1/stft/rfft", layers) == "log_mel"
+    assert op_profile.layer_of("gradient_tape/conv1d_1/conv2_1/convolution/Conv2DBackpropInput", layers) == \
+        "conv2 (gradient)"
+    assert op_profile.layer_of("conv1d_1/conv1_1/convolution", layers) == "conv1"  # not the model's conv1d_1
+    assert op_profile.layer_of("adam/Sqrt_3", layers) == "(optimizer)"
+    assert op_profile.layer_of("conv1d_1/Cast", layers) == "(other)"
+
+
+def test_a_model_profile_by_layer_names_the_front_end_and_the_gradients():
+    training, inference = op_profile.model_profiles("conv1d", batch=2, inference_batch=2, steps=1,
+                                                    clip_samples=4000, by_layer=True)
+    assert training.grouped_by == inference.grouped_by == "layer"
+    rows = {op.op_type for op in training.ops}
+    assert "log_mel" in rows and "conv0 (gradient)" in rows and "(optimizer)" in rows
+    assert not any("(gradient)" in op.op_type for op in inference.ops)
+    assert math.isclose(sum(op.share for op in training.ops), 1.0, rel_tol=1e-9)
+    assert 0 < training.kernel_share <= 1  # still counted by op type
+    text = op_profile.render([training], top=3)
+    assert "| layer | ms per step | share of busy time |" in text and "other layers" in text
