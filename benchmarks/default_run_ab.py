@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -111,11 +112,13 @@ def read_run(folder: Path) -> tuple[dict[str, float], dict[str, float], bytes]:
 
 
 def measure(before: str, after: str, rounds: int, work: Path, run_args: list[str], repo: Path = REPO,
-            shared: Path | None = None, echo=print) -> list[RunTime]:
-    """The default run of `before` and `after` alternated for `rounds` rounds, each on a fresh clone in `work`.
+            shared: Path | None = None, echo: Callable[[str], None] = print) -> list[RunTime]:
+    """The default run of `before` and `after` alternated for `rounds` rounds, each on a fresh clone in `work`
+    (`shared`: the development recordings the clones see as `../shared`; default this repository's).
 
     Raises:
-        ValueError: a revision that names no commit, or `rounds` < 1.
+        ValueError: a revision that names no commit, or `rounds` < 1 (both before any clone).
+        RuntimeError: a run failed (`run_default`).
     """
     if rounds < 1:
         raise ValueError(f"default_run_ab: rounds must be >= 1, got {rounds!r}")
@@ -123,7 +126,7 @@ def measure(before: str, after: str, rounds: int, work: Path, run_args: list[str
     work.mkdir(parents=True, exist_ok=True)
     shared = repo.parent / "shared" if shared is None else shared
     link = work / "shared"
-    if shared.is_dir() and not link.exists():
+    if shared.is_dir() and not link.exists() and not link.is_symlink():
         link.symlink_to(shared.resolve())
     runs = []
     for round_ in range(1, rounds + 1):

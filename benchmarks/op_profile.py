@@ -32,8 +32,8 @@ import dataclasses
 import glob
 import json
 import os
-import sys
 import re
+import sys
 import tempfile
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -90,11 +90,6 @@ def op_rows(xplane_path: str | Path) -> list[tuple[str, str, float]]:
             rows.append((values["Operation Type"], str(values.get("Operation Name", "")),
                          float(values["Total self-time (us)"])))
     return rows
-
-
-def op_self_times(xplane_path: str | Path) -> dict[str, float]:
-    """`op type -> total self time in µs` from a profiler trace file (``*.xplane.pb``), host ops only."""
-    return _summed((op_type, us) for op_type, _, us in op_rows(xplane_path))
 
 
 def layer_of(op_name: str, layer_names: Collection[str]) -> str:

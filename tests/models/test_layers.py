@@ -44,11 +44,13 @@ def test_attention_pooling_learns_to_attend_to_the_informative_step():
     y = rng.integers(0, 2, n)
     x[np.arange(n), where, 0] = np.where(y == 1, 3.0, -3.0)
     x[np.arange(n), where, 1] = 3.0
+    # Seeded before the layers are built: their initial weights otherwise came from whatever random state
+    # the tests before left, and one such start (seen once in a full run) never left chance level.
+    keras.utils.set_random_seed(0)
     inputs = keras.Input((None, 2))
     outputs = keras.layers.Dense(2, activation="softmax")(AttentionPooling(8)(inputs))
     model = keras.Model(inputs, outputs)
     model.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    keras.utils.set_random_seed(0)
     model.fit(x, y, epochs=30, batch_size=64, verbose=0)
     assert model.evaluate(x, y, verbose=0)[1] > 0.95
 
