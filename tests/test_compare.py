@@ -1,6 +1,5 @@
 """benchmarks/compare.py: differences between run folders, flagged when within the seed spread."""
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -8,18 +7,13 @@ from pathlib import Path
 import pytest
 
 from keras_audio.report import write_long_table
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "compare.py"
+from tests.benchmark_modules import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def compare():
-    spec = importlib.util.spec_from_file_location("benchmarks_compare", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    yield load_benchmark("compare")
+    sys.modules.pop("benchmarks_compare", None)
 
 
 def _run(folder: Path, accuracies: dict, corpus="synthetic") -> Path:

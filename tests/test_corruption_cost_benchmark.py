@@ -1,17 +1,11 @@
 """benchmarks/corruption_cost.py: what each column runs, the table, and the grid comparison (no timing asserted)."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import tensorflow as tf
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-spec = importlib.util.spec_from_file_location("benchmarks_corruption_cost", BENCHMARKS / "corruption_cost.py")
-corruption_cost = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = corruption_cost
-spec.loader.exec_module(corruption_cost)
+from tests.benchmark_modules import load_benchmark
+
+corruption_cost = load_benchmark("corruption_cost")
 
 
 class CountingCorruption:

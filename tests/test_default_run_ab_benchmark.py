@@ -1,19 +1,15 @@
 """benchmarks/default_run_ab.py on a tiny git repository whose run.py writes a run folder (no timing asserted)."""
 
-import importlib.util
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-spec = importlib.util.spec_from_file_location("benchmarks_default_run_ab", BENCHMARKS / "default_run_ab.py")
-default_run_ab = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = default_run_ab  # dataclasses look their module up here
-spec.loader.exec_module(default_run_ab)
+from tests.benchmark_modules import load_benchmark
+
+default_run_ab = load_benchmark("default_run_ab")
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="the benchmark clones with git")
 

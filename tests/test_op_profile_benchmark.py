@@ -1,18 +1,13 @@
 """benchmarks/op_profile.py: a traced stage's op types, shares and kernel classification (no timing asserted)."""
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import pytest
 import tensorflow as tf
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-spec = importlib.util.spec_from_file_location("benchmarks_op_profile", BENCHMARKS / "op_profile.py")
-op_profile = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = op_profile  # dataclasses look their module up here
-spec.loader.exec_module(op_profile)
+from tests.benchmark_modules import load_benchmark
+
+op_profile = load_benchmark("op_profile")
 
 
 def test_a_matrix_product_step_is_profiled_as_kernel_time():

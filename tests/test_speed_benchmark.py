@@ -5,28 +5,17 @@ that a stage runs in its own process and reports its memory, and that ratios and
 from the figures.
 """
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+from tests.benchmark_modules import load_benchmark
+
 SR = 16000
 
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
-speed = _load("speed")  # puts benchmarks/ on sys.path, for its own `import homework_baseline`
-homework_baseline = _load("homework_baseline")
+speed = load_benchmark("speed")  # puts benchmarks/ on sys.path, for its own `import homework_baseline`
+homework_baseline = load_benchmark("homework_baseline")
 
 
 def _voices(n, seconds, seed=0):

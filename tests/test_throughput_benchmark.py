@@ -3,19 +3,14 @@
 No timing is asserted: only that the rates are positive and as many as asked for.
 """
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import keras
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-spec = importlib.util.spec_from_file_location("benchmarks_throughput", BENCHMARKS / "throughput.py")
-throughput = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = throughput  # dataclasses look their module up here
-spec.loader.exec_module(throughput)
+from tests.benchmark_modules import load_benchmark
+
+throughput = load_benchmark("throughput")
 
 
 def _dense_model(samples_in=None, units=3):
