@@ -6,6 +6,7 @@ the same clips, each also as GFLOP/s and as a fraction of the machine's measured
     python benchmarks/speed.py --stages features --repeats 3 --json speed.json
     python benchmarks/speed.py --quick                      # tiny sizes: checks that everything runs
     python benchmarks/speed.py --seconds 2 --stages machine train_conv2d_pipeline evaluation   # fractions of matmul
+    python benchmarks/speed.py --stages machine evaluation --eval-models ge2e aisfx           # pretrained encoders
 
 What it measures, every stage on the same clips (3 s at 16 kHz, n_fft 512, window 400, hop 160, 64 mels):
 
@@ -16,7 +17,8 @@ What it measures, every stage on the same clips (3 s at 16 kHz, n_fft 512, windo
    (`throughput.flop_counts`: the FFTs and the recurrent layers' steps, which the profiler misses, added):
    features = the `LogMelSpectrogram` layer alone; training = features + 3 × the rest (backward ≈ 2 ×
    forward; no gradient flows into the weightless front-end); evaluation = the models' forward passes
-   (corruptions not counted, so the spoiled figure's fraction is a lower bound).
+   (corruptions not counted, so the spoiled figure's fraction is a lower bound). The pretrained encoders are
+   counted only when `--eval-models` names them (building them needs their packages' weights).
 1. Features per second:
    - ``homework``: the homework's preprocessing, a Python loop of per-clip NumPy STFT + mel product (power
      mel, no dB), re-created in `homework_baseline.py`; the baseline every feature figure is divided by;
@@ -40,6 +42,9 @@ What it measures, every stage on the same clips (3 s at 16 kHz, n_fft 512, windo
    evaluation runs them); and `evaluate.evaluate_grid` on clean + the whole suite at `--eval-severities` over
    the first `--eval-clips` clips, every model on each condition (clip-conditions/s, one pass, each
    corruption's first use included). The models are untrained: the cost does not depend on the weights.
+   `--eval-models` may also name the pretrained-encoder families ``ge2e`` (GE2E speaker encoder: 40-band mel,
+   3 LSTM layers per 1.6-s partial utterance) and ``aisfx`` (9-layer CNN on 96-band mel blocks, resampled to
+   44.1 kHz in the graph), each with its linear head: their forward passes are measured the same way.
 4. The exported SavedModel (`export.export_model`, reloaded with `tf.saved_model.load`, the serving
    signature): latency for one clip (median of many calls, after a warm-up) and clips/s at batch 64. The
    model is untrained: latency does not depend on the weights.
@@ -95,6 +100,7 @@ FEATURE_STAGES = ("homework", "librosa", "tfdata", "tfdata_noise", "tfdata_suite
 PAIRED_STAGE = "features_paired"  # the target comparisons, interleaved in one process
 PAIRED_METHODS = ("homework", "librosa", "tfdata", "tfdata_noise")
 MODELS = ("conv1d", "conv2d", "crnn")
+ENCODERS = ("ge2e", "aisfx")  # pretrained-encoder families (`keras_audio.models.pretrained`): evaluation only
 FEEDS = ("memory", "pipeline", "noise")
 TRAINING_STAGES = tuple(f"train_{model}_{feed}" for model in MODELS for feed in FEEDS)
 SAVEDMODEL_STAGES = tuple(f"savedmodel_{model}" for model in MODELS)
@@ -138,7 +144,8 @@ class SpeedSettings:
             clips (a multiple of `batch_size`; at most the clips there are) in turn, `paired_rounds` times.
         matmul_size, matmul_seconds: the `tf.linalg.matmul` of two `matmul_size`² matrices, timed for about
             `matmul_seconds` (`throughput.matmul_gflops`).
-        eval_models: the models of the evaluation stage (every one runs on each batch, as `evaluate_grid` does).
+        eval_models: the models of the evaluation stage (every one runs on each batch, as `evaluate_grid` does):
+            any of `MODELS` and `ENCODERS`.
         eval_batch: clips per model call in the evaluation stage.
         eval_clips: clips of the evaluation stage (the first ones; all `clips` when there are fewer).
         eval_passes: timed passes of each model's forward over the `eval_clips`.
@@ -186,8 +193,9 @@ class SpeedSettings:
             raise ValueError(f"speed: seconds must be positive, got {self.seconds}")
         if not self.matmul_seconds > 0:
             raise ValueError(f"speed: matmul_seconds must be positive, got {self.matmul_seconds}")
-        if not self.eval_models or any(m not in MODELS for m in self.eval_models):
-            raise ValueError(f"speed: eval_models must name some of {', '.join(MODELS)}, got {self.eval_models!r}")
+        if not self.eval_models or any(m not in MODELS + ENCODERS for m in self.eval_models):
+            raise ValueError(f"speed: eval_models must name some of {', '.join(MODELS + ENCODERS)}, "
+                             f"got {self.eval_models!r}")
         if not self.eval_severities or any(s not in (1, 2, 3, 4, 5) for s in self.eval_severities):
             raise ValueError(f"speed: eval_severities must be in 1..5, got {self.eval_severities!r}")
         if self.batch_size > self.clips:
@@ -675,15 +683,19 @@ FLOPS_FILE = "flops.json"
 def count_flops(settings: SpeedSettings, num_classes: int) -> dict:
     """FLOPs per clip of `settings.clip_samples` samples, counted once (in the prepare process):
     ``features`` (the `LogMelSpectrogram` layer alone) and, per model, `throughput.ModelFlops` as a dict
-    with its ``training`` count. The models are built untrained; the counts do not depend on the weights."""
+    with its ``training`` count. The models are built untrained; the counts do not depend on the weights.
+    The `ENCODERS` in `settings.eval_models` are counted too (their forward pass only: ``features`` and
+    ``training`` None; they bring their own front-ends and are not trained here)."""
     from keras_audio.models import build_model
 
     models = {}
-    for name in MODELS:
+    for name in MODELS + tuple(m for m in ENCODERS if m in settings.eval_models):
         counts = flop_counts(build_model(name, num_classes, settings.sample_rate, settings.features),
                              settings.clip_samples)
         models[name] = dict(dataclasses.asdict(counts), training=counts.training)
-    features = {m["features"] for m in models.values()}
+        if name in ENCODERS:
+            models[name].update(features=None, training=None)
+    features = {models[m]["features"] for m in MODELS}
     if len(features) != 1:
         raise RuntimeError(f"count_flops: the models' feature layers cost different FLOPs: {sorted(features)}")
     return {"clip_samples": settings.clip_samples, "features": features.pop(), "models": models}
@@ -990,6 +1002,10 @@ def _format(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.3g}" if value < 10 else f"{value:.1f}"
 
 
+def _gflop(flops: float | None) -> str:
+    return "" if flops is None else f"{flops / 1e9:.4f}"
+
+
 def render(summaries: dict[str, StageSummary], settings: SpeedSettings, info: dict) -> str:
     """The Markdown report: machine, clips, the figure table, the targets, load conditions."""
     figures = all_figures(summaries)
@@ -1054,12 +1070,13 @@ def render(summaries: dict[str, StageSummary], settings: SpeedSettings, info: di
         lines += ["", f"## FLOPs per clip of {info['flops']['clip_samples']} samples (throughput.py)", "",
                   "| model | profiler (whole graph) | forward | of which features | FFT added | recurrent added | "
                   "training |", "|---|---:|---:|---:|---:|---:|---:|"]
-        lines += [f"| {name} | {c['profiler'] / 1e9:.4f} | {c['forward'] / 1e9:.4f} | {c['features'] / 1e9:.4f} | "
-                  f"{c['fft'] / 1e9:.4f} | {c['recurrent'] / 1e9:.4f} | {c['training'] / 1e9:.4f} |"
+        lines += [f"| {name} | {_gflop(c['profiler'])} | {_gflop(c['forward'])} | {_gflop(c['features'])} | "
+                  f"{_gflop(c['fft'])} | {_gflop(c['recurrent'])} | {_gflop(c['training'])} |"
                   for name, c in info["flops"]["models"].items()]
         lines += ["", "GFLOP per clip. 'profiler': `tf.compat.v1.profiler` on the frozen inference graph as is (no "
                       "rule for RFFT; a while loop's body counted once); 'forward' replaces the loop bodies by the "
-                      "recurrent layers' steps and adds the FFTs."]
+                      "recurrent layers' steps and adds the FFTs. The pretrained encoders (their own front-ends "
+                      "inside) are counted for their forward pass only."]
     if info.get("failures"):
         lines += ["", "## Failed stages (no figures)", ""]
         lines += [f"- {f['stage']} (round {f['round']}): {f['reason']}" for f in info["failures"]]
@@ -1128,8 +1145,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="clips per method per round of the interleaved comparison (a multiple of --batch-size)")
     parser.add_argument("--matmul-seconds", type=float, default=defaults.matmul_seconds,
                         help=f"seconds the matmul stage times (default {defaults.matmul_seconds:g})")
-    parser.add_argument("--eval-models", nargs="+", default=list(defaults.eval_models), choices=MODELS,
-                        help="models of the evaluation stage (default all)")
+    parser.add_argument("--eval-models", nargs="+", default=list(defaults.eval_models), choices=MODELS + ENCODERS,
+                        help=f"models of the evaluation stage (default {' '.join(MODELS)}; the pretrained "
+                             f"encoders {' '.join(ENCODERS)} need their packages' weights)")
     parser.add_argument("--eval-batch", type=int, default=defaults.eval_batch,
                         help=f"clips per model call in the evaluation stage (default {defaults.eval_batch})")
     parser.add_argument("--eval-clips", type=int, default=defaults.eval_clips,

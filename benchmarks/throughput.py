@@ -20,8 +20,9 @@ How the FLOPs are counted (`flop_counts`):
   transform of length n (half a complex FFT's `5 n log2 n`).
 - It counts the body of a `while` loop (the steps of a GRU or LSTM) once, and misses its ops whose shapes
   the loop leaves unknown: loop bodies are left out of its count (`hide_name_regexes`) and each Keras
-  recurrent layer is added analytically, per time step `2 · gates · units · (inputs + units)` (the input and
-  recurrent matrix products) plus `6 · gates · units` for biases and gate arithmetic.
+  recurrent layer (nested models' too) is added analytically, per time step `2 · gates · units · (inputs +
+  units)` (the input and recurrent matrix products) plus `6 · gates · units` for biases and gate arithmetic,
+  times the sequences it runs on per example (GE2E's LSTMs: one per partial utterance).
 - Training is counted as the features once (no gradient flows into the log-mel front-end: it has no
   weights) plus 3 × the rest (the backward pass costs about twice the forward: the gradient with respect to
   the activations and the one with respect to the weights, each about one forward's products). The plain
@@ -160,23 +161,40 @@ def fft_flops(graph) -> float:
     return total
 
 
-def recurrent_flops(model, clip_samples: int) -> float:
-    """FLOPs of `model`'s Keras GRU / LSTM / SimpleRNN layers on one example: every time step's matrix
-    products, `2 · gates · units · (inputs + units)`, plus `6 · gates · units` of biases and gate arithmetic."""
+RECURRENT_GATES = {"GRU": 3, "LSTM": 4, "SimpleRNN": 1}
+
+
+def recurrent_inputs(model, inputs) -> list[tuple[object, tuple]]:
+    """`(layer, input shape)` of every Keras GRU / LSTM / SimpleRNN layer of the functional `model` (nested
+    functional models searched too) when `model` runs on `inputs` in inference mode."""
     import keras
 
-    gates = {"GRU": 3, "LSTM": 4, "SimpleRNN": 1}
-    layers = [layer for layer in model._flatten_layers(include_self=False) if type(layer).__name__ in gates]
-    if not layers:
-        return 0.0
-    probe = keras.Model(model.inputs, [layer.input for layer in layers])
-    shapes = probe([np.zeros((1, clip_samples), np.float32)], training=False)
-    shapes = shapes if isinstance(shapes, (list, tuple)) else [shapes]
+    def recurrent(layer) -> bool:
+        return type(layer).__name__ in RECURRENT_GATES
+
+    direct = [layer for layer in model.layers if recurrent(layer)]
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)
+              and any(recurrent(inner) for inner in layer._flatten_layers(include_self=False))]
+    if not direct and not nested:
+        return []
+    # A nested model's `input` is its own Input; the Operation's is where `model` calls it.
+    tensors = [layer.input for layer in direct] + [keras.Operation.input.fget(layer) for layer in nested]
+    values = keras.Model(model.input, tensors)(inputs, training=False)
+    values = values if isinstance(values, (list, tuple)) else [values]
+    found = [(layer, tuple(value.shape)) for layer, value in zip(direct, values)]
+    for layer, value in zip(nested, values[len(direct):]):
+        found += recurrent_inputs(layer, value)
+    return found
+
+
+def recurrent_flops(model, clip_samples: int) -> float:
+    """FLOPs of `model`'s Keras GRU / LSTM / SimpleRNN layers on one example: every time step's matrix
+    products, `2 · gates · units · (inputs + units)`, plus `6 · gates · units` of biases and gate arithmetic,
+    for every sequence the layer runs on for that example (one, or e.g. one per GE2E partial utterance)."""
     total = 0.0
-    for layer, value in zip(layers, shapes):
-        _, steps, inputs = value.shape
-        g, units = gates[type(layer).__name__], layer.units
-        total += steps * (2 * g * units * (inputs + units) + 6 * g * units)
+    for layer, (sequences, steps, inputs) in recurrent_inputs(model, np.zeros((1, clip_samples), np.float32)):
+        g, units = RECURRENT_GATES[type(layer).__name__], layer.units
+        total += sequences * steps * (2 * g * units * (inputs + units) + 6 * g * units)
     return float(total)
 
 

@@ -56,9 +56,14 @@ def _corpus_flags(parser: argparse.ArgumentParser, defaults: RunConfig, several:
 
 
 def _grid_flags(parser: argparse.ArgumentParser, defaults: RunConfig) -> None:
-    parser.add_argument("--corruptions", nargs="+", help="corruptions to evaluate (default: every one whose "
+    parser.add_argument("--corruptions", nargs="+", help="corruptions to evaluate (default: the quick grid, "
+                                                         "one or two per family; --full-grid: every one whose "
                                                          "resources are available)")
-    parser.add_argument("--severities", nargs="+", type=int, help="severities to evaluate, 1..5 (default all)")
+    parser.add_argument("--severities", nargs="+", type=int, help="severities to evaluate, 1..5 (default 1 3 5; "
+                                                                   "--full-grid: all)")
+    parser.add_argument("--full-grid", action="store_true",
+                        help="evaluate every corruption at every severity (default without --config: the quick "
+                             "grid, see the README)")
     parser.add_argument("--seed", type=int, help=f"the seed for everything: splits, training, corruptions "
                                                  f"(default {defaults.seed})")
     parser.add_argument("--batch-size", type=int, help=f"batch size (default {defaults.batch_size})")
@@ -265,6 +270,10 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     config = RunConfig.load(args.config) if getattr(args, "config", None) else RunConfig()
     if isinstance(getattr(args, "corpus", None), list):
         args.corpus = _training_corpora(args.corpus, config)
+    if not getattr(args, "config", None) and not getattr(args, "full_grid", True) and hasattr(args, "corruptions"):
+        from keras_audio.corruptions.registry import QUICK_GRID, QUICK_SEVERITIES
+
+        config.corruptions, config.severities = list(QUICK_GRID), list(QUICK_SEVERITIES)
     for field in CONFIG_FLAGS:
         value = getattr(args, field, None)
         if value is not None:

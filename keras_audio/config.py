@@ -284,7 +284,7 @@ class RunConfig:
     corpus: str = "synthetic"
     data_dir: str | None = None
     task: str | None = None
-    models: list[str] = dataclasses.field(default_factory=lambda: ["conv1d", "conv2d"])
+    models: list[str] = dataclasses.field(default_factory=lambda: ["conv1d", "ge2e"])
     policies: list[str] = dataclasses.field(default_factory=lambda: ["none"])
     corruptions: list[str] | None = None  # None: every registered waveform corruption
     severities: list[int] = dataclasses.field(default_factory=lambda: [1, 2, 3, 4, 5])

@@ -120,6 +120,7 @@ def training_dataset(
     balance_groups: bool = False,
     shard: tuple[int, int] | None = None,
     mixup: Mixup | None = None,
+    crop: str = "random",
 ) -> tf.data.Dataset:
     """An endless, shuffled stream of training batches (feed `fit` with `steps_per_epoch`).
 
@@ -140,7 +141,11 @@ def training_dataset(
         mixup: mix each batch (`mixup.mixup_dataset`): the elements become `(mixed [b, n], soft targets
             [b, classes])`, batch `k` mixed from its own stateless seed (with `shard`, partners come from the
             worker's own batch); None or alpha 0: no mixing, labels stay class ids.
+        crop: ``random`` (a seeded random window, or random placement of the padding) or ``centre`` (the
+            window evaluation takes).
     """
+    if crop not in ("random", "centre"):
+        raise ValueError(f"training_dataset: crop must be 'random' or 'centre', got {crop!r}")
     if len(source) == 0:
         raise ValueError("training_dataset: the training split is empty")
     if mixup is not None and mixup.alpha > 0 and pairs:
@@ -150,7 +155,8 @@ def training_dataset(
     def load(index, element):
         offset, length, label, _ = element
         crop_seed, policy_seed = split_seed(tf.random.experimental.stateless_fold_in(base, index), 2)
-        clean = random_crop_or_pad(source.clip(offset, length), clip_samples, crop_seed)
+        clean = (random_crop_or_pad(source.clip(offset, length), clip_samples, crop_seed) if crop == "random"
+                 else center_crop_or_pad(source.clip(offset, length), clip_samples))
         corrupted = clean if waveform_policy is None else fit_length(waveform_policy(clean, policy_seed), clip_samples)
         corrupted = tf.ensure_shape(corrupted, [clip_samples])
         if pairs:

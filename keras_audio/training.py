@@ -65,6 +65,11 @@ class TrainingInputs:
         make_pairs_validation: `() -> finite ((corrupted, clean), label)` validation dataset, same policy,
             the same clips and corruptions every time it is iterated.
         pairs_policy: the name of the policy the pairs are corrupted with (``noise``, ``suite``).
+        cached_features: `encoder -> TrainingInputs` whose streams carry `encoder`'s output for each clip,
+            computed once (`feature_cache.FeatureSource`), in the order and batches of the waveform streams;
+            None where the stream cannot be cached (a waveform policy, mixup, clips longer than the crop).
+        training_embeddings: `encoder -> [clips, dim]` its output for every clean training clip (centre crop),
+            for statistics such as a head's input standardisation; None where the trainer is given no clips.
     """
 
     make_train: Callable[[bool], tf.data.Dataset]
@@ -76,6 +81,8 @@ class TrainingInputs:
     make_pairs_train: Callable[[], tf.data.Dataset] | None = None
     make_pairs_validation: Callable[[], tf.data.Dataset] | None = None
     pairs_policy: str | None = None
+    cached_features: Callable[[keras.Model], "TrainingInputs"] | None = None
+    training_embeddings: Callable[[keras.Model], np.ndarray] | None = None
 
 
 @dataclasses.dataclass

@@ -253,3 +253,98 @@ def test_evaluation_settings_are_checked():
     with pytest.raises(ValueError, match="eval_models"):
         _settings(eval_models=("vgg",))
     assert speed.select_stages(["machine", "evaluation"]) == [speed.MATMUL_STAGE, speed.EVALUATION_STAGE]
+
+
+# ----------------------------------------------------------------------- the pretrained encoders (ge2e, aisfx)
+def _resemblyzer_partials(samples, sample_rate=16000, hop=160, partial_frames=160, rate=1.3, min_coverage=0.75):
+    """How many partial utterances Resemblyzer's `compute_partial_slices` cuts a recording into."""
+    frames = int(np.ceil((samples + 1) / hop))
+    step = int(np.round(sample_rate / rate / hop))
+    starts = range(0, max(1, frames - partial_frames + step + 1), step)
+    coverage = (samples - starts[-1] * hop) / (partial_frames * hop)
+    return len(starts) - int(coverage < min_coverage and len(starts) > 1)
+
+
+def test_encoder_flops_per_clip_follow_their_architecture():
+    from keras_audio.models import build_model
+    from keras_audio.pretrained import aisfx
+
+    throughput = load_benchmark("throughput")
+    settings = _settings(seconds=speed.SpeedSettings().seconds, eval_models=("conv1d", *speed.ENCODERS))
+    samples = settings.clip_samples  # 3 s at 16 kHz: 3 partial utterances
+    flops = speed.count_flops(settings, num_classes=2)
+    assert list(flops["models"]) == [*speed.MODELS, *speed.ENCODERS]
+    assert flops["features"] == flops["models"]["conv1d"]["features"]  # the encoders' own front-ends left out
+
+    # GE2E: per partial, 160 steps of 3 LSTM layers of 256 (40 mels into the first): products and gate arithmetic.
+    partials = _resemblyzer_partials(samples)
+    assert partials == 3
+    lstm = sum(2 * 4 * 256 * (inputs + 256) + 6 * 4 * 256 for inputs in (40, 256, 256))
+    ge2e = flops["models"]["ge2e"]
+    assert ge2e["recurrent"] == partials * 160 * lstm
+    model = build_model("ge2e", 2, SR, settings.features)  # the LSTMs sit in the nested encoder model
+    shapes = [shape for _, shape in throughput.recurrent_inputs(model, np.zeros((1, samples), np.float32))]
+    assert shapes == [(partials, 160, 40), (partials, 160, 256), (partials, 160, 256)]
+    # Outside the LSTMs: the STFT as a product with a 400 x 402 DFT basis and the 40-band mel product, on the
+    # waveform padded to the last partial's end (partials start every 77 frames of 160 samples); the dense 256
+    # per partial.
+    padded = 160 * (77 * (partials - 1) + 160)
+    frames = 1 + padded // 160
+    rest = 2 * frames * 400 * 402 + 2 * frames * 402 * 40 + 2 * partials * 256 * 256
+    assert ge2e["forward"] - ge2e["recurrent"] == pytest.approx(rest, rel=0.01)
+    assert ge2e["features"] is None and ge2e["training"] is None
+
+    # AISFX: resampled to 44.1 kHz (one product per 160 input samples), an RFFT STFT (n_fft 2048, hop 1024), 96
+    # mels, then the 9-layer CNN on each 100-frame block (hop 50; at least one block).
+    matrix, step, _, _ = aisfx.resampling_plan(16000, 44100)
+    resample = 2 * -(-samples // step) * matrix.shape[0] * matrix.shape[1]
+    stft_frames = 1 + -(-samples * 441 // 160) // 1024
+    blocks = max(1, (stft_frames - 100) // 50 + 1)
+    conv, height, width, inputs = 0, 100, 96, 1
+    for block, channels in enumerate((64, 128, 256, 512)):
+        conv += 2 * height * width * channels * 9 * (inputs + channels)  # two 3x3 convolutions, no bias
+        height, width, inputs = (height // 2, width // 2, channels) if block < 3 else (height, width, channels)
+    counts = flops["models"]["aisfx"]
+    assert counts["recurrent"] == 0 and counts["fft"] == stft_frames * 2.5 * 2048 * 11
+    expected = resample + 2 * stft_frames * 1025 * 96 + blocks * conv
+    assert counts["forward"] - counts["fft"] == pytest.approx(expected, rel=0.01)
+
+
+def test_evaluation_stage_runs_the_encoders_named_with_their_flops(monkeypatch):
+    from keras_audio.corruptions import registry
+
+    monkeypatch.setattr(speed, "corruption_suite", lambda settings, clips: {
+        "white_noise": registry.build("white_noise", settings.sample_rate)})
+    settings = _settings(eval_models=speed.ENCODERS, eval_clips=3, eval_batch=2, eval_passes=2)
+    flops = {"models": {"ge2e": {"forward": 1.4e9}, "aisfx": {"forward": 4.0e9}}}
+    figures = {f.stage: f for f in speed.measure_stage(speed.EVALUATION_STAGE, _clips(), settings, flops)}
+    stage = speed.EVALUATION_STAGE
+    assert list(figures) == [f"{stage}:ge2e", f"{stage}:aisfx", f"{stage}:all", f"{stage}:spoiled"]
+    assert [figures[f"{stage}:{k}"].flops_per_item for k in ("ge2e", "aisfx", "all")] == [1.4e9, 4.0e9, 5.4e9]
+    assert all(figures[f"{stage}:{k}"].unit == "clips/s" and len(figures[f"{stage}:{k}"].samples) == 2
+               for k in ("ge2e", "aisfx", "all"))
+    assert "2 conditions x 2 models" in figures[f"{stage}:spoiled"].name
+
+
+def test_encoders_are_chosen_on_the_command_line_and_reported_against_matmul():
+    args = speed.parse_args(["--quick", "--stages", "machine", "evaluation", "--eval-models", "ge2e", "aisfx"])
+    settings = speed.settings_from_args(args).validate(training=False)
+    assert settings.eval_models == ("ge2e", "aisfx")
+    assert speed.select_stages(args.stages) == [speed.MATMUL_STAGE, speed.EVALUATION_STAGE]
+    assert speed.SpeedSettings.from_json(settings.to_json()) == settings
+
+    def summary(stage, samples, unit, flops=None):
+        return speed.StageSummary(stage, [speed.Figure(stage, stage, unit, list(samples), [], flops)], 1.0, 2.0, [0.5])
+
+    stage = speed.EVALUATION_STAGE
+    summaries = {s.stage: s for s in (summary(speed.MATMUL_STAGE, [100.0], "GFLOP/s"),
+                                      summary(f"{stage}:ge2e", [10.0], "clips/s", 1.5e9),
+                                      summary(f"{stage}:aisfx", [5.0], "clips/s", 4.0e9))}
+    info = {"machine": speed.machine(), "clips": "8 clips", "repeats": 1, "loads": [0.5], "raw": [],
+            "flops": {"clip_samples": 48000, "models": {"ge2e": {
+                "profiler": 0.1e9, "forward": 1.5e9, "features": None, "fft": 0.0, "recurrent": 1.3e9,
+                "training": None}}}}
+    report = speed.render(summaries, settings, info)
+    assert f"| {stage}:ge2e | {stage}:ge2e | 10.0 | clips/s |  | 15.0 | 15 % |" in report
+    assert f"| {stage}:aisfx | {stage}:aisfx | 5 | clips/s |  | 20.0 | 20 % |" in report
+    assert "| ge2e | 0.1000 | 1.5000 |  | 0.0000 | 1.3000 |  |" in report

@@ -96,6 +96,14 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 }
 
 
+# The default run's grid (`keras-audio run` without --corruptions, --severities or --full-grid), at severities
+# QUICK_SEVERITIES: one or two corruptions of every family, none needing recorded resources, the costliest per
+# clip (mp3's encoder, the phase vocoder's time stretch) left to the full grid, so a newcomer's first run
+# spoils with every kind of damage in a few minutes.
+QUICK_GRID = ("white_noise", "babble", "lowpass", "speed", "pitch_shift", "reverb", "mu_law", "packet_loss", "gain")
+QUICK_SEVERITIES = (1, 3, 5)
+
+
 def names() -> list[str]:
     """Every registered corruption, in registration order."""
     return list(_REGISTRY)

@@ -50,6 +50,7 @@ class ModelFamily:
     count_params: Callable | None = None  # None: keras.Model.count_params
     loader: Callable | None = None  # None: keras.models.load_model on the export's model.keras
     spec_augment: bool = True  # whether the model has a log-mel that SpecAugment masks can act on
+    centre_crops: bool = False  # train on each clip's centre window (as evaluated) instead of random windows
 
 
 _FAMILIES: dict[str, ModelFamily] = {}
@@ -64,16 +65,19 @@ _MODULES = (
     "keras_audio.models.handcrafted",
     "keras_audio.models.sklearn_baseline",
     "keras_audio.models.transfer",
+    "keras_audio.models.pretrained",
 )
 
 
 def register_model(name: str, description: str, trainer: Callable | None = None, spec_augment: bool = True,
-                   **hooks: Callable):
+                   centre_crops: bool = False, **hooks: Callable):
     """Decorator registering a builder under `name`, with optional hooks (see the module docstring).
 
     Args:
         spec_augment: False for families without a log-mel to mask (the run refuses a ``specaugment``
             policy for them before training anything).
+        centre_crops: train on each clip's centre window instead of a random one (a frozen encoder's head:
+            each clip then has one embedding, which the train stage can compute once).
     """
     unknown = sorted(set(hooks) - {"inference_model", "predictor", "exporter", "count_params", "loader"})
     if unknown:
@@ -82,7 +86,8 @@ def register_model(name: str, description: str, trainer: Callable | None = None,
     def decorate(build: Callable[..., keras.Model]) -> Callable[..., keras.Model]:
         if name in _FAMILIES and _FAMILIES[name].build is not build:
             raise ValueError(f"model name {name!r} is registered twice")
-        _FAMILIES[name] = ModelFamily(name, build, description, trainer, spec_augment=spec_augment, **hooks)
+        _FAMILIES[name] = ModelFamily(name, build, description, trainer, spec_augment=spec_augment,
+                                      centre_crops=centre_crops, **hooks)
         return build
 
     return decorate

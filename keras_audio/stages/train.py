@@ -13,6 +13,7 @@ The evaluate stage reads `training.json` and the exports, nothing else of this s
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import shutil
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from keras_audio.corruptions import registry as corruption_registry
 from keras_audio.corruptions.policy import TrainingPolicy, expand_policies, parse_policy
 from keras_audio.distribute import start as start_distribution
 from keras_audio.export import export_model, verify_export
+from keras_audio.feature_cache import FeatureSource, cacheable
 from keras_audio.manifest import Manifest
 from keras_audio.mixup import Mixup
 from keras_audio.models import build_model, get_family
@@ -140,11 +142,12 @@ def _train_one(config: RunConfig, model_name: str, policy_name: str, seed: int, 
     alpha = config.options.get("mixup_alpha", 0.0)
     mixup = Mixup(alpha, manifest.num_classes) if alpha else None
     validation_batches = max(1, int(np.ceil(len(sources["validation"]) / config.batch_size)))
+    crop = "centre" if family.centre_crops else "random"
     inputs = TrainingInputs(
         make_train=lambda pairs: distribution.training_stream(  # this worker's share, per-replica batches
             lambda batch, shard: training_dataset(sources["train"], config.clip_samples, batch, seed, policy.waveform,
                                                   pairs=pairs, balance_groups=True, shard=shard,
-                                                  mixup=None if pairs else mixup), config.batch_size),
+                                                  mixup=None if pairs else mixup, crop=crop), config.batch_size),
         validation=evaluation_dataset(sources["validation"], config.clip_samples, config.batch_size),
         steps_per_epoch=max(1, int(np.ceil(len(sources["train"]) / config.batch_size))),
         class_weight=balanced_class_weights(sources["train"].labels, manifest.num_classes),
@@ -159,6 +162,14 @@ def _train_one(config: RunConfig, model_name: str, policy_name: str, seed: int, 
                                                        ).take(validation_batches).cache(),
         pairs_policy=pairs_policy.waveform_part,
     )
+    clip_features = functools.lru_cache(maxsize=1)(
+        lambda encoder: tuple(FeatureSource(sources[split], encoder, config.clip_samples)
+                              for split in ("train", "validation")))
+    inputs.training_embeddings = lambda encoder: clip_features(encoder)[0].embeddings
+    if policy.waveform is None and mixup is None and (crop == "centre" or cacheable(sources["train"],
+                                                                                   config.clip_samples)):
+        inputs.cached_features = lambda encoder: _feature_inputs(inputs, *clip_features(encoder), config, seed,
+                                                                 distribution)
     count_params = family.count_params or (lambda m: m.count_params())
     initial_params = count_params(model)
     log(f"      {tag}: {'?' if initial_params is None else f'{initial_params:,}'} parameters")
@@ -192,6 +203,17 @@ def _train_one(config: RunConfig, model_name: str, policy_name: str, seed: int, 
     trained.write(run_dir)  # last: its presence says the model is complete (a resumed run keeps it)
     shutil.rmtree(run_dir / CHECKPOINTS / tag, ignore_errors=True)
     return trained
+
+
+def _feature_inputs(inputs: TrainingInputs, train: FeatureSource, validation: FeatureSource, config: RunConfig,
+                    seed: int, distribution) -> TrainingInputs:
+    """`inputs` with an encoder's outputs (`train`, `validation`) in place of the waveforms."""
+    return dataclasses.replace(
+        inputs, cached_features=None, training_embeddings=None, make_pairs_train=None, make_pairs_validation=None,
+        make_train=lambda pairs: distribution.training_stream(
+            lambda batch, shard: training_dataset(train, train.dim, batch, seed, balance_groups=True, shard=shard),
+            config.batch_size),
+        validation=evaluation_dataset(validation, validation.dim, config.batch_size))
 
 
 def _export_formats(formats, family, model, export_dir: Path, probe, log, tag: str) -> dict:
