@@ -146,9 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("evaluate", help="exported or outside models × a corpus, clean and over the grid",
                               description="Score models on a corpus: this suite's exports (or whole run folders), "
                                           "or any .keras file / SavedModel taking a float32 [batch, samples] waveform.")
-    sub.add_argument("models", nargs="+", metavar="MODEL", help="export folder (or its saved_model/, model.keras, "
-                                                                 ".tflite, .onnx), run folder, .keras file, SavedModel, "
-                                                                 ".onnx or .tflite file")
+    sub.add_argument("models", nargs="+", metavar="MODEL",
+                     help="export folder (or its saved_model/, model.keras, .onnx, .tflite), run folder, .keras file, "
+                          "SavedModel, .onnx or .tflite file")
     _corpus_flags(sub, defaults)
     sub.add_argument("--split", choices=("test", "all"), default="test", help="the corpus's test split or all clips")
     sub.add_argument("--class-names", nargs="+", help="a model's classes in output order (models without metadata; "

@@ -81,7 +81,7 @@ def run_evaluation(config: RunConfig, model_paths: Sequence[str | Path], *, spli
         split: ``test`` (the corpus's test split; babble from its training split) or ``all`` (every clip).
         class_map, class_names, sample_rate, clip_seconds: see `predictors.load_predictor` and
             `predictors.align_classes`. Each model is fed clips of its own length (an export's, else
-            `clip_seconds`, else `predictors.DEFAULT_CLIP_SECONDS`).
+            `clip_seconds`, else `config.clip_seconds`).
 
     Raises:
         ValueError: no models, models that disagree on classes or sample rate (the spoiled test set is made at
@@ -90,7 +90,8 @@ def run_evaluation(config: RunConfig, model_paths: Sequence[str | Path], *, spli
     """
     if split not in ("test", "all"):
         raise ValueError(f"split must be 'test' or 'all', got {split!r}")
-    models = load_models(model_paths, class_names=class_names, sample_rate=sample_rate, clip_seconds=clip_seconds)
+    models = load_models(model_paths, class_names=class_names, sample_rate=sample_rate, clip_seconds=clip_seconds,
+                         default_clip_seconds=config.clip_seconds)
     for name, value in (("sample rates", lambda m: f"{m.sample_rate} Hz"), ("classes", lambda m: list(m.class_names))):
         if len({str(value(m)) for _, m in models}) > 1:
             raise ValueError(f"the models disagree on their {name} ("
@@ -194,7 +195,8 @@ def load_models(model_paths: Sequence[str | Path], **described) -> list[tuple[Mo
     """Every model behind `model_paths`, keyed as the tables name them (outside models by their file name).
 
     Args:
-        described: `class_names`, `sample_rate`, `clip_seconds` for `predictors.load_predictor`.
+        described: `class_names`, `sample_rate`, `clip_seconds`, `default_clip_seconds` for
+            `predictors.load_predictor`.
     """
     if not model_paths:
         raise ValueError("no models given")

@@ -14,9 +14,10 @@
   `Gather(re)² + Gather(im)²`, the same arithmetic.
 
 The files hold the bare model, without the SavedModel's refusals; the predictors here refuse what the
-SavedModel refuses before running it (`export.checked_waveforms`: a rank other than 2, an empty batch, fewer than
-`min_samples` samples, NaN or infinite samples), so a NaN clip is not answered with a label. Each export returns the largest absolute
-difference from the Keras model on the given waveforms and raises `ExportMismatchError` beyond `atol`.
+SavedModel refuses before running it (`export.checked_waveforms`: a rank other than 2, an empty batch, fewer
+than `min_samples` samples, NaN or infinite samples), so a NaN clip is not answered with a label. Each export
+returns the largest absolute difference from the Keras model on the given waveforms and raises
+`ExportMismatchError` beyond `atol`.
 
 Which families convert (measured on tiny builds of every family, 0.5 s at 8 kHz, and on the default Conv1D,
 Conv2D and CRNN, 2 s at 16 kHz): conv1d, conv2d, crnn, vgg, lstm, ae_clf, ae_clf_joint, mlp_features and

@@ -3,7 +3,7 @@ its metadata.
 
 `load_predictor(path)` is how every model is read: `api.load_model` (so `keras-audio predict`), the evaluate
 stage (`keras-audio evaluate`, a run's own evaluation) and whoever scores a published test set with it
-(`testset.predict_testset`). It accepts
+(`testset.predict_testset`: `load_predictor(path).predict`). It accepts
 
 - an export this suite wrote: the folder (`results/<run>/models/<tag>/`), its ``saved_model/``, its
   ``model.keras``, or its ``model.tflite`` / ``model.onnx`` copies, each answering with the export's metadata
@@ -20,7 +20,7 @@ refused, naming both files and the key (`export.check_metadata_copies`). Exports
 copy, and the scikit-learn baselines, have metadata.json alone.
 
 A model without metadata is described by the caller (the `keras-audio evaluate` flags `--class-names`,
-`--sample-rate`, `--clip-seconds`; the default clip is `DEFAULT_CLIP_SECONDS`); without class names or a
+`--sample-rate`, `--clip-seconds`; the clip defaults to `default_clip_seconds`); without class names or a
 rate it is refused, naming the flag. For an export, such a value must agree with the metadata and is
 refused when it does not: applying it would score the model on classes or a rate it was not trained on
 (a swapped class order scores 0 without a word), and ignoring it would leave the user believing it was
@@ -83,12 +83,14 @@ def metadata_min_samples(metadata: Mapping) -> int:
 
 
 def load_predictor(path: str | Path, *, class_names: Sequence[str] | None = None, sample_rate: int | None = None,
-                   clip_seconds: float | None = None) -> LoadedModel:
+                   clip_seconds: float | None = None,
+                   default_clip_seconds: float = DEFAULT_CLIP_SECONDS) -> LoadedModel:
     """Load the model at `path` (see the module docstring).
 
     Args:
         class_names, sample_rate, clip_seconds: describe a model without metadata; for an export they must
             agree with its metadata.
+        default_clip_seconds: the clip length of a model without metadata when `clip_seconds` is None.
 
     Raises:
         ValueError: the path is none of the accepted kinds; class names or sample rate unknown; a value
@@ -97,7 +99,8 @@ def load_predictor(path: str | Path, *, class_names: Sequence[str] | None = None
     """
     path = Path(path)
     predict, metadata, origin = _load(path)
-    names, rate, clip, min_samples = _describe(path, predict, metadata, origin, class_names, sample_rate, clip_seconds)
+    names, rate, clip, min_samples = _describe(path, predict, metadata, origin, class_names, sample_rate, clip_seconds,
+                                               default_clip_seconds)
     return LoadedModel(_checked_outputs(predict, path, len(names)), names, rate, clip, min_samples, metadata, path)
 
 
@@ -227,8 +230,8 @@ def _saved_model(path: Path) -> tuple[Predictor, dict, str | None]:
 
 
 # ---------------------------------------------------------------------------------------------- what it takes
-def _describe(path: Path, predict, metadata: dict, origin: str | None, class_names, sample_rate, clip_seconds
-              ) -> tuple[tuple[str, ...], int, int, int]:
+def _describe(path: Path, predict, metadata: dict, origin: str | None, class_names, sample_rate, clip_seconds,
+              default_clip_seconds: float) -> tuple[tuple[str, ...], int, int, int]:
     """`(class names, sample rate, clip samples, min samples)` from the metadata, or from the caller's values."""
     if sample_rate is not None and (isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer))
                                     or sample_rate < 1):
@@ -263,7 +266,7 @@ def _describe(path: Path, predict, metadata: dict, origin: str | None, class_nam
             raise ValueError(f"{path}: the model's sample rate is unknown (it has no metadata); give it "
                              f"(--sample-rate HZ)")
         names, rate = given, int(sample_rate)
-        clip = int(round((DEFAULT_CLIP_SECONDS if clip_seconds is None else clip_seconds) * rate))
+        clip = int(round((default_clip_seconds if clip_seconds is None else clip_seconds) * rate))
         min_samples = int(getattr(predict, "min_samples", 1))
     if len(names) < 2 or len(set(names)) != len(names):
         raise ValueError(f"{path}: class names must be at least two distinct names, got {list(names)}")
