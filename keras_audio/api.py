@@ -11,26 +11,26 @@ what the tables measured:
   the clip length, half a window apart, the last one ending at the end of the file) and averages the
   windows' probabilities: the utterance-level answer.
 
-Class names, sample rate, clip length and the shortest input come from the SavedModel itself
-(`export.embedded_metadata`), or from metadata.json beside an older export.
+Class names, sample rate, clip length and the shortest input come from the export's metadata, read by the
+suite's one loader (`predictors.load_predictor`, which evaluation uses too): the copy inside the SavedModel,
+checked against metadata.json beside it, or metadata.json alone for an older export.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import numbers
 import os
 import types
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from keras_audio.audio import MAX_ABS_SAMPLE, read_audio, resample
 from keras_audio.evaluate import keras_predictor
-from keras_audio.export import analysis_window, load_exported
+from keras_audio.export import analysis_window
+from keras_audio.predictors import load_predictor, metadata_min_samples
 from keras_audio.windowing import center_crop_or_pad, frame_windows, window_starts
 
 MODES = ("windows", "center")
@@ -78,9 +78,8 @@ class ModelInfo:
     def from_metadata(cls, metadata: Mapping) -> "ModelInfo":
         """From an export's metadata (`min_samples`, or the front-end's `n_fft` for older exports)."""
         try:
-            min_samples = metadata.get("min_samples") or (metadata.get("features") or {}).get("n_fft") or 1
             return cls(tuple(metadata["class_names"]), int(metadata["sample_rate"]), int(metadata["clip_samples"]),
-                       min(int(min_samples), int(metadata["clip_samples"])), metadata)
+                       min(metadata_min_samples(metadata), int(metadata["clip_samples"])), metadata)
         except KeyError as missing:
             raise ValueError(f"export metadata lacks {missing}") from None
 
@@ -434,36 +433,25 @@ class Classifier:
                           source)
 
 
-def _export_folders(export_dir: Path) -> tuple[Path, Path | None]:
-    """`(folder with metadata.json, SavedModel folder or None)` for an export folder or its saved_model/."""
-    if (export_dir / "saved_model.pb").is_file():
-        return export_dir.parent, export_dir
-    if (export_dir / "saved_model" / "saved_model.pb").is_file():
-        return export_dir, export_dir / "saved_model"
-    return export_dir, None
-
-
-def load_model(export_dir: str | os.PathLike, batch_size: int = DEFAULT_BATCH_SIZE) -> Classifier:
-    """Load an export folder written by a run (`results/<run>/models/<tag>/`, or its ``saved_model/``).
+def load_model(export_dir: str | os.PathLike, batch_size: int = DEFAULT_BATCH_SIZE, *,
+               class_names: Sequence[str] | None = None, sample_rate: int | None = None,
+               clip_seconds: float | None = None) -> Classifier:
+    """Load a model through the suite's one loader (`predictors.load_predictor`): an export folder written by a
+    run (`results/<run>/models/<tag>/`), its ``saved_model/``, its ``model.keras`` or its ``.tflite`` /
+    ``.onnx`` copies, or a model from elsewhere (a `.keras` file, a SavedModel, an ONNX or TFLite file).
 
     Works for every family the suite exports: a Keras model's SavedModel, and the scikit-learn baselines'
     feature extractor + estimator.
 
-    Raises:
-        ValueError: the folder is not an export (naming what is missing).
-    """
-    export_dir = Path(export_dir)
-    if not export_dir.is_dir():
-        raise ValueError(f"{export_dir}: no such export folder")
-    folder, saved_model = _export_folders(export_dir)
-    beside = folder / "metadata.json"
-    file_metadata = json.loads(beside.read_text()) if beside.is_file() else None
-    if file_metadata is not None and file_metadata.get("format") == "sklearn":
-        from keras_audio.models.sklearn_baseline import load_sklearn_export
+    Args:
+        class_names, sample_rate, clip_seconds: describe a model without metadata (an export's own are used,
+            and a value contradicting them is refused).
 
-        predict, metadata = load_sklearn_export(folder)
-        return Classifier(predict, ModelInfo.from_metadata(metadata), batch_size, source=str(folder))
-    if saved_model is None:
-        raise ValueError(f"{export_dir}: not an export folder (no saved_model/saved_model.pb)")
-    predict, metadata = load_exported(folder, saved_model)
-    return Classifier(predict, ModelInfo.from_metadata(metadata), batch_size, source=str(folder))
+    Raises:
+        ValueError: not a model (naming what is missing), a model without metadata and without these
+            values, a value contradicting the export's metadata, or metadata.json disagreeing with the
+            SavedModel's copy.
+    """
+    model = load_predictor(export_dir, class_names=class_names, sample_rate=sample_rate, clip_seconds=clip_seconds)
+    info = ModelInfo(model.class_names, model.sample_rate, model.clip_samples, model.min_samples, model.metadata)
+    return Classifier(model.predict, info, batch_size, source=str(model.source))

@@ -151,13 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("evaluate", help="exported or outside models × a corpus, clean and over the grid",
                               description="Score models on a corpus: this suite's exports (or whole run folders), "
                                           "or any .keras file / SavedModel taking a float32 [batch, samples] waveform.")
-    sub.add_argument("models", nargs="+", metavar="MODEL", help="export folder, run folder, .keras file or SavedModel")
+    sub.add_argument("models", nargs="+", metavar="MODEL",
+                     help="export folder (or its saved_model/, model.keras, .onnx, .tflite), run folder, .keras file, "
+                          "SavedModel, .onnx or .tflite file")
     _corpus_flags(sub, defaults)
     sub.add_argument("--split", choices=("test", "all"), default="test", help="the corpus's test split or all clips")
-    sub.add_argument("--class-names", nargs="+", help="a model's classes in output order (models without metadata)")
-    sub.add_argument("--sample-rate", type=int, help="a model's sample rate in Hz (models without metadata)")
-    sub.add_argument("--clip-seconds", type=float, help="clip length fed to outside models (default 2; exports "
-                                                        "carry their own)")
+    sub.add_argument("--class-names", nargs="+", help="a model's classes in output order (models without metadata; "
+                                                       "refused when it contradicts an export's)")
+    sub.add_argument("--sample-rate", type=int, help="a model's sample rate in Hz (models without metadata; refused "
+                                                     "when it contradicts an export's)")
+    sub.add_argument("--clip-seconds", type=float, help="clip length fed to models without metadata (default 2; "
+                                                        "each export is fed its own, and a contradicting value is "
+                                                        "refused)")
     sub.add_argument("--class-map", action="append", default=[], metavar="CORPUS_CLASS=MODEL_CLASS",
                      help="match a corpus class name to a model class of another name (repeatable)")
     _grid_flags(sub, defaults)
@@ -175,7 +180,8 @@ def _add_predict(commands) -> None:
     sub = commands.add_parser("predict", help="label audio files or folders with an exported model",
                               description="Whole-file prediction: windows of the model's clip length over the "
                                           "file, their probabilities averaged.")
-    sub.add_argument("model", type=Path, metavar="MODEL_DIR", help="an export folder (results/<run>/models/<tag>)")
+    sub.add_argument("model", type=Path, metavar="MODEL", help="an export folder (results/<run>/models/<tag>), or its "
+                                                            "saved_model/, model.keras, .tflite or .onnx")
     sub.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="audio files or folders of them")
     sub.add_argument("--window", type=float, help="window length in seconds (default: the model's clip length)")
     sub.add_argument("--hop", type=float, help="hop between windows in seconds (default: half a window)")
@@ -362,7 +368,8 @@ def _cmd_evaluate(args) -> None:
     if args.corpus is None:
         raise UserError("evaluate: give the corpus to score on (--corpus NAME [--data-dir PATH])")
     run_evaluation(config, args.models, split=args.split, class_map=_pairs(args.class_map, "--class-map"),
-                   class_names=args.class_names, sample_rate=args.sample_rate, progress=not args.no_progress)
+                   class_names=args.class_names, sample_rate=args.sample_rate, clip_seconds=args.clip_seconds,
+                   progress=not args.no_progress)
 
 
 def _cmd_report(args) -> None:

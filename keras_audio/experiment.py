@@ -70,32 +70,36 @@ def run_experiment(config: RunConfig, progress: bool = True, log: Callable[[str]
 
 def run_evaluation(config: RunConfig, model_paths: Sequence[str | Path], *, split: str = "test",
                    class_map: dict[str, str] | None = None, class_names: Sequence[str] | None = None,
-                   sample_rate: int | None = None, progress: bool = True,
+                   sample_rate: int | None = None, clip_seconds: float | None = None, progress: bool = True,
                    log: Callable[[str], None] = print) -> Path:
     """Score exported or outside models on `config.corpus` (clean and over the grid) into a new run folder.
 
     Args:
-        model_paths: export folders, run folders (every model their `training.json` lists), `.keras` files or
-            SavedModel folders (see `predictors.load_predictor`).
+        model_paths: export folders (or their saved_model/, model.keras, .tflite, .onnx), run folders (every
+            model their `training.json` lists), `.keras` files, SavedModel folders, ONNX or TFLite files (see
+            `predictors.load_predictor`).
         split: ``test`` (the corpus's test split; babble from its training split) or ``all`` (every clip).
-        class_map, class_names, sample_rate: see `predictors.load_predictor` and `predictors.align_classes`.
+        class_map, class_names, sample_rate, clip_seconds: see `predictors.load_predictor` and
+            `predictors.align_classes`. Each model is fed clips of its own length (an export's, else
+            `clip_seconds`, else `config.clip_seconds`).
 
     Raises:
-        ValueError: no models, models that disagree on classes or sample rate, classes the corpus and the
-            models do not share, an unknown split.
+        ValueError: no models, models that disagree on classes or sample rate (the spoiled test set is made at
+            one rate), classes the corpus and the models do not share, an unknown split, a value that
+            contradicts an export's metadata.
     """
     if split not in ("test", "all"):
         raise ValueError(f"split must be 'test' or 'all', got {split!r}")
-    models = load_models(model_paths, class_names=class_names, sample_rate=sample_rate)
-    rates = {m.sample_rate for _, m in models}
-    classes = {m.class_names for _, m in models}
-    if len(rates) > 1 or len(classes) > 1:
-        raise ValueError(f"the models disagree: sample rates {sorted(rates)}, classes {sorted(classes)}; "
-                         f"evaluate models of one task and rate together")
+    models = load_models(model_paths, class_names=class_names, sample_rate=sample_rate, clip_seconds=clip_seconds,
+                         default_clip_seconds=config.clip_seconds)
+    for name, value in (("sample rates", lambda m: f"{m.sample_rate} Hz"), ("classes", lambda m: list(m.class_names))):
+        if len({str(value(m)) for _, m in models}) > 1:
+            raise ValueError(f"the models disagree on their {name} ("
+                             + "; ".join(f"{m.source}: {value(m)}" for _, m in models)
+                             + "); evaluate models of one task and rate together")
     first = models[0][1]
     config.sample_rate = first.sample_rate
-    if first.metadata.get("clip_samples"):
-        config.clip_seconds = first.metadata["clip_samples"] / first.sample_rate
+    config.clip_seconds = first.clip_seconds  # the run's record; each model is fed its own length
     config.models = list(dict.fromkeys(key.model for key, _ in models))
     config.policies = list(dict.fromkeys(key.policy for key, _ in models))
     config.validate()
@@ -187,19 +191,23 @@ def score_testset(testset_dir: str | Path, predictions_csv: str | Path, *, out: 
     return table["md"]
 
 
-def load_models(model_paths: Sequence[str | Path], *, class_names: Sequence[str] | None = None,
-                sample_rate: int | None = None) -> list[tuple[ModelKey, LoadedModel]]:
-    """Every model behind `model_paths`, keyed as the tables name them (outside models by their file name)."""
+def load_models(model_paths: Sequence[str | Path], **described) -> list[tuple[ModelKey, LoadedModel]]:
+    """Every model behind `model_paths`, keyed as the tables name them (outside models by their file name).
+
+    Args:
+        described: `class_names`, `sample_rate`, `clip_seconds`, `default_clip_seconds` for
+            `predictors.load_predictor`.
+    """
     if not model_paths:
         raise ValueError("no models given")
     models: list[tuple[ModelKey, LoadedModel]] = []
     for path in map(Path, model_paths):
         if (path / TRAINING_FILE).is_file():
-            models += trained_models(path)
+            models += trained_models(path, **described)
             continue
-        model = load_predictor(path, class_names=class_names, sample_rate=sample_rate)
+        model = load_predictor(path, **described)
         meta = model.metadata
-        name = meta.get("model") or (path.stem if path.suffix == ".keras" else path.name)
+        name = meta.get("model") or (path.stem if path.is_file() else path.name)
         models.append((ModelKey(name, meta.get("policy", "unknown"), int(meta.get("seed", 0)),
                                 str(meta.get("fold", ""))), model))
     repeated = sorted({k.label for k, _ in models if [m for m, _ in models].count(k) > 1})

@@ -50,6 +50,28 @@ class ExportMismatchError(RuntimeError):
     """A reloaded export does not predict what the Keras model predicts."""
 
 
+class MetadataMismatchError(ValueError):
+    """The two copies of an export's metadata (inside the SavedModel, and metadata.json) disagree."""
+
+
+def check_metadata_copies(embedded: dict, saved_model: str | Path, beside: dict, beside_path: str | Path) -> None:
+    """Refuse an export whose metadata.json differs from the metadata inside its SavedModel.
+
+    The SavedModel's copy is the one read (it travels with the model); metadata.json is checked against it.
+
+    Raises:
+        MetadataMismatchError: one line naming both, the first differing key and its two values.
+    """
+    differing = sorted(key for key in set(embedded) | set(beside) if embedded.get(key, ...) != beside.get(key, ...))
+    if differing:
+        key = differing[0]
+        values = ["(absent)" if key not in copy else json.dumps(copy[key])[:120] for copy in (beside, embedded)]
+        more = f" and {len(differing) - 1} more key(s) {differing[1:4]}" if len(differing) > 1 else ""
+        raise MetadataMismatchError(
+            f"{beside_path} disagrees with the metadata inside {saved_model} on {key!r} ({values[0]} vs "
+            f"{values[1]}){more}: the model answers as the SavedModel says; restore metadata.json or export again")
+
+
 def model_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:
     """Every layer of `model`, nested models' layers included, depth first."""
     found = []
@@ -171,6 +193,35 @@ def _checked(waveform: tf.Tensor, rank: int, min_samples: int, sample_rate: int)
     return tf.reshape(checked, tf.stack([batch, samples]) if rank == 2 else [-1])
 
 
+def checked_waveforms(path, waveforms, min_samples: int = 1, length: int | None = None) -> np.ndarray:
+    """`waveforms` as float32 `[batch, samples]`, after the serving signature's refusals (`_checked`), in
+    NumPy: for the copies and files that lack them (TFLite, ONNX, `.keras`).
+
+    Args:
+        path: the model file (named in the messages).
+        min_samples: the fewest samples the model answers (one analysis window).
+        length: the one length a fixed-shape model takes (TFLite), or None.
+
+    Raises:
+        ValueError: another rank, an empty batch, too few samples (or not `length`), NaN or infinite samples.
+    """
+    waveforms = np.asarray(waveforms, np.float32)
+    if waveforms.ndim != 2:
+        raise ValueError(f"{path}: waveform must be float32 [batch, samples], mono; got shape {waveforms.shape}")
+    if waveforms.shape[0] == 0:
+        raise ValueError(f"{path}: waveform: empty batch")
+    if length is not None and waveforms.shape[1] != length:
+        raise ValueError(f"{path}: takes float32 [batch, {length}] (a fixed clip length), got shape "
+                         f"{waveforms.shape}")
+    if waveforms.shape[1] < min_samples:
+        raise ValueError(f"{path}: waveform too short: {waveforms.shape[1]} samples, fewer than {min_samples} (one "
+                         f"analysis window)")
+    bad = int(np.sum(~np.isfinite(waveforms)))
+    if bad:
+        raise ValueError(f"{path}: waveform holds {bad} NaN or infinite sample(s)")
+    return waveforms
+
+
 def _write_saved_model(model: keras.Model, path: Path, metadata: dict, metadata_json: str, hop: int) -> None:
     min_samples, sample_rate, clip_samples = metadata["min_samples"], metadata["sample_rate"], metadata["clip_samples"]
 
@@ -208,10 +259,39 @@ def embedded_metadata(loaded) -> dict | None:
     return json.loads(loaded.signatures[METADATA_SIGNATURE]()["metadata_json"].numpy().decode())
 
 
+def saved_model_metadata(loaded, saved_model: str | Path, directory: str | Path | None = None
+                         ) -> tuple[dict | None, str | None]:
+    """A loaded SavedModel's export metadata, and where it was read (for messages).
+
+    The copy inside the SavedModel is the one read, and metadata.json in the export folder must say the same
+    (`check_metadata_copies`); an export that predates the copy is read from metadata.json. `(None, None)`:
+    a SavedModel of no export.
+
+    Args:
+        directory: the export folder; None: the parent of a SavedModel folder named ``saved_model``.
+
+    Raises:
+        MetadataMismatchError: metadata.json disagrees with the SavedModel's copy.
+    """
+    saved_model = Path(saved_model)
+    if directory is None and saved_model.name == "saved_model":
+        directory = saved_model.parent
+    beside = None if directory is None else Path(directory) / "metadata.json"
+    metadata = embedded_metadata(loaded)
+    if metadata is not None:
+        if beside is not None and beside.is_file():
+            check_metadata_copies(metadata, saved_model, json.loads(beside.read_text()), beside)
+        return metadata, f"the metadata inside {saved_model}"
+    if beside is not None and beside.is_file():
+        return json.loads(beside.read_text()), str(beside)
+    return None, None
+
+
 def load_exported(directory: str | Path, saved_model: str | Path | None = None):
     """Reload an export: returns `(serve_function, metadata)`; `serve_function(waveforms) -> probabilities`.
 
-    The metadata is the copy inside the SavedModel, or metadata.json for exports that predate it.
+    The metadata is the copy inside the SavedModel, checked against metadata.json in `directory`, or
+    metadata.json for exports that predate it (`saved_model_metadata`).
 
     Args:
         directory: the export folder (with metadata.json for older exports).
@@ -219,6 +299,7 @@ def load_exported(directory: str | Path, saved_model: str | Path | None = None):
 
     Raises:
         ValueError: the SavedModel has no serving signature, or no metadata inside it or beside it.
+        MetadataMismatchError: metadata.json disagrees with the SavedModel's copy (naming the key).
     """
     directory = Path(directory)
     saved_model = directory / "saved_model" if saved_model is None else Path(saved_model)
@@ -226,12 +307,9 @@ def load_exported(directory: str | Path, saved_model: str | Path | None = None):
     if "serving_default" not in loaded.signatures:
         raise ValueError(f"{saved_model}: the SavedModel has no serving_default signature")
     serve = loaded.signatures["serving_default"]
-    metadata = embedded_metadata(loaded)
+    metadata, _ = saved_model_metadata(loaded, saved_model, directory)
     if metadata is None:
-        beside = directory / "metadata.json"
-        if not beside.is_file():
-            raise ValueError(f"{directory}: the SavedModel carries no metadata and there is no metadata.json beside it")
-        metadata = json.loads(beside.read_text())
+        raise ValueError(f"{directory}: the SavedModel carries no metadata and there is no metadata.json beside it")
 
     def predict(waveforms) -> np.ndarray:
         return serve(**{SIGNATURE_INPUT: tf.convert_to_tensor(waveforms, tf.float32)})[SIGNATURE_OUTPUT].numpy()
@@ -250,10 +328,10 @@ def verify_export(directory: str | Path, model: keras.Model, waveforms: np.ndarr
         ExportMismatchError: it exceeds `atol`, or the metadata inside the SavedModel differs from
             metadata.json.
     """
-    predict, metadata = load_exported(directory)
-    beside = json.loads((Path(directory) / "metadata.json").read_text())
-    if metadata != beside:
-        raise ExportMismatchError(f"{directory}: the metadata inside the SavedModel differs from metadata.json")
+    try:
+        predict, _ = load_exported(directory)
+    except MetadataMismatchError as error:
+        raise ExportMismatchError(str(error)) from error
     exported = predict(waveforms)
     expected = model(tf.convert_to_tensor(waveforms, tf.float32), training=False).numpy()
     difference = float(np.max(np.abs(exported - expected)))

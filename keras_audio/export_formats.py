@@ -13,9 +13,11 @@
   rewrite here (`_rewrite_power_spectrum`) hands tf2onnx that power as one node it converts to
   `Gather(re)² + Gather(im)²`, the same arithmetic.
 
-Neither copy has the SavedModel's refusals (empty, too short, non-finite input): they hold the bare model,
-so a caller checks its input first, as `keras_audio.api` does. Each export returns the largest absolute
-difference from the Keras model on the given waveforms and raises `ExportMismatchError` beyond `atol`.
+The files hold the bare model, without the SavedModel's refusals; the predictors here refuse what the
+SavedModel refuses before running it (`export.checked_waveforms`: a rank other than 2, an empty batch, fewer
+than `min_samples` samples, NaN or infinite samples), so a NaN clip is not answered with a label. Each export
+returns the largest absolute difference from the Keras model on the given waveforms and raises
+`ExportMismatchError` beyond `atol`.
 
 Which families convert (measured on tiny builds of every family, 0.5 s at 8 kHz, and on the default Conv1D,
 Conv2D and CRNN, 2 s at 16 kHz): conv1d, conv2d, crnn, vgg, lstm, ae_clf, ae_clf_joint, mlp_features and
@@ -35,7 +37,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_audio.export import SIGNATURE_INPUT, SIGNATURE_OUTPUT, ExportMismatchError
+from keras_audio.export import SIGNATURE_INPUT, SIGNATURE_OUTPUT, ExportMismatchError, checked_waveforms
 
 FORMAT_ATOL = 1e-4  # float32 kernels differ in summation order; measured differences are ~1e-7 to 2e-6
 ONNX_OPSET = 17
@@ -76,7 +78,10 @@ def _reason(error: Exception) -> str:
 
 # ---------------------------------------------------------------------- TFLite / LiteRT
 def tflite_predictor(path: str | os.PathLike):
-    """`waveforms [batch, clip_samples] -> probabilities [batch, classes]` through the LiteRT interpreter."""
+    """`waveforms [batch, clip_samples] -> probabilities [batch, classes]` through the LiteRT interpreter.
+
+    Refuses what the SavedModel refuses (`export.checked_waveforms`), and any length but the file's.
+    """
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path))
@@ -85,10 +90,7 @@ def tflite_predictor(path: str | os.PathLike):
     length = int(waveform_input["shape"][1])
 
     def predict(waveforms) -> np.ndarray:
-        waveforms = np.asarray(waveforms, np.float32)
-        if waveforms.ndim != 2 or waveforms.shape[1] != length:
-            raise ValueError(f"{path}: takes float32 [batch, {length}] (a fixed clip length), got shape "
-                             f"{waveforms.shape}")
+        waveforms = checked_waveforms(path, waveforms, length=length)
         rows = []
         for row in waveforms:  # the flatbuffer's batch is 1
             interpreter.set_tensor(waveform_input["index"], row[None])
@@ -97,6 +99,7 @@ def tflite_predictor(path: str | os.PathLike):
         return np.stack(rows)
 
     predict.input_samples = length
+    predict.num_classes = int(output["shape"][-1])
     return predict
 
 
@@ -193,19 +196,25 @@ def _power_or_complex_abs(ctx, node, name, args):
     return None
 
 
-def onnx_predictor(path: str | os.PathLike):
-    """`waveforms [batch, samples] -> probabilities [batch, classes]` through onnxruntime (CPU)."""
+def onnx_predictor(path: str | os.PathLike, min_samples: int = 1):
+    """`waveforms [batch, samples] -> probabilities [batch, classes]` through onnxruntime (CPU).
+
+    Args:
+        min_samples: the fewest samples answered (the export's `min_samples`, one analysis window; the file
+            does not record it): shorter input is refused, as is what else the SavedModel refuses
+            (`export.checked_waveforms`).
+    """
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (waveform_input,) = session.get_inputs()
 
     def predict(waveforms) -> np.ndarray:
-        waveforms = np.asarray(waveforms, np.float32)
-        if waveforms.ndim != 2:
-            raise ValueError(f"{path}: takes float32 [batch, samples], got shape {waveforms.shape}")
+        waveforms = checked_waveforms(path, waveforms, min_samples)
         return session.run(None, {waveform_input.name: waveforms})[0]
 
+    classes = session.get_outputs()[0].shape[-1]
+    predict.num_classes = classes if isinstance(classes, int) else None
     return predict
 
 

@@ -108,8 +108,9 @@ def grid_split(shared_dir: str | os.PathLike | None, run_name: str | None,
 
 
 def fingerprint(run_name: str, test_set: str, clip_ids: Sequence[str], conditions: Sequence[Condition],
-                keys: Sequence[Hashable], seed: int, clip_samples: int) -> str:
-    """A name for one grid of one run: what every worker must agree on for their parts to merge."""
+                keys: Sequence[Hashable], seed: int, clip_samples: int | Sequence[int]) -> str:
+    """A name for one grid of one run: what every worker must agree on for their parts to merge
+    (`clip_samples`: the clip length, or each model's)."""
     description = {"run": run_name, "test_set": test_set, "clips": list(clip_ids),
                    "conditions": [[c.name, c.severity] for c in conditions], "models": [str(k) for k in keys],
                    "seed": seed, "clip_samples": clip_samples}

@@ -430,7 +430,8 @@ def predict_testset(testset: TestSet | str | os.PathLike, predict: Callable[[np.
     Args:
         testset: the set (or its folder).
         predict: waveforms `[batch, clip_samples]` float32 -> probabilities `[batch, classes]` in the order
-            of the set's classes (an exported model's `load_exported` function, a Keras model's `predict`...).
+            of the set's classes (`predictors.load_predictor(path).predict` for any export, a Keras model's
+            `predict`...).
         model: a `model` column's value; None leaves the column out.
         batch_size: clips per call, in test order.
         probabilities: add the `prob_<class>` columns.

@@ -177,7 +177,7 @@ def test_bad_files_name_the_file(exported, tmp_path):
     _, _, classifier = exported
     with pytest.raises(AudioError, match="missing.wav: file not found"):
         classifier.predict_file(tmp_path / "missing.wav")
-    with pytest.raises(ValueError, match="no such export folder"):
+    with pytest.raises(ValueError, match="nowhere: no such file or folder"):
         load_model(tmp_path / "nowhere")
     with pytest.raises(ValueError, match="not an export folder"):
         load_model(tmp_path)

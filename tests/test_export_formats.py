@@ -37,6 +37,11 @@ def test_tflite_matches_keras(model, tmp_path):
     np.testing.assert_allclose(tflite_predictor(path)(other), model(other, training=False), atol=FORMAT_ATOL)
     with pytest.raises(ValueError, match=r"takes float32 \[batch, 4000\]"):
         tflite_predictor(path)(_clips(1, CLIP + 1, 2))
+    # What the SavedModel refuses, the copy refuses too, rather than answering NaN with a label.
+    with pytest.raises(ValueError, match="model.tflite: waveform holds 1 NaN or infinite"):
+        tflite_predictor(path)(np.where(np.arange(CLIP) == 7, np.nan, other[0])[None])
+    with pytest.raises(ValueError, match=r"must be float32 \[batch, samples\]"):
+        tflite_predictor(path)(other[0])
 
 
 def test_onnx_matches_keras_at_any_length(model, tmp_path):
@@ -44,6 +49,12 @@ def test_onnx_matches_keras_at_any_length(model, tmp_path):
     assert export_onnx(model, path, _clips(3, CLIP, 0)) <= FORMAT_ATOL
     other = _clips(2, CLIP + 1234, 1)
     np.testing.assert_allclose(onnx_predictor(path)(other), model(other, training=False), atol=FORMAT_ATOL)
+    with pytest.raises(ValueError, match="model.onnx: waveform holds 1 NaN or infinite"):
+        onnx_predictor(path)(np.where(np.arange(CLIP) == 7, np.inf, other[0, :CLIP])[None])
+    with pytest.raises(ValueError, match="too short: 255 samples, fewer than 256"):
+        onnx_predictor(path, min_samples=FEATURES.n_fft)(other[:, :255])
+    with pytest.raises(ValueError, match="empty batch"):
+        onnx_predictor(path)(other[:0])
 
 
 def test_refuses_bad_paths_and_probes(tmp_path):

@@ -8,7 +8,8 @@ evaluate` names any model folders or files), so the numbers are those of the fil
 - `gallery.npz`: one test clip's log-mel features clean and under every corruption (for the report's plot).
 
 Each test set's spoiled clips derive from `(seed, clip id, corruption, severity)`, and its babble from its own
-corpus's training split, so a model scored here alone gets the same numbers as inside a run.
+corpus's training split, so a model scored here alone gets the same numbers as inside a run. Each model is
+fed crops (and whole-clip windows) of its own clip length, whatever else is evaluated beside it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import tensorflow as tf
 
 from keras_audio.config import RunConfig
 from keras_audio.corruptions.base import name_hash
-from keras_audio.evaluate import UTTERANCE, evaluate_grid, grid, utterance_probabilities
+from keras_audio.evaluate import UTTERANCE, Condition, GridResult, evaluate_grid, grid, utterance_probabilities
 from keras_audio.features import LogMelSpectrogram
 from keras_audio.manifest import Manifest
 from keras_audio.grid_parts import DEFAULT_TIMEOUT_SECONDS, fingerprint, grid_split
@@ -68,11 +69,34 @@ def in_domain_test_sets(config: RunConfig, clips: CorpusClips) -> list[TestSet]:
             for fold, manifest in rounds(clips.manifest, config)]
 
 
-def trained_models(run_dir: Path) -> list[tuple[ModelKey, LoadedModel]]:
-    """Every model `training.json` lists, loaded from its export."""
+def trained_models(run_dir: Path, **described) -> list[tuple[ModelKey, LoadedModel]]:
+    """Every model `training.json` lists, loaded from its export (`described`: values the exports' metadata
+    must agree with, see `predictors.load_predictor`)."""
     training = json.loads((run_dir / TRAINING_FILE).read_text())
-    return [(ModelKey(m["model"], m["policy"], m["seed"], m["fold"]), load_predictor(run_dir / m["export"]))
+    return [(ModelKey(m["model"], m["policy"], m["seed"], m["fold"]), load_predictor(run_dir / m["export"],
+                                                                                     **described))
             for m in training["models"]]
+
+
+def evaluate_models(chosen: list[tuple[ModelKey, LoadedModel]], source, conditions: list[Condition],
+                    config: RunConfig, progress: bool, whole_clips: bool) -> GridResult:
+    """Every model on every condition, fed crops (and, with `whole_clips`, whole-clip windows) of its own clip
+    length: the models of one length share one pass over the grid. The result is in one pass's order
+    (condition by condition, the models in `chosen`'s order on each, then the whole clips)."""
+    groups: dict[int, dict] = {}
+    for key, model in chosen:
+        groups.setdefault(model.clip_samples, {})[key] = model.predict
+    passes = [evaluate_grid(predictors, source, conditions, clip_samples, config.batch_size, config.seed, progress)
+              for clip_samples, predictors in (groups or {config.clip_samples: {}}).items()]
+    found = {entry: p for result in passes for entry, p in result.probabilities.items()}
+    probabilities = {(key, c.name, c.severity): found[(key, c.name, c.severity)] for c in conditions
+                     for key, _ in chosen}
+    if whole_clips:  # after the grid: its rows keep their order
+        whole = {key: p for clip_samples, predictors in groups.items()
+                 for key, p in utterance_probabilities(predictors, source, clip_samples, config.batch_size).items()}
+        probabilities.update({(key, UTTERANCE, 0): whole[key] for key, _ in chosen})
+    return GridResult(passes[0].y_true, {entry: np.argmax(p, axis=-1) for entry, p in probabilities.items()},
+                      probabilities)
 
 
 def evaluate_stage(config: RunConfig, run_dir: Path, models: list[tuple[ModelKey, LoadedModel]],
@@ -84,6 +108,15 @@ def evaluate_stage(config: RunConfig, run_dir: Path, models: list[tuple[ModelKey
     without a fold (or a test set of another corpus) on every test set.
     """
     notes = list(notes)
+    other_rates = [f"{key.label} ({m.source}): {m.sample_rate} Hz" for key, m in models
+                   if m.sample_rate != config.sample_rate]
+    if other_rates:  # the test clips are decoded and spoiled at config.sample_rate
+        raise ValueError(f"models at another rate than the test clips' {config.sample_rate} Hz: "
+                         f"{'; '.join(other_rates)}")
+    lengths = {m.clip_samples for _, m in models}
+    if lengths != {config.clip_samples}:
+        notes.append("each model fed clips of its own length: " + "; ".join(
+            f"{key.label}: {m.clip_seconds:g} s" for key, m in models))
     # With options.shared_dir and several workers in TF_CONFIG, each worker takes a share of the conditions.
     split = grid_split(config.options.get("shared_dir"), config.run_name,
                        config.options.get("shared_timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
@@ -104,21 +137,16 @@ def evaluate_stage(config: RunConfig, run_dir: Path, models: list[tuple[ModelKey
         log(f"{step} evaluating on {label}: {len(conditions)} condition(s) × {len(chosen)} model(s) on "
             f"{len(source)} test clips")
         with timer("evaluate"):
-            predictors = {key: model.predict for key, model in chosen}
-            grid_result = evaluate_grid(predictors, source, split.share(conditions), config.clip_samples,
-                                        config.batch_size, config.seed, progress)
-            whole_clips = (utterance_probabilities(predictors, source, config.clip_samples, config.batch_size)
-                           if split.scores_whole_clips else {})
-        for key, probabilities in whole_clips.items():  # after the grid: its rows keep their order
-            grid_result.probabilities[(key, UTTERANCE, 0)] = probabilities
-            grid_result.predictions[(key, UTTERANCE, 0)] = np.argmax(probabilities, axis=-1)
+            grid_result = evaluate_models(chosen, source, split.share(conditions), config, progress,
+                                          split.scores_whole_clips)
+        keys = [key for key, _ in chosen]
         if split.active:  # every worker's part, merged in one process's order (`grid_parts`)
             log(f"      worker {split.worker.index} of {split.worker.count}: evaluated "
                 f"{len(split.share(conditions))} condition(s); merging the parts in {split.folder}")
             with timer("evaluate"):
-                grid_result = split.merge(grid_result, list(predictors), conditions, fingerprint(
-                    split.run_name, label, test_set.test.clip_ids, conditions, list(predictors), config.seed,
-                    config.clip_samples))
+                grid_result = split.merge(grid_result, keys, conditions, fingerprint(
+                    split.run_name, label, test_set.test.clip_ids, conditions, keys, config.seed,
+                    [m.clip_samples for _, m in chosen]))
         results.append(TestSetPredictions(
             name=test_set.name, fold=test_set.fold, clip_ids=test_set.test.clip_ids,
             speakers=test_set.test.frame["speaker"].tolist(), y_true=grid_result.y_true.astype(np.int64),
@@ -142,7 +170,8 @@ def evaluate_stage(config: RunConfig, run_dir: Path, models: list[tuple[ModelKey
                 "task": test_sets[0].test.task if test_sets else "", "test_sets": described,
                 "notes": list(dict.fromkeys(notes)), "seed": config.seed,
                 "models": [{"model": k.model, "policy": k.policy, "seed": k.seed, "fold": k.fold,
-                            "source": str(m.source)} for k, m in models]},
+                            "source": str(m.source), "sample_rate": m.sample_rate, "clip_samples": m.clip_samples}
+                           for k, m in models]},
                run_dir / EVALUATION_FILE)
     return results
 
