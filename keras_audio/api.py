@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_audio.audio import MAX_ABS_SAMPLE, read_audio, resample
+from keras_audio.audio import MAX_ABS_SAMPLE, MIN_SAMPLE_RATE, read_audio, resample
 from keras_audio.evaluate import keras_predictor
 from keras_audio.export import analysis_window, load_exported
 from keras_audio.windowing import center_crop_or_pad, frame_windows, window_starts
@@ -288,11 +288,13 @@ class Classifier:
             sample_rate: the rate of `samples` in Hz.
 
         Raises:
-            ValueError: no samples, NaN or infinite samples, samples beyond `audio.MAX_ABS_SAMPLE`, another
-                layout, too short for one analysis window.
+            ValueError: a rate below `audio.MIN_SAMPLE_RATE`, no samples, NaN or infinite samples, samples beyond
+                `audio.MAX_ABS_SAMPLE`, another layout, too short for one analysis window.
         """
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1:
             raise ValueError(f"sample_rate must be a positive int (Hz), got {sample_rate!r}")
+        if sample_rate < MIN_SAMPLE_RATE:  # the rule files follow (`audio.MIN_SAMPLE_RATE`)
+            raise ValueError(f"sample_rate {sample_rate} Hz is implausible (below {MIN_SAMPLE_RATE} Hz)")
         data = np.asarray(samples, dtype=np.float32)
         if data.ndim == 2 and data.shape[1] > data.shape[0]:
             raise ValueError(f"samples of shape {data.shape} look like [channels, samples]; pass [samples, channels]")
