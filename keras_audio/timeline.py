@@ -10,7 +10,8 @@ Both take the `api.WindowTable` that `Classifier.predict_windows` returns:
   `TimelineSpectrogram` computes that spectrogram from blocks as a long file is read, in bounded memory: it
   keeps at most `MAX_COLUMNS` columns (more than the figure has pixels), averaging the power of consecutive
   frames in groups of 2, 4, 8, ... for longer recordings; up to `MAX_COLUMNS` frames (40 s at a 10-ms hop)
-  every frame is its own column.
+  every frame is its own column. Likewise, past `MAX_POINTS` windows each class's probability is drawn as
+  the mean of each group of consecutive windows, with the group's range shaded.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib import rc_context
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
@@ -30,6 +32,7 @@ from keras_audio.plots import OKABE_ITO, STYLE, _hz, _save
 TIME_DECIMALS = 3  # milliseconds
 PROBABILITY_DIGITS = 6
 MAX_COLUMNS = 4000  # spectrogram columns kept; the figure's spectrogram is about 900 pixels wide
+MAX_POINTS = 2000  # probability points drawn per class; more windows are drawn in groups
 
 
 def write_window_csv(table: WindowTable | Mapping[str, WindowTable], path: str | Path) -> Path:
@@ -257,16 +260,31 @@ def plot_timeline(samples: np.ndarray | TimelineSpectrogram, sample_rate: int, t
         top.set_ylabel("frequency (Hz, mel)")
         top.grid(False)
         top.set_title(title)
-        for start, end, label in _label_segments(table):
-            strip.axvspan(start, end, color=colours[label], linewidth=0)
+        # One mesh cell per label run (a long file has thousands): one artist, not one patch per run.
+        runs = _label_segments(table)
+        edges = [runs[0][0]] + [end for _, end, _ in runs]
+        strip.pcolormesh(edges, [0, 1], np.array([[label for _, _, label in runs]]), cmap=ListedColormap(colours),
+                         vmin=-0.5, vmax=len(colours) - 0.5, shading="flat", linewidth=0)
         strip.set_yticks([])
         strip.set_ylabel("label", rotation=0, ha="right", va="center")
         strip.grid(False)
         centres = (table.start_s + table.end_s) / 2
         marker = "o" if len(table) <= 60 else None
-        for c, name in enumerate(table.class_names):
-            bottom.plot(centres, table.probabilities[:, c], color=colours[c], marker=marker, markersize=3.5,
-                        linewidth=1.6, label=name)
+        if len(table) <= MAX_POINTS:
+            for c, name in enumerate(table.class_names):
+                bottom.plot(centres, table.probabilities[:, c], color=colours[c], marker=marker, markersize=3.5,
+                            linewidth=1.6, label=name)
+        else:  # each group of consecutive windows: its mean, its range shaded (a line per window would take
+            # hundreds of MB to draw, at far more points than the axes have pixels)
+            first = np.arange(0, len(table), -(-len(table) // MAX_POINTS))
+            counts = np.diff(np.append(first, len(table)))
+            at = np.add.reduceat(centres, first) / counts
+            for c, name in enumerate(table.class_names):
+                p = table.probabilities[:, c]
+                bottom.fill_between(at, np.minimum.reduceat(p, first), np.maximum.reduceat(p, first),
+                                    color=colours[c], alpha=0.25, linewidth=0)
+                bottom.plot(at, np.add.reduceat(p.astype(np.float64), first) / counts, color=colours[c],
+                            linewidth=1.6, label=name)
         bottom.set_ylim(-0.02, 1.02)
         bottom.set_ylabel("probability")
         bottom.set_xlabel("time (s)")
