@@ -135,7 +135,7 @@ class WindowStream:
         block = np.asarray(block, np.float32)
         if block.ndim != 1:
             raise ValueError(f"WindowStream: a block must be [samples], got shape {block.shape}")
-        self._buffer = np.concatenate([self._buffer, block])
+        self._buffer = block if self._buffer.size == 0 else np.concatenate([self._buffer, block])  # never written
         self._received += block.size
 
     def ready(self) -> int:
