@@ -7,9 +7,15 @@ what the tables measured:
   downmixed, resampled with soxr): the reader the decode cache uses;
 - an array is downmixed and resampled in the same order with the same resampler (`audio.resample`);
 - mode ``center`` feeds `windowing.center_crop_or_pad(waveform, clip_samples)`, evaluation's input
-  (`pipeline.spoil_clip` without a corruption); mode ``windows`` feeds `windowing.frame_windows` (windows of
-  the clip length, half a window apart, the last one ending at the end of the file) and averages the
-  windows' probabilities: the utterance-level answer.
+  (`pipeline.spoil_clip` without a corruption); mode ``windows`` feeds the windows of `windowing.frame_windows`
+  (windows of the clip length, half a window apart, the last one ending at the end of the file) and averages
+  the windows' probabilities: the utterance-level answer.
+
+A file is answered in mode ``windows`` without ever being held whole: it is read in blocks
+(`audio.read_audio_blocks`, the same samples as `read_audio`), cut into windows as the blocks arrive
+(`windowing.WindowStream`) and the windows go through the model `batch_size` at a time, in the batches the
+whole waveform would give. Only the per-window probabilities are kept, so memory does not grow with the
+file beyond them (a few bytes per window and class).
 
 Class names, sample rate, clip length and the shortest input come from the export's metadata, read by the
 suite's one loader (`predictors.load_predictor`, which evaluation uses too): the copy inside the SavedModel,
@@ -27,11 +33,12 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from keras_audio.audio import MAX_ABS_SAMPLE, read_audio, resample
+from keras_audio.audio import (DEFAULT_BLOCK_SECONDS, MAX_ABS_SAMPLE, MIN_SAMPLE_RATE, read_audio, read_audio_blocks,
+                               resample)
 from keras_audio.evaluate import keras_predictor
 from keras_audio.export import analysis_window
 from keras_audio.predictors import load_predictor, metadata_min_samples
-from keras_audio.windowing import center_crop_or_pad, frame_windows, window_starts
+from keras_audio.windowing import WindowStream, center_crop_or_pad
 
 MODES = ("windows", "center")
 DEFAULT_BATCH_SIZE = 32
@@ -287,11 +294,13 @@ class Classifier:
             sample_rate: the rate of `samples` in Hz.
 
         Raises:
-            ValueError: no samples, NaN or infinite samples, samples beyond `audio.MAX_ABS_SAMPLE`, another
-                layout, too short for one analysis window.
+            ValueError: a rate below `audio.MIN_SAMPLE_RATE`, no samples, NaN or infinite samples, samples beyond
+                `audio.MAX_ABS_SAMPLE`, another layout, too short for one analysis window.
         """
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1:
             raise ValueError(f"sample_rate must be a positive int (Hz), got {sample_rate!r}")
+        if sample_rate < MIN_SAMPLE_RATE:  # the rule files follow (`audio.MIN_SAMPLE_RATE`)
+            raise ValueError(f"sample_rate {sample_rate} Hz is implausible (below {MIN_SAMPLE_RATE} Hz)")
         data = np.asarray(samples, dtype=np.float32)
         if data.ndim == 2 and data.shape[1] > data.shape[0]:
             raise ValueError(f"samples of shape {data.shape} look like [channels, samples]; pass [samples, channels]")
@@ -338,25 +347,41 @@ class Classifier:
                                       smooth, None)
 
     def predict_file(self, path: str | os.PathLike, mode: str = "windows", *, window_seconds: float | None = None,
-                     hop_seconds: float | None = None, smooth: int = 0,
-                     max_seconds: float | None = None) -> Prediction:
+                     hop_seconds: float | None = None, smooth: int = 0, max_seconds: float | None = None,
+                     block_seconds: float = DEFAULT_BLOCK_SECONDS,
+                     on_samples: Callable[[np.ndarray], object] | None = None) -> Prediction:
         """Classify one audio file (any format libsndfile reads, any rate, stereo): see `predict_waveform`.
 
+        Mode ``windows`` reads the file in blocks and never holds it whole (module docstring); mode ``center``
+        reads it whole.
+
         Args:
-            max_seconds: refuse longer files (None: no limit; a long file holds ~64 KB per second at 16 kHz).
+            max_seconds: refuse longer files (None: no limit).
+            block_seconds: source seconds read at a time (mode ``windows``); the answer does not depend on it.
+            on_samples: called with each block of the prepared waveform (mono, the model's rate) in order,
+                e.g. `timeline.TimelineSpectrogram.add`, so that a caller needing the audio reads it only once.
 
         Raises:
             AudioError: the file cannot be used, naming it and the problem.
         """
-        return self._predict_prepared(self.read(path, max_seconds), mode, window_seconds, hop_seconds, smooth,
-                                      str(path))
+        if mode == "windows":
+            table, size = self._stream_table(self._blocks(path, max_seconds, block_seconds), window_seconds,
+                                             hop_seconds, smooth, on_samples)
+            return self._prediction(table.mean_probabilities(), table, mode, size, str(path))
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        waveform = self.read(path, max_seconds)
+        if on_samples is not None:
+            on_samples(waveform)
+        return self._predict_prepared(waveform, mode, window_seconds, hop_seconds, smooth, str(path))
 
     def predict_windows(self, samples_or_path, sample_rate: int | None = None, window_seconds: float | None = None,
                         hop_seconds: float | None = None, smooth: int = 0) -> WindowTable:
         """Per-window probabilities over a recording (a file path, or an array with its `sample_rate`).
 
         Args:
-            samples_or_path: a path, or `[samples]` / `[samples, channels]` floats.
+            samples_or_path: a path (read in blocks, as `predict_file` reads it), or `[samples]` /
+                `[samples, channels]` floats.
             sample_rate: the array's rate in Hz; must be None for a path (the file says).
             window_seconds: window length (default: the model's clip length, what it was trained on).
             hop_seconds: between window starts (default: half a window); at most one window.
@@ -366,12 +391,11 @@ class Classifier:
         if isinstance(samples_or_path, (str, os.PathLike)):
             if sample_rate is not None:
                 raise ValueError(f"{samples_or_path}: sample_rate is read from the file; do not pass it")
-            waveform = self.read(samples_or_path)
-        else:
-            if sample_rate is None:
-                raise ValueError("predict_windows: an array needs its sample_rate")
-            waveform = self.prepare(samples_or_path, sample_rate)
-        return self._window_table(waveform, window_seconds, hop_seconds, smooth)
+            return self._stream_table(self._blocks(samples_or_path, None, DEFAULT_BLOCK_SECONDS), window_seconds,
+                                      hop_seconds, smooth)[0]
+        if sample_rate is None:
+            raise ValueError("predict_windows: an array needs its sample_rate")
+        return self._window_table(self.prepare(samples_or_path, sample_rate), window_seconds, hop_seconds, smooth)
 
     # ------------------------------------------------------------------ internals
     def _window_samples(self, window_seconds: float | None, hop_seconds: float | None) -> tuple[int, int | None]:
@@ -404,13 +428,45 @@ class Classifier:
                            probabilities=probabilities, label_ids=label_ids, class_names=self.class_names,
                            smooth=int(smooth))
 
-    def _window_table(self, waveform: np.ndarray, window_seconds, hop_seconds, smooth) -> WindowTable:
+    def _blocks(self, path, max_seconds, block_seconds):
+        """The file as the model's input, in blocks (`audio.read_audio_blocks`; `read` in one piece)."""
+        return read_audio_blocks(path, self.sample_rate, min_samples=self.min_samples, max_seconds=max_seconds,
+                                 block_seconds=block_seconds)
+
+    def _stream_table(self, blocks, window_seconds, hop_seconds, smooth,
+                      on_samples=None) -> tuple[WindowTable, int]:
+        """`(table, samples)` of a prepared waveform given in blocks: windows cut as the blocks come, through the
+        model in full batches of `batch_size` while reading and the rest at the end, the batches the whole
+        waveform gives, so the probabilities do not depend on the blocks."""
         if smooth != 0:
             smooth_labels(np.zeros(1, np.int64), smooth, len(self.class_names))  # validates `smooth` first
         window, hop = self._window_samples(window_seconds, hop_seconds)
-        windows = frame_windows(tf.constant(waveform), window, hop).numpy()
-        starts = window_starts(len(waveform), window, hop).numpy()
-        return self._table(starts, window, len(waveform), self.probabilities(windows), smooth)
+        stream = WindowStream(window, hop)
+        starts, probabilities = [], []
+
+        def predict_ready(last: bool) -> None:
+            while stream.ready() >= self._batch_size or (last and stream.ready()):
+                batch_starts, windows = stream.take(self._batch_size)
+                starts.append(batch_starts)
+                probabilities.append(self.probabilities(windows))
+
+        for block in blocks:
+            if on_samples is not None:
+                on_samples(block)
+            stream.add(block)
+            predict_ready(last=False)
+        stream.finish()
+        predict_ready(last=True)
+        table = self._table(np.concatenate(starts), window, stream.samples, np.concatenate(probabilities), smooth)
+        return table, stream.samples
+
+    def _window_table(self, waveform: np.ndarray, window_seconds, hop_seconds, smooth) -> WindowTable:
+        return self._stream_table([waveform], window_seconds, hop_seconds, smooth)[0]
+
+    def _prediction(self, probabilities: np.ndarray, table: WindowTable, mode: str, size: int,
+                    source: str | None) -> Prediction:
+        label = self.class_names[int(np.argmax(probabilities))]
+        return Prediction(label, probabilities, self.class_names, table, mode, size / self.sample_rate, source)
 
     def _predict_prepared(self, waveform: np.ndarray, mode: str, window_seconds, hop_seconds, smooth,
                           source: str | None) -> Prediction:
@@ -428,9 +484,7 @@ class Classifier:
             start = (len(waveform) - self.clip_samples) // 2 if len(waveform) > self.clip_samples else \
                 -((self.clip_samples - len(waveform)) // 2)
             table = self._table(np.array([start]), self.clip_samples, len(waveform), probabilities[None], 0)
-        label = self.class_names[int(np.argmax(probabilities))]
-        return Prediction(label, probabilities, self.class_names, table, mode, len(waveform) / self.sample_rate,
-                          source)
+        return self._prediction(probabilities, table, mode, len(waveform), source)
 
 
 def load_model(export_dir: str | os.PathLike, batch_size: int = DEFAULT_BATCH_SIZE, *,

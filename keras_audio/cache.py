@@ -44,7 +44,8 @@ from keras_audio.manifest import Manifest
 from keras_audio.run_writer import process_alive
 
 # 2: files with samples beyond MAX_ABS_SAMPLE are bad (a version-1 cache may hold them as good).
-CACHE_VERSION = 2
+# 3: files whose header gives a rate below audio.MIN_SAMPLE_RATE are bad (a version-2 cache may hold them).
+CACHE_VERSION = 3
 STALE_SECONDS = 3600.0
 _TEMPORARY = re.compile(r"^\..+\.partial-(?P<pid>\d+)-[^/]+$")
 

@@ -187,10 +187,12 @@ def _add_predict(commands) -> None:
     sub.add_argument("--hop", type=float, help="hop between windows in seconds (default: half a window)")
     sub.add_argument("--smooth", type=int, default=0, help="median smoothing of per-window labels over this many "
                                                             "windows (odd; 0 = none)")
-    sub.add_argument("--out", type=Path, help="write the file-level answers as CSV here")
+    sub.add_argument("--out", type=Path, help="write the file-level answers as CSV here (not an input, not an "
+                                              "audio name)")
     sub.add_argument("--windows-out", type=Path, help="write every window's probabilities as CSV here")
     sub.add_argument("--plot", type=Path, help="draw a timeline PNG (spectrogram and class probabilities over "
-                                               "time) here; with several files, one per file: PLOT-<file>.png")
+                                               "time) here; with several files, one per file: PLOT-<file>.png "
+                                               "(files of one name in several folders: PLOT-<folder>_<file>.png)")
     sub.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

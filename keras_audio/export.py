@@ -19,8 +19,8 @@ Signatures of the SavedModel:
 - ``serve_long``: ``waveform`` float32 `[samples]`, one recording of any length -> ``window_probabilities``
   `[windows, classes]`, ``window_starts`` int32 `[windows]` (in samples), ``probabilities`` `[classes]`
   (their mean): windows of `clip_samples`, half a window apart (`keras_audio.windowing`). Same refusals.
-  The windows go through the model as one batch, so memory grows with the recording (a loop over smaller
-  batches made the export of a recurrent model twice as slow); `keras_audio.api` batches them itself.
+  The windows are cut and go through the model `LONG_BATCH` at a time, one batch after the other, so beyond
+  the recording itself memory holds one batch and the probabilities, whatever the recording's length.
 - ``metadata``: no input -> ``class_names`` string `[classes]`, ``sample_rate``, ``clip_samples``,
   ``min_samples`` int64 scalars, ``metadata_json`` (the whole of metadata.json).
 
@@ -37,13 +37,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_audio.windowing import default_hop, frame_windows, window_starts
+from keras_audio.windowing import default_hop, window_starts, windows_at
 
 SIGNATURE_INPUT = "waveform"
 SIGNATURE_OUTPUT = "probabilities"
 LONG_SIGNATURE = "serve_long"
 METADATA_SIGNATURE = "metadata"
 EXPORT_VERSION = 2  # 1: serving_default only, no refusals, metadata.json only
+LONG_BATCH = 32  # windows per model call in serve_long
 
 
 class ExportMismatchError(RuntimeError):
@@ -230,9 +231,20 @@ def _write_saved_model(model: keras.Model, path: Path, metadata: dict, metadata_
 
     def serve_long(waveform):
         waveform = _checked(waveform, 1, min_samples, sample_rate)
-        probabilities = model(frame_windows(waveform, clip_samples, hop), training=False)
-        return {"window_probabilities": probabilities,
-                "window_starts": window_starts(tf.shape(waveform)[0], clip_samples, hop),
+        starts = window_starts(tf.shape(waveform)[0], clip_samples, hop)
+        batches = (tf.shape(starts)[0] + LONG_BATCH - 1) // LONG_BATCH
+
+        def one_batch(i, parts):
+            windows = windows_at(waveform, starts[i * LONG_BATCH:(i + 1) * LONG_BATCH], clip_samples)
+            return i + 1, parts.write(i, tf.cast(model(windows, training=False), tf.float32))
+
+        # parallel_iterations=1: one batch at a time, so only one batch's windows and activations are held.
+        _, parts = tf.while_loop(lambda i, _: i < batches, one_batch,
+                                 (tf.constant(0), tf.TensorArray(tf.float32, size=batches, infer_shape=False,
+                                                                 element_shape=[None, len(metadata["class_names"])])),
+                                 parallel_iterations=1)
+        probabilities = parts.concat()
+        return {"window_probabilities": probabilities, "window_starts": starts,
                 SIGNATURE_OUTPUT: tf.reduce_mean(probabilities, axis=0)}
 
     def describe():

@@ -7,7 +7,9 @@ Pure TensorFlow functions on a mono `[samples]` tensor, usable eagerly, in `tf.f
   centre-crop input, what the tables measure);
 - `random_crop_or_pad`: a stateless random `length`-sample window (training);
 - `window_starts` / `frame_windows`: windows of the model's clip length over the whole file (utterance-level
-  and long-file prediction).
+  and long-file prediction); `windows_at`: the windows at given starts (a batch of them at a time);
+- `WindowStream` (NumPy): the same windows cut from a recording that arrives in blocks, for files too long to
+  hold (`api.Classifier.predict_file`).
 
 The windowing rule, for `n` samples, a window of `w` samples and a hop of `h` (`1 <= h <= w`):
 
@@ -21,6 +23,7 @@ The windowing rule, for `n` samples, a window of `w` samples and a hop of `h` (`
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -81,12 +84,111 @@ def frame_windows(waveform: tf.Tensor, window: int, hop: int | None = None) -> t
     waveform = tf.convert_to_tensor(waveform)
     if waveform.shape.rank is not None and waveform.shape.rank != 1:
         raise ValueError(f"frame_windows: waveform must be one clip [samples], got shape {waveform.shape}")
+    return windows_at(waveform, window_starts(tf.shape(waveform)[0], window, hop), window)
+
+
+def windows_at(waveform: tf.Tensor, starts: tf.Tensor, window: int) -> tf.Tensor:
+    """`[len(starts), window]`: the windows of `waveform` that begin at `starts` (from `window_starts`, or a
+    slice of them). A clip shorter than `window` is centre-padded exactly as `center_crop_or_pad` pads it, and
+    its single start is negative (the zeros before it)."""
+    _check_positive("window", window)
     size = tf.shape(waveform)[0]
     missing = tf.maximum(window - size, 0)
-    # A short clip is padded exactly as center_crop_or_pad pads it, then is its own single window.
     padded = tf.pad(waveform, [[missing // 2, missing - missing // 2]])
-    starts = _padded_starts(size + missing, window, hop)
+    starts = tf.cast(starts, tf.int32) + missing // 2
     return tf.gather(padded, starts[:, None] + tf.range(window, dtype=tf.int32)[None, :])
+
+
+class WindowStream:
+    """The windows of `frame_windows(waveform, window, hop)` and their `window_starts`, cut from a waveform
+    that arrives in blocks: the same samples, holding no more than one window and one block at a time.
+
+    `add` each block as it is read, `take` the windows ready so far, `finish` after the last block (only
+    then are the end-aligned last window, or a short clip's single padded window, known), and `take` the rest.
+
+    Args:
+        window: samples per window.
+        hop: samples between window starts, `1 <= hop <= window`; None: `default_hop(window)`.
+    """
+
+    def __init__(self, window: int, hop: int | None = None):
+        self.window, self.hop = _check_window(window, hop)
+        self._buffer = np.zeros(0, np.float32)
+        self._offset = 0  # the sample index of _buffer[0]
+        self._next = 0  # the next regular start (a multiple of hop)
+        self._received = 0
+        self._end: tuple[int, np.ndarray | None] | None = None  # after finish: the window left to give, if any
+
+    @property
+    def samples(self) -> int:
+        """Samples added so far (after `finish`: the recording's length)."""
+        return self._received
+
+    @property
+    def finished(self) -> bool:
+        return self._end is not None
+
+    def add(self, block) -> None:
+        """Append the next `[samples]` of the recording."""
+        if self.finished:
+            raise ValueError("WindowStream: add after finish")
+        block = np.asarray(block, np.float32)
+        if block.ndim != 1:
+            raise ValueError(f"WindowStream: a block must be [samples], got shape {block.shape}")
+        self._buffer = block if self._buffer.size == 0 else np.concatenate([self._buffer, block])  # never written
+        self._received += block.size
+
+    def ready(self) -> int:
+        """The number of windows `take` can give now."""
+        return self._regular() + (self._end is not None and self._end[0] is not None)
+
+    def _regular(self) -> int:
+        return max(0, (self._received - self.window - self._next) // self.hop + 1)
+
+    def finish(self) -> None:
+        """Mark the end of the recording (it must hold at least one sample)."""
+        if self.finished:
+            return
+        size, window = self._received, self.window
+        if size == 0:
+            raise ValueError("WindowStream: no samples")
+        if size < window:  # one window: the clip centre-padded (no regular start was ever ready)
+            missing = window - size
+            padded = np.pad(self._buffer, (missing // 2, missing - missing // 2))
+            self._end = (-(missing // 2), padded)
+        elif (size - window) % self.hop:  # the last window is moved back to end at the end
+            self._end = (size - window, None)
+        else:
+            self._end = (None, None)
+
+    def take(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Up to `count` ready windows, in order: `(starts int64 [k], windows float32 [k, window])`."""
+        _check_positive("count", count)
+        regular = min(count, self._regular())
+        first = self._next - self._offset
+        view = np.lib.stride_tricks.sliding_window_view(self._buffer[first:], self.window)[::self.hop][:regular] \
+            if regular else np.zeros((0, self.window), np.float32)
+        starts = [self._next + self.hop * np.arange(regular, dtype=np.int64)]
+        windows = [view]
+        self._next += regular * self.hop
+        if regular < count and self._end is not None and self._end[0] is not None:
+            start, padded = self._end
+            self._end = (None, None)
+            if padded is None:
+                padded = self._buffer[start - self._offset:start - self._offset + self.window]
+            starts.append(np.array([start], np.int64))
+            windows.append(padded[None])
+        result = np.concatenate(starts), np.concatenate(windows).astype(np.float32, copy=False)
+        self._trim()
+        return result
+
+    def _trim(self) -> None:
+        """Drop what no window needs any more: keep from the next start, and always the last `window` samples
+        (the end-aligned last window may reach back that far)."""
+        keep = max(0, min(self._next, self._received - self.window)) - self._offset
+        if keep > 0:
+            self._buffer = self._buffer[keep:]
+            self._offset += keep
 
 
 def _padded_starts(size: tf.Tensor, window: int, hop: int) -> tf.Tensor:

@@ -160,6 +160,7 @@ def test_from_keras_answers_like_the_export(exported, files):
     (lambda c: c.predict_waveform(np.zeros((2, 9000)), RATE), "look like \\[channels, samples\\]"),
     (lambda c: c.predict_waveform(np.zeros((1, 2, 9000)), RATE), "must be \\[samples\\] or \\[samples, channels\\]"),
     (lambda c: c.predict_waveform(np.zeros(9000), 0), "sample_rate must be a positive int"),
+    (lambda c: c.predict_waveform(np.full(2000, 0.1), 100), "sample_rate 100 Hz is implausible \\(below 1000 Hz\\)"),
     (lambda c: c.predict_waveform(np.zeros(9000), RATE, mode="middle"), "mode must be one of"),
     (lambda c: c.predict_waveform(np.zeros(9000), RATE, mode="center", smooth=3), "apply to mode 'windows'"),
     (lambda c: c.predict_waveform(np.zeros(9000), RATE, hop_seconds=0.6), "exceeds the window"),

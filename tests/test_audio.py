@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from keras_audio.audio import AudioError, read_audio, resample
+from keras_audio.audio import AudioError, read_audio, read_audio_blocks, resample
 from tests.corpora import builders
 
 RATE = 16000
@@ -154,3 +154,44 @@ def test_the_bound_keeps_the_log_mel_finite_where_larger_samples_make_it_nan():
     features = layer(np.stack([tone * MAX_ABS_SAMPLE, tone * 3e29]).astype(np.float32)).numpy()
     assert np.all(np.isfinite(features[0]))
     assert not np.all(np.isfinite(features[1]))  # what the bad-file check keeps out
+
+
+# ------------------------------------------------------------------------------- sample rates in the header
+@pytest.mark.parametrize("rate", [1, 100, 999])
+def test_a_header_rate_below_one_kilohertz_is_refused_naming_the_file_and_the_rate(tmp_path, rate):
+    """2000 samples said to be at 1 Hz would otherwise be resampled into 2000 s of 'audio'."""
+    path = tmp_path / f"r{rate}.wav"
+    sf.write(str(path), builders.tone(0.125), rate, subtype="FLOAT")  # 2000 samples
+    with pytest.raises(AudioError, match=f"sample rate {rate} Hz is implausible \\(below 1000 Hz\\)") as caught:
+        read_audio(path, RATE, max_seconds=None)
+    assert caught.value.path == str(path)
+    with pytest.raises(AudioError, match=f"sample rate {rate} Hz"):
+        read_audio_blocks(path, RATE, max_seconds=None)
+
+
+def test_a_header_rate_of_one_kilohertz_is_read(tmp_path):
+    path = tmp_path / "r1000.wav"
+    sf.write(str(path), builders.tone(0.125), 1000, subtype="FLOAT")
+    assert read_audio(path, RATE, max_seconds=None).shape == (2000 * 16,)
+
+
+# ------------------------------------------------------------------------------- reading in blocks
+@pytest.mark.parametrize("kind", ["stereo", "8-bit", "8 kHz", "96 kHz", "44.1 kHz ogg", "22.05 kHz flac",
+                                  "24-bit 48 kHz stereo", "sphere"])
+def test_blocks_joined_are_exactly_the_whole_read(odd_files, kind):
+    path, _ = odd_files[kind]
+    whole = read_audio(path, RATE)
+    blocks = list(read_audio_blocks(path, RATE, block_seconds=0.0371))  # 14 reads, edges mid-filter
+    assert len(blocks) >= 4 and all(b.dtype == np.float32 and b.size for b in blocks)
+    np.testing.assert_array_equal(np.concatenate(blocks), whole)
+    segment = np.concatenate(list(read_audio_blocks(path, RATE, offset=0.1, duration=0.3, block_seconds=0.05)))
+    np.testing.assert_array_equal(segment, read_audio(path, RATE, offset=0.1, duration=0.3))
+
+
+@pytest.mark.parametrize("kind", ["nan", "inf", "silent", "short", "cancelling stereo", "truncated wav",
+                                  "truncated flac"])
+def test_blocks_refuse_what_read_audio_refuses(bad_files, kind):
+    path, phrase = bad_files[kind]
+    with pytest.raises(AudioError) as caught:
+        list(read_audio_blocks(path, RATE, min_samples=WINDOW, max_seconds=1.0, block_seconds=0.01))
+    assert caught.value.path == str(path) and phrase in caught.value.problem

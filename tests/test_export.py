@@ -4,14 +4,16 @@ carries its own metadata and refuses input it cannot answer."""
 import json
 import shutil
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from keras_audio.config import FeatureConfig
 from keras_audio.export import (
-    ExportMismatchError, analysis_window, embedded_metadata, export_model, load_exported, verify_export,
+    LONG_BATCH, ExportMismatchError, analysis_window, embedded_metadata, export_model, load_exported, verify_export,
 )
+from keras_audio.features import LogMelSpectrogram
 from keras_audio.models import build_model
 
 
@@ -129,3 +131,37 @@ def test_export_refuses_inconsistent_settings(tmp_path):
     with pytest.raises(ValueError, match="min_samples=512 must be in 1..clip_samples \\(100\\)"):
         export_model(model, tmp_path, class_names=["a", "b"], sample_rate=16000, clip_samples=100)
     assert analysis_window(model) == 512
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class BatchCap(keras.layers.Layer):
+    """Passes its input through, refusing a batch of more than LONG_BATCH waveforms."""
+
+    def call(self, waveforms):
+        check = tf.debugging.assert_less_equal(tf.shape(waveforms)[0], LONG_BATCH,
+                                               message="the model was given more windows than one batch")
+        with tf.control_dependencies([check]):
+            return tf.identity(waveforms)
+
+
+def test_long_signature_feeds_the_model_one_batch_of_windows_at_a_time(tmp_path):
+    """So that memory holds one batch's activations, not the whole recording's (a 30-min recording took 3.6 GB
+    through a CRNN in one batch)."""
+    inputs = keras.Input((None,))
+    features = LogMelSpectrogram(16000, n_fft=512, hop_length=160, n_mels=16)(BatchCap()(inputs))
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling1D()(features))
+    model = keras.Model(inputs, outputs)
+    directory = export_model(model, tmp_path / "capped", class_names=["a", "b"], sample_rate=16000, clip_samples=4000)
+    loaded = tf.saved_model.load(str(directory / "saved_model"))
+    x = (0.1 * np.random.default_rng(3).standard_normal(4000 + 2000 * (2 * LONG_BATCH + 5) + 123)).astype(np.float32)
+    long = loaded.signatures["serve_long"](waveform=tf.constant(x))
+    starts = long["window_starts"].numpy()
+    assert len(starts) == 2 * LONG_BATCH + 7 and starts[-1] == len(x) - 4000
+    windows = np.stack([x[s:s + 4000] for s in starts])
+    expected = np.concatenate([model(windows[i:i + LONG_BATCH], training=False).numpy()
+                               for i in range(0, len(windows), LONG_BATCH)])
+    np.testing.assert_allclose(long["window_probabilities"], expected, atol=1e-6)
+    np.testing.assert_allclose(long["probabilities"], expected.mean(axis=0), atol=1e-6)
+    short = loaded.signatures["serve_long"](waveform=tf.constant(x[:3000]))  # one centre-padded window
+    assert short["window_starts"].numpy().tolist() == [-500]
+    np.testing.assert_allclose(short["window_probabilities"], model(np.pad(x[:3000], 500)[None]).numpy(), atol=1e-6)

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from keras_audio.api import WindowTable
-from keras_audio.timeline import plot_timeline, write_window_csv
+from keras_audio.timeline import TimelineSpectrogram, WindowCsv, plot_timeline, write_window_csv
 
 
 def _table(count=6, smooth=0, classes=("speech", "music", "noise")):
@@ -48,3 +48,40 @@ def test_timeline_png_is_written(tmp_path):
         assert image.format == "PNG" and image.size[0] > 800 and image.size[1] > 400
     with pytest.raises(ValueError, match="non-empty mono"):
         plot_timeline(np.zeros((2, 100), np.float32), rate, _table(), tmp_path / "x.png")
+
+
+def test_the_spectrogram_of_blocks_is_the_layer_s_of_the_whole_recording():
+    rate = 8000
+    x = (0.1 * np.random.default_rng(0).standard_normal(int(3.3 * rate))).astype(np.float32)
+    whole = TimelineSpectrogram(rate)
+    expected = whole.layer(x[None])[0].numpy()  # the suite's log-mel of the whole recording
+    blocks = TimelineSpectrogram(rate)
+    for block in np.split(x, [5, 1000, 1001, 9999, 20000]):  # edges inside frames, a 1-sample block
+        blocks.add(block)
+    db, seconds = blocks.spectrogram()
+    np.testing.assert_allclose(db, expected, atol=1e-4, rtol=0)
+    assert seconds == pytest.approx(0.010) and blocks.samples == x.size
+
+
+def test_a_long_recording_keeps_at_most_max_columns_of_mean_power():
+    rate = 8000
+    x = (0.1 * np.random.default_rng(1).standard_normal(int(3.3 * rate))).astype(np.float32)
+    power = 10 ** (TimelineSpectrogram(rate).layer(x[None])[0].numpy() / 10)  # each frame's mel power (noise:
+    # nothing is floored at top_db)
+    pooled = TimelineSpectrogram(rate, max_columns=40)
+    for block in np.array_split(x, 7):
+        pooled.add(block)
+    db, seconds = pooled.spectrogram()
+    assert pooled.frames_per_column == 16 and db.shape == (-(-len(power) // 16), 64) and seconds == 0.16
+    groups = [power[i:i + 16].mean(axis=0) for i in range(0, len(power), 16)]
+    np.testing.assert_allclose(db, 10 * np.log10(np.stack(groups)), atol=1e-3)
+
+
+def test_window_csv_written_file_by_file_is_write_window_csv(tmp_path):
+    tables = {"a.wav": _table(2), "b.flac": _table(3)}
+    with WindowCsv(tmp_path / "one.csv", tables["a.wav"].class_names, with_file=True) as writer:
+        for source, table in tables.items():
+            writer.write(table, source)
+    assert (tmp_path / "one.csv").read_text() == write_window_csv(tables, tmp_path / "all.csv").read_text()
+    with pytest.raises(ValueError, match="classes"), WindowCsv(tmp_path / "x.csv", ("x", "y"), False) as writer:
+        writer.write(_table(2))

@@ -6,7 +6,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keras_audio.windowing import center_crop_or_pad, default_hop, frame_windows, window_starts
+from keras_audio.windowing import WindowStream, center_crop_or_pad, default_hop, frame_windows, window_starts
 
 
 @pytest.mark.parametrize("num_samples, window, hop, starts", [
@@ -83,3 +83,50 @@ def test_refuses_bad_windows(window, hop, message):
 def test_refuses_a_batch():
     with pytest.raises(ValueError, match=r"one clip \[samples\]"):
         frame_windows(tf.zeros([2, 10]), 4)
+
+
+def _streamed(x: np.ndarray, window: int, hop: int, cuts, batch: int):
+    """`x` handed to a WindowStream in blocks ending at `cuts`, windows taken `batch` at a time as they are ready
+    (full batches while reading, the rest after the end): `(starts, windows, batch sizes)`."""
+    stream = WindowStream(window, hop)
+    starts, windows, sizes = [], [], []
+
+    def drain(final):
+        while stream.ready() >= batch or (final and stream.ready()):
+            s, w = stream.take(batch)
+            starts.append(s), windows.append(w), sizes.append(len(s))
+
+    for block in np.split(x, sorted(cuts)):
+        stream.add(block)
+        drain(False)
+    stream.finish()
+    drain(True)
+    assert stream.samples == len(x) and stream.ready() == 0
+    return np.concatenate(starts), np.concatenate(windows), sizes
+
+
+@settings(max_examples=60, deadline=None)
+@given(num_samples=st.integers(1, 300), window=st.integers(1, 40), hop_fraction=st.floats(0.01, 1.0),
+       cuts=st.lists(st.integers(0, 300), max_size=8), batch=st.integers(1, 9))
+def test_a_stream_of_blocks_gives_the_windows_of_the_whole_clip(num_samples, window, hop_fraction, cuts, batch):
+    hop = max(1, int(window * hop_fraction))
+    x = np.random.default_rng(num_samples).standard_normal(num_samples).astype(np.float32)
+    starts, windows, sizes = _streamed(x, window, hop, [c for c in cuts if c <= num_samples], batch)
+    np.testing.assert_array_equal(starts, window_starts(num_samples, window, hop).numpy())
+    np.testing.assert_array_equal(windows, frame_windows(tf.constant(x), window, hop).numpy())
+    # The batches are those of the whole clip cut `batch` at a time: full ones, the remainder last.
+    assert sizes == [batch] * (len(starts) // batch) + ([len(starts) % batch] if len(starts) % batch else [])
+
+
+def test_a_stream_holds_about_one_window_and_one_block():
+    stream = WindowStream(100, 50)
+    for _ in range(200):
+        stream.add(np.ones(30, np.float32))
+        while stream.ready():
+            stream.take(4)
+        assert stream._buffer.size <= 100 + 30
+    stream.finish()
+    with pytest.raises(ValueError, match="add after finish"):
+        stream.add(np.ones(3, np.float32))
+    with pytest.raises(ValueError, match="no samples"):
+        WindowStream(4).finish()

@@ -19,12 +19,15 @@ one segment, in order.
 its start (or starts before 0), runs past the end of the audio, lasts longer than the limit, starts before
 the previous word (out of order) or before the previous word ends (overlap). It refuses the first with a
 `WordError` naming the word and its time, or — with `skip_bad_words` — drops them and reports them. A dropped
-word is a barrier: no segment spans it, so no segment's audio holds a word its text lacks (the part of an
-overlapping word that lies inside a kept word's span is the exception, and cannot be cut out).
+word is a barrier, in the transcript's order and in time: no segment spans it, so no segment's audio holds a
+word its text lacks. A kept word whose time overlaps a dropped word's is dropped with it ("overlaps the
+skipped word ..."): the audio they share cannot be given to one and not the other, and cutting the kept word
+short at the dropped word's edge would leave its text naming a word its audio holds only part of.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 from collections.abc import Sequence
@@ -141,20 +144,36 @@ def check_words(words: Sequence[Word], max_seconds: float, audio_seconds: float 
     if audio_seconds is not None and not (math.isfinite(audio_seconds) and audio_seconds > 0):
         raise ValueError(f"audio_seconds must be a positive finite number, got {audio_seconds!r}")
     problems: list[WordProblem] = []
-    runs: list[list[Word]] = [[]]
+    kept: list[tuple[int, Word]] = []
     previous: Word | None = None
     for index, word in enumerate(words):
         reason = _problem(word, previous, max_seconds, audio_seconds)
         if reason is None:
-            runs[-1].append(word)
+            kept.append((index, word))
             previous = word
-            continue
-        problems.append(WordProblem(index, word, reason))
-        if runs[-1]:
-            runs.append([])
+        else:
+            problems.append(WordProblem(index, word, reason))
     if problems and not skip_bad_words:
         raise WordError(problems)
-    return CheckedWords(tuple(tuple(run) for run in runs if run), tuple(problems))
+    # The audio of a dropped word (where it has any) must stay out of every segment: a kept word sharing
+    # some of it goes too, and a segment never continues across it (see the module docstring).
+    dropped_audio = _SpanIndex([p.word for p in problems], audio_seconds)
+    dropped_at = [p.index for p in problems]  # ascending
+    runs: list[list[Word]] = []
+    last: tuple[int, Word] | None = None
+    for index, word in kept:
+        hit = dropped_audio.first(word.start, word.end)
+        if hit is not None:
+            problems.append(WordProblem(index, word, f"overlaps the skipped word {hit.describe()}"))
+            last = None  # a barrier in the transcript's order as well
+            continue
+        if last is None or bisect.bisect_left(dropped_at, last[0]) != bisect.bisect_left(dropped_at, index) \
+                or dropped_audio.first(last[1].end, word.start) is not None:
+            runs.append([])
+        runs[-1].append(word)
+        last = (index, word)
+    problems.sort(key=lambda p: p.index)
+    return CheckedWords(tuple(tuple(run) for run in runs), tuple(problems))
 
 
 def segment_words(words: Sequence[Word], max_seconds: float, min_fraction: float = DEFAULT_MIN_FRACTION,
@@ -230,6 +249,30 @@ def _problem(word: Word, previous: Word | None, max_seconds: float, audio_second
     if previous is not None and word.start < previous.end:
         return f"overlaps the previous word {previous.describe()}"
     return None
+
+
+class _SpanIndex:
+    """The audio spans of dropped words, queried for one that overlaps an interval."""
+
+    def __init__(self, words: Sequence[Word], audio_seconds: float | None):
+        # A word's audio: its span clipped to the recording; a word without one (ends at or before its start,
+        # or lies past the end) holds no audio.
+        spans = sorted((max(w.start, 0.0), w.end if audio_seconds is None else min(w.end, audio_seconds), i)
+                       for i, w in enumerate(words))
+        spans = [span for span in spans if span[1] > span[0]]
+        self._words = words
+        self._starts = [start for start, _, _ in spans]
+        self._latest: list[tuple[float, int]] = []  # (latest end, its word) among the spans up to each one
+        for _, end, i in spans:
+            self._latest.append(max(self._latest[-1], (end, i)) if self._latest else (end, i))
+
+    def first(self, start: float, end: float) -> Word | None:
+        """A dropped word whose audio overlaps `(start, end)` (a positive-length overlap), or None."""
+        count = bisect.bisect_left(self._starts, end)  # the spans that start before `end`
+        if count == 0:
+            return None
+        latest, i = self._latest[count - 1]
+        return self._words[i] if latest > start else None
 
 
 def _check_limit(max_seconds: float) -> None:

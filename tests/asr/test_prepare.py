@@ -192,6 +192,41 @@ def test_skipped_words_are_reported_and_left_out(short):
     assert rows[0]["end"] <= words[2].start and rows[1]["start"] >= words[2].end  # no segment spans it
 
 
+def test_no_segment_holds_audio_of_a_skipped_word(short):
+    """An overlapping word is skipped; the word it overlaps goes with it, since their shared audio cannot be
+    given to one alone (cutting the kept word at the skipped word's start would cut that word short)."""
+    root, words, seconds, transcript = short
+    bad = Word(words[2].end - 0.3, words[3].end, words[3].text)  # its first 0.3 s lie inside word 3
+    path = transcript(3, bad)
+    summary = prepare_asr(root / "short.wav", path, root / "out", max_seconds=30.0, skip_bad_words=True,
+                          progress=False)
+    assert [(p.index, p.reason) for p in summary.dropped] == [
+        (2, f"overlaps the skipped word {bad.describe()}"), (3, f"overlaps the previous word {words[2].describe()}")]
+    assert summary.words_kept == 4 and f"skipped word 3 {words[2].describe()}: overlaps the skipped word" \
+        in summary.describe()
+    rows = _manifest(summary.out_dir)
+    assert [r["text"] for r in rows] == [" ".join(w.text for w in words[:2]), " ".join(w.text for w in words[4:])]
+    for row in rows:  # each segment's audio [first_sample, + samples) lies clear of every skipped word
+        first, stop = row["first_sample"], row["first_sample"] + row["samples"]
+        for dropped in summary.dropped:
+            assert stop <= round(dropped.word.start * RATE) or first >= round(dropped.word.end * RATE), (row, dropped)
+
+
+def test_a_skipped_word_out_of_order_splits_the_segment_whose_pause_holds_it(short):
+    root, words, seconds, transcript = short
+    pause = (words[3].end, words[4].start)  # a word timed inside a later pause, listed earlier
+    bad = Word(pause[0] + 0.01, min(pause[0] + 0.2, pause[1] - 0.01), "stray")
+    changed = list(words[:2]) + list(words[3:]) + [bad]
+    write_transcript(changed, root / "stray.json", "words")
+    summary = prepare_asr(root / "short.wav", root / "stray.json", root / "out", max_seconds=30.0,
+                          skip_bad_words=True, progress=False)
+    assert [p.word.text for p in summary.dropped] == ["stray"] and summary.words_kept == 5
+    rows = _manifest(summary.out_dir)
+    assert [r["text"] for r in rows] == [" ".join(w.text for w in words[:2] + words[3:4]),
+                                         " ".join(w.text for w in words[4:])]
+    assert rows[0]["end"] <= bad.start and rows[1]["start"] >= bad.end
+
+
 def test_out_dir_must_be_absent_or_empty(short):
     root, _, _, transcript = short
     path = transcript()

@@ -122,15 +122,15 @@ def test_skipping_reports_bad_words_and_never_spans_one():
     words[3] = Word(words[3].start, words[3].end, "")  # empty text
     words[6] = Word(words[5].start + 0.1, words[6].end, words[6].text)  # overlaps word 6
     checked = check_words(words, 30.0, skip_bad_words=True)
-    assert [p.index for p in checked.dropped] == [3, 6]
+    assert [p.index for p in checked.dropped] == [3, 5, 6]  # word 6 shares audio with word 5: both go
     assert [p.reason for p in checked.dropped][0] == "empty text"
-    assert [len(run) for run in checked.runs] == [3, 2, 3]
+    assert checked.dropped[1].reason == f"overlaps the skipped word {words[6].describe()}"
+    assert [len(run) for run in checked.runs] == [3, 1, 3]
     segments = segment_runs(checked.runs, 30.0)  # every word fits in 30 s, yet three segments
-    assert [s.text for s in segments] == ["w0 w1 w2", "w4 w5", "w7 w8 w9"]
+    assert [s.text for s in segments] == ["w0 w1 w2", "w4", "w7 w8 w9"]
     for segment in segments:
         for problem in checked.dropped:
-            assert problem.word.end <= segment.start or problem.word.start >= segment.end \
-                or problem.reason.startswith("overlaps")
+            assert problem.word.end <= segment.start or problem.word.start >= segment.end
 
 
 def test_one_misplaced_word_is_one_problem():
@@ -139,7 +139,19 @@ def test_one_misplaced_word_is_one_problem():
     assert [p.word.text for p in checked.dropped] == ["b", "c"]  # compared with the last word *kept*
     words = [Word(0, 1, "a"), Word(0.2, 0.3, "glitch"), Word(2, 3, "b"), Word(4, 5, "c")]
     checked = check_words(words, 30.0, skip_bad_words=True)
-    assert [p.word.text for p in checked.dropped] == ["glitch"]
+    assert [p.word.text for p in checked.dropped] == ["a", "glitch"]  # "a" holds the glitch's audio
+    assert checked.dropped[0].reason == "overlaps the skipped word 'glitch' at 0.200-0.300 s"
+
+
+def test_a_dropped_word_timed_inside_a_pause_splits_the_run_there():
+    words = [Word(0, 1, "a"), Word(2, 3, "b"), Word(4, 5, "c"), Word(1.2, 1.5, "late")]
+    checked = check_words(words, 60.0, skip_bad_words=True)
+    assert [p.word.text for p in checked.dropped] == ["late"]
+    assert [[w.text for w in run] for run in checked.runs] == [["a"], ["b", "c"]]
+    # A dropped word without audio (no duration, or wholly past the end) is a barrier in order only.
+    words = [Word(0, 1, "a"), Word(2, 2, "none"), Word(3, 4, "b"), Word(5, 6, "c"), Word(9, 9.5, "after")]
+    checked = check_words(words, 60.0, audio_seconds=8.0, skip_bad_words=True)
+    assert [[w.text for w in run] for run in checked.runs] == [["a"], ["b", "c"]]
 
 
 def test_segment_words_refuses_unchecked_words_and_bad_settings():
