@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from keras_audio.corruptions.base import Corruption
 from keras_audio.guards import check_finite_probabilities
-from keras_audio.pipeline import ClipSource, cropped_batches, evaluation_dataset
+from keras_audio.pipeline import ClipSource, cropped_batches, evaluation_dataset, spoil_batch
 from keras_audio.windowing import frame_windows
 
 Predictor = Callable[[tf.Tensor], np.ndarray]  # waveforms [batch, samples] -> probabilities [batch, classes]
@@ -125,7 +125,7 @@ def evaluate_grid(predictors: Mapping[Hashable, Predictor], source: ClipSource, 
     """Run every predictor on every condition of the test clips in `source`.
 
     The clean crops are batched once and kept; every condition spoils them a batch at a time
-    (`Corruption.spoil_batch`, clip for clip the per-clip spoiled set) in one stream over all conditions,
+    (`pipeline.spoil_batch`, clip for clip the per-clip spoiled set) in one stream over all conditions,
     `prepared_batches` ahead of the models: the corruption of the next batch (of this condition or the next)
     overlaps the models' work on this one. Every model runs on each batch as it comes.
 
@@ -278,13 +278,11 @@ class _Failure:
 
 
 def _spoiler(corruption: Corruption | None, seed: int) -> Callable:
-    """The map of one corruption's conditions: `((waveforms, labels, clip hashes), (index, severity))` ->
-    `(index, spoiled waveforms)`."""
+    """The map of one corruption's conditions: `((recordings, lengths, labels, clip hashes), (index, severity))`
+    -> `(index, spoiled waveforms)`."""
     def spoil(crops, tag):
-        (waveforms, _, clip_hashes), (index, severity) = crops, tag
-        if corruption is None:
-            return index, waveforms
-        return index, corruption.spoil_batch(waveforms, clip_hashes, seed, severity)
+        (recordings, lengths, _, clip_hashes), (index, severity) = crops, tag
+        return index, spoil_batch(recordings, lengths, clip_hashes, corruption, severity, seed)
 
     return spoil
 
