@@ -2,9 +2,11 @@
 
 `table.csv` is long: one row per model × policy × seed × fold × corruption × severity, with the accuracy's
 95 % interval from a bootstrap over test speakers (`ci_low`, `ci_high`). `table.md` leads with one line per
-model × policy (clean and mean spoiled accuracy with their intervals, worst corruption, mCE), then accuracy
-per corruption, then every condition (corruptions as rows, models as columns, so twenty corruptions stay
-narrow).
+model × policy (clean and mean spoiled accuracy with their intervals and balanced accuracies, worst
+corruption, whether the model beats the majority-class baseline, mCE), then accuracy per corruption, then
+every condition (corruptions as rows, models as columns, so twenty corruptions stay narrow). Balanced
+accuracy stands beside accuracy everywhere: on an unbalanced test set a model that answers one class scores
+the majority share, and only the balanced figure (chance) and the `≤ majority` mark give it away.
 
 With several training seeds a cell reads `mean ± sd` over seeds (folds of a cross-validation are averaged
 within each seed first, so the sd is the spread over seeds only). `write_plots` draws the run's figures.
@@ -125,6 +127,24 @@ def interval_text(interval: Sequence[float] | None, digits: int = 3) -> str:
     return f"{interval[0]:.{digits}f}–{interval[1]:.{digits}f}"
 
 
+NOT_REPORTED = "—"  # a figure withheld on purpose (the reason in a note), unlike "–", a figure not measured
+
+
+def accuracy_cell(accuracies: Sequence[float], balanced: Sequence[float]) -> str:
+    """`0.912 (0.870)`: accuracy, then balanced accuracy in brackets (each `mean_sd`); accuracy alone when no
+    balanced accuracy is known."""
+    text = mean_sd(balanced)
+    return mean_sd(accuracies) + ("" if text == "–" else f" ({text})")
+
+
+def majority_mark(flags: Sequence[bool]) -> str:
+    """The `≤ majority` cell of a model × policy: ``yes``, ``no``, or ``2 of 3`` runs (seeds × folds)."""
+    if not flags:
+        return "–"
+    count = sum(bool(f) for f in flags)
+    return "no" if count == 0 else "yes" if count == len(flags) else f"{count} of {len(flags)}"
+
+
 def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mapping], rows: Sequence[Mapping],
                     model_info: Mapping[tuple, Mapping],
                     intervals: Mapping[tuple, Mapping[str, Sequence[float]]] | None = None) -> str:
@@ -133,7 +153,8 @@ def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mappin
     Args:
         title: the heading.
         notes: lines printed under it (corpus, baseline, seeds, mCE reference, ...).
-        summaries: per model × policy × seed × fold, from `evaluate.summarize` (plus seed and fold).
+        summaries: per model × policy × seed × fold, from `evaluate.summarize` (plus seed and fold); with
+            `majority`, the table marks the models that do not beat it and shows no mCE for them.
         rows: the long table.
         model_info: `(model, policy) -> {"params": int, "train_seconds": [float, ...]}`.
         intervals: `(model, policy) -> {"clean": (low, high), "mean_spoiled": (low, high)}`, the 95 % speaker
@@ -142,14 +163,18 @@ def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mappin
     by_model = _group(summaries, MODEL_KEY)
     corruptions = list(dict.fromkeys(r["corruption"] for r in rows if r["corruption"] != "clean"))
     has_mce = any("mce" in s for s in summaries)
+    has_majority = any("at_or_below_majority" in s for s in summaries)
 
     has_utterance = any("clean_utterance" in s for s in summaries)
     headline_headers = ["model", "policy", "params", "train s", "clean"]
     headline_headers += ["95% CI"] if intervals is not None else []
+    headline_headers += ["clean balanced"]
     headline_headers += ["clean, whole clip"] if has_utterance else []
-    headline_headers += ["mean spoiled"] + (["95% CI"] if intervals is not None else []) + ["worst corruption"]
+    headline_headers += ["mean spoiled"] + (["95% CI"] if intervals is not None else []) + ["spoiled balanced"]
+    headline_headers += ["worst corruption"]
+    headline_headers += ["≤ majority"] if has_majority else []
     headline_headers += ["mCE"] if has_mce else []
-    headline = []
+    headline, flagged, withheld = [], [], {}
     for (model, policy), group in by_model.items():
         info = model_info.get((model, policy), {})
         worst = _group(group, ("worst_corruption",))
@@ -159,32 +184,64 @@ def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mappin
         line = [model, policy, _count(info.get("params")), mean_sd(info.get("train_seconds", []), 0),
                 mean_sd(_per_seed(group, lambda s: s["clean"]))]
         line += [interval_text(bounds.get("clean"))] if intervals is not None else []
+        line += [mean_sd(_per_seed(group, lambda s: s.get("clean_balanced", float("nan"))))]
         if has_utterance:
             line.append(mean_sd(_per_seed(group, lambda s: s.get("clean_utterance", float("nan")))))
         line += [mean_sd(_per_seed(group, lambda s: s["mean_spoiled"]))]
         line += [interval_text(bounds.get("mean_spoiled"))] if intervals is not None else []
+        line += [mean_sd(_per_seed(group, lambda s: s.get("mean_spoiled_balanced", float("nan"))))]
         line += [f"{worst_name} ({mean_sd(worst_values)})" if worst_name else "–"]
+        if has_majority:
+            marks = [s["at_or_below_majority"] for s in group if "at_or_below_majority" in s]
+            line.append(majority_mark(marks))
+            if any(marks):
+                flagged.append((model, policy))
         if has_mce:
-            line.append(mean_sd(_per_seed(group, lambda s: s.get("mce", float("nan"))), 2))
+            reasons = [s["mce_withheld"] for s in group if s.get("mce_withheld")]
+            if reasons:
+                withheld[(model, policy)] = reasons[0]
+            line.append(NOT_REPORTED if reasons else mean_sd(_per_seed(group, lambda s: s.get("mce", float("nan"))), 2))
         headline.append(line)
 
     sections = [f"# {title}", "", *[f"- {n}" for n in notes], "",
                 markdown_table(headline_headers, headline, align="ll" + "r" * (len(headline_headers) - 2))]
+    footnotes = []
+    if flagged:
+        majority = sorted({f"{s['majority']:.3f}" for s in summaries if "majority" in s})
+        footnotes.append(
+            f"≤ majority: the clean accuracy of {', '.join(f'{m} / {p}' for m, p in flagged)} is at or below the "
+            f"test set's majority-class baseline ({', '.join(majority)}): answering the most frequent class does as "
+            f"well, so its accuracies, clean or spoiled, say nothing about what it hears (its balanced accuracy "
+            f"is the honest figure; chance is 1 / classes).")
+    if withheld:
+        footnotes.append(
+            f"mCE {NOT_REPORTED}: not reported for " + "; ".join(f"{m} / {p} ({reason})" for (m, p), reason
+                                                                   in withheld.items())
+            + ". A model that does not beat the majority class errs about as often on spoiled audio as on clean, "
+              "so its mCE would rank it among the most robust.")
+    if footnotes:
+        sections += ["", *[f"- {n}" for n in footnotes]]
     columns = list(by_model)
     if corruptions:
         per_corruption = [
-            [c] + [mean_sd(_per_seed(by_model[k], lambda s, c=c: s["per_corruption"].get(c, float("nan"))))
+            [c] + [accuracy_cell(_per_seed(by_model[k], lambda s, c=c: s["per_corruption"].get(c, float("nan"))),
+                                 _per_seed(by_model[k], lambda s, c=c: s.get("per_corruption_balanced", {}).get(
+                                     c, float("nan"))))
                    for k in columns]
             for c in corruptions
         ]
         sections += ["", "## Accuracy per corruption (mean over severities)", "",
+                     "Each cell: accuracy (balanced accuracy).", "",
                      markdown_table(["corruption", *[f"{m} / {p}" for m, p in columns]], per_corruption)]
     condition_rows = []
     for (corruption, severity), group in _group(rows, ("corruption", "severity")).items():
         cells = _group(group, MODEL_KEY)
         condition_rows.append([corruption, severity] +
-                              [mean_sd(_per_seed(cells.get(k, []), lambda r: r["accuracy"])) for k in columns])
-    sections += ["", "## Accuracy per condition", "",
+                              [accuracy_cell(_per_seed(cells.get(k, []), lambda r: r["accuracy"]),
+                                             _per_seed(cells.get(k, []),
+                                                       lambda r: r.get("balanced_accuracy", float("nan"))))
+                               for k in columns])
+    sections += ["", "## Accuracy per condition", "", "Each cell: accuracy (balanced accuracy).", "",
                  markdown_table(["corruption", "severity", *[f"{m} / {p}" for m, p in columns]], condition_rows,
                                 align="lr" + "r" * len(columns))]
     return "\n".join(sections) + "\n"
