@@ -343,25 +343,32 @@ def heldout_results(rows: Sequence[Mapping], held_out: Mapping[str, tuple[str, s
     Returns:
         ``{"families": {F: [corruptions evaluated]}, "reference", "excluded": [F...], "rows": [...],
         "summaries": [...]}``: one row per model × held-out policy × seed × fold (``held_out``, ``trained_on``,
-        ``clean_held_out``, ``clean_trained_on``, ``ce_held_out``, ``ce_trained_on``), one summary per model ×
-        trained-on policy × seed × fold (``mce_held_out``, ``mce_trained_on``, the ``families`` they average).
+        ``clean_held_out``, ``clean_trained_on``, ``ce_held_out``, ``ce_trained_on``; the four accuracies also as
+        ``*_balanced``), one summary per model × trained-on policy × seed × fold (``mce_held_out``,
+        ``mce_trained_on``, the ``families`` they average).
     """
     if not held_out:
         return None
     cells: dict[tuple, dict[str, list[float]]] = {}  # (model, policy, seed, fold) -> corruption -> accuracies
+    balanced_cells: dict[tuple, dict[str, list[float]]] = {}  # the same, balanced accuracies
     for row in rows:
-        cells.setdefault((row["model"], row["policy"], row["seed"], row["fold"]), {}).setdefault(
-            row["corruption"], []).append(row["accuracy"])
+        key = (row["model"], row["policy"], row["seed"], row["fold"])
+        cells.setdefault(key, {}).setdefault(row["corruption"], []).append(row["accuracy"])
+        balanced_cells.setdefault(key, {}).setdefault(row["corruption"], []).append(
+            row.get("balanced_accuracy", float("nan")))
     evaluated = {c for corruptions in cells.values() for c in corruptions}
     used = {family for family, _ in held_out.values()}
     family_conditions = {f: [c for c in families.get(f, ()) if c in evaluated] for f in families if f in used}
     family_conditions = {f: c for f, c in family_conditions.items() if c}
 
-    def accuracies(key: tuple, family: str) -> list[float]:
-        return [a for c in family_conditions[family] for a in cells.get(key, {}).get(c, [])]
+    def accuracies(key: tuple, family: str, table: Mapping = cells) -> list[float]:
+        return [a for c in family_conditions[family] for a in table.get(key, {}).get(c, [])]
 
-    def clean(key: tuple) -> float:
-        values = cells.get(key, {}).get("clean", [])
+    def clean(key: tuple, table: Mapping = cells) -> float:
+        values = table.get(key, {}).get("clean", [])
+        return float(np.mean(values)) if values else float("nan")
+
+    def mean(values: list[float]) -> float:
         return float(np.mean(values)) if values else float("nan")
 
     reference_errors: dict[str, float] = {}
@@ -391,14 +398,19 @@ def heldout_results(rows: Sequence[Mapping], held_out: Mapping[str, tuple[str, s
         family, trained_policy = held_out[policy]
         if family not in family_conditions:
             continue
-        mine, theirs = accuracies((model, policy, seed, fold), family), accuracies((model, trained_policy, seed, fold), family)
+        held_key, trained_key = (model, policy, seed, fold), (model, trained_policy, seed, fold)
+        mine, theirs = accuracies(held_key, family), accuracies(trained_key, family)
         out_rows.append({
             "model": model, "policy": policy, "trained_on_policy": trained_policy, "family": family,
             "corruptions": family_conditions[family], "seed": seed, "fold": fold,
-            "clean_held_out": clean((model, policy, seed, fold)),
-            "held_out": float(np.mean(mine)) if mine else float("nan"),
-            "clean_trained_on": clean((model, trained_policy, seed, fold)),
-            "trained_on": float(np.mean(theirs)) if theirs else float("nan"),
+            "clean_held_out": clean(held_key),
+            "held_out": mean(mine),
+            "clean_trained_on": clean(trained_key),
+            "trained_on": mean(theirs),
+            "clean_held_out_balanced": clean(held_key, balanced_cells),
+            "held_out_balanced": mean(accuracies(held_key, family, balanced_cells)),
+            "clean_trained_on_balanced": clean(trained_key, balanced_cells),
+            "trained_on_balanced": mean(accuracies(trained_key, family, balanced_cells)),
             "ce_held_out": ce(mine, family), "ce_trained_on": ce(theirs, family),
         })
     summaries = []
@@ -413,6 +425,7 @@ def heldout_results(rows: Sequence[Mapping], held_out: Mapping[str, tuple[str, s
             "mce_trained_on": (float(np.mean([r["ce_trained_on"] for r in both]))
                                if both and len(both) == len(scored) else None),
             "clean_trained_on": group[0]["clean_trained_on"],
+            "clean_trained_on_balanced": group[0]["clean_trained_on_balanced"],
         })
     return {"families": family_conditions, "excluded": excluded, "rows": out_rows, "summaries": summaries,
             "reference": None if reference is None else {"model": reference[0], "policy": reference[1]}}
@@ -432,20 +445,26 @@ def render_heldout(heldout: Mapping, threshold: float) -> str:
         notes.append(f"Left out of mCE (the reference errs on under {threshold:.0%} of their clips): "
                      f"{', '.join(heldout['excluded'])}.")
     notes.append("Families: " + "; ".join(f"{f}: {', '.join(c)}" for f, c in heldout["families"].items()) + ".")
+    notes.append("Accuracies read: accuracy (balanced accuracy).")
 
     def cell(items, field, digits=3):
         return mean_sd(_per_seed(items, lambda r: float("nan") if r[field] is None else r[field]), digits)
 
+    def accuracy(items, field):  # accuracy (balanced accuracy)
+        return accuracy_cell(_per_seed(items, lambda r: r[field]),
+                             _per_seed(items, lambda r: r.get(f"{field}_balanced", float("nan"))))
+
     headline = []
     for (model, trained_policy), group in _group(heldout["summaries"], ("model", "trained_on_policy")).items():
         families = list(dict.fromkeys(f for s in group for f in s["families"]))
-        headline.append([model, f"{trained_policy} / suite-minus:F", cell(group, "clean_trained_on"),
+        headline.append([model, f"{trained_policy} / suite-minus:F", accuracy(group, "clean_trained_on"),
                          cell(group, "mce_held_out", 2), cell(group, "mce_trained_on", 2),
                          str(len(families))])
     per_family = []
     for (model, policy), group in _group(heldout["rows"], ("model", "policy")).items():
-        per_family.append([model, group[0]["family"], policy, cell(group, "clean_held_out"), cell(group, "held_out"),
-                           cell(group, "trained_on"), cell(group, "clean_trained_on"), cell(group, "ce_held_out", 2),
+        per_family.append([model, group[0]["family"], policy, accuracy(group, "clean_held_out"),
+                           accuracy(group, "held_out"), accuracy(group, "trained_on"),
+                           accuracy(group, "clean_trained_on"), cell(group, "ce_held_out", 2),
                            cell(group, "ce_trained_on", 2)])
     return "\n".join([
         "## Held-out corruption families (trained with / held out)", "", *notes, "",
