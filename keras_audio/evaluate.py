@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from keras_audio.corruptions.base import Corruption
 from keras_audio.guards import check_finite_probabilities
-from keras_audio.pipeline import ClipSource, cropped_batches, evaluation_dataset
+from keras_audio.pipeline import ClipSource, cropped_batches, evaluation_dataset, spoil_batch
 from keras_audio.windowing import frame_windows
 
 Predictor = Callable[[tf.Tensor], np.ndarray]  # waveforms [batch, samples] -> probabilities [batch, classes]
@@ -33,6 +33,7 @@ CLEAN = "clean"
 # kept out of the grid's rows and summaries and reported beside the centre-crop accuracy.
 UTTERANCE = "clean_utterance"
 MCE_MIN_REFERENCE_ERROR = 0.01  # mean error per severity below which a corruption is left out of mCE
+MAJORITY_TOLERANCE = 1e-9  # a clean accuracy within this of the majority baseline does not beat it
 INFERENCE_BATCH_SIZE = 256  # clips per model call in `evaluate_grid`
 # Clips per batched corruption call: several calls per inference batch run in parallel (the map's calls),
 # where one call on 256 clips ran on one core for the corruptions that loop over clips (resampling, MP3).
@@ -125,7 +126,7 @@ def evaluate_grid(predictors: Mapping[Hashable, Predictor], source: ClipSource, 
     """Run every predictor on every condition of the test clips in `source`.
 
     The clean crops are batched once and kept; every condition spoils them a batch at a time
-    (`Corruption.spoil_batch`, clip for clip the per-clip spoiled set) in one stream over all conditions,
+    (`pipeline.spoil_batch`, clip for clip the per-clip spoiled set) in one stream over all conditions,
     `prepared_batches` ahead of the models: the corruption of the next batch (of this condition or the next)
     overlaps the models' work on this one. Every model runs on each batch as it comes.
 
@@ -278,13 +279,11 @@ class _Failure:
 
 
 def _spoiler(corruption: Corruption | None, seed: int) -> Callable:
-    """The map of one corruption's conditions: `((waveforms, labels, clip hashes), (index, severity))` ->
-    `(index, spoiled waveforms)`."""
+    """The map of one corruption's conditions: `((recordings, lengths, labels, clip hashes), (index, severity))`
+    -> `(index, spoiled waveforms)`."""
     def spoil(crops, tag):
-        (waveforms, _, clip_hashes), (index, severity) = crops, tag
-        if corruption is None:
-            return index, waveforms
-        return index, corruption.spoil_batch(waveforms, clip_hashes, seed, severity)
+        (recordings, lengths, _, clip_hashes), (index, severity) = crops, tag
+        return index, spoil_batch(recordings, lengths, clip_hashes, corruption, severity, seed)
 
     return spoil
 
@@ -346,9 +345,15 @@ def mce_reference_errors(reference_rows: Sequence[Mapping], run_fields: Sequence
             if error >= MCE_MIN_REFERENCE_ERROR * conditions[name]}
 
 
+def at_or_below_majority(clean_accuracy: float, majority: float) -> bool:
+    """Whether a clean accuracy fails to beat the majority-class baseline (answering one class does as well)."""
+    return bool(clean_accuracy <= majority + MAJORITY_TOLERANCE)
+
+
 def summarize(rows: Sequence[Mapping], key_fields: Sequence[str], reference: Mapping | None = None,
-              reference_errors: Mapping[str, float] | None = None) -> list[dict]:
-    """Per model (the `key_fields` of a row): clean, mean and worst spoiled accuracy, per-corruption means, mCE.
+              reference_errors: Mapping[str, float] | None = None, majority: float | None = None) -> list[dict]:
+    """Per model (the `key_fields` of a row): clean, mean and worst spoiled accuracy (each with its balanced
+    accuracy), per-corruption means, mCE.
 
     mCE follows ImageNet-C: for each corruption, the model's errors summed over severities divided by the
     reference model's; then the mean over corruptions (1.0 = as robust as the reference, lower is better).
@@ -356,12 +361,19 @@ def summarize(rows: Sequence[Mapping], key_fields: Sequence[str], reference: Map
     are left out: a ratio against one or two misclassified clips is noise (one such corruption gave an mCE of
     25). They are listed in `mce_excluded`.
 
+    A model whose clean accuracy does not beat the majority-class baseline (`majority`) is marked
+    (`at_or_below_majority`) and gets no mCE (NaN, the reason in `mce_withheld`): a model that answers one
+    class whatever it hears errs no more when the audio is spoiled, so its mCE would rank it the most robust.
+    When the reference itself does not beat the baseline, no model gets an mCE.
+
     Args:
         rows: metric rows with `key_fields`, `corruption`, `severity`, `accuracy`.
         key_fields: the fields that identify a model (``model``, ``policy``, ...).
         reference: values of `key_fields` identifying the mCE reference; None leaves mCE out.
         reference_errors: the mCE denominators from `mce_reference_errors` (pass them to summarize one run
             of several against the reference's mean over all); None takes them from the reference's rows here.
+        majority: the test set's majority-class accuracy (`majority_baseline`); None: no model is checked
+            against it.
     """
     groups: dict[tuple, list[Mapping]] = {}
     for row in rows:
@@ -369,27 +381,51 @@ def summarize(rows: Sequence[Mapping], key_fields: Sequence[str], reference: Map
     reference_key = None if reference is None else tuple(reference[f] for f in key_fields)
     if reference_errors is None and reference_key in groups:
         reference_errors = mce_reference_errors(groups[reference_key])
+
+    def mean_of(values: list[float]) -> float:
+        return float(np.mean(values)) if values else float("nan")
+
+    def clean_of(group: Sequence[Mapping]) -> float:
+        return mean_of([r["accuracy"] for r in group if r["corruption"] == CLEAN])
+
+    reference_collapsed = (majority is not None and reference_key in groups
+                           and at_or_below_majority(clean_of(groups[reference_key]), majority))
     summaries = []
     for key, group in groups.items():
         clean = [r["accuracy"] for r in group if r["corruption"] == CLEAN]
         spoiled = [r for r in group if r["corruption"] != CLEAN]
+        balanced = [r.get("balanced_accuracy", float("nan")) for r in group if r["corruption"] == CLEAN]
         per_corruption: dict[str, list[float]] = {}
+        per_corruption_balanced: dict[str, list[float]] = {}
         for row in spoiled:
             per_corruption.setdefault(row["corruption"], []).append(row["accuracy"])
+            per_corruption_balanced.setdefault(row["corruption"], []).append(row.get("balanced_accuracy", float("nan")))
         means = {name: float(np.mean(values)) for name, values in per_corruption.items()}
         worst = min(means, key=means.get) if means else None
         summary = {
             **dict(zip(key_fields, key)),
-            "clean": float(np.mean(clean)) if clean else float("nan"),
-            "mean_spoiled": float(np.mean([r["accuracy"] for r in spoiled])) if spoiled else float("nan"),
+            "clean": mean_of(clean),
+            "clean_balanced": mean_of(balanced),
+            "mean_spoiled": mean_of([r["accuracy"] for r in spoiled]),
+            "mean_spoiled_balanced": mean_of([r.get("balanced_accuracy", float("nan")) for r in spoiled]),
             "worst_corruption": worst,
             "worst_accuracy": means[worst] if worst else float("nan"),
             "per_corruption": means,
+            "per_corruption_balanced": {name: mean_of(values) for name, values in per_corruption_balanced.items()},
         }
+        if majority is not None:
+            summary["majority"] = float(majority)
+            summary["at_or_below_majority"] = at_or_below_majority(summary["clean"], majority)
         if reference is not None and reference_errors is not None:
             ratios = [errors / reference_errors[name] for name, errors in errors_by_corruption(group).items()
                       if name in reference_errors]
             summary["mce"] = float(np.mean(ratios)) if ratios else float("nan")
             summary["mce_excluded"] = sorted(set(per_corruption) - set(reference_errors))
+            if summary.get("at_or_below_majority"):
+                summary["mce"] = float("nan")
+                summary["mce_withheld"] = "its clean accuracy does not beat the majority-class baseline"
+            elif reference_collapsed:
+                summary["mce"] = float("nan")
+                summary["mce_withheld"] = "the reference's clean accuracy does not beat the majority-class baseline"
         summaries.append(summary)
     return summaries

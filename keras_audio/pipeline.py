@@ -10,7 +10,14 @@ batches however many threads run the map.
 - Evaluation: the crop is deterministic (the centre), and a spoiled clip's seed is derived from
   `(run seed, clip id, corruption, severity)` (`corruptions.base.clip_seed`), so the spoiled test set is
   the same for every model, run, batch size and thread count. Clips are cropped, batched, then spoiled a
-  batch at a time (`Corruption.corrupt_batch`, row for row the per-clip corruption).
+  batch at a time (`spoil_batch`, row for row `spoil_clip`).
+
+Spoil the recording, not the padding: a clip is cropped to the window (a longer one) but not padded, the
+corruption acts on it at its own length, and only then is it padded to the window (where the clean clip is
+padded). Noise, reverberation or quantisation spread over zeros the pipeline appended would be noise no
+microphone recorded, and models that ignore padding would standardise and pool over noise-only frames. A
+corruption that changes the length (speed, time stretch) changes the recording's, and the result is cropped
+or padded like any recording.
 """
 
 from __future__ import annotations
@@ -22,10 +29,12 @@ import tensorflow as tf
 
 from keras_audio.cache import WaveformStore
 from keras_audio.corpora.combined import GROUP_COLUMN
-from keras_audio.corruptions.base import Corruption, clip_seed, fit_length, name_hash, split_seed
+from keras_audio.corruptions.base import Corruption, clip_seed, clip_seeds, fit_length, name_hash, split_seed
 from keras_audio.manifest import Manifest
 from keras_audio.mixup import Mixup, mixup_dataset
-from keras_audio.windowing import center_crop_or_pad, random_crop_or_pad  # re-exported: their one home
+from keras_audio.windowing import (  # re-exported: their one home
+    center_crop, center_crop_or_pad, center_pad_rows, random_crop, random_crop_or_pad,
+)
 
 AUTOTUNE = tf.data.AUTOTUNE
 TRAIN_STREAM = 0x7EA1  # separates the training stream's seeds from evaluation seeds
@@ -90,7 +99,8 @@ class ClipSource:
 
 def spoil_clip(waveform: tf.Tensor, clip_hash, corruption: Corruption | None, severity: int, seed: int,
                clip_samples: int) -> tf.Tensor:
-    """A test clip as the models are evaluated on it: centre crop, then the clip's seeded corruption.
+    """A test clip as the models are evaluated on it: the centre of a longer clip, spoiled at its own length
+    with the clip's seeded corruption, then zero-padded at both ends to the window (`center_crop_or_pad`).
 
     Args:
         waveform: the whole decoded clip, `[samples]`.
@@ -103,11 +113,10 @@ def spoil_clip(waveform: tf.Tensor, clip_hash, corruption: Corruption | None, se
     Returns:
         `[clip_samples]` float32.
     """
-    waveform = center_crop_or_pad(waveform, clip_samples)
-    if corruption is None:
-        return waveform
-    spoiled = corruption(waveform, clip_seed(seed, clip_hash, corruption.name, severity), severity)
-    return fit_length(spoiled, clip_samples)
+    recording = center_crop(waveform, clip_samples)
+    if corruption is not None:
+        recording = corruption(recording, clip_seed(seed, clip_hash, corruption.name, severity), severity)
+    return center_crop_or_pad(recording, clip_samples)
 
 
 def training_dataset(
@@ -130,7 +139,8 @@ def training_dataset(
         batch_size: examples per batch (the last partial batch of an epoch is not dropped, since the
             stream is endless every batch is full).
         seed: the stream's seed (shuffle order, crops, corruptions).
-        waveform_policy: `(waveform, seed) -> waveform` applied after cropping (a training policy).
+        waveform_policy: `(waveform, seed) -> waveform` (a training policy), applied to the cropped recording
+            before it is padded (at the clean clip's place, so denoising pairs stay aligned).
         pairs: yield `((corrupted, clean), label)` instead of `(corrupted, label)`: the views a denoising
             autoencoder learns from.
         balance_groups: draw each example from the source's corpora (`ClipSource.groups`) with equal
@@ -155,9 +165,16 @@ def training_dataset(
     def load(index, element):
         offset, length, label, _ = element
         crop_seed, policy_seed = split_seed(tf.random.experimental.stateless_fold_in(base, index), 2)
-        clean = (random_crop_or_pad(source.clip(offset, length), clip_samples, crop_seed) if crop == "random"
-                 else center_crop_or_pad(source.clip(offset, length), clip_samples))
-        corrupted = clean if waveform_policy is None else fit_length(waveform_policy(clean, policy_seed), clip_samples)
+        if crop == "random":
+            recording = random_crop(source.clip(offset, length), clip_samples, crop_seed)
+            clean = random_crop_or_pad(recording, clip_samples, crop_seed)
+            corrupted = clean if waveform_policy is None else random_crop_or_pad(
+                waveform_policy(recording, policy_seed), clip_samples, crop_seed)
+        else:  # the window evaluation takes, spoiled at its own length, then padded (`spoil_clip`)
+            recording = center_crop(source.clip(offset, length), clip_samples)
+            clean = center_crop_or_pad(recording, clip_samples)
+            corrupted = clean if waveform_policy is None else center_crop_or_pad(
+                waveform_policy(recording, policy_seed), clip_samples)
         corrupted = tf.ensure_shape(corrupted, [clip_samples])
         if pairs:
             return (corrupted, tf.ensure_shape(clean, [clip_samples])), label
@@ -204,7 +221,7 @@ def evaluation_dataset(
         corruption: None for the clean set.
         severity: 1..5 when `corruption` is given.
         seed: the run seed the spoiled versions derive from.
-        batched: spoil a batch at a time (`Corruption.corrupt_batch`); False spoils clip by clip
+        batched: spoil a batch at a time (`spoil_batch`); False spoils clip by clip
             (`spoil_clip` in the map), the reference the batched path is tested against.
 
     Returns:
@@ -226,30 +243,55 @@ def evaluation_dataset(
 
 
 def cropped_batches(source: ClipSource, clip_samples: int, batch_size: int) -> tf.data.Dataset:
-    """Every clip once, in manifest order, centre-cropped and batched: `(waveform [b, clip_samples], label [b],
-    clip hash [b])`, the clean batches `spoiled_batches` spoils (build once, spoil for every condition)."""
+    """Every clip once, in manifest order, centre-cropped (not padded) and batched: `(recording [b, clip_samples],
+    length [b], label [b], clip hash [b])`, row `i` the clip's recording in its first `length[i]` samples and
+    zeros after; the clean batches `spoiled_batches` spoils (build once, spoil for every condition)."""
 
     def crop(offset, length, label, clip_hash):
-        waveform = center_crop_or_pad(source.clip(offset, length), clip_samples)
-        return tf.ensure_shape(waveform, [clip_samples]), label, clip_hash
+        recording = center_crop(source.clip(offset, length), clip_samples)
+        return (tf.ensure_shape(fit_length(recording, clip_samples), [clip_samples]), tf.shape(recording)[0], label,
+                clip_hash)
 
     return source.slices().map(crop, num_parallel_calls=AUTOTUNE, deterministic=True).batch(batch_size)
 
 
-def spoiled_batches(batches: tf.data.Dataset, corruption: Corruption | None, severity: int,
-                    seed: int) -> tf.data.Dataset:
-    """`cropped_batches` spoiled a batch at a time: `(waveform [b, clip_samples], label [b])`.
+def spoil_batch(recordings: tf.Tensor, lengths: tf.Tensor, clip_hashes: tf.Tensor, corruption: Corruption | None,
+                severity, seed) -> tf.Tensor:
+    """A batch of `cropped_batches` as the models get it: `[b, clip_samples]`, row `i` equal to `spoil_clip` of
+    clip `i`.
 
-    Row for row what `spoil_clip` gives: each clip's seed is `clip_seed(seed, clip hash, corruption, severity)`
-    (`clip_seeds` computes a batch of them) and `Corruption.corrupt_batch` matches the per-clip corruption
-    (`Corruption.spoil_batch` does both). The corruption's ops run once per batch instead of once per clip.
+    Each clip is spoiled at its own length (`Corruption.corrupt_batch` with the lengths; each clip's seed is
+    `clip_seed(seed, clip hash, corruption, severity)`, `clip_seeds` computes a batch of them), then padded to
+    the window (`center_pad_rows`). A corruption that changes the length runs clip by clip (`tf.map_fn`), its
+    result cropped or padded to the window (`center_crop_or_pad`).
+
+    Args:
+        recordings: `[b, clip_samples]` float32, row `i` a recording of `lengths[i]` samples then zeros.
+        lengths: `[b]` int32.
+        clip_hashes: `[b]` int64, `name_hash(clip_id)` of each clip.
+        corruption: None for the clean batch.
+        severity: 1..5 (an int, or an int32 scalar tensor: one traced map can then serve every severity).
+        seed: the run seed.
     """
     if corruption is None:
-        return batches.map(lambda waveforms, labels, _: (waveforms, labels)).prefetch(AUTOTUNE)
-    if severity not in (1, 2, 3, 4, 5):
+        return center_pad_rows(recordings, lengths)
+    seeds = clip_seeds(seed, clip_hashes, corruption.name, severity)
+    if corruption.changes_length:
+        samples = tf.shape(recordings)[1]
+        return tf.map_fn(lambda clip: center_crop_or_pad(corruption(clip[0][:clip[1]], clip[2], severity), samples),
+                         (recordings, lengths, seeds),
+                         fn_output_signature=tf.TensorSpec(recordings.shape[1:], tf.float32))
+    return center_pad_rows(corruption.corrupt_batch(recordings, seeds, severity, lengths), lengths)
+
+
+def spoiled_batches(batches: tf.data.Dataset, corruption: Corruption | None, severity: int,
+                    seed: int) -> tf.data.Dataset:
+    """`cropped_batches` spoiled a batch at a time (`spoil_batch`): `(waveform [b, clip_samples], label [b])`,
+    row for row what `spoil_clip` gives. The corruption's ops run once per batch instead of once per clip."""
+    if corruption is not None and severity not in (1, 2, 3, 4, 5):
         raise ValueError(f"severity must be in 1..5 for corruption {corruption.name!r}, got {severity!r}")
 
-    def spoil(waveforms, labels, clip_hashes):
-        return corruption.spoil_batch(waveforms, clip_hashes, seed, severity), labels
+    def spoil(recordings, lengths, labels, clip_hashes):
+        return spoil_batch(recordings, lengths, clip_hashes, corruption, severity, seed), labels
 
     return batches.map(spoil, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)

@@ -2,9 +2,11 @@
 
 `table.csv` is long: one row per model × policy × seed × fold × corruption × severity, with the accuracy's
 95 % interval from a bootstrap over test speakers (`ci_low`, `ci_high`). `table.md` leads with one line per
-model × policy (clean and mean spoiled accuracy with their intervals, worst corruption, mCE), then accuracy
-per corruption, then every condition (corruptions as rows, models as columns, so twenty corruptions stay
-narrow).
+model × policy (clean and mean spoiled accuracy with their intervals and balanced accuracies, worst
+corruption, whether the model beats the majority-class baseline, mCE), then accuracy per corruption, then
+every condition (corruptions as rows, models as columns, so twenty corruptions stay narrow). Balanced
+accuracy stands beside accuracy everywhere: on an unbalanced test set a model that answers one class scores
+the majority share, and only the balanced figure (chance) and the `≤ majority` mark give it away.
 
 With several training seeds a cell reads `mean ± sd` over seeds (folds of a cross-validation are averaged
 within each seed first, so the sd is the spread over seeds only). `write_plots` draws the run's figures.
@@ -125,6 +127,24 @@ def interval_text(interval: Sequence[float] | None, digits: int = 3) -> str:
     return f"{interval[0]:.{digits}f}–{interval[1]:.{digits}f}"
 
 
+NOT_REPORTED = "—"  # a figure withheld on purpose (the reason in a note), unlike "–", a figure not measured
+
+
+def accuracy_cell(accuracies: Sequence[float], balanced: Sequence[float]) -> str:
+    """`0.912 (0.870)`: accuracy, then balanced accuracy in brackets (each `mean_sd`); accuracy alone when no
+    balanced accuracy is known."""
+    text = mean_sd(balanced)
+    return mean_sd(accuracies) + ("" if text == "–" else f" ({text})")
+
+
+def majority_mark(flags: Sequence[bool]) -> str:
+    """The `≤ majority` cell of a model × policy: ``yes``, ``no``, or ``2 of 3`` runs (seeds × folds)."""
+    if not flags:
+        return "–"
+    count = sum(bool(f) for f in flags)
+    return "no" if count == 0 else "yes" if count == len(flags) else f"{count} of {len(flags)}"
+
+
 def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mapping], rows: Sequence[Mapping],
                     model_info: Mapping[tuple, Mapping],
                     intervals: Mapping[tuple, Mapping[str, Sequence[float]]] | None = None) -> str:
@@ -133,7 +153,8 @@ def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mappin
     Args:
         title: the heading.
         notes: lines printed under it (corpus, baseline, seeds, mCE reference, ...).
-        summaries: per model × policy × seed × fold, from `evaluate.summarize` (plus seed and fold).
+        summaries: per model × policy × seed × fold, from `evaluate.summarize` (plus seed and fold); with
+            `majority`, the table marks the models that do not beat it and shows no mCE for them.
         rows: the long table.
         model_info: `(model, policy) -> {"params": int, "train_seconds": [float, ...]}`.
         intervals: `(model, policy) -> {"clean": (low, high), "mean_spoiled": (low, high)}`, the 95 % speaker
@@ -142,14 +163,18 @@ def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mappin
     by_model = _group(summaries, MODEL_KEY)
     corruptions = list(dict.fromkeys(r["corruption"] for r in rows if r["corruption"] != "clean"))
     has_mce = any("mce" in s for s in summaries)
+    has_majority = any("at_or_below_majority" in s for s in summaries)
 
     has_utterance = any("clean_utterance" in s for s in summaries)
     headline_headers = ["model", "policy", "params", "train s", "clean"]
     headline_headers += ["95% CI"] if intervals is not None else []
+    headline_headers += ["clean balanced"]
     headline_headers += ["clean, whole clip"] if has_utterance else []
-    headline_headers += ["mean spoiled"] + (["95% CI"] if intervals is not None else []) + ["worst corruption"]
+    headline_headers += ["mean spoiled"] + (["95% CI"] if intervals is not None else []) + ["spoiled balanced"]
+    headline_headers += ["worst corruption"]
+    headline_headers += ["≤ majority"] if has_majority else []
     headline_headers += ["mCE"] if has_mce else []
-    headline = []
+    headline, flagged, withheld = [], [], {}
     for (model, policy), group in by_model.items():
         info = model_info.get((model, policy), {})
         worst = _group(group, ("worst_corruption",))
@@ -159,32 +184,64 @@ def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mappin
         line = [model, policy, _count(info.get("params")), mean_sd(info.get("train_seconds", []), 0),
                 mean_sd(_per_seed(group, lambda s: s["clean"]))]
         line += [interval_text(bounds.get("clean"))] if intervals is not None else []
+        line += [mean_sd(_per_seed(group, lambda s: s.get("clean_balanced", float("nan"))))]
         if has_utterance:
             line.append(mean_sd(_per_seed(group, lambda s: s.get("clean_utterance", float("nan")))))
         line += [mean_sd(_per_seed(group, lambda s: s["mean_spoiled"]))]
         line += [interval_text(bounds.get("mean_spoiled"))] if intervals is not None else []
+        line += [mean_sd(_per_seed(group, lambda s: s.get("mean_spoiled_balanced", float("nan"))))]
         line += [f"{worst_name} ({mean_sd(worst_values)})" if worst_name else "–"]
+        if has_majority:
+            marks = [s["at_or_below_majority"] for s in group if "at_or_below_majority" in s]
+            line.append(majority_mark(marks))
+            if any(marks):
+                flagged.append((model, policy))
         if has_mce:
-            line.append(mean_sd(_per_seed(group, lambda s: s.get("mce", float("nan"))), 2))
+            reasons = [s["mce_withheld"] for s in group if s.get("mce_withheld")]
+            if reasons:
+                withheld[(model, policy)] = reasons[0]
+            line.append(NOT_REPORTED if reasons else mean_sd(_per_seed(group, lambda s: s.get("mce", float("nan"))), 2))
         headline.append(line)
 
     sections = [f"# {title}", "", *[f"- {n}" for n in notes], "",
                 markdown_table(headline_headers, headline, align="ll" + "r" * (len(headline_headers) - 2))]
+    footnotes = []
+    if flagged:
+        majority = sorted({f"{s['majority']:.3f}" for s in summaries if "majority" in s})
+        footnotes.append(
+            f"≤ majority: the clean accuracy of {', '.join(f'{m} / {p}' for m, p in flagged)} is at or below the "
+            f"test set's majority-class baseline ({', '.join(majority)}): answering the most frequent class does as "
+            f"well, so its accuracies, clean or spoiled, say nothing about what it hears (its balanced accuracy "
+            f"is the honest figure; chance is 1 / classes).")
+    if withheld:
+        footnotes.append(
+            f"mCE {NOT_REPORTED}: not reported for " + "; ".join(f"{m} / {p} ({reason})" for (m, p), reason
+                                                                   in withheld.items())
+            + ". A model that does not beat the majority class errs about as often on spoiled audio as on clean, "
+              "so its mCE would rank it among the most robust.")
+    if footnotes:
+        sections += ["", *[f"- {n}" for n in footnotes]]
     columns = list(by_model)
     if corruptions:
         per_corruption = [
-            [c] + [mean_sd(_per_seed(by_model[k], lambda s, c=c: s["per_corruption"].get(c, float("nan"))))
+            [c] + [accuracy_cell(_per_seed(by_model[k], lambda s, c=c: s["per_corruption"].get(c, float("nan"))),
+                                 _per_seed(by_model[k], lambda s, c=c: s.get("per_corruption_balanced", {}).get(
+                                     c, float("nan"))))
                    for k in columns]
             for c in corruptions
         ]
         sections += ["", "## Accuracy per corruption (mean over severities)", "",
+                     "Each cell: accuracy (balanced accuracy).", "",
                      markdown_table(["corruption", *[f"{m} / {p}" for m, p in columns]], per_corruption)]
     condition_rows = []
     for (corruption, severity), group in _group(rows, ("corruption", "severity")).items():
         cells = _group(group, MODEL_KEY)
         condition_rows.append([corruption, severity] +
-                              [mean_sd(_per_seed(cells.get(k, []), lambda r: r["accuracy"])) for k in columns])
-    sections += ["", "## Accuracy per condition", "",
+                              [accuracy_cell(_per_seed(cells.get(k, []), lambda r: r["accuracy"]),
+                                             _per_seed(cells.get(k, []),
+                                                       lambda r: r.get("balanced_accuracy", float("nan"))))
+                               for k in columns])
+    sections += ["", "## Accuracy per condition", "", "Each cell: accuracy (balanced accuracy).", "",
                  markdown_table(["corruption", "severity", *[f"{m} / {p}" for m, p in columns]], condition_rows,
                                 align="lr" + "r" * len(columns))]
     return "\n".join(sections) + "\n"
@@ -286,25 +343,32 @@ def heldout_results(rows: Sequence[Mapping], held_out: Mapping[str, tuple[str, s
     Returns:
         ``{"families": {F: [corruptions evaluated]}, "reference", "excluded": [F...], "rows": [...],
         "summaries": [...]}``: one row per model × held-out policy × seed × fold (``held_out``, ``trained_on``,
-        ``clean_held_out``, ``clean_trained_on``, ``ce_held_out``, ``ce_trained_on``), one summary per model ×
-        trained-on policy × seed × fold (``mce_held_out``, ``mce_trained_on``, the ``families`` they average).
+        ``clean_held_out``, ``clean_trained_on``, ``ce_held_out``, ``ce_trained_on``; the four accuracies also as
+        ``*_balanced``), one summary per model × trained-on policy × seed × fold (``mce_held_out``,
+        ``mce_trained_on``, the ``families`` they average).
     """
     if not held_out:
         return None
     cells: dict[tuple, dict[str, list[float]]] = {}  # (model, policy, seed, fold) -> corruption -> accuracies
+    balanced_cells: dict[tuple, dict[str, list[float]]] = {}  # the same, balanced accuracies
     for row in rows:
-        cells.setdefault((row["model"], row["policy"], row["seed"], row["fold"]), {}).setdefault(
-            row["corruption"], []).append(row["accuracy"])
+        key = (row["model"], row["policy"], row["seed"], row["fold"])
+        cells.setdefault(key, {}).setdefault(row["corruption"], []).append(row["accuracy"])
+        balanced_cells.setdefault(key, {}).setdefault(row["corruption"], []).append(
+            row.get("balanced_accuracy", float("nan")))
     evaluated = {c for corruptions in cells.values() for c in corruptions}
     used = {family for family, _ in held_out.values()}
     family_conditions = {f: [c for c in families.get(f, ()) if c in evaluated] for f in families if f in used}
     family_conditions = {f: c for f, c in family_conditions.items() if c}
 
-    def accuracies(key: tuple, family: str) -> list[float]:
-        return [a for c in family_conditions[family] for a in cells.get(key, {}).get(c, [])]
+    def accuracies(key: tuple, family: str, table: Mapping = cells) -> list[float]:
+        return [a for c in family_conditions[family] for a in table.get(key, {}).get(c, [])]
 
-    def clean(key: tuple) -> float:
-        values = cells.get(key, {}).get("clean", [])
+    def clean(key: tuple, table: Mapping = cells) -> float:
+        values = table.get(key, {}).get("clean", [])
+        return float(np.mean(values)) if values else float("nan")
+
+    def mean(values: list[float]) -> float:
         return float(np.mean(values)) if values else float("nan")
 
     reference_errors: dict[str, float] = {}
@@ -334,14 +398,19 @@ def heldout_results(rows: Sequence[Mapping], held_out: Mapping[str, tuple[str, s
         family, trained_policy = held_out[policy]
         if family not in family_conditions:
             continue
-        mine, theirs = accuracies((model, policy, seed, fold), family), accuracies((model, trained_policy, seed, fold), family)
+        held_key, trained_key = (model, policy, seed, fold), (model, trained_policy, seed, fold)
+        mine, theirs = accuracies(held_key, family), accuracies(trained_key, family)
         out_rows.append({
             "model": model, "policy": policy, "trained_on_policy": trained_policy, "family": family,
             "corruptions": family_conditions[family], "seed": seed, "fold": fold,
-            "clean_held_out": clean((model, policy, seed, fold)),
-            "held_out": float(np.mean(mine)) if mine else float("nan"),
-            "clean_trained_on": clean((model, trained_policy, seed, fold)),
-            "trained_on": float(np.mean(theirs)) if theirs else float("nan"),
+            "clean_held_out": clean(held_key),
+            "held_out": mean(mine),
+            "clean_trained_on": clean(trained_key),
+            "trained_on": mean(theirs),
+            "clean_held_out_balanced": clean(held_key, balanced_cells),
+            "held_out_balanced": mean(accuracies(held_key, family, balanced_cells)),
+            "clean_trained_on_balanced": clean(trained_key, balanced_cells),
+            "trained_on_balanced": mean(accuracies(trained_key, family, balanced_cells)),
             "ce_held_out": ce(mine, family), "ce_trained_on": ce(theirs, family),
         })
     summaries = []
@@ -356,6 +425,7 @@ def heldout_results(rows: Sequence[Mapping], held_out: Mapping[str, tuple[str, s
             "mce_trained_on": (float(np.mean([r["ce_trained_on"] for r in both]))
                                if both and len(both) == len(scored) else None),
             "clean_trained_on": group[0]["clean_trained_on"],
+            "clean_trained_on_balanced": group[0]["clean_trained_on_balanced"],
         })
     return {"families": family_conditions, "excluded": excluded, "rows": out_rows, "summaries": summaries,
             "reference": None if reference is None else {"model": reference[0], "policy": reference[1]}}
@@ -375,20 +445,26 @@ def render_heldout(heldout: Mapping, threshold: float) -> str:
         notes.append(f"Left out of mCE (the reference errs on under {threshold:.0%} of their clips): "
                      f"{', '.join(heldout['excluded'])}.")
     notes.append("Families: " + "; ".join(f"{f}: {', '.join(c)}" for f, c in heldout["families"].items()) + ".")
+    notes.append("Accuracies read: accuracy (balanced accuracy).")
 
     def cell(items, field, digits=3):
         return mean_sd(_per_seed(items, lambda r: float("nan") if r[field] is None else r[field]), digits)
 
+    def accuracy(items, field):  # accuracy (balanced accuracy)
+        return accuracy_cell(_per_seed(items, lambda r: r[field]),
+                             _per_seed(items, lambda r: r.get(f"{field}_balanced", float("nan"))))
+
     headline = []
     for (model, trained_policy), group in _group(heldout["summaries"], ("model", "trained_on_policy")).items():
         families = list(dict.fromkeys(f for s in group for f in s["families"]))
-        headline.append([model, f"{trained_policy} / suite-minus:F", cell(group, "clean_trained_on"),
+        headline.append([model, f"{trained_policy} / suite-minus:F", accuracy(group, "clean_trained_on"),
                          cell(group, "mce_held_out", 2), cell(group, "mce_trained_on", 2),
                          str(len(families))])
     per_family = []
     for (model, policy), group in _group(heldout["rows"], ("model", "policy")).items():
-        per_family.append([model, group[0]["family"], policy, cell(group, "clean_held_out"), cell(group, "held_out"),
-                           cell(group, "trained_on"), cell(group, "clean_trained_on"), cell(group, "ce_held_out", 2),
+        per_family.append([model, group[0]["family"], policy, accuracy(group, "clean_held_out"),
+                           accuracy(group, "held_out"), accuracy(group, "trained_on"),
+                           accuracy(group, "clean_trained_on"), cell(group, "ce_held_out", 2),
                            cell(group, "ce_trained_on", 2)])
     return "\n".join([
         "## Held-out corruption families (trained with / held out)", "", *notes, "",

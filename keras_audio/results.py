@@ -152,8 +152,12 @@ def utterance_accuracy(test_set: TestSetPredictions) -> dict[ModelKey, dict[str,
             for (key, corruption, _), y_pred in test_set.predictions.items() if corruption == UTTERANCE}
 
 
-def summaries(rows: Sequence[Mapping], reference: tuple[str, str] | None) -> list[dict]:
-    """Headline figures per (seed, fold); mCE against the reference's errors averaged over all of them."""
+def summaries(rows: Sequence[Mapping], reference: tuple[str, str] | None,
+              majority: Mapping[str, float] | None = None) -> list[dict]:
+    """Headline figures per (seed, fold); mCE against the reference's errors averaged over all of them.
+
+    `majority`: fold -> the majority-class baseline of its test set (`evaluate.summarize`: a model that does
+    not beat it is marked and gets no mCE); None checks nothing."""
     ref, denominators = None, None
     if reference is not None:
         ref = {"model": reference[0], "policy": reference[1]}
@@ -163,7 +167,8 @@ def summaries(rows: Sequence[Mapping], reference: tuple[str, str] | None) -> lis
         groups.setdefault((row["seed"], row["fold"]), []).append(row)
     return [{**summary, "seed": seed, "fold": fold}
             for (seed, fold), group in groups.items()
-            for summary in summarize(group, ("model", "policy"), ref, denominators)]
+            for summary in summarize(group, ("model", "policy"), ref, denominators,
+                                     None if majority is None else majority.get(fold))]
 
 
 def reference_model(keys: Iterable[ModelKey], models: Sequence[str], chosen: str | None) -> tuple[str, str] | None:

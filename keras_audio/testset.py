@@ -1,8 +1,8 @@
 """A published spoiled test set: every condition's clips as audio files, a manifest, and scoring against it.
 
-`export_testset` writes the test clips exactly as evaluation feeds them to a model (centre crop or zero pad
-to the clip length, then the clip's seeded corruption: `pipeline.evaluation_dataset`, the very path
-`evaluate.evaluate_grid` runs), for the clean condition and every corruption × severity. Anyone can then
+`export_testset` writes the test clips exactly as evaluation feeds them to a model (the centre of a longer
+clip, spoiled at its own length with the clip's seeded corruption, then zero-padded to the clip length:
+`pipeline.evaluation_dataset`, the very path `evaluate.evaluate_grid` runs), for the clean condition and every corruption × severity. Anyone can then
 predict from the files with any framework and `score_predictions` turns a predictions CSV into the suite's
 `evaluate.GridResult`, so the tables are computed by the same code as the suite's own.
 
@@ -752,9 +752,10 @@ def _readme(settings: TestSetSettings, manifest: Manifest, suite: Mapping[str, C
     return f"""# Spoiled test set: {settings.corpus} ({settings.task})
 
 Written by keras_audio {version}. Every file is a test clip exactly as the suite's evaluation feeds it
-to a model: the centre {crop}; shorter clips zero-padded at both ends), then, for a
-spoiled condition, the corruption at that severity with its parameters drawn from a seed derived from
-(seed, clip id, corruption, severity).
+to a model: the centre {crop}) of each recording; for a spoiled condition, the corruption at
+that severity, with its parameters drawn from a seed derived from (seed, clip id, corruption, severity),
+applied to that recording at its own length; then a shorter clip zero-padded at both ends (the padding is
+never spoiled; a speed or tempo change that lengthens a clip is centre-cropped).
 
 ## Recipe
 

@@ -6,6 +6,10 @@ Pure TensorFlow functions on a mono `[samples]` tensor, usable eagerly, in `tf.f
 - `center_crop_or_pad`: the centre `length` samples, or the clip zero-padded at both ends (evaluation's
   centre-crop input, what the tables measure);
 - `random_crop_or_pad`: a stateless random `length`-sample window (training);
+- `center_crop` / `random_crop`: the same crops without the padding: the part of a recording a window holds,
+  which is what gets spoiled (a corruption acts on the recording, then the window is padded);
+- `center_pad_rows`: `[batch, samples]` rows of clips of their own lengths, each padded as
+  `center_crop_or_pad` pads it (the batched evaluation path);
 - `window_starts` / `frame_windows`: windows of the model's clip length over the whole file (utterance-level
   and long-file prediction); `windows_at`: the windows at given starts (a batch of them at a time);
 - `WindowStream` (NumPy): the same windows cut from a recording that arrives in blocks, for files too long to
@@ -27,20 +31,46 @@ import numpy as np
 import tensorflow as tf
 
 
-def center_crop_or_pad(waveform: tf.Tensor, length: int) -> tf.Tensor:
-    """The centre `length` samples, or the clip zero-padded at both ends to `length`."""
+def center_crop(waveform: tf.Tensor, length: int) -> tf.Tensor:
+    """The centre `length` samples of a longer clip; a shorter clip unchanged (not padded)."""
     size = tf.shape(waveform)[0]
     start = tf.maximum(size - length, 0) // 2
-    waveform = waveform[start:start + length]
+    return waveform[start:start + length]
+
+
+def center_crop_or_pad(waveform: tf.Tensor, length: int) -> tf.Tensor:
+    """The centre `length` samples, or the clip zero-padded at both ends to `length`."""
+    waveform = center_crop(waveform, length)
     missing = length - tf.shape(waveform)[0]
     return tf.pad(waveform, [[missing // 2, missing - missing // 2]])
 
 
-def random_crop_or_pad(waveform: tf.Tensor, length: int, seed: tf.Tensor) -> tf.Tensor:
-    """A random `length`-sample window (stateless), or the clip zero-padded at a random position."""
+def center_pad_rows(rows: tf.Tensor, lengths: tf.Tensor) -> tf.Tensor:
+    """`[batch, samples]` rows, row `i` a clip in its first `lengths[i] <= samples` samples and zeros after, each
+    moved to where `center_crop_or_pad` puts it: row `i` equals `center_crop_or_pad(rows[i, :lengths[i]], samples)`."""
+    samples = tf.shape(rows)[1]
+    positions = tf.range(samples)[None, :] - ((samples - tf.cast(lengths, tf.int32)) // 2)[:, None]
+    return tf.where(positions >= 0, tf.gather(rows, tf.maximum(positions, 0), batch_dims=1), tf.zeros_like(rows))
+
+
+def random_crop(waveform: tf.Tensor, length: int, seed: tf.Tensor) -> tf.Tensor:
+    """A random `length`-sample window of a longer clip (stateless); a shorter clip unchanged (not padded).
+
+    The window `random_crop_or_pad` takes with the same seed.
+    """
     size = tf.shape(waveform)[0]
     start = tf.random.stateless_uniform([], seed, 0, tf.maximum(size - length, 0) + 1, dtype=tf.int32)
-    waveform = waveform[start:start + length]
+    return waveform[start:start + length]
+
+
+def random_crop_or_pad(waveform: tf.Tensor, length: int, seed: tf.Tensor) -> tf.Tensor:
+    """A random `length`-sample window (stateless), or the clip zero-padded at a random position.
+
+    `random_crop_or_pad(random_crop(x, length, seed), length, seed)` is `random_crop_or_pad(x, length, seed)`:
+    the padding is drawn from the seed and the missing length alone, so a recording spoiled at its own length
+    can be padded where the clean one is.
+    """
+    waveform = random_crop(waveform, length, seed)
     missing = length - tf.shape(waveform)[0]
     before = tf.random.stateless_uniform([], seed[::-1], 0, missing + 1, dtype=tf.int32)
     return tf.pad(waveform, [[before, missing - before]])

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from keras_audio.cache import WaveformStore
 from keras_audio.corruptions import registry
+from keras_audio.corruptions.base import clip_seed, name_hash
 from keras_audio.corruptions.policy import parse_policy
 from keras_audio.manifest import Manifest
 from keras_audio.pipeline import (
@@ -78,6 +79,43 @@ def test_training_pairs_are_spoiled_and_clean_views_of_the_same_crop():
     assert not np.array_equal(corrupted, clean)
     for c, s in zip(clean, corrupted):  # the difference is noise well below the clip (SNR >= 0 dB)
         assert np.sqrt(np.mean((s - c) ** 2)) <= np.sqrt(np.mean(c ** 2)) * 1.001
+
+
+def _padding(row: np.ndarray, length: int, window: int) -> np.ndarray:
+    """The samples of a centre-padded `window`-sample row outside the clip of `length` samples."""
+    before = (window - length) // 2
+    return np.concatenate([row[:before], row[before + length:]])
+
+
+@pytest.mark.parametrize("name", ["white_noise", "pink_noise", "reverb", "bit_depth", "mu_law", "lowpass",
+                                  "telephone", "packet_loss", "speed"])
+def test_a_short_clip_is_spoiled_at_its_own_length_then_padded(name):
+    """Noise, reverberation or quantisation must not fill the zeros the pipeline appends: each test clip is
+    the corruption of the recording alone, centre-padded after, on the batched and the per-clip path."""
+    store, manifest = _store_and_manifest()
+    window = 10000  # longer than every clip (2000-9000 samples)
+    corruption = registry.build(name, SR)
+    for batched in (True, False):
+        spoiled = _collect(evaluation_dataset(ClipSource(store, manifest), window, 5, corruption, 4, seed=2,
+                                              batched=batched))[0]
+        for i, clip_id in enumerate(manifest.clip_ids):
+            recording = tf.constant(store.waveform(i))
+            expected = center_crop_or_pad(corruption(recording, clip_seed(2, name_hash(clip_id), name, 4), 4), window)
+            np.testing.assert_array_equal(spoiled[i], expected.numpy(), err_msg=f"{name}, clip {i}, batched {batched}")
+            if not corruption.changes_length:
+                assert not np.any(_padding(spoiled[i], len(recording), window)), f"{name}: clip {i}'s padding spoiled"
+
+
+def test_the_training_policy_spoils_the_recording_not_the_padding():
+    store, manifest = _store_and_manifest()
+    noise = parse_policy("noise", registry.build_suite(["white_noise"], SR), probability=1.0)
+    (corrupted, clean), _ = next(iter(training_dataset(ClipSource(store, manifest), 10000, 8, seed=0,
+                                                        waveform_policy=noise.waveform, pairs=True)))
+    for c, s in zip(clean.numpy(), corrupted.numpy()):
+        inside = np.flatnonzero(c)
+        first, last = inside[0], inside[-1]
+        assert not np.any(s[:first]) and not np.any(s[last + 1:])  # the padding stays silent
+        assert np.any(s[first:last + 1] != c[first:last + 1])  # the recording is spoiled
 
 
 @pytest.mark.parametrize("corruption", [None, "white_noise", "speed"])

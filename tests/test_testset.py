@@ -124,6 +124,18 @@ def test_wav_files_hold_exactly_the_clips_evaluation_feeds_the_models(exported, 
     assert np.abs(read[[c.name for c in conditions].index("gain") + 1].waveforms).max() > 1.0
 
 
+def test_a_published_short_clip_is_spoiled_at_its_own_length_then_padded(exported, data):
+    store, manifest = data
+    noise = next(c for c in read_conditions(exported["wav"]) if (c.condition, c.severity) == ("white_noise", 5))
+    short = [i for i in range(len(manifest)) if store.lengths[i] < CLIP_SAMPLES]
+    assert short
+    for i in short:
+        length, waveform = int(store.lengths[i]), noise.waveforms[noise.clips.index(manifest.clip_ids[i])]
+        before = (CLIP_SAMPLES - length) // 2
+        assert not np.any(waveform[:before]) and not np.any(waveform[before + length:]), manifest.clip_ids[i]
+        assert np.all(waveform[before:before + length] != 0)
+
+
 @pytest.mark.parametrize("fmt", ["flac", "wav"])
 def test_regenerated_test_set_matches_the_files_sample_for_sample(exported, data, fmt):
     store, _ = data

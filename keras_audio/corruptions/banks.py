@@ -106,9 +106,11 @@ class ClipBank:
 
         return tf.cond(clip_length >= length, contiguous, looped)
 
-    def excerpts(self, length: tf.Tensor, seeds: tf.Tensor) -> tf.Tensor:
-        """`excerpt` for a batch: `[batch, length]`, row `i` equal to `excerpt(length, seeds[i])`."""
-        length = tf.cast(length, tf.int32)
+    def excerpts(self, lengths: tf.Tensor, seeds: tf.Tensor, samples: tf.Tensor) -> tf.Tensor:
+        """`excerpt` for a batch of clips of their own lengths: `[batch, samples]`, row `i` equal to
+        `excerpt(lengths[i], seeds[i])` followed by zeros up to `samples` (each `lengths[i] <= samples`)."""
+        lengths = tf.cast(lengths, tf.int32)
+        samples = tf.cast(samples, tf.int32)
         count = tf.shape(seeds)[0]
         if self.num_clips == 1:
             index, offset_seeds = tf.zeros([count], tf.int32), seeds
@@ -117,15 +119,16 @@ class ClipBank:
             index = batch_uniform_int(choice_seeds, 0, self.num_clips)
         start = tf.gather(self.starts, index)
         clip_length = tf.gather(self.lengths, index)
-        contiguous = clip_length >= length
+        contiguous = clip_length >= lengths
         # `excerpt` draws the offset from the same seed in either branch; only the range differs.
-        offset = batch_uniform_int(offset_seeds, 0, tf.where(contiguous, clip_length - length + 1, clip_length))
+        offset = batch_uniform_int(offset_seeds, 0, tf.where(contiguous, clip_length - lengths + 1, clip_length))
 
         def cut(example):
-            start_, offset_, clip_length_, contiguous_ = example
-            return tf.cond(contiguous_, lambda: tf.slice(self.samples, tf.reshape(start_ + offset_, [1]), [length]),
-                           lambda: tf.gather(self.samples, start_ + tf.math.floormod(offset_ + tf.range(length),
-                                                                                     clip_length_)))
+            start_, offset_, clip_length_, contiguous_, length_ = example
+            excerpt = tf.cond(
+                contiguous_, lambda: tf.slice(self.samples, tf.reshape(start_ + offset_, [1]), tf.reshape(length_, [1])),
+                lambda: tf.gather(self.samples, start_ + tf.math.floormod(offset_ + tf.range(length_), clip_length_)))
+            return tf.pad(excerpt, [[0, samples - length_]])
 
         # A slice per clip, not one gather of batch × length positions: gathering costs ten times a copy.
-        return tf.map_fn(cut, (start, offset, clip_length, contiguous), fn_output_signature=tf.TensorSpec([None]))
+        return tf.map_fn(cut, (start, offset, clip_length, contiguous, lengths), fn_output_signature=tf.TensorSpec([None]))

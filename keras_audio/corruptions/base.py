@@ -11,12 +11,18 @@ Both run in graph mode inside `tf.data.map`. Since every random draw comes from 
 version depends only on `(run seed, clip id, corruption, severity)` — not on batch size, order or
 parallelism — and the spoiled test set is the same for every model and run.
 
-Evaluation spoils whole batches: `corrupt_batch(waveforms [batch, samples], seeds [batch, 2], severity)`
-gives row `i` equal to `fit_length(corruption(waveforms[i], seeds[i], severity), samples)`. The base class
+A corruption acts on a recording at its own length: a clip shorter than the model's window is spoiled first
+and zero-padded after (`pipeline.spoil_clip`), so noise, reverberation or quantisation never fill padding
+that no microphone recorded.
+
+Evaluation spoils whole batches: `corrupt_batch(waveforms [batch, samples], seeds [batch, 2], severity,
+lengths [batch])` gives row `i` equal to `fit_length(corruption(waveforms[i, :lengths[i]], seeds[i],
+severity), samples)`: each clip spoiled at its own length, the samples past it left at zero. The base class
 does that one clip at a time (`tf.map_fn`), so every corruption has it; the cheap families, where the cost
 of dispatching a dozen ops per clip dominates, override `sample_batch` / `apply_batch` with vectorised
 draws (`batch_uniform` and friends run TensorFlow's stateless generator for a batch of seeds at once and
-give the very same numbers) and broadcasting.
+give the very same numbers), broadcasting, and sums that add a clip's samples in the order the per-clip
+code does (`energy`, `batch_energy`), so a row's zeros past its length change no bit.
 
 Level, the same rule everywhere: a corruption changes the clip's level only where the change *is* the
 corruption (gain) or follows from its physics — additive noise adds its own power (the SNR is exact against
@@ -129,29 +135,38 @@ class Corruption:
                                      self.sample(tf.zeros([2], tf.int64), severity))
         return tf.map_fn(lambda seed: self.sample(seed, severity), seeds, fn_output_signature=spec)
 
-    def apply_batch(self, waveforms: tf.Tensor, params: Mapping[str, tf.Tensor]) -> tf.Tensor:
-        """Corrupt `[batch, samples]` float32 waveforms with `params` from `sample_batch`.
+    def apply_batch(self, waveforms: tf.Tensor, params: Mapping[str, tf.Tensor], lengths: tf.Tensor) -> tf.Tensor:
+        """Corrupt `[batch, samples]` float32 waveforms with `params` from `sample_batch`, each at its length.
 
-        Returns `[batch, samples]`: row `i` is `fit_length(apply(waveforms[i], params_i), samples)`. The base
-        class calls `apply` once per example (`tf.map_fn`, scalars broadcast to every example).
+        Args:
+            waveforms: `[batch, samples]`, row `i` a recording of `lengths[i]` samples followed by zeros.
+            params: from `sample_batch`.
+            lengths: `[batch]` int32, each in `0..samples`.
+
+        Returns `[batch, samples]`: row `i` is `fit_length(apply(waveforms[i, :lengths[i]], params_i), samples)`.
+        The base class calls `apply` once per example (`tf.map_fn`, scalars broadcast to every example).
         """
         count, length = tf.shape(waveforms)[0], tf.shape(waveforms)[1]
         params = {key: tf.fill([count], value) if value.shape.rank == 0 else value
                   for key, value in params.items()}
-        return tf.map_fn(lambda example: fit_length(self.apply(example[0], example[1]), length),
-                         (waveforms, params), fn_output_signature=tf.TensorSpec(waveforms.shape[1:], tf.float32))
+        return tf.map_fn(lambda example: fit_length(self.apply(example[0][:example[2]], example[1]), length),
+                         (waveforms, params, lengths),
+                         fn_output_signature=tf.TensorSpec(waveforms.shape[1:], tf.float32))
 
-    def corrupt_batch(self, waveforms: tf.Tensor, seeds: tf.Tensor, severity) -> tf.Tensor:
-        """`apply_batch(waveforms, sample_batch(seeds, severity))`: the batched `__call__`, fitted to the length.
+    def corrupt_batch(self, waveforms: tf.Tensor, seeds: tf.Tensor, severity, lengths=None) -> tf.Tensor:
+        """`apply_batch(waveforms, sample_batch(seeds, severity), lengths)`: the batched `__call__`.
 
         Args:
-            waveforms: `[batch, samples]` float32.
+            waveforms: `[batch, samples]` float32; row `i` holds a recording in its first `lengths[i]` samples
+                (what lies past them is ignored).
             seeds: `[batch, 2]` int seeds, one per example (`clip_seeds` for evaluation).
             severity: 1..5.
+            lengths: `[batch]` ints in `0..samples`, each clip's own length; None: every row is a whole clip.
 
         Returns:
-            `[batch, samples]` float32; row `i` equals `fit_length(self(waveforms[i], seeds[i], severity),
-            samples)` whatever the batch size (tests/corruptions/test_batched.py holds every corruption to it).
+            `[batch, samples]` float32; row `i` equals `fit_length(self(waveforms[i, :lengths[i]], seeds[i],
+            severity), samples)` whatever the batch size (tests/corruptions/test_batched.py holds every
+            corruption to it): a clip is spoiled at its own length and the samples past it stay zero.
         """
         waveforms = tf.convert_to_tensor(waveforms, tf.float32)
         seeds = tf.cast(seeds, tf.int64)
@@ -160,26 +175,25 @@ class Corruption:
                              f"got shape {waveforms.shape}")
         if seeds.shape.rank is not None and (seeds.shape.rank != 2 or seeds.shape[-1] not in (None, 2)):
             raise ValueError(f"{self.name}: corrupt_batch expects seeds of shape [batch, 2], got shape {seeds.shape}")
+        length = tf.shape(waveforms)[1]
+        if lengths is None:
+            lengths = tf.fill([tf.shape(waveforms)[0]], length)
+        else:
+            lengths = tf.cast(lengths, tf.int32)
+            if lengths.shape.rank is not None and lengths.shape.rank != 1:
+                raise ValueError(f"{self.name}: corrupt_batch expects lengths of shape [batch], got shape "
+                                 f"{lengths.shape}")
+            lengths = tf.clip_by_value(lengths, 0, length)
+            waveforms = tf.where(valid_samples(lengths, length), waveforms, 0.0)  # nothing past a clip's end
         if type(self).sample_batch is Corruption.sample_batch and type(self).apply_batch is Corruption.apply_batch:
             # Nothing vectorised: one loop over the clips running `__call__` itself (cheaper to trace than
             # the two loops of the default `sample_batch` and `apply_batch`).
-            length = tf.shape(waveforms)[1]
-            spoiled = tf.map_fn(lambda example: fit_length(self(example[0], example[1], severity), length),
-                                (waveforms, seeds), fn_output_signature=tf.TensorSpec(waveforms.shape[1:], tf.float32))
+            spoiled = tf.map_fn(lambda example: fit_length(self(example[0][:example[2]], example[1], severity), length),
+                                (waveforms, seeds, lengths),
+                                fn_output_signature=tf.TensorSpec(waveforms.shape[1:], tf.float32))
         else:
-            spoiled = self.apply_batch(waveforms, self.sample_batch(seeds, severity))
+            spoiled = self.apply_batch(waveforms, self.sample_batch(seeds, severity), lengths)
         return tf.ensure_shape(spoiled, waveforms.shape)
-
-    def spoil_batch(self, waveforms: tf.Tensor, clip_hashes: tf.Tensor, seed, severity) -> tf.Tensor:
-        """Evaluation's spoiled batch: `corrupt_batch` with each clip's seed `clip_seed(seed, hash, name, severity)`.
-
-        Args:
-            waveforms: `[batch, samples]` float32, the centre-cropped clips.
-            clip_hashes: `[batch]` int64, `name_hash(clip_id)` of each clip.
-            seed: the run seed (an int or an int64 scalar tensor).
-            severity: 1..5 (an int or an int32 scalar tensor: one traced map can then serve every severity).
-        """
-        return self.corrupt_batch(waveforms, clip_seeds(seed, clip_hashes, self.name, severity), severity)
 
     @classmethod
     def table_row(cls) -> dict[str, str]:
@@ -249,6 +263,11 @@ def fit_length(waveform: tf.Tensor, length) -> tf.Tensor:
     """Crop (keep the start) or zero-pad (at the end) a `[samples]` waveform to `length` samples."""
     waveform = waveform[:length]
     return tf.pad(waveform, [[0, length - tf.shape(waveform)[0]]])
+
+
+def valid_samples(lengths: tf.Tensor, samples) -> tf.Tensor:
+    """`[batch, samples]` bool: True where a sample lies inside its row's clip (`index < lengths[row]`)."""
+    return tf.range(samples)[None, :] < tf.cast(lengths, tf.int32)[:, None]
 
 
 # ------------------------------------------------------------------------------------------- batched draws
@@ -374,25 +393,40 @@ def rescale_to_rms(x: tf.Tensor, reference: tf.Tensor) -> tf.Tensor:
     return x * tf.sqrt(tf.math.divide_no_nan(reference_power, x_power))
 
 
+def energy(x: tf.Tensor) -> tf.Tensor:
+    """Half the sum of squares of a `[samples]` clip (`tf.nn.l2_loss`), added sample after sample.
+
+    A sequential sum (`unsorted_segment_sum` adds in input order), not a tree or SIMD reduction, whose
+    rounding depends on the length: `batch_energy` then gives the same bits for the clip inside a longer,
+    zero-padded row, since adding zeros at the end changes nothing.
+    """
+    return tf.math.unsorted_segment_sum(tf.square(x) * 0.5, tf.zeros(tf.shape(x), tf.int32), 1)[0]
+
+
+def batch_energy(x: tf.Tensor) -> tf.Tensor:
+    """`energy` of each row of `[batch, samples]`: `[batch]`, row `i` equal to `energy(x[i, :n])` for any `n`
+    past which the row is zero."""
+    rows = tf.shape(x)[0]
+    segments = tf.broadcast_to(tf.range(rows)[:, None], tf.shape(x))
+    return tf.math.unsorted_segment_sum(tf.square(x) * 0.5, segments, rows)
+
+
 def mix_at_snr(signal: tf.Tensor, noise: tf.Tensor, snr_db: tf.Tensor) -> tf.Tensor:
     """`signal + g * noise` with `g` chosen so that RMS(signal) / RMS(g * noise) is `snr_db` exactly.
 
     Both are `[samples]` of the same length. A silent signal gets no noise (the SNR is undefined; adding
-    none keeps silence silent and finite). `tf.nn.l2_loss` (half the sum of squares, one fused pass) makes
-    this three times cheaper than two `rms` calls.
+    none keeps silence silent and finite).
     """
-    gain = tf.sqrt(tf.math.divide_no_nan(tf.nn.l2_loss(signal), tf.nn.l2_loss(noise)))
+    gain = tf.sqrt(tf.math.divide_no_nan(energy(signal), energy(noise)))
     return signal + (gain * tf.pow(10.0, -snr_db / 20.0)) * noise
 
 
 def mix_at_snr_batch(signals: tf.Tensor, noises: tf.Tensor, snr_db: tf.Tensor) -> tf.Tensor:
     """`mix_at_snr` row by row for `[batch, samples]` signals and noises; `snr_db` a scalar (a severity).
 
-    The powers are row sums of `x² / 2`, what `tf.nn.l2_loss` sums for one clip.
+    A row of a clip shorter than `samples` holds zeros past its length in both, and stays zero there.
     """
-    signal_power = tf.reduce_sum(tf.square(signals) * 0.5, axis=-1)
-    noise_power = tf.reduce_sum(tf.square(noises) * 0.5, axis=-1)
-    gain = tf.sqrt(tf.math.divide_no_nan(signal_power, noise_power))
+    gain = tf.sqrt(tf.math.divide_no_nan(batch_energy(signals), batch_energy(noises)))
     return signals + (gain * tf.pow(10.0, -snr_db / 20.0))[:, None] * noises
 
 

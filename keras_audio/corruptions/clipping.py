@@ -25,5 +25,5 @@ class Clipping(Corruption):
         threshold = params["fraction"] * peak(waveform, keepdims=True)
         return tf.clip_by_value(waveform, -threshold, threshold)
 
-    def apply_batch(self, waveforms, params):
-        return self.apply(waveforms, params)  # per row: the peak is each row's
+    def apply_batch(self, waveforms, params, lengths):
+        return self.apply(waveforms, params)  # per row: the peak is each row's; zeros stay zero

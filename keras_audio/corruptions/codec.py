@@ -137,13 +137,16 @@ class Mp3(Corruption):
         out.set_shape(waveform.shape)
         return out
 
-    def apply_batch(self, waveforms, params):
-        """One Python call for the whole `[batch, samples]` batch (the bitrate is the severity's, shared)."""
-        def round_trips(clips, bitrate):
-            return np.stack([mp3_round_trip(c, self.sample_rate, float(bitrate)) for c in clips]
-                            ) if len(clips) else np.zeros_like(clips)
+    def apply_batch(self, waveforms, params, lengths):
+        """One Python call for the whole `[batch, samples]` batch (the bitrate is the severity's, shared), each
+        clip encoded at its own length."""
+        def round_trips(clips, bitrate, clip_lengths):
+            out = np.zeros_like(clips)
+            for row, (clip, length) in enumerate(zip(clips, clip_lengths)):
+                out[row, :length] = mp3_round_trip(clip[:length], self.sample_rate, float(bitrate))
+            return out
 
-        out = tf.numpy_function(round_trips, [waveforms, params["bitrate_kbps"]], tf.float32, stateful=False,
-                                name="mp3_round_trips")
+        out = tf.numpy_function(round_trips, [waveforms, params["bitrate_kbps"], lengths], tf.float32,
+                                stateful=False, name="mp3_round_trips")
         out.set_shape(waveforms.shape)
         return out

@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from keras_audio.corruptions.base import Corruption
+from keras_audio.corruptions.base import Corruption, valid_samples
 from keras_audio.corruptions.fft_ops import bin_frequencies, overlap_add_convolve
 from keras_audio.corruptions.quantization import mu_law
 
@@ -89,8 +89,9 @@ class LowPass(Corruption):
         return filter_waveform(waveform, lambda f: lowpass_response(f, params["cutoff_hz"]), self.half_length,
                                self.sample_rate)
 
-    def apply_batch(self, waveforms, params):
-        return self.apply(waveforms, params)  # one kernel (the severity's) for every row
+    def apply_batch(self, waveforms, params, lengths):
+        # One kernel (the severity's) for every row; the ringing past a clip's end is cut, as `apply` cuts it.
+        return tf.where(valid_samples(lengths, tf.shape(waveforms)[1]), self.apply(waveforms, params), 0.0)
 
 
 class Telephone(Corruption):
@@ -118,14 +119,20 @@ class Telephone(Corruption):
         self.half_length = _half_length(self.sample_rate, min(self.severities["low_hz"]))
         _warn_beyond_nyquist(self.name, self.severities["high_hz"], self.sample_rate)
 
-    def apply(self, waveform, params):
+    def _filter(self, waveform, params):
         def response(f):
             return highpass_response(f, params["low_hz"]) * lowpass_response(f, params["high_hz"])
 
-        filtered = filter_waveform(waveform, response, self.half_length, self.sample_rate)
+        return filter_waveform(waveform, response, self.half_length, self.sample_rate)
+
+    def apply(self, waveform, params):
+        filtered = self._filter(waveform, params)
         if self.codec_bits is None:
             return filtered
         return mu_law(filtered, np.float32(self.codec_bits))
 
-    def apply_batch(self, waveforms, params):
-        return self.apply(waveforms, params)  # one kernel (the severity's) for every row, μ-law row by row
+    def apply_batch(self, waveforms, params, lengths):
+        # One kernel (the severity's) for every row, cut at each clip's end, then μ-law row by row.
+        valid = valid_samples(lengths, tf.shape(waveforms)[1])
+        filtered = tf.where(valid, self._filter(waveforms, params), 0.0)
+        return filtered if self.codec_bits is None else mu_law(filtered, np.float32(self.codec_bits))

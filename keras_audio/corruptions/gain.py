@@ -38,5 +38,5 @@ class Gain(Corruption):
         params["gain_db"] = tf.where(up, params["gain_db"], -params["gain_db"])
         return params
 
-    def apply_batch(self, waveforms, params):
-        return waveforms * params["factor"][:, None]
+    def apply_batch(self, waveforms, params, lengths):
+        return waveforms * params["factor"][:, None]  # zeros past a clip's length stay zero

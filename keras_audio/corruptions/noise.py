@@ -37,8 +37,8 @@ class AdditiveNoise(Corruption):
         params["noise_seed"] = seeds
         return params
 
-    def apply_batch(self, waveforms, params):
-        noises = self.bank.excerpts(tf.shape(waveforms)[1], params["noise_seed"])
+    def apply_batch(self, waveforms, params, lengths):
+        noises = self.bank.excerpts(lengths, params["noise_seed"], tf.shape(waveforms)[1])
         return mix_at_snr_batch(waveforms, noises, params["snr_db"])
 
 

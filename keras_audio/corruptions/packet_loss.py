@@ -35,9 +35,9 @@ class PacketLoss(Corruption):
         length = tf.shape(waveform)[0]
         packets = (length + self.packet - 1) // self.packet
         lost = tf.cast(tf.round(params["fraction"] * tf.cast(packets, tf.float32)), tf.int32)
-        # A random ranking of the packets; the `lost` lowest-ranked are dropped.
+        # A random ranking of the packets (ties by position); the `lost` lowest-ranked are dropped.
         scores = tf.random.stateless_uniform([packets], params["loss_seed"])
-        ranks = tf.argsort(tf.argsort(scores))
+        ranks = tf.argsort(tf.argsort(scores, stable=True), stable=True)
         keep = tf.cast(ranks >= lost, waveform.dtype)
         return waveform * tf.repeat(keep, self.packet)[:length]
 
@@ -46,11 +46,14 @@ class PacketLoss(Corruption):
         params["loss_seed"] = seeds
         return params
 
-    def apply_batch(self, waveforms, params):
+    def apply_batch(self, waveforms, params, lengths):
         length = tf.shape(waveforms)[1]
-        packets = (length + self.packet - 1) // self.packet
+        packets = (lengths + self.packet - 1) // self.packet  # each clip's own packets
         lost = tf.cast(tf.round(params["fraction"] * tf.cast(packets, tf.float32)), tf.int32)
-        scores = batch_uniform(params["loss_seed"], packets)  # [batch, packets], as `apply` draws them per clip
-        ranks = tf.argsort(tf.argsort(scores, axis=-1), axis=-1)
-        keep = tf.cast(ranks >= lost, waveforms.dtype)
+        # [batch, most packets]: a clip's first draws are those `apply` makes for it (the generator's stream
+        # does not depend on how many are drawn); packets past a clip's end rank last and are never dropped.
+        scores = batch_uniform(params["loss_seed"], (length + self.packet - 1) // self.packet)
+        scores = tf.where(tf.range(tf.shape(scores)[1])[None, :] < packets[:, None], scores, 2.0)
+        ranks = tf.argsort(tf.argsort(scores, axis=-1, stable=True), axis=-1, stable=True)
+        keep = tf.cast(ranks >= lost[:, None], waveforms.dtype)
         return waveforms * tf.repeat(keep, self.packet, axis=1)[:, :length]

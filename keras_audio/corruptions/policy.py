@@ -17,9 +17,10 @@ A policy is named in the config by parts joined with ``+`` (case does not matter
 into ``suite`` plus ``suite-minus:F`` for every family F with a corruption in the run's suite.
 
 The waveform part is a `(waveform, seed) -> waveform` function for `tf.data.map`: every draw (whether to corrupt, which
-corruption, which severity, the corruption's own parameters) comes from the per-example seed, and
-`tf.switch_case` needs every branch to return the same length, so length-changing corruptions (speed, time
-stretch) are cropped or zero-padded back with `fit_length`.
+corruption, which severity, the corruption's own parameters) comes from the per-example seed. It takes the
+recording at its own length (the training stream crops a long clip to the window but pads only after the
+policy, `pipeline.training_dataset`), so noise never fills padding; a length-changing corruption (speed, time
+stretch) returns its own length, and the stream crops or pads the result to the window.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 import tensorflow as tf
 
 from keras_audio.corruptions import registry
-from keras_audio.corruptions.base import Corruption, fit_length, split_seed
+from keras_audio.corruptions.base import Corruption, split_seed
 
 WAVEFORM_PARTS = ("none", "noise", "suite")
 HELD_OUT_PREFIX = "suite-minus:"  # + a family: the suite without that family's corruptions
@@ -47,7 +48,8 @@ class TrainingPolicy:
     Attributes:
         name: as written in the config (``suite+specaugment``).
         waveform_part: ``none``, ``noise``, ``suite`` or ``suite-minus:FAMILY``.
-        waveform: `(waveform [samples], seed [2]) -> waveform [samples]`, or None for clean waveforms.
+        waveform: `(recording [samples], seed [2]) -> waveform [samples']` (`samples'` differs only for a
+            length-changing corruption), or None for clean waveforms.
         spec_augment: whether the model gets SpecAugment masks (active in training only).
         held_out: the family left out of training (``suite-minus:FAMILY``), else None.
     """
@@ -186,12 +188,9 @@ def _random_corruption(suite: Mapping[str, Corruption], probability: float) -> W
 
     def apply(waveform: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         gate_seed, choice_seed, severity_seed, corruption_seed = split_seed(seed, 4)
-        length = tf.shape(waveform)[0]
         index = tf.random.stateless_uniform([], choice_seed, 0, len(corruptions), dtype=tf.int32)
         severity = tf.random.stateless_uniform([], severity_seed, 1, 6, dtype=tf.int32)
-        branches = [
-            (lambda c=c: fit_length(c(waveform, corruption_seed, severity), length)) for c in corruptions
-        ]
+        branches = [(lambda c=c: c(waveform, corruption_seed, severity)) for c in corruptions]
         return tf.cond(
             tf.random.stateless_uniform([], gate_seed) < probability,
             lambda: tf.switch_case(index, branches),

@@ -16,6 +16,7 @@ import tensorflow as tf
 from keras_audio.corruptions.base import Corruption, peak
 
 MU = 255.0
+SIMD_BLOCK = 64  # a multiple of every SIMD width (floats per register) TensorFlow's CPU kernels use
 
 
 def pcm_quantize(unit: tf.Tensor, bits: tf.Tensor) -> tf.Tensor:
@@ -31,15 +32,22 @@ def bit_depth(waveform: tf.Tensor, bits: tf.Tensor) -> tf.Tensor:
 
 
 def mu_law(waveform: tf.Tensor, bits: tf.Tensor, mu: float = MU) -> tf.Tensor:
-    """μ-law encode, quantise to `bits`, decode; full scale at the clip's peak (`[samples]` or `[batch, samples]`)."""
+    """μ-law encode, quantise to `bits`, decode; full scale at the clip's peak (`[samples]` or `[batch, samples]`).
+
+    A clip gets the same bits alone as inside a zero-padded batch row (`Corruption.corrupt_batch`): `log1p` and
+    `expm1` are called by name (TensorFlow's graph optimiser rewrites `log(1 + x)` into `log1p(x)` only where
+    the shape is known, so the written-out forms rounded differently for a clip of unknown length), and the
+    samples are padded to a multiple of `SIMD_BLOCK` for them (Eigen computes a tensor's last `size % 8`
+    values without SIMD, which rounds differently in the last bit).
+    """
+    length = tf.shape(waveform)[-1]
     full_scale = peak(waveform, keepdims=True)
+    waveform = tf.pad(waveform, [[0, 0]] * (waveform.shape.rank - 1) + [[0, (-length) % SIMD_BLOCK]])
     unit = tf.math.divide_no_nan(waveform, full_scale)
     log_mu = math.log1p(mu)
-    # log and exp rather than log1p and expm1: TensorFlow vectorises the former (4x faster here), and the
-    # precision lost near zero is far below one quantisation step.
-    compressed = tf.sign(unit) * (tf.math.log(1.0 + mu * tf.abs(unit)) / log_mu)
+    compressed = tf.sign(unit) * (tf.math.log1p(mu * tf.abs(unit)) / log_mu)
     codes = pcm_quantize(compressed, bits)
-    return tf.sign(codes) * ((tf.exp(tf.abs(codes) * log_mu) - 1.0) * (full_scale / mu))
+    return (tf.sign(codes) * (tf.math.expm1(tf.abs(codes) * log_mu) * (full_scale / mu)))[..., :length]
 
 
 class BitDepth(Corruption):
@@ -53,8 +61,8 @@ class BitDepth(Corruption):
     def apply(self, waveform, params):
         return bit_depth(waveform, params["bits"])
 
-    def apply_batch(self, waveforms, params):
-        return self.apply(waveforms, params)
+    def apply_batch(self, waveforms, params, lengths):
+        return self.apply(waveforms, params)  # per row: the peak is each row's; zeros stay zero
 
 
 class MuLaw(Corruption):
@@ -68,5 +76,5 @@ class MuLaw(Corruption):
     def apply(self, waveform, params):
         return mu_law(waveform, params["bits"])
 
-    def apply_batch(self, waveforms, params):
-        return self.apply(waveforms, params)
+    def apply_batch(self, waveforms, params, lengths):
+        return self.apply(waveforms, params)  # per row: the peak is each row's; zeros stay zero

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_audio.corruptions.base import Corruption, batch_random_sign, random_sign
+from keras_audio.corruptions.base import Corruption, batch_random_sign, random_sign, valid_samples
 
 
 class TimeShift(Corruption):
@@ -39,11 +39,12 @@ class TimeShift(Corruption):
         params["later"] = batch_random_sign(seeds) > 0.0
         return params
 
-    def apply_batch(self, waveforms, params):
+    def apply_batch(self, waveforms, params, lengths):
         length = tf.shape(waveforms)[1]
         # round(-x) = -round(x) (half to even), so both directions move by the same number of samples.
         shift = tf.cast(tf.round(params["shift_ms"] * (self.sample_rate / 1000.0)), tf.int32)
         shift = tf.clip_by_value(shift, 0, length)
         later = tf.pad(waveforms[:, : length - shift], [[0, 0], [shift, 0]])
         earlier = tf.pad(waveforms[:, shift:], [[0, 0], [0, shift]])
-        return tf.where(params["later"][:, None], later, earlier)
+        # What moves past a clip's own end is lost, as in `apply`.
+        return tf.where(valid_samples(lengths, length), tf.where(params["later"][:, None], later, earlier), 0.0)

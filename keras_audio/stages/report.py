@@ -18,11 +18,10 @@ import numpy as np
 from keras_audio.cache import BadFile
 from keras_audio.config import RunConfig
 from keras_audio.evaluate import MCE_MIN_REFERENCE_ERROR, majority_baseline, summarize
-from keras_audio.evaluate import CLEAN
 from keras_audio.corruptions import registry as corruption_registry
 from keras_audio.corruptions.policy import HELD_OUT_PREFIX, held_out_family, trained_on_policy
 from keras_audio.report import (
-    heldout_results, markdown_table, mean_sd, render_heldout, render_markdown, write_json, write_long_table, write_plots,
+    heldout_results, majority_mark, markdown_table, mean_sd, render_heldout, render_markdown, write_json, write_long_table, write_plots,
 )
 from keras_audio.results import (
     ModelKey, TestSetPredictions, confusions, headline_intervals, long_rows, read_predictions, reference_model,
@@ -60,7 +59,7 @@ def report_stage(config: RunConfig, run_dir: Path, timer, log: Callable[[str], N
             replicate_sets.append(replicates)
         keys = list(dict.fromkeys(k for t in in_domain for (k, _, _) in t.predictions))
         reference = reference_model(keys, config.models, config.reference_model)
-        run_summaries = summaries(rows, reference)
+        run_summaries = summaries(rows, reference, {t.fold: majority_baseline(t.y_true) for t in in_domain})
         whole_clip = {key: metrics for t in in_domain for key, metrics in utterance_accuracy(t).items()}
         for summary in run_summaries:
             key = ModelKey(summary["model"], summary["policy"], summary["seed"], summary["fold"])
@@ -127,7 +126,8 @@ def _write_tables(config: RunConfig, run_dir: Path, training: Mapping, evaluatio
     if shift:
         metrics["other_corpora"] = {
             name: {"majority_baseline": majority_baseline(t.y_true), "clips": len(t.clip_ids),
-                   "speakers": len(set(t.speakers)), "summaries": _shift_summaries(shift_rows), "rows": shift_rows}
+                   "speakers": len(set(t.speakers)),
+                   "summaries": _shift_summaries(shift_rows, majority_baseline(t.y_true)), "rows": shift_rows}
             for t in others for name, shift_rows in [(t.name, shift[t.name])]}
     heldout = _heldout(rows, reference)
     if heldout is not None:
@@ -162,7 +162,7 @@ def _write_tables(config: RunConfig, run_dir: Path, training: Mapping, evaluatio
     table_md = render_markdown(f"Results: {corpus} / {task}", list(dict.fromkeys(head)), run_summaries, rows,
                                _model_info(training), intervals)
     if shift:
-        table_md += "\n" + _shift_section(primary, baselines, run_summaries, rows, metrics["other_corpora"])
+        table_md += "\n" + _shift_section(primary, baselines, run_summaries, metrics["other_corpora"])
     if heldout is not None:
         table_md += "\n" + render_heldout(heldout, MCE_MIN_REFERENCE_ERROR)
     (run_dir / "table.md").write_text(table_md)
@@ -204,45 +204,39 @@ def _heldout(rows: Sequence[Mapping], reference: tuple[str, str] | None) -> dict
     return heldout_results(rows, held_out, corruption_registry.families(), reference, MCE_MIN_REFERENCE_ERROR)
 
 
-def _shift_summaries(rows: Sequence[Mapping]) -> list[dict]:
-    """Per model × policy × seed on another corpus: `evaluate.summarize`'s figures (no mCE), plus the balanced
-    accuracy of the clean rows."""
-    key_fields = ("model", "policy", "seed", "fold")
-    balanced: dict[tuple, list[float]] = {}
-    for row in rows:
-        if row["corruption"] == CLEAN:
-            balanced.setdefault(tuple(row[f] for f in key_fields), []).append(row["balanced_accuracy"])
-    return [{**summary, "clean_balanced": float(np.mean(balanced[tuple(summary[f] for f in key_fields)]))}
-            for summary in summarize(rows, key_fields)]
+def _shift_summaries(rows: Sequence[Mapping], majority: float) -> list[dict]:
+    """Per model × policy × seed on another corpus: `evaluate.summarize`'s figures (no mCE), balanced accuracies
+    and the mark of a model that does not beat the corpus's majority-class baseline included."""
+    return summarize(rows, ("model", "policy", "seed", "fold"), majority=majority)
 
 
-def _shift_section(primary: str, baselines: Mapping, run_summaries: Sequence[Mapping], rows: Sequence[Mapping],
+def _shift_section(primary: str, baselines: Mapping, run_summaries: Sequence[Mapping],
                    other_corpora: Mapping[str, Mapping]) -> str:
-    """`table.md`'s "in-domain vs other corpora": per model × policy, accuracy on each test corpus."""
+    """`table.md`'s "in-domain vs other corpora": per model × policy, accuracy on each test corpus, with its
+    balanced accuracy and whether the model beats the corpus's majority-class baseline."""
     def cell(values) -> str:
         return mean_sd([v for v in values if v == v])
 
     keys = list(dict.fromkeys((s["model"], s["policy"]) for s in run_summaries))
-    clean_balanced = {}
-    for row in rows:
-        if row["corruption"] == CLEAN:
-            clean_balanced.setdefault((row["model"], row["policy"]), []).append(row["balanced_accuracy"])
-    headers = ["model", "policy", f"{primary} clean", "balanced", "mean spoiled"]
-    for name in other_corpora:
-        headers += [f"{name} clean", "balanced", "mean spoiled"]
+    corpora = {primary: run_summaries, **{name: other["summaries"] for name, other in other_corpora.items()}}
+    headers = ["model", "policy"]
+    for name in corpora:
+        headers += [f"{name} clean", "balanced", "mean spoiled", "spoiled balanced", "≤ majority"]
     lines = []
     for model, policy in keys:
-        mine = [s for s in run_summaries if (s["model"], s["policy"]) == (model, policy)]
-        line = [model, policy, cell(s["clean"] for s in mine), cell(clean_balanced.get((model, policy), [])),
-                cell(s["mean_spoiled"] for s in mine)]
-        for other in other_corpora.values():
-            theirs = [s for s in other["summaries"] if (s["model"], s["policy"]) == (model, policy)]
-            line += [cell(s["clean"] for s in theirs), cell(s["clean_balanced"] for s in theirs),
-                     cell(s["mean_spoiled"] for s in theirs)]
+        line = [model, policy]
+        for summaries_ in corpora.values():
+            mine = [s for s in summaries_ if (s["model"], s["policy"]) == (model, policy)]
+            line += [cell(s["clean"] for s in mine), cell(s.get("clean_balanced", float("nan")) for s in mine),
+                     cell(s["mean_spoiled"] for s in mine),
+                     cell(s.get("mean_spoiled_balanced", float("nan")) for s in mine),
+                     majority_mark([s["at_or_below_majority"] for s in mine if "at_or_below_majority" in s])]
         lines.append(line)
     notes = [f"- {primary}: majority-class baseline {', '.join(f'{b:.3f}' for b in baselines.values())}"]
     notes += [f"- {name}: {o['clips']} clips from {o['speakers']} speakers, majority-class baseline "
               f"{o['majority_baseline']:.3f}" for name, o in other_corpora.items()]
     return "\n".join(["## In-domain vs other corpora", "", "Accuracy on the run's own test set and on each other "
-                      "corpus (clean, balanced clean, mean over the corruption grid).", "", *notes, "",
+                      "corpus (clean and mean over the corruption grid, each with its balanced accuracy; `≤ majority`: "
+                      "the clean accuracy does not beat the corpus's majority-class baseline, so the model does no "
+                      "better there than answering one class).", "", *notes, "",
                       markdown_table(headers, lines, align="ll" + "r" * (len(headers) - 2))]) + "\n"

@@ -63,15 +63,11 @@ def _grid_spoiled(source, corruption, severities, batch_size):
 @pytest.mark.parametrize("name", registry.names())
 def test_the_batched_spoiled_set_is_the_per_clip_one_clip_for_clip(name, suite, source):
     """Exact for every corruption, at batch sizes 3 (`evaluation_dataset`, severity a Python int) and 8
-    (`evaluate_grid`'s stream, severity a tensor in the element): the batched draws are TensorFlow's stateless
+    (`evaluate_grid`'s stream, severity a tensor in the element), for clips shorter than the window (spoiled at
+    their own length in a zero-padded row), as long and longer: the batched draws are TensorFlow's stateless
     ones bit for bit, the cheap families broadcast the same float operations over the batch, and the noise
-    powers (row sums, `reduce_sum` over each contiguous row) round as `tf.nn.l2_loss` does over one clip, so
-    no tolerance is needed. The default batched path runs the per-clip code itself, row by row.
-
-    One caveat, measured and not tested here: with a clip length that is not a multiple of 8 samples, the
-    last `length % 8` samples of a row can differ in the last bit for μ-law (`telephone`: 1 sample of 40,010
-    by 7e-9 at 4001 samples), because Eigen computes log/exp for a tensor's tail without SIMD. The suite's
-    lengths (2 s or 3 s at 8-48 kHz) are multiples of 8.
+    powers are sequential sums (`energy`), so the zeros past a clip's end change no bit; no tolerance is needed.
+    The default batched path runs the per-clip code itself, row by row.
     """
     corruption = suite[name]
     per_clip = np.stack([_spoiled(source, corruption, severity, 4, batched=False) for severity in SEVERITIES])
