@@ -449,7 +449,15 @@ def build_aisfx_encoder(sample_rate: int = SAMPLE_RATE, *, pretrained: bool = Tr
     """Waveforms `[batch, samples]` float32 at `sample_rate` (any length) -> clip embeddings `[batch, 512]`.
 
     The mean of the package's block embeddings for the recording each waveform holds (leading and trailing
-    zeros are padding, see the module docstring); other rates are resampled to 44.1 kHz in the graph.
+    zeros are padding, see the module docstring); other rates are resampled to 44.1 kHz in the graph. The input
+    is named `f"{name}_waveform"`.
+
+    A clip shorter than one block (100 frames, ~2.3 s) gets one zero-padded block, as in the package, and a
+    channel whose maximum over time falls in that padding takes the CNN's response to silence: the same value
+    for every such clip, up to float32 rounding (which differs by ~1e-6 between eager execution, a traced graph,
+    a SavedModel, TFLite and ONNX, whose kernels sum in other orders). Standardising embeddings over short clips
+    therefore meets channels of zero variance; dividing by their standard deviation turns that rounding into
+    arbitrarily large values.
 
     Args:
         sample_rate: the input rate in Hz.
@@ -459,7 +467,10 @@ def build_aisfx_encoder(sample_rate: int = SAMPLE_RATE, *, pretrained: bool = Tr
         name: the model's name.
     """
     sample_rate = _positive_int("build_aisfx_encoder", "sample_rate", sample_rate)
-    waveform = keras.Input(shape=(None,), dtype="float32", name="waveform")
+    # Not "waveform": the families nest the encoder under an outer input of that name, and Keras wants the names
+    # unique across the graph it maps (cutting a model at `encoder.output` raised "The name 'waveform' is used
+    # 2 times" instead of saying that that output is not connected to the outer input).
+    waveform = keras.Input(shape=(None,), dtype="float32", name=f"{name}_waveform")
     length = RecordingLength(sample_rate, SAMPLE_RATE, name="recording_length")(waveform)
     x = AlignToSignal(name="align_to_signal")(waveform)
     if sample_rate != SAMPLE_RATE:

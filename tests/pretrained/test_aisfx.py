@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_audio.export_formats import FORMAT_ATOL
 from keras_audio.pretrained import aisfx, sources, torch_checkpoint
 
 GOLDEN = Path(__file__).with_name("golden_aisfx.npz")
@@ -169,6 +170,56 @@ def test_keras_file_round_trip(encoder16, tmp_path):
     clip[1, 9000:] = 0
     np.testing.assert_allclose(embed(reloaded, clip), embed(encoder16, clip), rtol=0, atol=1e-6)
 
+
+
+def padded_tones(rate: int = 16000, seconds: float = 0.8, count: int = 8) -> np.ndarray:
+    """Tones of 0.5 to 0.8 s, each centred in `seconds` of zeros (leading and trailing zeros, different lengths),
+    as the trainer's probe clips are."""
+    rng = np.random.default_rng(3)
+    samples = int(rate * seconds)
+    waveforms = np.zeros((count, samples), np.float32)
+    for row, (frequency, length) in enumerate(zip(rng.uniform(200, 3000, count),
+                                                  rng.integers(rate // 2, samples - 200, count))):
+        start = (samples - length) // 2
+        waveforms[row, start:start + length] = 0.5 * np.sin(2 * np.pi * frequency * np.arange(length) / rate)
+    return waveforms
+
+
+def test_nested_encoder_answers_alike_eager_traced_and_saved(encoder, tmp_path):
+    """The encoder nested in an outer functional model, as the pretrained families build it: the same
+    embeddings eagerly, traced with an unknown batch and length (as the SavedModel export traces it), and
+    reloaded from a SavedModel, on clips with leading and trailing zeros; its input's name does not clash
+    with the outer model's."""
+    from keras_audio.models.frontend import waveform_input
+
+    nested = aisfx.build_aisfx_encoder(16000, name="encoder")  # weights from the cache `encoder` wrote
+    waveform = waveform_input()
+    assert nested.input.name == "encoder_waveform" != waveform.name
+    outer = keras.Model(waveform, nested(waveform, training=False), name="outer")
+    # both inputs in one graph: with the encoder's input also named "waveform", Keras refused it ("The name
+    # 'waveform' is used 2 times"), as it did a model cut at `encoder.output` from the outer input
+    keras.Model([outer.input, nested.input], [outer.output, nested.output])
+    waveforms = padded_tones()
+    assert (waveforms[:, 0] == 0).all() and (waveforms[:, -1] == 0).all()
+
+    eager = embed(outer, waveforms)
+    np.testing.assert_array_equal(eager, embed(nested, waveforms))
+    signature = [tf.TensorSpec([None, None], tf.float32)]
+    traced = tf.function(lambda x: outer(x, training=False), input_signature=signature)
+    module = tf.Module()
+    module.outer = outer
+    module.serve = traced
+    tf.saved_model.save(module, str(tmp_path / "saved_model"))
+    reloaded = tf.saved_model.load(str(tmp_path / "saved_model"))
+    # float32 kernels differ in summation order between eager execution and an optimised graph (~5e-6 here)
+    for other in (traced(tf.constant(waveforms)), reloaded.serve(tf.constant(waveforms))):
+        np.testing.assert_allclose(other.numpy(), eager, rtol=0, atol=FORMAT_ATOL)
+    # and padding-invariant there too: the clips unpadded, one at a time
+    for row, clip in zip(eager, waveforms):
+        signal = np.flatnonzero(clip)
+        unpadded = clip[signal[0]:signal[-1] + 1][None]
+        np.testing.assert_allclose(reloaded.serve(tf.constant(unpadded)).numpy()[0], row, rtol=0,
+                                   atol=FORMAT_ATOL)
 
 LAYERS = [aisfx.PolyphaseResample(22050, 44100, zero_crossings=32, rolloff=0.9, kaiser_beta=8.0),
           aisfx.RecordingLength(16000, 44100), aisfx.AisfxLogMel(n_mels=64, fmax=16000.0),
