@@ -435,8 +435,9 @@ def corpus_option_problems(config: RunConfig) -> list[str]:
 
 def check_test_corpora(config: RunConfig, manifest: Manifest) -> None:
     """Each corpus of ``--test-corpus`` (`options.test_corpora`): its manifest builds (the folder exists, the
-    layout is right), its classes map into the training corpus's (`manifest`; ``--class-map``), and the clips
-    to score are there (its test split, or every clip with ``--test-split all``). Call it with the training
+    layout is right), its classes map into the training corpus's (`manifest`; ``--class-map``), the clips
+    to score are there (its test split, or every clip with ``--test-split all``), and no recipe is given twice
+    (a test set is named by its recipe). Call it with the training
     manifest before decoding, so that a bad test corpus fails before training rather than after.
 
     Raises:
@@ -446,15 +447,21 @@ def check_test_corpora(config: RunConfig, manifest: Manifest) -> None:
     from keras_audio.predictors import align_classes
 
     split = config.options.get("test_split", "test")
-    problems = []
-    for spec in config.options.get("test_corpora", []):
+    specs = config.options.get("test_corpora", [])
+    names = [spec["corpus"] for spec in specs]
+    problems = [f"--test-corpus {name} is given {names.count(name)} times: a test set is named by its recipe, so "
+                f"their rows would mix in predictions.csv.gz and the tables; give each recipe once"
+                for name in dict.fromkeys(names) if names.count(name) > 1]
+    if problems:
+        raise PlanError(problems, "test corpora")
+    for spec in specs:
         name = f"--test-corpus {spec['corpus']}" + (f"={spec['data_dir']}" if spec.get("data_dir") else "")
         try:
             test = corpora.load_corpus(spec["corpus"], spec.get("data_dir"), spec.get("task") or manifest.task,
                                        config.seed, progress=False, **(spec.get("options") or {}))
             align_classes(test, manifest.classes, config.options.get("class_map"), model="the training corpus")
         except (ValueError, OSError) as error:
-            problems.append(f"{name}: {str(error).splitlines()[0]}")
+            problems.append(f"{name}: {' '.join(line.strip() for line in str(error).splitlines())}")
             continue
         if split == "test" and not (test.frame["split"] == "test").any():
             problems.append(f"{name}: its test split is empty; pass --test-split all to score every clip")

@@ -1,7 +1,9 @@
 """Typed results handed from the evaluate stage to the report stage, and the figures computed from them.
 
 The evaluate stage writes every prediction it made to `predictions.csv.gz` (one row per clip × model ×
-condition); the report stage reads it back into `TestSetPredictions` and derives everything else from it:
+condition, each row carrying its whole key) and describes what it scored in `evaluation.json`
+(`describe_test_set`); the report stage reads the file back into `TestSetPredictions`, matching rows by key
+and checking them against that description (`read_predictions`), and derives everything else from it:
 the long table's rows with their speaker-bootstrap intervals, the headline summaries and mCE, the
 confusion matrices. So a user's error analysis and the tables start from the same file.
 """
@@ -55,7 +57,8 @@ class TestSetPredictions:
     Attributes:
         name: the test set (``in-domain``, or ``<corpus>`` for another corpus).
         fold: the cross-validation round ("" without folds).
-        clip_ids, speakers: the test clips in evaluation order.
+        clip_ids, speakers: the test clips in evaluation order (read back: in the order the file first lists
+            them; no figure depends on it).
         y_true: their label ids in the models' class order.
         class_names: the models' classes.
         predictions: `(model key, corruption, severity) -> predicted label ids`, in evaluation order
@@ -211,10 +214,12 @@ def read_predictions(path: Path, class_names: Sequence[str], test_sets: Sequence
                 if predicted is None:
                     if corruption == UTTERANCE:
                         continue  # whole clips are scored only by the worker that scores them
-                    raise PredictionsError(f"{where}: no predictions of {key.label} under {corruption} {severity}")
+                    raise PredictionsError(f"{where}: no predictions of model {key.label} under condition "
+                                           f"{corruption} (severity {severity})")
                 absent = [clip_id for clip_id in clips if clip_id not in predicted]
                 if absent:
-                    raise PredictionsError(f"{where}: {key.label}, {corruption} {severity}: no prediction for "
+                    raise PredictionsError(f"{where}: model {key.label}, condition {corruption} (severity "
+                                           f"{severity}): no prediction for "
                                            f"{len(absent)} clip(s): {', '.join(absent[:5])}"
                                            + (f", ... ({len(absent) - 5} more)" if len(absent) > 5 else ""))
                 condition = (key, corruption, severity)

@@ -188,3 +188,12 @@ def test_clip_length_bounds_are_the_analysis_window_and_what_a_batch_fits_in_mem
     config.clip_seconds = 10.5
     (problem,) = clip_length_problems(config, memory)
     assert "--clip-seconds 10.5: a training batch of 32 clips" in problem and "--clip-seconds 10 or less" in problem
+
+
+def test_a_test_corpus_given_twice_is_refused():
+    from keras_audio.plan import check_test_corpora
+
+    config = RunConfig(options={"test_corpora": [{"corpus": "csv", "data_dir": "/a"},
+                                                 {"corpus": "csv", "data_dir": "/b"}]})
+    with pytest.raises(PlanError, match="--test-corpus csv is given 2 times"):
+        check_test_corpora(config, None)
