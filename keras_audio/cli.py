@@ -117,7 +117,8 @@ def _training_flags(parser: argparse.ArgumentParser, defaults: RunConfig) -> Non
                              "the global batch, split over the replicas")
     parser.add_argument("--resume", action="store_true",
                         help="continue the killed run of this --run-name: finished models are kept, a half-trained "
-                             "one continues from its last epoch (same flags required)")
+                             "one continues from its last epoch (same flags required); with nothing to continue, "
+                             "the run starts afresh and says so")
     _grid_flags(parser, defaults)
 
 
@@ -435,11 +436,12 @@ def main(argv=None) -> int:
     except Exception as error:  # a user error is one line; anything else too, unless --debug
         if args.debug:
             raise
-        if not isinstance(error, (UserError, ValueError, FileExistsError, FileNotFoundError, NotADirectoryError,
-                                  PermissionError, RuntimeError)):
+        # OSError: a folder given as an output file, a full disk, a read-only folder...
+        if not isinstance(error, (UserError, ValueError, OSError, RuntimeError)):
             raise
         message = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
         lines = message.splitlines() or [type(error).__name__]
+        lines[0] += "".join(f"; {note}" for note in getattr(error, "__notes__", ()))  # e.g. where work was kept
         # Errors that list several files (bad audio) keep their list; everything else is one line.
         print(f"keras-audio {args.command}: {lines[0]}", file=sys.stderr)
         for line in lines[1:]:

@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import re
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -19,17 +20,17 @@ import numpy as np
 
 from keras_audio.config import RunConfig
 from keras_audio.corpora.combined import GROUP_COLUMN
-from keras_audio.plan import check_run
+from keras_audio.plan import check_run, check_test_corpora
 from keras_audio.predictors import LoadedModel, align_classes, load_predictor
 from keras_audio.report import write_json
 from keras_audio.run_writer import RunWriter
-from keras_audio.results import ModelKey, TestSetPredictions, write_predictions
+from keras_audio.results import ModelKey, TestSetPredictions, describe_test_set, write_predictions
 from keras_audio.stages.data import build_suite, load_clips
 from keras_audio.stages.evaluate import (
     EVALUATION_FILE, PREDICTIONS_FILE, TestSet, evaluate_stage, in_domain_test_sets, trained_models,
 )
 from keras_audio.stages.report import report_stage
-from keras_audio.stages.train import CHECKPOINTS, TRAINING_FILE, train_stage
+from keras_audio.stages.train import CHECKPOINTS, TRAINED_FILE, TRAINING_FILE, train_stage
 
 
 class StageTimer:
@@ -65,7 +66,8 @@ def run_experiment(config: RunConfig, progress: bool = True, log: Callable[[str]
     report = check_run(config)
     for line in report.notes:
         log(f"      note: {line}")
-    return _in_run_folder(config, lambda work, timer: _run(config, work, timer, progress, log), log, resume)
+    return _in_run_folder(config, lambda work, timer: _run(config, work, timer, progress, log), log, resume,
+                          trains=True)
 
 
 def run_evaluation(config: RunConfig, model_paths: Sequence[str | Path], *, split: str = "test",
@@ -125,7 +127,7 @@ def train_only(config: RunConfig, progress: bool = True, log: Callable[[str], No
         config.save(work / "config.json")
         train_stage(config, work, timer, log, progress)
 
-    return _in_run_folder(config, train, log, resume)
+    return _in_run_folder(config, train, log, resume, trains=True)
 
 
 def rereport(run_dir: str | Path, log: Callable[[str], None] = print) -> str:
@@ -144,7 +146,7 @@ def export_corpus_testset(config: RunConfig, out: Path, *, split: str = "test", 
     config.validate()
     timer = StageTimer()
     clips = load_clips(config, config.corpus, config.data_dir, config.task, timer, log, progress,
-                       config.options.get("corpus"))
+                       config.options.get("corpus"), splits=() if split == "all" else ("test",))
     manifest = clips.manifest
     test, train = (manifest, None) if split == "all" else (manifest.subset("test"), manifest.subset("train"))
     suite, missing = build_suite(config, clips.store, train)
@@ -176,15 +178,21 @@ def score_testset(testset_dir: str | Path, predictions_csv: str | Path, *, out: 
     test_set = TestSetPredictions(
         name=settings.corpus, fold="", clip_ids=frame["clip_id"].tolist(), speakers=frame["speaker"].tolist(),
         y_true=scored.grid.y_true.astype(np.int64), class_names=tuple(settings.classes),
-        predictions={(keys[m], c, s): y for (m, c, s), y in scored.grid.predictions.items()})
+        predictions={(keys[m], c, s): y for (m, c, s), y in scored.grid.predictions.items()},
+        probabilities={(keys[m], c, s): p for (m, c, s), p in scored.probabilities.items()} or None)
     table = {}
 
     def score(work: Path, timer: StageTimer) -> None:
         config.save(work / "config.json")
         write_predictions([test_set], work / PREDICTIONS_FILE)
-        write_json({"classes": list(settings.classes), "task": settings.task, "notes": [f"scored from {predictions_csv} against the "
-                                                                 f"published test set {testset_dir}"],
-                    "test_sets": [], "seed": settings.seed, "models": []}, work / EVALUATION_FILE)
+        write_json({"classes": list(settings.classes), "task": settings.task,
+                    "test_sets": [describe_test_set(test_set, settings.conditions, corpus=settings.corpus,
+                                                    task=settings.task)],
+                    "notes": [f"scored from {predictions_csv} against the published test set {testset_dir}"],
+                    "seed": settings.seed,
+                    "models": [{"model": k.model, "policy": k.policy, "seed": k.seed, "fold": k.fold,
+                                "source": str(predictions_csv)} for k in keys.values()]},
+                   work / EVALUATION_FILE)
         table["md"] = report_stage(config, work, timer, log)
 
     _in_run_folder(config, score, log)
@@ -221,7 +229,9 @@ def other_corpus_test_set(config: RunConfig, corpus: str, data_dir: str | None, 
                           progress: bool, corpus_options: dict | None = None) -> TestSet:
     """A corpus under test, relabelled into the models' classes: its test split (babble from its training
     split) or, with ``split="all"``, every clip (babble then left out: no speaker of it is unseen)."""
-    clips = load_clips(config, corpus, data_dir, task, timer, log, progress, corpus_options, label=corpus)
+    # Only the clips scored must be there: a corpus made for evaluation alone has no training split.
+    clips = load_clips(config, corpus, data_dir, task, timer, log, progress, corpus_options, label=corpus,
+                       splits=() if split == "all" else ("test",))
     manifest = align_classes(clips.manifest, model_classes, class_map)
     clips = dataclasses.replace(clips, manifest=manifest)
     if split == "all":
@@ -230,12 +240,16 @@ def other_corpus_test_set(config: RunConfig, corpus: str, data_dir: str | None, 
 
 
 def _in_run_folder(config: RunConfig, work_on: Callable[[Path, StageTimer], None], log: Callable[[str], None],
-                   resume: bool = False) -> Path:
-    """Run `work_on` in a partial folder that becomes `out/<run name>` when it returns (`run_writer`)."""
+                   resume: bool = False, trains: bool = False) -> Path:
+    """Run `work_on` in a partial folder that becomes `out/<run name>` when it returns (`run_writer`).
+
+    A run that trains (`trains`) keeps its partial folder when interrupted, and when it fails once a model
+    is trained (the error says where), so that ``--resume`` continues it; an evaluation is cheap to repeat
+    and keeps nothing.
+    """
     timer = StageTimer()
-    # An interrupted run keeps its partial folder for `--resume` (a plain rerun removes it and says so).
     with RunWriter(config.out, config.run_name or default_run_name(config), resumable=resume,
-                   keep_interrupted=True) as writer:
+                   keep_interrupted=trains) as writer:
         for line in writer.cleaned:
             log(f"      {line}")
         if writer.adopted is not None:
@@ -245,7 +259,19 @@ def _in_run_folder(config: RunConfig, work_on: Callable[[Path, StageTimer], None
                                  f"({previous}); resume it with the same flags, or choose another --run-name")
             log(f"      resuming {writer.final.name}: finished models are kept, a half-trained one continues "
                 f"from its last epoch")
-        work_on(writer.work, timer)
+        elif resume:
+            # Not refused: a preemptible job's script passes --resume on every attempt, the first included.
+            print(f"keras-audio: --resume: no stopped run {writer.final.name!r} in {writer.out}; starting it afresh",
+                  file=sys.stderr)
+        try:
+            work_on(writer.work, timer)
+        except Exception as error:
+            trained = sorted(writer.work.glob(f"models/*/{TRAINED_FILE}"))
+            if trained:
+                writer.keep = True
+                error.add_note(f"the {len(trained)} trained model(s) are kept in {writer.work}; continue with "
+                               f"--resume --run-name {writer.name} once this is fixed")
+            raise
         shutil.rmtree(writer.work / CHECKPOINTS, ignore_errors=True)
     log(f"\nrun folder: {writer.final}")
     return writer.final
@@ -253,7 +279,7 @@ def _in_run_folder(config: RunConfig, work_on: Callable[[Path, StageTimer], None
 
 def _run(config: RunConfig, work: Path, timer: StageTimer, progress: bool, log: Callable[[str], None]) -> None:
     config.save(work / "config.json")
-    clips = train_stage(config, work, timer, log, progress)
+    clips = train_stage(config, work, timer, log, progress, before_decode=lambda m: check_test_corpora(config, m))
     test_sets = in_domain_test_sets(config, clips)
     if GROUP_COLUMN in clips.manifest.frame.columns:  # several training corpora: each one's test split too
         for name in dict.fromkeys(clips.manifest.frame[GROUP_COLUMN]):

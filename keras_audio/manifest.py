@@ -147,8 +147,13 @@ class Manifest:
         return self.replace(self.frame[~self.frame["clip_id"].isin(drop)])
 
     # ------------------------------------------------------------- validation
-    def validate(self, check_files: bool = True) -> "Manifest":
+    def validate(self, check_files: bool = True, splits: Sequence[str] = ("train", "test")) -> "Manifest":
         """Check the manifest once, listing every problem, and return it.
+
+        Args:
+            check_files: check that every file exists.
+            splits: the splits that must hold clips: train and test for a corpus to train on, only those scored
+                for a corpus under test (none but a non-empty manifest for every clip of an evaluation-only one).
 
         Raises:
             ManifestError: duplicate clip ids, unknown labels or splits, empty splits, missing files.
@@ -164,9 +169,11 @@ class Manifest:
         unknown_splits = sorted(set(self.frame["split"]) - set(SPLITS))
         if unknown_splits:
             problems.append(f"split value(s) not in {SPLITS}: {unknown_splits}")
-        for split in ("train", "test"):
+        for split in splits:
             if not (self.frame["split"] == split).any():
                 problems.append(f"the {split!r} split is empty")
+        if not len(self.frame):
+            problems.append("no clips")
         if check_files:
             for path in self.paths():
                 if not path.is_file():

@@ -5,7 +5,10 @@ Three calls, each listing every problem in one `PlanError` (or returning a `Plan
 - `check_run(config)`, before the corpus is loaded: models and their hyperparameters (keyword names
   against each family's builder, with the closest valid name; value types against the defaults), the
   policies, the reference model, the corruptions and the resources they need (an encoder for ``transfer``,
-  a noise folder for ``background_noise``, impulse responses for ``ir_reverb``);
+  a noise folder for ``background_noise``, impulse responses for ``ir_reverb``), the corpus options, and a
+  clip length between the front-end's window and what a training batch fits in memory;
+- `check_test_corpora(config, manifest)`, with the training manifest before decoding: every
+  ``--test-corpus`` loads, its classes map into the training classes, its clips to score are there;
 - `check_folders(config)`, once the corpus is loaded (the generated corpus writes its noise folder then):
   the given noise and impulse-response folders exist and hold audio;
 - `check_plan(manifest, settings)`, on each round's manifest before decoding: every class in train,
@@ -28,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import inspect
+import math
 import numbers
 import os
 from collections import defaultdict
@@ -40,6 +44,9 @@ from keras_audio.config import PlanConfig, RunConfig, did_you_mean
 from keras_audio.manifest import SPLITS, Manifest, problem_list
 
 SHOWN = 10
+# Bytes held per input sample of a training batch: waveform copies in the pipeline and the corruption, the
+# STFT and log-mel, the activations and their gradients (about 32 float32 values; a rough upper estimate).
+TRAINING_BYTES_PER_SAMPLE = 128
 # Builder arguments the run sets itself; not hyperparameters a config may give.
 RUN_ARGUMENTS = ("num_classes", "sample_rate", "features", "spec_augment")
 _CONSEQUENCE = {
@@ -376,10 +383,97 @@ def check_resources(config: RunConfig) -> PlanReport:
     return report
 
 
+def memory_bytes() -> int | None:
+    """This machine's physical memory in bytes (None where the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def clip_length_problems(config: RunConfig, memory: int | None = None) -> list[str]:
+    """Why `config.clip_seconds` cannot train (an empty list: it can).
+
+    At least the front-end's analysis window (`features.n_fft` samples): a shorter clip has no log-mel frame,
+    and the export refuses a model that cannot answer its own clip length. At most what one training batch
+    (`batch_size` clips, `TRAINING_BYTES_PER_SAMPLE` bytes per input sample) fits in half of `memory` (default:
+    this machine's): past it the run dies out of memory after decoding, or swaps for hours.
+    """
+    samples, rate, window = config.clip_samples, config.sample_rate, config.features.n_fft
+    problems = []
+    if samples < window:
+        shortest = math.ceil(window / rate * 1000) / 1000
+        problems.append(f"--clip-seconds {config.clip_seconds:g} is {samples} sample(s) at {rate} Hz, shorter than "
+                        f"the front-end's analysis window (features.n_fft = {window} samples): the log-mel has no "
+                        f"frame and the export refuses the model; use --clip-seconds {shortest:g} or more")
+    memory = memory_bytes() if memory is None else memory
+    if memory:
+        need = config.batch_size * samples * TRAINING_BYTES_PER_SAMPLE
+        if need > memory / 2:
+            longest = math.floor(memory / 2 / (config.batch_size * TRAINING_BYTES_PER_SAMPLE * rate) * 1000) / 1000
+            problems.append(f"--clip-seconds {config.clip_seconds:g}: a training batch of {config.batch_size} clips "
+                            f"of {samples} samples needs about {need / 1e9:.3g} GB ({TRAINING_BYTES_PER_SAMPLE} bytes "
+                            f"per input sample with the models' activations), more than half of this machine's "
+                            f"{memory / 1e9:.3g} GB; use --clip-seconds {longest:g} or less, or a smaller "
+                            f"--batch-size")
+    return problems
+
+
+def corpus_option_problems(config: RunConfig) -> list[str]:
+    """Unknown corpora and corpus options (`--corpus-option`), for the training and the test corpora."""
+    from keras_audio.corpora.registry import check_options
+
+    specs = config.options.get("corpora") or [{"corpus": config.corpus, "options": config.options.get("corpus")}]
+    problems = []
+    for spec in [*specs, *config.options.get("test_corpora", [])]:
+        try:
+            check_options(spec["corpus"], spec.get("options") or {})
+        except ValueError as error:
+            problems.append(str(error))
+    return problems
+
+
+def check_test_corpora(config: RunConfig, manifest: Manifest) -> None:
+    """Each corpus of ``--test-corpus`` (`options.test_corpora`): its manifest builds (the folder exists, the
+    layout is right), its classes map into the training corpus's (`manifest`; ``--class-map``), the clips
+    to score are there (its test split, or every clip with ``--test-split all``), and no recipe is given twice
+    (a test set is named by its recipe). Call it with the training
+    manifest before decoding, so that a bad test corpus fails before training rather than after.
+
+    Raises:
+        PlanError: one line per test corpus that cannot be scored.
+    """
+    from keras_audio import corpora
+    from keras_audio.predictors import align_classes
+
+    split = config.options.get("test_split", "test")
+    specs = config.options.get("test_corpora", [])
+    names = [spec["corpus"] for spec in specs]
+    problems = [f"--test-corpus {name} is given {names.count(name)} times: a test set is named by its recipe, so "
+                f"their rows would mix in predictions.csv.gz and the tables; give each recipe once"
+                for name in dict.fromkeys(names) if names.count(name) > 1]
+    if problems:
+        raise PlanError(problems, "test corpora")
+    for spec in specs:
+        name = f"--test-corpus {spec['corpus']}" + (f"={spec['data_dir']}" if spec.get("data_dir") else "")
+        try:
+            test = corpora.load_corpus(spec["corpus"], spec.get("data_dir"), spec.get("task") or manifest.task,
+                                       config.seed, progress=False, **(spec.get("options") or {}))
+            align_classes(test, manifest.classes, config.options.get("class_map"), model="the training corpus")
+        except (ValueError, OSError) as error:
+            problems.append(f"{name}: {' '.join(line.strip() for line in str(error).splitlines())}")
+            continue
+        if split == "test" and not (test.frame["split"] == "test").any():
+            problems.append(f"{name}: its test split is empty; pass --test-split all to score every clip")
+    if problems:
+        raise PlanError(problems, "test corpora")
+
+
 def check_run(config: RunConfig) -> PlanReport:
     """Everything `check_model_options` and `check_resources` check, plus the model × policy plan: a policy
-    with SpecAugment for a family without a log-mel, and a reference model that is not trained with policy
-    none. Call it first, before loading the corpus (then `check_folders` and `check_plan` after loading it).
+    with SpecAugment for a family without a log-mel, a reference model that is not trained with policy
+    none, the clip length (`clip_length_problems`) and the corpus options. Call it first, before loading the
+    corpus (then `check_folders` and `check_plan` after loading it).
 
     Raises:
         PlanError: every problem found (a `ConfigError` first, for a config that does not validate).
@@ -411,6 +505,7 @@ def check_run(config: RunConfig) -> PlanReport:
         # Mixup's soft targets need the standard Keras recipe's loss; the other trainers compile their own.
         problems += [f"model {model!r} cannot train with mixup (options.mixup_alpha): its trainer uses class ids"
                      for model in config.models if model in known and registry.get_family(model).trainer is not None]
+    problems += clip_length_problems(config) + corpus_option_problems(config)
     if config.reference_model and (config.reference_model not in config.models or "none" not in config.policies):
         problems.append(f"reference model {config.reference_model!r} must be one of the models {list(config.models)}, "
                         f"trained with policy 'none' (policies: {list(config.policies)})")

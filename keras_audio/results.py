@@ -1,7 +1,9 @@
 """Typed results handed from the evaluate stage to the report stage, and the figures computed from them.
 
 The evaluate stage writes every prediction it made to `predictions.csv.gz` (one row per clip × model ×
-condition); the report stage reads it back into `TestSetPredictions` and derives everything else from it:
+condition, each row carrying its whole key) and describes what it scored in `evaluation.json`
+(`describe_test_set`); the report stage reads the file back into `TestSetPredictions`, matching rows by key
+and checking them against that description (`read_predictions`), and derives everything else from it:
 the long table's rows with their speaker-bootstrap intervals, the headline summaries and mCE, the
 confusion matrices. So a user's error analysis and the tables start from the same file.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import gzip
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from sklearn.metrics import confusion_matrix
 from keras_audio.evaluate import CLEAN, UTTERANCE, classification_metrics, mce_reference_errors, summarize
 from keras_audio.statistics import DEFAULT_RESAMPLES, SpeakerBootstrap, percentile_interval
 
+PROBABILITY_PREFIX = "p_"  # p_<class>: a class's probability
 PREDICTION_COLUMNS = ("test_set", "model", "policy", "seed", "fold", "corruption", "severity", "clip_id", "speaker",
                       "true_label", "predicted_label")
 
@@ -53,7 +57,8 @@ class TestSetPredictions:
     Attributes:
         name: the test set (``in-domain``, or ``<corpus>`` for another corpus).
         fold: the cross-validation round ("" without folds).
-        clip_ids, speakers: the test clips in evaluation order.
+        clip_ids, speakers: the test clips in evaluation order (read back: in the order the file first lists
+            them; no figure depends on it).
         y_true: their label ids in the models' class order.
         class_names: the models' classes.
         predictions: `(model key, corruption, severity) -> predicted label ids`, in evaluation order
@@ -74,55 +79,163 @@ class TestSetPredictions:
         return SpeakerBootstrap(np.asarray(self.speakers), DEFAULT_RESAMPLES, seed)
 
 
+class PredictionsError(ValueError):
+    """A predictions file that does not hold what its run says (the message names the file and the rows)."""
+
+
+def clips_digest(clip_ids: Iterable[str]) -> str:
+    """``sha256:<hex>`` of a test set's clip ids (sorted, so row order does not matter): `evaluation.json` pins
+    the clips `predictions.csv.gz` must hold with it."""
+    digest = hashlib.sha256()
+    for clip_id in sorted(clip_ids):
+        digest.update(clip_id.encode() + b"\n")
+    return f"sha256:{digest.hexdigest()}"
+
+
+def describe_test_set(test_set: TestSetPredictions, conditions: Sequence[tuple[str, int]], **extra) -> dict:
+    """A test set's entry in `evaluation.json`: what `read_predictions` checks the predictions file against.
+
+    Args:
+        conditions: the grid's `(corruption, severity)` pairs, clean first.
+        extra: more fields (corpus, task).
+    """
+    return {"name": test_set.name, "fold": test_set.fold, **extra, "clips": len(test_set.clip_ids),
+            "clips_sha256": clips_digest(test_set.clip_ids), "speakers": len(set(test_set.speakers)),
+            "conditions": [[name, int(severity)] for name, severity in conditions]}
+
+
 def write_predictions(test_sets: Sequence[TestSetPredictions], path: Path) -> None:
-    """`predictions.csv.gz`: one row per test set × model × condition × clip, with every class probability."""
+    """`predictions.csv.gz`: one row per test set × model × condition × clip, each row carrying its whole key
+    (test set, fold, model, policy, seed, corruption, severity, clip id) and, when the test sets have them,
+    every class's probability (`p_<class>`)."""
+    names = list(test_sets[0].class_names) if test_sets else []
+    if any(list(t.class_names) != names for t in test_sets):
+        raise ValueError(f"write_predictions: the test sets disagree on the classes: "
+                         f"{sorted({tuple(t.class_names) for t in test_sets})}")
+    with_probabilities = any(t.probabilities for t in test_sets)
     with gzip.open(path, "wt", newline="", compresslevel=6) as handle:
-        writer = None
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow([*PREDICTION_COLUMNS, *([f"{PROBABILITY_PREFIX}{name}" for name in names]
+                                                if with_probabilities else [])])
         for test_set in test_sets:
-            names = list(test_set.class_names)
-            if writer is None:
-                writer = csv.writer(handle, lineterminator="\n")
-                writer.writerow([*PREDICTION_COLUMNS, *[f"p_{name}" for name in names]])
             for (key, corruption, severity), y_pred in test_set.predictions.items():
                 probabilities = (test_set.probabilities or {}).get((key, corruption, severity))
                 for i, clip_id in enumerate(test_set.clip_ids):
                     row = [test_set.name, key.model, key.policy, key.seed, key.fold, corruption, severity, clip_id,
                            test_set.speakers[i], names[test_set.y_true[i]], names[y_pred[i]]]
-                    if probabilities is not None:
-                        row += [f"{p:.6g}" for p in probabilities[i]]
+                    if with_probabilities:  # a test set scored without them: empty cells
+                        row += ([f"{p:.6g}" for p in probabilities[i]] if probabilities is not None
+                                else [""] * len(names))
                     writer.writerow(row)
 
 
-def read_predictions(path: Path, class_names: Sequence[str]) -> list[TestSetPredictions]:
-    """Read `predictions.csv.gz` back, test sets and keys in the order they were written.
+def read_predictions(path: Path, class_names: Sequence[str], test_sets: Sequence[Mapping] | None = None,
+                     models: Sequence[Mapping] | None = None) -> list[TestSetPredictions]:
+    """Read `predictions.csv.gz` back, matching rows by key, never by position.
+
+    A row's test set and fold with its clip id name the clip (its speaker and true label must agree on every
+    row); its model key, corruption and severity name the condition. Every model of a test set must predict
+    every clip once under every condition. Test sets come in file order, conditions in grid order (each
+    condition, every model on it), clips in the order the file first lists them; probabilities are read back
+    when the file has them.
+
+    Args:
+        class_names: the models' classes (`evaluation.json`'s ``classes``).
+        test_sets: `evaluation.json`'s ``test_sets`` (`describe_test_set`): when given, the file must hold
+            each of them with exactly its clips (`clips_sha256`) and conditions.
+        models: `evaluation.json`'s ``models``: when given, each must be on every test set of its fold.
 
     Raises:
-        ValueError: a label that is not one of `class_names`, naming the row.
+        PredictionsError: an unreadable row, a label that is not a class, a clip with two labels or
+            speakers, a prediction given twice, missing ones (naming the model, condition and clip ids), or
+            test sets, clips, conditions or models other than `test_sets` and `models` say.
     """
     index = {name: i for i, name in enumerate(class_names)}
     sets: dict[tuple[str, str], dict] = {}
     with gzip.open(path, "rt", newline="") as handle:
         reader = csv.DictReader(handle)
+        missing = [c for c in PREDICTION_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise PredictionsError(f"{path}: missing column(s) {missing}")
+        p_columns = [f"{PROBABILITY_PREFIX}{name}" for name in class_names]
+        with_probabilities = all(c in reader.fieldnames for c in p_columns)
         for line, row in enumerate(reader, start=2):
-            key = ModelKey(row["model"], row["policy"], int(row["seed"]), row["fold"])
-            entry = sets.setdefault((row["test_set"], row["fold"]), {"clips": {}, "predictions": {}})
-            condition = (key, row["corruption"], int(row["severity"]))
             try:
+                key = ModelKey(row["model"], row["policy"], int(row["seed"]), row["fold"])
+                condition = (key, row["corruption"], int(row["severity"]))
                 true_id, predicted_id = index[row["true_label"]], index[row["predicted_label"]]
+                values = [row[c] for c in p_columns] if with_probabilities else []
+                probabilities = np.array(values, np.float64) if values and all(values) else None
             except KeyError as error:
-                raise ValueError(f"{path}: line {line}: label {error.args[0]!r} is not one of {list(class_names)}") \
-                    from None
-            if condition == next(iter(entry["predictions"]), condition):  # the first condition lists the clips
-                entry["clips"].setdefault(row["clip_id"], (row["speaker"], true_id))
-            entry["predictions"].setdefault(condition, []).append(predicted_id)
+                raise PredictionsError(f"{path}: line {line}: label {error.args[0]!r} is not one of "
+                                       f"{list(class_names)}") from None
+            except (TypeError, ValueError) as error:
+                raise PredictionsError(f"{path}: line {line}: unreadable row ({error})") from None
+            entry = sets.setdefault((row["test_set"], row["fold"]), {"clips": {}, "conditions": {}})
+            clip_id, clip = row["clip_id"], (row["speaker"], true_id)
+            first = entry["clips"].setdefault(clip_id, (*clip, line))
+            if first[:2] != clip:
+                raise PredictionsError(f"{path}: line {line}: clip {clip_id!r} has speaker {clip[0]!r} and label "
+                                       f"{row['true_label']!r}, but line {first[2]} gives {first[0]!r} and "
+                                       f"{class_names[first[1]]!r}")
+            predicted = entry["conditions"].setdefault(condition, {})
+            if clip_id in predicted:
+                raise PredictionsError(f"{path}: line {line}: clip {clip_id!r} predicted twice by {key.label} "
+                                       f"under {row['corruption']} {row['severity']} (line {predicted[clip_id][2]})")
+            predicted[clip_id] = (predicted_id, probabilities, line)
+    described = {(t["name"], t.get("fold", "")): t for t in test_sets} if test_sets is not None else None
+    if described is not None and set(described) != set(sets):
+        raise PredictionsError(f"{path}: holds test sets {_names(sets)}, evaluation.json lists {_names(described)}")
     result = []
     for (name, fold), entry in sets.items():
         clips = entry["clips"]
+        where = f"{path}: test set {name!r}" + (f" (fold {fold})" if fold else "")
+        want = described[(name, fold)] if described is not None else None
+        if want is not None and want.get("clips_sha256") and clips_digest(clips) != want["clips_sha256"]:
+            raise PredictionsError(f"{where}: holds {len(clips)} clip(s), not the {want.get('clips')} evaluation.json "
+                                   f"lists (their clip ids differ)")
+        keys = list(dict.fromkeys(key for key, _, _ in entry["conditions"]))
+        if models is not None:
+            expected = [ModelKey(m["model"], m["policy"], int(m["seed"]), str(m.get("fold", ""))) for m in models]
+            absent = [k.label for k in expected if not (fold and k.fold and k.fold != fold) and k not in keys]
+            if absent:
+                raise PredictionsError(f"{where}: no predictions of model(s) {absent}")
+        grid_order = ([tuple(c) for c in want["conditions"]] if want is not None and want.get("conditions") else
+                      list(dict.fromkeys((c, s) for _, c, s in entry["conditions"])))
+        found = list(dict.fromkeys((c, s) for _, c, s in entry["conditions"]))
+        unknown = [c for c in found if c not in grid_order and c[0] != UTTERANCE]
+        if unknown:
+            raise PredictionsError(f"{where}: condition(s) {unknown} are not in the grid {grid_order}")
+        order = grid_order + [c for c in found if c not in grid_order]  # then the whole clips
+        predictions, probabilities = {}, {}
+        for corruption, severity in order:
+            for key in keys:
+                predicted = entry["conditions"].get((key, corruption, severity))
+                if predicted is None:
+                    if corruption == UTTERANCE:
+                        continue  # whole clips are scored only by the worker that scores them
+                    raise PredictionsError(f"{where}: no predictions of model {key.label} under condition "
+                                           f"{corruption} (severity {severity})")
+                absent = [clip_id for clip_id in clips if clip_id not in predicted]
+                if absent:
+                    raise PredictionsError(f"{where}: model {key.label}, condition {corruption} (severity "
+                                           f"{severity}): no prediction for "
+                                           f"{len(absent)} clip(s): {', '.join(absent[:5])}"
+                                           + (f", ... ({len(absent) - 5} more)" if len(absent) > 5 else ""))
+                condition = (key, corruption, severity)
+                predictions[condition] = np.array([predicted[c][0] for c in clips], np.int64)
+                rows = [predicted[c][1] for c in clips]
+                if all(r is not None for r in rows):
+                    probabilities[condition] = np.stack(rows) if rows else np.zeros((0, len(class_names)))
         result.append(TestSetPredictions(
-            name=name, fold=fold, clip_ids=list(clips), speakers=[s for s, _ in clips.values()],
-            y_true=np.array([t for _, t in clips.values()], np.int64), class_names=tuple(class_names),
-            predictions={k: np.array(v, np.int64) for k, v in entry["predictions"].items()}))
+            name=name, fold=fold, clip_ids=list(clips), speakers=[c[0] for c in clips.values()],
+            y_true=np.array([c[1] for c in clips.values()], np.int64), class_names=tuple(class_names),
+            predictions=predictions, probabilities=probabilities or None))
     return result
+
+
+def _names(sets) -> list[str]:
+    return [name + (f" (fold {fold})" if fold else "") for name, fold in sets]
 
 
 def long_rows(test_set: TestSetPredictions, bootstrap_seed: int) -> tuple[list[dict], dict[tuple, np.ndarray]]:

@@ -10,13 +10,16 @@ around that:
   same name while the first runs, at its start rather than at its final rename. The kernel releases the
   lock when its process dies however it dies, so a lock left by a killed run is recognised as stale
   without trusting pids (which containers reuse quickly);
-- partial folders and locks left by killed runs are removed at the next start and listed in `cleaned`
-  (for the log). A partial folder whose name has no lock file (older code) is removed when its pid is gone;
+- other runs' partial folders are never touched: a live run's, or one a killed run kept for ``--resume``
+  (a folder's name says which run it belongs to, not whether someone means to continue it). Stale locks
+  of other names are removed and listed in `cleaned` (for the log);
+- a partial folder of this name left by a dead writer is adopted by a `resumable` writer (renamed to its
+  own pid, reported in `adopted`), so a killed run can continue where it stopped; a plain start refuses it
+  (`RunKeptError`) rather than delete it. Only an empty one (nothing to continue) is removed;
 - SIGTERM is turned into `RunTerminated` (a `SystemExit`) while the writer is open, so the clean-up runs as
   it does for Ctrl-C, instead of the process vanishing and leaving the partial folder behind;
-- on an exception the partial folder is removed, unless the writer is `resumable`: then it is kept, and
-  the next `resumable` writer of the same name adopts it (renames it to its own pid) and reports it in
-  `adopted`, so a killed run can continue where it stopped.
+- on an exception the partial folder is removed, unless the writer is `resumable`, was interrupted with
+  `keep_interrupted`, or its owner set `keep` (what it holds must outlive the failure: trained models).
 
 `process_alive` is shared with the decode cache, whose temporary folders carry their writer's pid too.
 """
@@ -50,6 +53,10 @@ class RunNameError(ValueError):
 
 class RunExistsError(FileExistsError):
     """A finished run of this name is already in ``--out``."""
+
+
+class RunKeptError(RunExistsError):
+    """A killed or failed run of this name left a partial folder to continue with ``--resume``."""
 
 
 class RunInUseError(RuntimeError):
@@ -182,17 +189,19 @@ class RunWriter:
             run of the same name left (see `adopted`).
         handle_sigterm: turn SIGTERM into `RunTerminated` while open (only possible in the main thread).
         keep_interrupted: keep the partial folder when the run is interrupted (SIGTERM, Ctrl-C), so that a
-            later `resumable` writer can continue it; a plain start of the same name removes it (`cleaned`).
+            later `resumable` writer can continue it; a plain start of the same name refuses it.
 
     Attributes:
         final: ``out/name``, where the finished run goes.
         work: the partial folder to write into, ``out/.name.partial-PID``.
-        cleaned: one line per leftover removed at the start (partial folders, stale locks).
+        cleaned: one line per leftover removed or left at the start (empty partial folders, stale locks).
         adopted: the partial folder of a killed run this writer took over (None: it starts empty).
+        keep: set it (to True) while open to keep the partial folder if the run then fails.
 
     Raises (on entering):
         RunNameError: an unsafe name.
         RunExistsError: ``out/name`` exists.
+        RunKeptError: not `resumable`, and a killed run of this name left a partial folder with work in it.
         RunInUseError: a live process holds the name's lock.
     """
 
@@ -207,6 +216,7 @@ class RunWriter:
         self.handle_sigterm = handle_sigterm
         self.cleaned: list[str] = []
         self.adopted: Path | None = None
+        self.keep = False
         self._lock = _Lock(self.out / f".{self.name}.lock")
         self._previous_handler = None
 
@@ -220,12 +230,22 @@ class RunWriter:
         try:
             if self.final.exists():
                 raise RunExistsError(f"run folder {self.final} exists; choose another --run-name or remove it")
-            own = self._clean_leftovers()
-            newest = max(own, key=lambda p: p.stat().st_mtime) if self.resumable and own else None
-            for leftover in own:
-                if leftover != newest:
+            kept = []
+            for leftover in self._clean_leftovers():
+                if any(leftover.iterdir()):
+                    kept.append(leftover)
+                else:  # killed before it wrote anything: nothing to continue
                     shutil.rmtree(leftover, ignore_errors=True)
-                    self.cleaned.append(f"removed {leftover.name} (left by a killed run of {self.name!r})")
+                    self.cleaned.append(f"removed {leftover.name} (empty, left by a killed run of {self.name!r})")
+            newest = max(kept, key=lambda p: p.stat().st_mtime) if kept else None
+            if newest is not None and not self.resumable:
+                raise RunKeptError(f"run {self.name!r} was stopped before it finished and its partial folder "
+                                   f"{newest} is kept: continue it with --resume (same flags), or remove that "
+                                   f"folder to start it afresh")
+            for leftover in kept:
+                if leftover != newest:
+                    self.cleaned.append(f"left {leftover.name} alone (an older partial folder of {self.name!r}; "
+                                        f"{newest.name} is the one continued)")
             if newest is not None:
                 if newest != self.work:
                     newest.rename(self.work)
@@ -238,24 +258,14 @@ class RunWriter:
         return self
 
     def _clean_leftovers(self) -> list[Path]:
-        """Remove other runs' dead partial folders and stale locks; return this name's partial folders."""
+        """Remove other names' stale locks; return this name's partial folders (their writers are gone: we
+        hold the name's lock). Other names' partial folders are left alone."""
         own: list[Path] = []
         entries = sorted(self.out.iterdir())
-        for entry in entries:  # partial folders first: whether a lock is held tells whether one is live
-            partial = _PARTIAL.match(entry.name)
-            if partial and entry.is_dir():
-                name, pid = partial["name"], int(partial["pid"])
-                if name == self.name:
-                    own.append(entry)  # we hold the name's lock: its writer is gone
-                    continue
-                lock = self.out / f".{name}.lock"
-                if lock_holder(lock) is not None:
-                    continue  # a live run of that name
-                if not lock.exists() and pid != os.getpid() and process_alive(pid):
-                    continue  # no lock file (older code): trust the pid
-                shutil.rmtree(entry, ignore_errors=True)
-                self.cleaned.append(f"removed {entry.name} (left by a killed run of {name!r}, process {pid})")
         for entry in entries:
+            partial = _PARTIAL.match(entry.name)
+            if partial and partial["name"] == self.name and entry.is_dir():
+                own.append(entry)
             lock = _LOCK.match(entry.name)
             if lock and lock["name"] != self.name and lock_holder(entry) is None:
                 with contextlib.suppress(FileNotFoundError):
@@ -277,7 +287,8 @@ class RunWriter:
         try:
             if kind is None:
                 self._finish()
-            elif not (self.resumable or (self.keep_interrupted and issubclass(kind, (KeyboardInterrupt, SystemExit)))):
+            elif not (self.resumable or self.keep
+                      or (self.keep_interrupted and issubclass(kind, (KeyboardInterrupt, SystemExit)))):
                 shutil.rmtree(self.work, ignore_errors=True)
         finally:
             if self._previous_handler is not None:

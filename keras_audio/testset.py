@@ -9,7 +9,7 @@ predict from the files with any framework and `score_predictions` turns a predic
 Layout of a test set folder::
 
     README.md       the recipe (corpus, seed, sample rate, clip length, conditions) and how to score
-    testset.json    the settings, machine-readable (`TestSetSettings`)
+    testset.json    the settings, machine-readable (`TestSetSettings`), with the manifest's sha256
     manifest.csv    one row per file: clip, condition, severity, seed, label, speaker, path, sha256,
                     sample_rate, samples, scale
     audio/<condition>/<severity>/<clip>.flac   (clean is condition "clean", severity 0)
@@ -55,7 +55,7 @@ from keras_audio.evaluate import CLEAN, GridResult, grid
 from keras_audio.manifest import Manifest
 from keras_audio.pipeline import ClipSource, evaluation_dataset
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: testset.json pins manifest.csv by its sha256
 SETTINGS_FILE = "testset.json"
 MANIFEST_FILE = "manifest.csv"
 README_FILE = "README.md"
@@ -64,10 +64,12 @@ MANIFEST_COLUMNS = ("clip", "condition", "severity", "seed", "label", "speaker",
                     "samples", "scale")
 PREDICTION_COLUMNS = ("clip", "condition", "severity", "predicted")
 PROBABILITY_PREFIX = "prob_"  # optional probability columns: prob_<class name>
+PROBABILITY_TOLERANCE = 0.01  # how far a row's probabilities may sum from 1 (rounding to a few decimals)
 # format -> (soundfile format, subtype, file extension)
 AUDIO_FORMATS = {"flac": ("FLAC", "PCM_24", ".flac"), "wav": ("WAV", "FLOAT", ".wav")}
 PCM_24_FULL_SCALE = 2 ** 23
 _SHOWN = 5  # problems named in an error message before "..."
+_AUDIO_SUFFIX = re.compile(r"\.(wav|wave|flac|mp3|ogg|oga|opus|m4a|aac|aif|aiff|au|sph|nist|webm|wma)$", re.IGNORECASE)
 
 
 class TestSetError(ValueError):
@@ -99,6 +101,8 @@ class TestSetSettings:
         recipe: free-form extra facts given by the exporter (corpus path, command line, resources).
         format_version: the layout version.
         software: versions of the packages the clips depend on.
+        manifest_sha256: the hash of `manifest.csv` as written: the labels, clips and file hashes scored
+            against are pinned, so a hand-edited manifest is refused rather than scored.
     """
 
     __test__ = False
@@ -115,6 +119,7 @@ class TestSetSettings:
     recipe: dict = dataclasses.field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     software: dict = dataclasses.field(default_factory=dict)
+    manifest_sha256: str = ""
 
     @property
     def conditions(self) -> list[tuple[str, int]]:
@@ -139,7 +144,8 @@ class TestSet:
 
     Attributes:
         directory: the folder.
-        frame: `manifest.csv`, rows grouped by condition in grid order, clips in the same order in each.
+        frame: `manifest.csv`'s rows, matched by (clip, condition, severity) and ordered by condition in grid
+            order, clips in the clean condition's order in each.
         settings: `testset.json`.
     """
 
@@ -310,6 +316,7 @@ def export_testset(
                              "path": relative, "sha256": _sha256(work / relative), "sample_rate": int(sample_rate),
                              "samples": int(clip_samples), "scale": scale})
         pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(work / MANIFEST_FILE, index=False, lineterminator="\n")
+        settings = dataclasses.replace(settings, manifest_sha256=_sha256(work / MANIFEST_FILE))
         (work / SETTINGS_FILE).write_text(json.dumps(settings.to_json(), indent=2) + "\n")
         (work / README_FILE).write_text(_readme(settings, test_manifest, suite))
         work.rename(out_dir)
@@ -365,7 +372,8 @@ def load_testset(directory: str | os.PathLike) -> TestSet:
     """Read and check a test set folder's settings and manifest (the audio is read by `read_conditions`).
 
     Raises:
-        TestSetError: a missing or malformed file, or a manifest that does not match the settings.
+        TestSetError: a missing or malformed file, a manifest changed since export (its sha256 is pinned in
+            `testset.json`), or one that does not match the settings.
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -378,11 +386,17 @@ def load_testset(directory: str | os.PathLike) -> TestSet:
     except (ValueError, KeyError, TypeError) as error:
         raise TestSetError(f"{directory / SETTINGS_FILE}: unreadable settings ({error})") from None
     if settings.format_version != FORMAT_VERSION:
+        older = (" (written without the manifest's hash, so edits to it cannot be told: export it again)"
+                 if settings.format_version == 1 else "")
         raise TestSetError(f"{directory / SETTINGS_FILE}: format_version {settings.format_version!r}, this "
-                           f"version of keras_audio reads {FORMAT_VERSION}")
+                           f"version of keras_audio reads {FORMAT_VERSION}{older}")
     if settings.audio_format not in AUDIO_FORMATS:
         raise TestSetError(f"{directory / SETTINGS_FILE}: unknown audio_format {settings.audio_format!r}")
     path = directory / MANIFEST_FILE
+    if _sha256(path) != settings.manifest_sha256:
+        raise TestSetError(f"{path}: its sha256 differs from the one {SETTINGS_FILE} pins (manifest_sha256): the "
+                           f"manifest was changed after export (a label, a clip, a file hash); restore it or export "
+                           f"the test set again")
     try:
         frame = pd.read_csv(path, dtype={"clip": str, "condition": str, "label": str, "speaker": str, "path": str,
                                          "sha256": str}, keep_default_na=False)
@@ -402,14 +416,32 @@ def load_testset(directory: str | os.PathLike) -> TestSet:
     clips = clean["clip"].tolist()
     if len(set(clips)) != len(clips):
         raise TestSetError(f"{path}: clip(s) listed twice: {_some(clean['clip'][clean['clip'].duplicated()])}")
+    # Rows are matched by (clip, condition, severity): each condition holds every clean clip once, with its
+    # label and speaker; the frame is then ordered condition by condition, clips in the clean order.
+    position = {clip: i for i, clip in enumerate(clips)}
+    parts = []
     for condition, severity in settings.conditions:
         rows = frame[(frame["condition"] == condition) & (frame["severity"] == severity)]
-        if rows["clip"].tolist() != clips:
-            raise TestSetError(f"{path}: condition {condition} {severity} does not hold the clean clips in order")
+        listed = rows["clip"].tolist()
+        if len(set(listed)) != len(listed) or set(listed) != set(clips):
+            absent, extra = [c for c in clips if c not in set(listed)], sorted(set(listed) - set(clips))
+            twice = sorted({c for c in listed if listed.count(c) > 1})
+            raise TestSetError(f"{path}: condition {condition} {severity} does not hold the clean clips once each "
+                               f"(missing: {_some(absent) or 'none'}; not clean clips: {_some(extra) or 'none'}; "
+                               f"twice: {_some(twice) or 'none'})")
+        parts.append(rows.iloc[np.argsort(rows["clip"].map(position).to_numpy(), kind="stable")])
+    frame = pd.concat(parts, ignore_index=True)
+    reference = frame[frame["condition"] == CLEAN].set_index("clip")
+    for column in ("label", "speaker"):
+        differ = frame[frame[column].to_numpy() != reference.loc[frame["clip"], column].to_numpy()]
+        if len(differ):
+            where = dict.fromkeys(f"{c} {s}" for c, s in zip(differ["condition"], differ["severity"]))
+            raise TestSetError(f"{path}: clip(s) {_some(differ['clip'].unique())} have another {column} under "
+                               f"{_some(where)} than clean")
     unknown = sorted(set(frame["label"]) - set(settings.classes))
     if unknown:
         raise TestSetError(f"{path}: label(s) {unknown[:_SHOWN]} are not among the classes {list(settings.classes)}")
-    return TestSet(directory, frame.reset_index(drop=True), settings)
+    return TestSet(directory, frame, settings)
 
 
 def read_conditions(testset: TestSet | str | os.PathLike, *, check_hashes: bool = False) -> Iterator[ConditionClips]:
@@ -501,6 +533,9 @@ def score_predictions(testset_dir: TestSet | str | os.PathLike, predictions_csv:
         absent = [PROBABILITY_PREFIX + c for c in classes if PROBABILITY_PREFIX + c not in probability_columns]
         raise TestSetError(f"{name}: probability column(s) {absent} missing (give one per class or none)")
 
+    if probability_columns:
+        _check_probabilities(frame[[PROBABILITY_PREFIX + c for c in classes]], name)
+
     severity = pd.to_numeric(frame["severity"].str.strip(), errors="coerce")
     bad = frame.index[severity.isna() | (severity != severity.round())]
     if len(bad):
@@ -555,9 +590,6 @@ def score_predictions(testset_dir: TestSet | str | os.PathLike, predictions_csv:
         predicted[flat] = rows["predicted"].map(label_id).to_numpy()
         if probability_columns:
             values = rows[[PROBABILITY_PREFIX + c for c in classes]].apply(pd.to_numeric, errors="coerce").to_numpy()
-            if not np.all(np.isfinite(values)):
-                problems.append(f"{where}probability columns hold non-numeric or non-finite values")
-                continue
             table = np.empty((n_clips * n_conditions, len(classes)), np.float64)
             table[flat] = values
         for (condition, severity), j_ in condition_position.items():
@@ -570,14 +602,33 @@ def score_predictions(testset_dir: TestSet | str | os.PathLike, predictions_csv:
 
 
 # ------------------------------------------------------------------------------------------------- helpers
+def _check_probabilities(columns: pd.DataFrame, name: str) -> None:
+    """Refuse probabilities that are not numbers in [0, 1] summing to 1 (within `PROBABILITY_TOLERANCE`: files
+    rounded to a few decimals pass; logits, percentages and scores do not), naming the first bad line."""
+    values = columns.apply(lambda column: pd.to_numeric(column.str.strip(), errors="coerce")).to_numpy(np.float64)
+    bad = ~np.isfinite(values) | (values < 0) | (values > 1)
+    if bad.any():
+        row, column = np.argwhere(bad)[0]
+        raise TestSetError(f"{name}: line {row + 2}: {columns.columns[column]} is {columns.iat[row, column]!r}; "
+                           f"probabilities must be numbers in [0, 1] ({int(bad.any(axis=1).sum())} row(s) like it)")
+    off = np.abs(values.sum(axis=1) - 1) > PROBABILITY_TOLERANCE
+    if off.any():
+        row = int(np.flatnonzero(off)[0])
+        raise TestSetError(f"{name}: line {row + 2}: the probabilities sum to {values[row].sum():.6g}, not 1 (within "
+                           f"{PROBABILITY_TOLERANCE:g}; {int(off.sum())} row(s) like it)")
+
+
 def file_stems(clip_ids: Sequence[str]) -> list[str]:
     """A safe, unique file name stem per clip id (``timit/train/dr1/fcjf0/sa1`` -> ``timit__train__dr1__...``).
+
+    An audio suffix ending the id (``a.wav``, ``b.flac``) is dropped: the file gets the set's own
+    (``a.flac``, not ``a.wav.flac``), and ``a.wav`` read as a WAV name would lie about a FLAC file.
 
     Characters other than letters, digits, ``.``, ``-`` and ``_`` become ``_``; where two ids would give the
     same name (compared case-insensitively, for case-insensitive file systems) a hash of the id is appended.
     """
-    stems = [re.sub(r"[^A-Za-z0-9._-]", "_", clip.replace("/", "__")).lstrip(".")[:120] or "clip"
-             for clip in clip_ids]
+    stems = [re.sub(r"[^A-Za-z0-9._-]", "_", _AUDIO_SUFFIX.sub("", clip).replace("/", "__")).lstrip(".")[:120]
+             or "clip" for clip in clip_ids]
     counts: dict[str, int] = {}
     for stem in stems:
         counts[stem.lower()] = counts.get(stem.lower(), 0) + 1
@@ -771,14 +822,14 @@ never spoiled; a speed or tempo change that lengthens a clip is centre-cropped).
 
 - `manifest.csv`: one row per file: clip, condition, severity (0 = clean), seed, label, speaker, path, sha256,
   sample_rate, samples, scale.
-- `testset.json`: these settings, machine-readable.
+- `testset.json`: these settings, machine-readable, with `manifest.csv`'s sha256 (a changed manifest is refused).
 - `audio/<condition>/<severity>/<clip>{AUDIO_FORMATS[fmt][2]}`: {storage}
 
 ## Scoring
 
 Predict every file with any model and write a CSV with the columns `clip,condition,severity,predicted`
-(`predicted` a class name above; optionally a `model` column for several models, and `prob_<class>` columns),
-one row per file and model, then:
+(`predicted` a class name above; optionally a `model` column for several models, and `prob_<class>` columns:
+numbers in [0, 1], each row summing to 1), one row per file and model, then:
 
     keras-audio score --testset DIR --predictions preds.csv
 

@@ -100,3 +100,27 @@ def test_the_module_and_the_benchmark_script_are_the_same_command(monkeypatch, c
     assert exited.value.code in (0, None), f"benchmarks/run.py --help exited with {exited.value.code}"
     script_help = capsys.readouterr().out
     assert "--corpus" in script_help and script_help == run_help
+
+
+def test_an_unknown_corpus_option_is_one_line_naming_it_and_the_known_ones(capsys, tmp_path):
+    code = cli.main(["run", "--corpus", "csv", "--data-dir", str(tmp_path / "none"), "--corpus-option", "nosuch=1",
+                     "--no-shared-data", "--out", str(tmp_path / "r")])
+    assert code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert "'nosuch'" in line and "manifest, validation_fraction, test_fraction" in line
+
+
+@pytest.mark.parametrize("seconds, message", [
+    ("0.001", r"--clip-seconds 0.001 is 16 sample\(s\) at 16000 Hz, shorter than the front-end's analysis window "
+              r"\(features.n_fft = 512 samples\).*0.032 or more"),
+    ("36000", r"--clip-seconds 36000: a training batch of 32 clips of 576000000 samples needs about 2.36e\+03 GB"),
+])
+def test_a_clip_length_the_run_cannot_train_is_refused_before_any_work(capsys, tmp_path, seconds, message):
+    import re
+
+    code = cli.main(["run", "--clip-seconds", seconds, "--sample-rate", "16000", "--batch-size", "32",
+                     "--corpus", "csv", "--data-dir", str(tmp_path / "none"), "--no-shared-data",
+                     "--out", str(tmp_path / "r")])
+    assert code == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "r").exists()

@@ -172,3 +172,28 @@ def test_check_run_lists_every_problem_at_once_and_validates_the_config(tmp_path
     with pytest.raises(ConfigError, match="policy_probability"):
         check_run(RunConfig(options={"policy_probability": 7}))
     assert isinstance(check_run(RunConfig()), plan.PlanReport)
+
+
+def test_clip_length_bounds_are_the_analysis_window_and_what_a_batch_fits_in_memory():
+    from keras_audio.plan import TRAINING_BYTES_PER_SAMPLE, clip_length_problems
+
+    config = RunConfig(sample_rate=16000, batch_size=32)
+    memory = 2 * 32 * 16000 * 10 * TRAINING_BYTES_PER_SAMPLE  # half of it holds a batch of 10-s clips
+    for seconds in (0.032, 2.0, 10.0):
+        config.clip_seconds = seconds
+        assert clip_length_problems(config, memory) == []
+    config.clip_seconds = 0.031
+    (problem,) = clip_length_problems(config, memory)
+    assert "--clip-seconds 0.031 is 496 sample(s)" in problem and "0.032 or more" in problem
+    config.clip_seconds = 10.5
+    (problem,) = clip_length_problems(config, memory)
+    assert "--clip-seconds 10.5: a training batch of 32 clips" in problem and "--clip-seconds 10 or less" in problem
+
+
+def test_a_test_corpus_given_twice_is_refused():
+    from keras_audio.plan import check_test_corpora
+
+    config = RunConfig(options={"test_corpora": [{"corpus": "csv", "data_dir": "/a"},
+                                                 {"corpus": "csv", "data_dir": "/b"}]})
+    with pytest.raises(PlanError, match="--test-corpus csv is given 2 times"):
+        check_test_corpora(config, None)

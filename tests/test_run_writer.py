@@ -1,5 +1,6 @@
-"""RunWriter: run folders stay under --out, appear complete or not at all, one writer per name, leftovers of
-killed runs are cleaned (or adopted when resuming), SIGTERM cleans up like Ctrl-C."""
+"""RunWriter: run folders stay under --out, appear complete or not at all, one writer per name, other runs'
+leftovers are left alone, a killed run's folder is kept for --resume (adopted, never deleted by a plain
+start), SIGTERM cleans up like Ctrl-C."""
 
 import os
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from keras_audio.run_writer import (
-    RunExistsError, RunInUseError, RunNameError, RunWriter, check_run_name, process_alive,
+    RunExistsError, RunInUseError, RunKeptError, RunNameError, RunWriter, check_run_name, process_alive,
 )
 
 RUN_WRITER = Path(__file__).resolve().parents[1] / "keras_audio" / "run_writer.py"
@@ -91,15 +92,39 @@ def test_a_name_locked_by_another_live_process_is_refused_and_its_partial_kept(t
         holder.wait()
 
 
-def test_leftovers_of_killed_runs_are_removed_and_reported(tmp_path):
+def test_other_runs_partial_folders_are_left_alone_and_only_empty_ones_of_the_name_removed(tmp_path):
     dead = _dead_pid()
-    for name in (f".run.partial-{dead}", f".old.partial-{dead}", ".locked.partial-1"):
-        (tmp_path / name).mkdir()
+    kept = tmp_path / f".old.partial-{dead}"  # another run's, kept for --resume by a killed run
+    kept.mkdir()
+    (kept / "model.keras").write_text("trained")
+    (tmp_path / ".locked.partial-1").mkdir()
     (tmp_path / ".locked.lock").write_text("1\n")  # a lock file nobody holds: its process is gone
+    (tmp_path / f".run.partial-{dead}").mkdir()  # this name's, killed before it wrote anything
     with RunWriter(tmp_path, "run") as writer:
         pass
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
-    assert len(writer.cleaned) == 4 and any(f".old.partial-{dead}" in line for line in writer.cleaned)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".locked.partial-1", f".old.partial-{dead}", "run"]
+    assert (kept / "model.keras").read_text() == "trained"
+    assert len(writer.cleaned) == 2 and any(f".run.partial-{dead}" in line for line in writer.cleaned)
+
+
+def test_a_plain_start_refuses_a_partial_folder_kept_for_resume_and_a_resumable_one_adopts_it(tmp_path):
+    kept = tmp_path / f".run.partial-{_dead_pid()}"
+    kept.mkdir()
+    (kept / "model.keras").write_text("trained")
+    with pytest.raises(RunKeptError, match=rf"{kept}.*--resume"):
+        RunWriter(tmp_path, "run").__enter__()
+    assert (kept / "model.keras").read_text() == "trained" and not (tmp_path / ".run.lock").exists()
+    with RunWriter(tmp_path, "run", resumable=True) as writer:
+        assert writer.adopted == kept and (writer.work / "model.keras").read_text() == "trained"
+
+
+def test_keep_keeps_the_partial_folder_when_the_run_then_fails(tmp_path):
+    with pytest.raises(OSError):
+        with RunWriter(tmp_path, "run") as writer:
+            (writer.work / "model.keras").write_text("trained")
+            writer.keep = True
+            raise OSError(28, "No space left on device")
+    assert (writer.work / "model.keras").is_file() and not (tmp_path / "run").exists()
 
 
 def test_sigterm_removes_the_partial_folder_and_exits_143(tmp_path):

@@ -141,11 +141,131 @@ def test_a_run_killed_in_training_then_resumed_matches_an_uninterrupted_one(shif
         time.sleep(0.05)
     killed.send_signal(signal.SIGTERM)
     assert killed.wait(timeout=120) == 143
-    assert list(out.glob(".resumed.partial-*")), "the killed resumable run keeps its partial folder"
+    kept = list(out.glob(".resumed.partial-*"))
+    assert kept, "the killed resumable run keeps its partial folder"
+    # Another run started in the same --out leaves that folder alone; its own --resume finds nothing to
+    # continue and says so.
     capsys.readouterr()
+    assert cli.main(_argv(tmp_path, "other", "--resume", "--epochs", "1")) == 0
+    assert list(out.glob(".resumed.partial-*")) == kept, "another run removed the folder kept for --resume"
+    assert "--resume: no stopped run 'other'" in capsys.readouterr().err
     assert cli.main(_argv(tmp_path, "resumed", "--resume")) == 0
     assert "resuming resumed" in capsys.readouterr().out
     assert (out / "resumed" / "metrics.json").read_bytes() == (whole / "metrics.json").read_bytes()
     assert json.loads((out / "resumed" / "history.json").read_text()) == \
         json.loads((whole / "history.json").read_text())
     assert not (out / "resumed" / "checkpoints").exists()
+
+
+def _write_predictions(path, rows):
+    import csv
+    import gzip
+
+    with gzip.open(path, "wt", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
+
+
+def test_the_report_matches_prediction_rows_by_key_and_names_a_missing_one(shifted_run, tmp_path, capsys):
+    import csv
+    import gzip
+    import shutil
+
+    from keras_audio import cli
+
+    run, _ = shifted_run
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("models", "logs"))
+    path = copy / "predictions.csv.gz"
+    with gzip.open(path, "rt", newline="") as handle:
+        header, *body = list(csv.reader(handle))
+    column = {name: i for i, name in enumerate(header)}
+    for row in body:  # a perfect model
+        row[column["predicted_label"]] = row[column["true_label"]]
+    # Two rows of one condition with different labels swap places; each still carries its own clip id and labels.
+    rows = [i for i, row in enumerate(body) if (row[column["test_set"]], row[column["corruption"]],
+                                                 row[column["severity"]]) == ("in-domain", "white_noise", "3")]
+    first = rows[0]
+    second = next(i for i in rows if body[i][column["true_label"]] != body[first][column["true_label"]])
+    body[first], body[second] = body[second], body[first]
+    _write_predictions(path, [header, *body])
+    assert cli.main(["report", str(copy)]) == 0
+    assert {r["accuracy"] for r in read_long_table(copy / "table.csv")} == {1.0}
+
+    missing = body.pop(second)[column["clip_id"]]
+    _write_predictions(path, [header, *body])
+    capsys.readouterr()
+    assert cli.main(["report", str(copy)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert str(path) in line and "conv1d / none / seed 3" in line and "white_noise" in line and missing in line
+
+
+@pytest.mark.parametrize("problem", ["unknown class", "missing folder"])
+def test_a_test_corpus_that_cannot_be_scored_is_refused_before_training(corpus, tmp_path, capsys, problem):
+    import shutil
+
+    from keras_audio import cli
+
+    if problem == "unknown class":
+        odd = tmp_path / "odd"
+        shutil.copytree(corpus.parent, odd)
+        (odd / "manifest.csv").write_text(corpus.read_text().replace(",low,", ",middle,"))
+        spec, named = f"csv={odd}", "['middle']"
+    else:
+        spec, named = f"csv={tmp_path / 'nowhere'}", "nowhere"
+    _config(corpus, tmp_path, None).save(tmp_path / "config.json")
+    assert cli.main(_argv(tmp_path, "bad", "--test-corpus", spec)) == 2
+    out, err = capsys.readouterr()
+    assert "training" not in out and not list((tmp_path / "results").glob("*/models"))
+    assert f"--test-corpus {spec}" in err and named in err
+
+
+def test_a_full_disk_after_training_keeps_the_trained_models_and_says_where(corpus, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from keras_audio import cli
+    from keras_audio.stages import evaluate
+
+    def full_disk(test_sets, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(evaluate, "write_predictions", full_disk)
+    _config(corpus, tmp_path, None).save(tmp_path / "config.json")
+    assert cli.main(_argv(tmp_path, "full")) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    (kept,) = (tmp_path / "results").glob(".full.partial-*")
+    assert "OSError: [Errno 28] No space left on device" in line and f"kept in {kept}" in line
+    assert list(kept.glob("models/*/model.keras"))
+    monkeypatch.undo()
+    assert cli.main(_argv(tmp_path, "full", "--resume")) == 0
+    assert "resuming full" in capsys.readouterr().out and (tmp_path / "results" / "full" / "metrics.json").is_file()
+
+
+def test_an_evaluation_only_corpus_is_scored_with_split_all(shifted_run, corpus, tmp_path):
+    import shutil
+
+    from keras_audio import cli
+
+    run, _ = shifted_run
+    only = tmp_path / "only"
+    shutil.copytree(corpus.parent, only)
+    text = corpus.read_text()
+    for split in (",train\n", ",validation\n"):  # read_text gives the CSV's lines ending in \n
+        text = text.replace(split, ",test\n")
+    (only / "manifest.csv").write_text(text)
+    assert cli.main(["--home", str(tmp_path), "evaluate", str(run), "--corpus", "csv", "--data-dir", str(only),
+                     "--split", "all", "--corruptions", "white_noise", "--severities", "1", "--no-shared-data",
+                     "--no-progress", "--out", str(tmp_path / "r"), "--run-name", "only"]) == 0
+    assert {r["n"] for r in read_long_table(tmp_path / "r" / "only" / "table.csv")} == {32}
+
+
+def test_an_os_error_is_one_line_and_exit_code_2(shifted_run, corpus, tmp_path, capsys):
+    from keras_audio import cli
+
+    run, _ = shifted_run
+    model = next((run / "models").iterdir())
+    (tmp_path / "answers").mkdir()
+    code = cli.main(["predict", str(model), str(next(corpus.parent.glob("*.wav"))), "--out", str(tmp_path / "answers"),
+                     "--no-progress"])
+    assert code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "IsADirectoryError" in line and str(tmp_path / "answers") in line

@@ -251,11 +251,66 @@ def _predictions(exported):
     (lambda f: f.drop(columns=["predicted"]), r"missing column\(s\) \['predicted'\]"),
     (lambda f: f.assign(prob_high=0.5), r"probability column\(s\) \['prob_low'\] missing"),
     (lambda f: f.assign(prob_cat=0.5), r"\['prob_cat'\] name no class"),
+    (lambda f: f.assign(prob_high=-5, prob_low=7), r"line 2: prob_high is '-5'; probabilities must be numbers in \[0, 1"),
+    (lambda f: f.assign(prob_high=0.7, prob_low=0.7), r"line 2: the probabilities sum to 1.4, not 1"),
+    (lambda f: f.assign(prob_high=0.5, prob_low=np.where(f.index == 7, "x", "0.5")), r"line 9: prob_low is 'x'"),
 ])
 def test_score_refuses_bad_predictions_naming_the_file(exported, tmp_path, change, message):
     change(_predictions(exported)).to_csv(tmp_path / "preds.csv", index=False)
     with pytest.raises(TestSetError, match="preds.csv: .*" + message):
         score_predictions(exported["flac"], tmp_path / "preds.csv")
+
+
+@pytest.mark.parametrize("edit", ["flip a label", "remove a clip"])
+def test_a_manifest_edited_after_export_is_refused_by_verify_and_score(exported, data, tmp_path, edit):
+    store, _ = data
+    copy = tmp_path / "copy"
+    shutil.copytree(exported["flac"], copy)
+    frame = pd.read_csv(copy / "manifest.csv", dtype=str, keep_default_na=False)
+    clip = frame["clip"].iloc[0]
+    if edit == "flip a label":
+        frame.loc[frame["clip"] == clip, "label"] = "high" if frame["label"].iloc[0] == "low" else "low"
+    else:
+        frame = frame[frame["clip"] != clip]
+    frame.to_csv(copy / "manifest.csv", index=False, lineterminator="\n")
+    predictions = frame[["clip", "condition", "severity"]].assign(predicted=_predictions(exported)["predicted"])
+    predictions.dropna().to_csv(tmp_path / "preds.csv", index=False)
+    for check in (lambda: score_predictions(copy, tmp_path / "preds.csv"),
+                  lambda: verify_testset(copy, store, _suite())):
+        with pytest.raises(TestSetError, match="manifest.csv: its sha256 differs from the one testset.json pins"):
+            check()
+
+
+def test_score_keeps_the_submitted_probabilities_in_the_run_folder(exported, tmp_path, capsys):
+    import gzip
+
+    from keras_audio import cli
+
+    frame = _predictions(exported)
+    frame["prob_high"] = np.where(frame["predicted"] == "high", 0.75, 0.125)
+    frame["prob_low"] = 1 - frame["prob_high"]
+    frame.to_csv(tmp_path / "preds.csv", index=False)
+    assert cli.main(["score", "--testset", str(exported["flac"]), "--predictions", str(tmp_path / "preds.csv"),
+                     "--out", str(tmp_path / "results"), "--run-name", "scored"]) == 0
+    with gzip.open(tmp_path / "results" / "scored" / "predictions.csv.gz", "rt") as handle:
+        written = pd.read_csv(handle)
+    assert len(written) == len(frame) and written[["p_high", "p_low"]].notna().all().all()
+    merged = written.merge(frame, left_on=["clip_id", "corruption", "severity"],
+                           right_on=["clip", "condition", "severity"])
+    assert len(merged) == len(frame) and np.allclose(merged["p_high"], merged["prob_high"])
+
+
+def test_exported_files_do_not_repeat_the_clips_audio_suffix(data, tmp_path):
+    assert file_stems(["a.wav", "dir/b.FLAC", "c", "d.wav.x"]) == ["a", "dir__b", "c", "d.wav.x"]
+    assert file_stems(["a.wav", "a.flac"])[0] != file_stems(["a.wav", "a.flac"])[1]  # still unique
+    store, manifest = data
+    ids = [f"{clip}.wav" for clip in manifest.clip_ids]
+    renamed = WaveformStore(store.samples, store.offsets, store.lengths, ids, SR)
+    out = export_testset(manifest.replace(manifest.frame.assign(clip_id=ids)), renamed, {}, SEVERITIES, seed=SEED,
+                         sample_rate=SR, clip_samples=CLIP_SAMPLES, out_dir=tmp_path / "set", progress=False,
+                         audio_format="wav")
+    names = sorted(p.name for p in (out / "audio" / "clean" / "0").iterdir())
+    assert names == sorted(f"unit__s{i // 2}__utt{i}.wav" for i in range(8))
 
 
 def test_score_refuses_a_missing_file_and_a_folder_that_is_no_test_set(exported, tmp_path):

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Mapping
 from pathlib import Path
 
+from keras_audio.config import did_you_mean
 from keras_audio.manifest import Manifest
 
 # name -> (module, function)
@@ -37,6 +39,35 @@ def default_data_dir(name: str) -> Path:
     return datasets_dir() / name
 
 
+def _recipe(name: str):
+    try:
+        module_name, function_name = _RECIPES[name]
+    except KeyError:
+        raise ValueError(f"unknown corpus {name!r}; known: {', '.join(_RECIPES)}") from None
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def recipe_options(name: str) -> list[str]:
+    """The options corpus `name`'s recipe takes (``--corpus-option KEY=VALUE``), in its signature's order."""
+    parameters = inspect.signature(_recipe(name)).parameters.values()
+    return [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "progress"]
+
+
+def check_options(name: str, options: Mapping) -> None:
+    """Refuse an option corpus `name`'s recipe does not take, naming it and the ones it does.
+
+    Raises:
+        ValueError: an unknown corpus or option.
+    """
+    known = recipe_options(name)
+    unknown = [key for key in options if key not in known and key != "progress"]
+    if unknown:
+        hint = did_you_mean(unknown[0], known)
+        hint = hint if hint.startswith("; did you mean") else ""
+        raise ValueError(f"corpus {name!r} has no option {unknown[0]!r}{hint} (--corpus-option; {name} takes: "
+                         f"{', '.join(known) or 'no options'})")
+
+
 def load_corpus(name: str, data_dir: str | Path | None = None, task: str | None = None, seed: int = 0,
                 progress: bool = True, **options) -> Manifest:
     """Build the manifest of corpus `name`.
@@ -50,13 +81,11 @@ def load_corpus(name: str, data_dir: str | Path | None = None, task: str | None 
         **options: recipe-specific settings (``esc10=True``, ``manifest=...``).
 
     Raises:
-        ValueError: unknown corpus, or the recipe's own error naming what is wrong on disk.
+        ValueError: unknown corpus or option (`check_options`), or the recipe's own error naming what is
+            wrong on disk.
     """
-    try:
-        module_name, function_name = _RECIPES[name]
-    except KeyError:
-        raise ValueError(f"unknown corpus {name!r}; known: {', '.join(_RECIPES)}") from None
-    recipe = getattr(importlib.import_module(module_name), function_name)
+    recipe = _recipe(name)
+    check_options(name, options)
     root = Path(data_dir) if data_dir is not None else default_data_dir(name)
     if "progress" in inspect.signature(recipe).parameters:
         options.setdefault("progress", progress)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,11 +37,13 @@ class CorpusClips:
 
 def load_clips(config: RunConfig, corpus: str, data_dir: str | None, task: str | None, timer, log: Callable,
                progress: bool, corpus_options: dict | None = None, label: str = "corpus",
-               before_decode: Callable[[Manifest], None] | None = None) -> CorpusClips:
+               before_decode: Callable[[Manifest], None] | None = None,
+               splits: Sequence[str] = ("train", "test")) -> CorpusClips:
     """Build the manifest of `corpus` and decode it (or read the decode cache), logging what it did.
 
     Args:
         before_decode: called with the manifest before anything is decoded (the training corpus's plan check).
+        splits: the splits that must hold clips (`Manifest.validate`).
     """
     with timer("corpus"):
         manifest = corpora.load_corpus(corpus, data_dir, task, config.seed, progress=progress,
@@ -50,11 +52,11 @@ def load_clips(config: RunConfig, corpus: str, data_dir: str | None, task: str |
         before_decode(manifest)
     log(f"      {len(manifest)} clips, {manifest.frame['speaker'].nunique()} speakers, task {manifest.task}, "
         f"classes {list(manifest.classes)}")
-    return decode_clips(config, manifest, timer, log, progress, label)
+    return decode_clips(config, manifest, timer, log, progress, label, splits)
 
 
 def decode_clips(config: RunConfig, manifest: Manifest, timer, log: Callable, progress: bool,
-                 label: str = "corpus") -> CorpusClips:
+                 label: str = "corpus", splits: Sequence[str] = ("train", "test")) -> CorpusClips:
     """Decode `manifest` at the run's rate (or read the decode cache), listing the bad files left out."""
     log(f"      decoding at {config.sample_rate} Hz (cache: {config.cache_dir})")
     with timer("decode"):
@@ -65,14 +67,16 @@ def decode_clips(config: RunConfig, manifest: Manifest, timer, log: Callable, pr
         log(f"      skipped {len(decoded.bad_files)} bad file(s) of {label}:")
         for bad in decoded.bad_files[:20]:
             log(f"        {bad.path}: {bad.problem}")
-    return CorpusClips(decoded.manifest.validate(check_files=False), decoded.store, decoded.bad_files,
+    return CorpusClips(decoded.manifest.validate(check_files=False, splits=splits), decoded.store, decoded.bad_files,
                        decoded.cache_hit, decoded.seconds)
 
 
-def load_training_clips(config: RunConfig, timer, log: Callable, progress: bool) -> tuple[CorpusClips, PlanReport]:
+def load_training_clips(config: RunConfig, timer, log: Callable, progress: bool,
+                        before_decode: Callable[[Manifest], None] | None = None) -> tuple[CorpusClips, PlanReport]:
     """The run's training corpus, checked (`plan.check_plan`, every round, before decoding and again without
     the bad files): `config.corpus`, or the corpora of `options.corpora` joined into one (`corpora.combined`:
-    labels matched by name, each corpus's split kept, decoded together).
+    labels matched by name, each corpus's split kept, decoded together). `before_decode` is called with its
+    manifest after that check, before decoding (the run's test corpora are checked there).
 
     Returns:
         the clips and the plan check's warnings and notes (for the report).
@@ -83,6 +87,8 @@ def load_training_clips(config: RunConfig, timer, log: Callable, progress: bool)
         check_folders(config)  # after loading: the generated corpus writes its noise folder on its first load
         for fold, round_manifest in rounds(manifest, config):
             report.extend(check_plan(round_manifest, settings or config.plan, where=f"fold {fold}: " if fold else ""))
+        if before_decode is not None and settings is None:
+            before_decode(manifest)
 
     specs = config.options.get("corpora")
     if not specs:

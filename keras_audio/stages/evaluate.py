@@ -4,7 +4,8 @@ Reads the models through `predictors.load_predictor` (a run's `training.json` na
 evaluate` names any model folders or files), so the numbers are those of the files that ship. Writes:
 
 - `predictions.csv.gz`: one row per test set × model × condition × clip (`results.write_predictions`);
-- `evaluation.json`: the test sets (name, fold, clips, speakers, classes), the conditions, notes;
+- `evaluation.json`: the test sets (name, fold, clips and their digest, speakers, conditions), the models,
+  the classes, notes: what the report checks `predictions.csv.gz` against;
 - `gallery.npz`: one test clip's log-mel features clean and under every corruption (for the report's plot).
 
 Each test set's spoiled clips derive from `(seed, clip id, corruption, severity)`, and its babble from its own
@@ -31,7 +32,7 @@ from keras_audio.grid_parts import DEFAULT_TIMEOUT_SECONDS, fingerprint, grid_sp
 from keras_audio.pipeline import spoil_clip
 from keras_audio.predictors import LoadedModel, load_predictor
 from keras_audio.report import write_json
-from keras_audio.results import ModelKey, TestSetPredictions, write_predictions
+from keras_audio.results import ModelKey, TestSetPredictions, describe_test_set, write_predictions
 from keras_audio.stages.data import CorpusClips, build_suite, rounds
 from keras_audio.stages.train import TRAINING_FILE
 from keras_audio.streaming import DEFAULT_STREAM_THRESHOLD_GB, make_source, resolve_source
@@ -152,10 +153,8 @@ def evaluate_stage(config: RunConfig, run_dir: Path, models: list[tuple[ModelKey
             speakers=test_set.test.frame["speaker"].tolist(), y_true=grid_result.y_true.astype(np.int64),
             class_names=tuple(test_set.test.classes), predictions=grid_result.predictions,
             probabilities=grid_result.probabilities))
-        described.append({"name": test_set.name, "fold": test_set.fold, "corpus": test_set.test.name,
-                          "task": test_set.test.task, "clips": len(test_set.test),
-                          "speakers": int(test_set.test.frame["speaker"].nunique()),
-                          "conditions": [[c.name, c.severity] for c in conditions]})
+        described.append(describe_test_set(results[-1], [(c.name, c.severity) for c in conditions],
+                                           corpus=test_set.test.name, task=test_set.test.task))
         if not gallery and test_set.name == IN_DOMAIN:
             with timer("report"):
                 gallery = _gallery(config, test_set.clips.store, test_set.test, suite)

@@ -46,7 +46,9 @@ def report_stage(config: RunConfig, run_dir: Path, timer, log: Callable[[str], N
     evaluation = _read_json(run_dir / EVALUATION_FILE)
     classes = evaluation["classes"]
     with timer("report"):
-        test_sets = read_predictions(run_dir / PREDICTIONS_FILE, classes)
+        # Matched by key and checked against what evaluation.json says was scored (older folders: no check).
+        test_sets = read_predictions(run_dir / PREDICTIONS_FILE, classes, evaluation.get("test_sets") or None,
+                                     evaluation.get("models") or None)
         # The first test set is the run's own (its corpus's test split, or the corpus `evaluate` scored);
         # the others are the corpora of --test-corpus, reported beside it.
         primary = test_sets[0].name

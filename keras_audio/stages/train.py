@@ -80,11 +80,15 @@ class TrainedModel:
                 "export_max_abs_difference": self.export_difference, "formats": self.formats}
 
 
-def train_stage(config: RunConfig, run_dir: Path, timer, log: Callable[[str], None], progress: bool) -> CorpusClips:
-    """Train every model of `config` on its corpus and export it into `run_dir`; returns the corpus clips."""
+def train_stage(config: RunConfig, run_dir: Path, timer, log: Callable[[str], None], progress: bool,
+                before_decode: Callable[[Manifest], None] | None = None) -> CorpusClips:
+    """Train every model of `config` on its corpus and export it into `run_dir`; returns the corpus clips.
+
+    `before_decode` gets the checked training manifest before anything is decoded (`load_training_clips`).
+    """
     set_global_seed(config.seed)
     log(f"[1/4] corpus: {config.corpus}")
-    clips, plan_report = load_training_clips(config, timer, log, progress)
+    clips, plan_report = load_training_clips(config, timer, log, progress, before_decode)
     for line in plan_report.warnings:
         log(f"      warning: {line}")
     if clips.bad_files:
