@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from keras_audio.config import FeatureConfig
 from keras_audio.models.frontend import waveform_input
@@ -90,6 +91,24 @@ def _head_model(model: keras.Model, dim: int) -> keras.Model:
     return keras.Model(features, x, name=f"{model.name}_head")
 
 
+def standardize_like(layer: keras.layers.Normalization, embeddings: np.ndarray) -> None:
+    """Adapt `layer` to `embeddings`' mean and variance per dimension, centring but not scaling dimensions that
+    barely vary.
+
+    A dimension constant over the training clips (AISFX channels whose maximum falls in the zero padding of
+    every short clip) would be divided by Keras' floor of 1e-7, turning float32 rounding between two execution
+    paths (eager, graph, SavedModel) into tens of standard deviations. Standard deviations are floored at 1 %
+    of the median one, and dimensions constant to float32 precision are left unscaled.
+    """
+    layer.adapt(embeddings)
+    mean = np.asarray(layer.adapt_mean.numpy(), np.float64)
+    std = np.sqrt(np.asarray(layer.adapt_variance.numpy(), np.float64))
+    constant = std <= 10 * np.finfo(np.float32).eps * np.maximum(np.abs(mean), 1e-6)
+    floor = 0.01 * float(np.median(std[~constant])) if np.any(~constant) else 1.0
+    layer.adapt_variance.assign(np.where(constant, 1.0, np.maximum(std, floor) ** 2).astype(np.float32))
+    layer.finalize_state()
+
+
 def train_pretrained(model: keras.Model, inputs: TrainingInputs, settings: TrainingSettings,
                      log_dir: Path | None = None, *, encoder_name: str, fine_tune: bool,
                      cache_embeddings: bool, fine_tune_epochs: int = FINE_TUNE_EPOCHS) -> TrainingResult:
@@ -99,7 +118,7 @@ def train_pretrained(model: keras.Model, inputs: TrainingInputs, settings: Train
     encoder = model.get_layer(ENCODER)
     encoder.trainable = False
     if inputs.training_embeddings is not None:
-        model.get_layer("embedding_standardization").adapt(inputs.training_embeddings(encoder))
+        standardize_like(model.get_layer("embedding_standardization"), inputs.training_embeddings(encoder))
     head_dir = None if log_dir is None else Path(log_dir) / "head"
     if cache_embeddings and inputs.cached_features is not None:
         cached = inputs.cached_features(encoder)

@@ -4,7 +4,7 @@ Source: the ``aisfx`` package (PyPI, 0.1.2): its checkpoint ``models/checkpoint.
 X-Sequential-CE model; only ``embedding_net.*`` is used, the per-dataset classifier heads are dropped) and its
 librosa front-end. The network is the DCASE 2018 cross-task baseline's 9-layer CNN (Kong et al.): four blocks
 of two bias-free 3x3 convolutions with batch norm and ReLU, 2x2 max pooling after the first three, the mean
-over frequency and the max over time, 512-d. Licence: CC BY 4.0. Credit: Ma, B. and Lerch, A., "Representation
+over frequency and the max over time, 512-d. Licence: CC BY 4.0. Credit: Alison B. Ma and Alexander Lerch, "Representation
 Learning for the Automatic Indexing of Sound Effects Libraries", ISMIR 2022. Weights are read without torch
 (`keras_audio.pretrained.sources`, hash-pinned) and transposed to channels-last.
 

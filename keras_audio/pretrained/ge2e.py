@@ -390,7 +390,7 @@ def build_ge2e_encoder(*, pretrained: bool = True, trainable: bool = False, name
     if not isinstance(pretrained, bool) or not isinstance(trainable, bool):
         raise ValueError(f"build_ge2e_encoder: pretrained and trainable must be bools, got {pretrained!r}, "
                          f"{trainable!r}")
-    waveform = keras.Input(shape=(None,), dtype="float32", name="waveform")
+    waveform = keras.Input(shape=(None,), dtype="float32", name=f"{name}_waveform")
     lengths = SignalLength(name="signal_length")(waveform)
     x = AlignToSignal(name="align_to_signal")(waveform)
     x = NormalizeVolume(name="normalize_volume")([x, lengths])
