@@ -55,6 +55,8 @@ _LAYER_MODULES = (
     "keras_audio.models.layers",
     "keras_audio.models.masking",
     "keras_audio.models.transfer",
+    "keras_audio.pretrained.ge2e",
+    "keras_audio.pretrained.aisfx",
 )
 
 

@@ -12,8 +12,8 @@ from keras_audio.models.frontend import FRONTENDS
 TINY = {"conv1d": dict(filters=(4,)), "conv2d": dict(filters=(4,)), "vgg": dict(filters=(4,), dense_units=4),
         "lstm": dict(units=4), "crnn": dict(filters=(4,), units=4, attention_units=4), "ae_clf": dict(filters=(4,)),
         "ae_clf_joint": dict(filters=(4,)), "sklearn_logreg": dict(n_mfcc=8), "sklearn_forest": dict(n_mfcc=8)}
-# no log-mel to replace: handcrafted frame features; an encoder that brings its own front-end
-WITHOUT_FRONTEND = {"mlp_features", "transfer"}
+# no log-mel to replace: handcrafted frame features; encoders that bring their own front-end
+WITHOUT_FRONTEND = {"mlp_features", "transfer", "ge2e", "ge2e_finetune", "aisfx", "aisfx_finetune"}
 
 
 def test_every_family_but_the_listed_ones_takes_a_frontend():
