@@ -15,8 +15,10 @@ These families train on each clip's centre window, the one evaluation takes (`re
 True)`), so a clip has one embedding: a frozen encoder's output for it never changes, and when the run's
 training stream allows it (no waveform policy, no mixup: `TrainingInputs.cached_features`) the head trains on
 embeddings computed once per clip, in the same batches it would see from the waveforms; otherwise, and with
-``cache_embeddings=False``, the encoder runs on every batch. The weights come from the packages' own files
-(`keras_audio.pretrained.sources`), and every export records their authors and licence.
+``cache_embeddings=False``, the encoder runs on every batch. On a stream the cache can serve the head trains for
+up to `HEAD_EPOCHS` epochs (early stopping on the validation loss ends it), the run's ``--epochs`` otherwise.
+The weights come from the packages' own files (`keras_audio.pretrained.sources`), and every export records
+their authors and licence.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ from keras_audio.training import (
 ENCODER = "encoder"
 FINE_TUNE_FACTOR = 0.1
 FINE_TUNE_EPOCHS = 3
+# A head on cached embeddings: an epoch costs milliseconds, so it trains to convergence (early stopping on the
+# validation loss decides) instead of stopping at the run's --epochs, sized for models that see waveforms.
+HEAD_EPOCHS = 200
 # What fine-tuning unfreezes: GE2E's last LSTM layer and its projection; AISFX's last convolution block.
 TOP_LAYERS = {"ge2e": 2, "aisfx": 1}
 
@@ -111,7 +116,8 @@ def standardize_like(layer: keras.layers.Normalization, embeddings: np.ndarray) 
 
 def train_pretrained(model: keras.Model, inputs: TrainingInputs, settings: TrainingSettings,
                      log_dir: Path | None = None, *, encoder_name: str, fine_tune: bool,
-                     cache_embeddings: bool, fine_tune_epochs: int = FINE_TUNE_EPOCHS) -> TrainingResult:
+                     cache_embeddings: bool, fine_tune_epochs: int = FINE_TUNE_EPOCHS,
+                     head_epochs: int = HEAD_EPOCHS) -> TrainingResult:
     """The head on the frozen encoder (on cached embeddings when the stream allows); then, for the fine-tuned
     families, the encoder's top unfrozen and everything trained on at a tenth of the learning rate."""
     spec = SPECS[encoder_name]()
@@ -120,12 +126,15 @@ def train_pretrained(model: keras.Model, inputs: TrainingInputs, settings: Train
     if inputs.training_embeddings is not None:
         standardize_like(model.get_layer("embedding_standardization"), inputs.training_embeddings(encoder))
     head_dir = None if log_dir is None else Path(log_dir) / "head"
+    # Whether the cache is used or not, a stream it could serve trains the head as long: the same model.
+    head_settings = (dataclasses.replace(settings, epochs=max(settings.epochs, head_epochs))
+                     if inputs.cached_features is not None else settings)
     if cache_embeddings and inputs.cached_features is not None:
         cached = inputs.cached_features(encoder)
-        head = fit_classifier(_head_model(model, int(encoder.output.shape[-1])), cached, settings, head_dir)
+        head = fit_classifier(_head_model(model, int(encoder.output.shape[-1])), cached, head_settings, head_dir)
         head.metadata["embeddings"] = "cached (computed once per clip)"
     else:
-        head = fit_classifier(model, inputs, settings, head_dir)
+        head = fit_classifier(model, inputs, head_settings, head_dir)
         head.metadata["embeddings"] = "computed on every batch"
     credit = {"encoder": "frozen", "pretrained": spec.source().credit()}
     if not fine_tune:
@@ -174,19 +183,23 @@ def _register(encoder_name: str, fine_tune: bool, description: str) -> None:
 
     def trainer(model, inputs, settings, log_dir=None):
         return train_pretrained(model, inputs, settings, log_dir, encoder_name=encoder_name, fine_tune=fine_tune,
-                                cache_embeddings=model._cache_embeddings, fine_tune_epochs=model._fine_tune_epochs)
+                                cache_embeddings=model._cache_embeddings, fine_tune_epochs=model._fine_tune_epochs,
+                                head_epochs=model._head_epochs)
 
     def build(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
               hidden: int = 0, dropout: float = 0.2, cache_embeddings: bool = True,
-              fine_tune_epochs: int = FINE_TUNE_EPOCHS) -> keras.Model:
+              fine_tune_epochs: int = FINE_TUNE_EPOCHS, head_epochs: int = HEAD_EPOCHS) -> keras.Model:
         """See `build_pretrained`; `cache_embeddings=False` runs the frozen encoder on every training batch;
-        `fine_tune_epochs` bounds the fine-tuning stage (families ``*_finetune`` only)."""
+        `fine_tune_epochs` bounds the fine-tuning stage (families ``*_finetune`` only), `head_epochs` the head's
+        training on a stream the embedding cache can serve (the run's ``--epochs`` when larger)."""
         del features  # the encoder brings its own front-end
-        if isinstance(fine_tune_epochs, bool) or not isinstance(fine_tune_epochs, int) or fine_tune_epochs < 1:
-            raise ValueError(f"{name}: fine_tune_epochs must be an int >= 1, got {fine_tune_epochs!r}")
+        for key, value in (("fine_tune_epochs", fine_tune_epochs), ("head_epochs", head_epochs)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: {key} must be an int >= 1, got {value!r}")
         model = build_pretrained(encoder_name, num_classes, sample_rate, fine_tune, hidden, dropout, spec_augment)
         model._cache_embeddings = bool(cache_embeddings)
         model._fine_tune_epochs = fine_tune_epochs
+        model._head_epochs = head_epochs
         return model
 
     build.__name__ = f"build_{name}"

@@ -33,7 +33,7 @@ def _config(corpus, tmp_path, name, model, **options):
     config = tiny_config(corpus, tmp_path, name)
     config.models, config.sample_rate, config.clip_seconds, config.epochs = [model], 16000, 0.8, 2
     config.corruptions, config.severities = ["white_noise"], [3]
-    config.options = {"models": {model: options}} if options else {}
+    config.options = {"models": {model: {"head_epochs": 2, **options}}}
     return config
 
 
