@@ -17,6 +17,7 @@ import pytest
 import tensorflow as tf
 
 from keras_audio.models import available, build_model, get_family
+from keras_audio.models.pretrained import EMBEDDING_SCALE, scale_like
 from keras_audio.training import TrainingSettings
 from keras_audio.windowing import center_crop_or_pad
 
@@ -97,11 +98,9 @@ def predictor(name, sample_rate, features, make_tones, inputs_for, encoder_folde
         return family.predictor(model)
     model = family.inference_model(model) if family.inference_model else model
     randomize(model)
-    if "embedding_standardization" in [layer.name for layer in model.layers]:  # a pretrained encoder's head
-        from keras_audio.models.pretrained import standardize_like
-
+    if EMBEDDING_SCALE in [layer.name for layer in model.layers]:  # a pretrained encoder's head
         x, _ = make_tones(8, 0.5)
-        standardize_like(model.get_layer("embedding_standardization"), model.get_layer("encoder")(x).numpy())
+        scale_like(model.get_layer(EMBEDDING_SCALE), model.get_layer("encoder")(x).numpy())
     # one graph for every length (an eager LSTM loop over 4 s of frames is slow)
     call = tf.function(lambda waveforms: model(waveforms, training=False),
                        input_signature=[tf.TensorSpec([None, None], tf.float32)])
