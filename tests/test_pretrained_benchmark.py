@@ -1,0 +1,72 @@
+"""benchmarks/pretrained.py: folds that keep every source recording on one side, the commands it runs, and the
+summary it reads back from a run's table.csv."""
+
+import csv
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark_modules import load_benchmark  # noqa: E402
+
+pretrained = load_benchmark("pretrained")
+
+
+def _esc50_layout(root: Path) -> None:
+    (root / "meta").mkdir(parents=True)
+    (root / "audio").mkdir()
+    with open(root / "meta" / "esc50_fold4.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["filename", "fold", "target", "category", "esc10", "src_file", "take"])
+        for c, category in enumerate(["dog", "rain", "clock"]):
+            for source in range(5):
+                for take in "AB":
+                    name = f"4-{c}{source}-{take}-{c}.flac"
+                    writer.writerow([name, 4, c, category, False, f"{c}{source}", take])
+
+
+def test_folds_keep_each_source_recording_in_one_fold_and_spread_every_class(tmp_path):
+    _esc50_layout(tmp_path / "esc")
+    manifest = pretrained.esc50_folds(tmp_path / "esc", tmp_path / "out", folds=5)
+    rows = list(csv.DictReader(open(manifest)))
+    assert len(rows) == 30 and {r["fold"] for r in rows} == {"1", "2", "3", "4", "5"}
+    for source in {r["speaker"] for r in rows}:
+        assert len({r["fold"] for r in rows if r["speaker"] == source}) == 1
+    for label in ("dog", "rain", "clock"):  # five recordings of each class over five folds: one in each
+        fold_of_source = {r["speaker"]: r["fold"] for r in rows if r["label"] == label}
+        assert sorted(fold_of_source.values()) == ["1", "2", "3", "4", "5"]
+    assert all(Path(r["path"]).is_absolute() for r in rows)
+
+
+def test_summary_reads_each_model_and_test_set_from_table_csv(tmp_path):
+    fields = ["model", "policy", "seed", "fold", "corruption", "severity", "accuracy", "balanced_accuracy", "n",
+              "ci_low", "ci_high", "test_corpus"]
+    rows = [("ge2e", "none", "clean", 0, 0.9, 0.8, "in-domain"), ("ge2e", "none", "white_noise", 3, 0.5, 0.5,
+             "in-domain"), ("ge2e", "none", "speed", 3, 0.7, 0.6, "in-domain"),
+            ("ge2e", "none", "clean", 0, 0.6, 0.7, "audiomnist")]
+    run = tmp_path / "run"
+    run.mkdir()
+    with open(run / "table.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        for model, policy, corruption, severity, accuracy, balanced, test in rows:
+            writer.writerow(dict(model=model, policy=policy, seed=0, fold="", corruption=corruption,
+                                 severity=severity, accuracy=accuracy, balanced_accuracy=balanced, n=10, ci_low=0,
+                                 ci_high=1, test_corpus=test))
+    summary = {s["test"]: s for s in pretrained.summary(run)}
+    assert summary["in-domain"]["clean"] == 0.9 and summary["in-domain"]["balanced"] == 0.8
+    assert abs(summary["in-domain"]["spoiled"] - 0.6) < 1e-12
+    assert summary["in-domain"]["worst"] == "white_noise (0.500)"
+    assert summary["audiomnist"]["balanced"] == 0.7 and summary["audiomnist"]["worst"] == "—"
+
+
+def test_dry_run_lists_the_commands_of_every_part_without_running_them(tmp_path, capsys, monkeypatch):
+    shared = tmp_path / "shared"
+    for name in (pretrained.AUDIOMNIST, pretrained.ESC50):
+        (shared / name).mkdir(parents=True)
+    monkeypatch.setattr(pretrained.paths, "shared_data_dir", lambda: shared)
+    assert pretrained.main(["--dry-run", "--out", str(tmp_path / "out")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[1] for line in lines] == ["run"] + ["evaluate"] * 4 + ["run", "run"]
+    assert "--models conv2d ge2e ge2e_finetune --policies none suite" in lines[0]
+    assert "--cross-validation --allow-missing-classes" in lines[-1]
+    assert not (tmp_path / "out").exists()
