@@ -173,7 +173,7 @@ def compile_classifier(model: keras.Model, learning_rate: float, soft_targets: b
     loss = soft_or_sparse_crossentropy if soft_targets else "sparse_categorical_crossentropy"
     metrics = ([keras.metrics.MeanMetricWrapper(soft_or_sparse_accuracy, name="accuracy")] if soft_targets
                else ["accuracy"])
-    # No XLA (`jit_compile`), on purpose, not by Keras' "auto": measured on 2 CPU cores (issue 15), an
+    # No XLA (`jit_compile`), on purpose, not by Keras' "auto": measured on 2 CPU cores, an
     # XLA-compiled training step of conv2d / crnn ran 10-20 % fewer examples per CPU-second than the oneDNN
     # kernels, and under `enable_op_determinism` XLA refuses MaxPool's gradient ("no deterministic XLA
     # implementation"), so it would cost the seeded reproducibility too.

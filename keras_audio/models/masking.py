@@ -63,7 +63,7 @@ def signal_bounds(waveforms: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor
     non-zero sample, and whether there is one (for digital silence `first` is 0 and `last` is past the end).
 
     Found per block of `BOUNDS_BLOCK` samples, then inside the one block that holds the bound: an argmax over
-    every sample was 3x slower (19 ms vs 6.5 ms for [256, 32000], issue 15), and a model's front-end asks twice.
+    every sample was 3x slower (19 ms vs 6.5 ms for [256, 32000]), and a model's front-end asks twice.
     """
     nonzero = tf.not_equal(tf.cast(waveforms, tf.float32), 0.0)
     batch, samples = tf.shape(nonzero)[0], tf.shape(nonzero)[1]
@@ -102,7 +102,7 @@ def align_to_signal(waveforms: tf.Tensor) -> tf.Tensor:
     first, _, _ = signal_bounds(waveforms)
 
     # One slice and pad per example: a gather over a per-sample index of the whole batch cost 3x as much
-    # (100 ms vs 33 ms for [256, 32000] with leading zeros, issue 15); a batch without leading zeros is
+    # (100 ms vs 33 ms for [256, 32000] with leading zeros); a batch without leading zeros is
     # returned as it is. The static length, when known, keeps the loop convertible to TFLite builtins.
     length = waveforms.shape[1]
 
@@ -136,8 +136,8 @@ def mask_frames(x: tf.Tensor, mask: tf.Tensor, fill: float = 0.0) -> tf.Tensor:
     """`x` `[batch, frames, ...]` with the frames where `mask` is False set to `fill`."""
     if fill == 0:
         # A product with the 0/1 mask, not `tf.where`: `where` broadcasts the mask to `x`'s full shape first,
-        # which made it 2.2x the cost of the product on Conv2D's [256, 201, 64, 16] first feature map
-        # (issue 15). The values are the same (a padded negative value becomes -0.0, which equals 0).
+        # which made it 2.2x the cost of the product on Conv2D's [256, 201, 64, 16] first feature map.
+        # The values are the same (a padded negative value becomes -0.0, which equals 0).
         return x * tf.cast(_broadcastable(mask, len(x.shape)), x.dtype)
     return tf.where(_broadcastable(mask, len(x.shape)), x, tf.cast(fill, x.dtype))
 
@@ -420,7 +420,7 @@ class MaskedBatchNormalization(keras.layers.BatchNormalization):
     kernel instead, whose statistics count every frame: Keras computes batch norm unfused (moments plus
     elementwise ops), and on Conv2D's full-resolution first block that was half of a training step's time;
     fused, Conv2D trained 1.9x and CRNN 1.7x faster per CPU-second measured alone on the models before the
-    padding masks, Conv2D 1.14x in the default run with them (issue 15). Padded
+    padding masks, Conv2D 1.14x in the default run with them. Padded
     frames are zeroed before every convolution, so what they add to the statistics is the bias-only response
     near silence, not the padding's length in samples.
 
