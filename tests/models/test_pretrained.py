@@ -114,3 +114,10 @@ def test_aisfx_takes_a_16_khz_run(corpus, tmp_path):
 def test_specaugment_is_refused_for_an_encoder():
     with pytest.raises(ValueError, match="specaugment"):
         build_model("ge2e", 2, 16000, spec_augment=True)
+
+
+def test_a_mirrored_strategy_trains_the_same_head(cached_run, corpus, tmp_path):
+    config = _config(corpus, tmp_path, "mirrored", "ge2e")
+    config.options["strategy"] = "mirrored"
+    run = run_experiment(config, progress=False, log=lambda line: None)
+    np.testing.assert_allclose(_probabilities(run), _probabilities(cached_run), atol=1e-5)
