@@ -32,14 +32,6 @@ def clips(golden) -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def encoder(tmp_path_factory):
-    """The pretrained encoder, converting the checkpoint into a fresh cache (built once for the module)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(sources.CACHE_DIR_VARIABLE, str(tmp_path_factory.mktemp("cache")))
-        return ge2e.build_ge2e_encoder()
-
-
-@pytest.fixture(scope="module")
 def embed(encoder):
     """The encoder as one graph for any batch and length (eager calls run the LSTM loop step by step)."""
     return compiled(encoder)

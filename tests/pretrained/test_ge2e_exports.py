@@ -10,7 +10,6 @@ import pytest
 import tensorflow as tf
 
 from keras_audio.export_formats import FORMAT_ATOL, export_onnx, export_tflite, onnx_predictor, tflite_predictor
-from keras_audio.pretrained import ge2e, sources
 
 GOLDEN = Path(__file__).with_name("golden_ge2e.npz")
 
@@ -19,13 +18,6 @@ GOLDEN = Path(__file__).with_name("golden_ge2e.npz")
 def golden():
     with np.load(GOLDEN) as data:
         return {key: data[key] for key in data.files}
-
-
-@pytest.fixture(scope="module")
-def encoder(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(sources.CACHE_DIR_VARIABLE, str(tmp_path_factory.mktemp("cache")))
-        return ge2e.build_ge2e_encoder()
 
 
 @pytest.fixture(scope="module")
