@@ -1,9 +1,8 @@
 """A frozen encoder's outputs computed once per clip, served as the training stream would serve the clips.
 
 Training a head on a frozen encoder runs the encoder on every clip of every epoch, although its output never
-changes. When the stream has nothing random in the waveform (no waveform policy, no mixup) and the window is fixed
-(centre crops), or every clip fits the window (so a random crop only places the zero padding, which the
-suite's padding-aware encoders ignore), each clip's embedding is one fixed vector. `FeatureSource` holds those vectors in the layout
+changes. When the stream has nothing random in the waveform (no waveform policy, no mixup) and the window is
+fixed (centre crops), each clip's embedding is one fixed vector. `FeatureSource` holds those vectors in the layout
 of a `pipeline.ClipSource` (clip `i` is the `dim` samples at `i * dim`), so `pipeline.training_dataset` and
 `pipeline.evaluation_dataset` serve them in exactly the order, balance and shards in which they serve the
 waveforms: the head sees the same batches either way.
@@ -18,11 +17,6 @@ import tensorflow as tf
 from keras_audio.pipeline import ClipSource, evaluation_dataset
 
 EMBEDDING_BATCH = 256
-
-
-def cacheable(source: ClipSource, clip_samples: int) -> bool:
-    """Whether every clip of `source` fits in `clip_samples` (a random crop then only places the padding)."""
-    return bool(len(source) == 0 or int(np.max(source.lengths)) <= clip_samples)
 
 
 class FeatureSource(ClipSource):

@@ -67,7 +67,7 @@ class TrainingInputs:
         pairs_policy: the name of the policy the pairs are corrupted with (``noise``, ``suite``).
         cached_features: `encoder -> TrainingInputs` whose streams carry `encoder`'s output for each clip,
             computed once (`feature_cache.FeatureSource`), in the order and batches of the waveform streams;
-            None where the stream cannot be cached (a waveform policy, mixup, clips longer than the crop).
+            None where the stream cannot be cached (random crops, a waveform policy, mixup).
         training_embeddings: `encoder -> [clips, dim]` its output for every clean training clip (centre crop),
             for statistics such as a head's input standardisation; None where the trainer is given no clips.
     """

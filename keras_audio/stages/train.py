@@ -26,7 +26,7 @@ from keras_audio.corruptions import registry as corruption_registry
 from keras_audio.corruptions.policy import TrainingPolicy, expand_policies, parse_policy
 from keras_audio.distribute import start as start_distribution
 from keras_audio.export import export_model, verify_export
-from keras_audio.feature_cache import FeatureSource, cacheable
+from keras_audio.feature_cache import FeatureSource
 from keras_audio.manifest import Manifest
 from keras_audio.mixup import Mixup
 from keras_audio.models import build_model, get_family
@@ -170,8 +170,7 @@ def _train_one(config: RunConfig, model_name: str, policy_name: str, seed: int, 
         lambda encoder: tuple(FeatureSource(sources[split], encoder, config.clip_samples)
                               for split in ("train", "validation")))
     inputs.training_embeddings = lambda encoder: clip_features(encoder)[0].embeddings
-    if policy.waveform is None and mixup is None and (crop == "centre" or cacheable(sources["train"],
-                                                                                   config.clip_samples)):
+    if policy.waveform is None and mixup is None and crop == "centre":  # one fixed window per clip
         inputs.cached_features = lambda encoder: _feature_inputs(inputs, *clip_features(encoder), config, seed,
                                                                  distribution)
     count_params = family.count_params or (lambda m: m.count_params())
