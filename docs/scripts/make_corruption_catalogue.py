@@ -203,6 +203,20 @@ def severity_table(name: str) -> str:
     return "\n".join(lines)
 
 
+def glance_table() -> str:
+    """Every corruption's parameters at severities 1..5, one row per parameter, names linked to their sections."""
+    lines = ["| corruption | family | parameter | " + " | ".join(str(s) for s in range(1, NUM_SEVERITIES + 1)) + " |",
+             "|---|---|---|" + "---:|" * NUM_SEVERITIES]
+    for family, members in registry.families().items():
+        for name in members:
+            cls = registry.corruption_class(name)
+            for index, (key, values) in enumerate(cls.severities.items()):
+                sign = "±" if key in cls.two_sided else ""
+                first = [f"[`{name}`](#{name})", family] if index == 0 else ["", ""]
+                lines.append("| " + " | ".join(first + [f"`{key}`"] + [sign + _fmt(v) for v in values]) + " |")
+    return "\n".join(lines)
+
+
 def first_paragraph(text: str | None) -> str:
     return " ".join((text or "").strip().split("\n\n")[0].split())
 
@@ -229,9 +243,9 @@ def page(resources_note: str) -> str:
         "",
         "## At a glance",
         "",
-        "The same table as the README's (`keras_audio.corruptions.registry.markdown_table()`).",
+        glance_table(),
         "",
-        registry.markdown_table().rstrip(),
+        registry.SPEC_AUGMENT_NOTE,
         "",
     ]
     for family, members in registry.families().items():
