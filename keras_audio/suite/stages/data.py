@@ -15,11 +15,11 @@ import numpy as np
 
 from keras_audio import corpora
 from keras_audio.cache import BadFile, WaveformStore, load_waveforms
-from keras_audio.config import RunConfig
+from keras_audio.suite.config import RunConfig
 from keras_audio.corpora.combined import combine
 from keras_audio.corruptions import registry as corruption_registry
 from keras_audio.manifest import Manifest
-from keras_audio.plan import PlanReport, check_folders, check_plan
+from keras_audio.suite.plan import PlanReport, check_folders, check_plan
 
 BABBLE_CLIPS = 64  # training utterances the babble corruption mixes from
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_audio.distribute import Worker, worker_from_tf_config
-from keras_audio.evaluate import UTTERANCE, Condition, GridResult
+from keras_audio.grid import UTTERANCE, Condition, GridResult
 
 POLL_SECONDS = 0.2
 DEFAULT_TIMEOUT_SECONDS = 3600.0

@@ -25,7 +25,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_audio import __version__  # noqa: E402
-from keras_audio.config import RunConfig  # noqa: E402
+from keras_audio.suite.config import RunConfig  # noqa: E402
 
 # Flags that set the RunConfig field of the same name.
 CONFIG_FLAGS = ("corpus", "data_dir", "task", "models", "policies", "corruptions", "severities", "reference_model",
@@ -333,7 +333,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
 
 # ---------------------------------------------------------------------------------------------- commands
 def _cmd_run(args) -> None:
-    from keras_audio.experiment import run_experiment
+    from keras_audio.suite.experiment import run_experiment
 
     if args.resume and not args.run_name:
         raise UserError("--resume needs the --run-name of the run to continue")
@@ -343,7 +343,7 @@ def _cmd_run(args) -> None:
 
 
 def _cmd_train(args) -> None:
-    from keras_audio.experiment import train_only
+    from keras_audio.suite.experiment import train_only
 
     if args.resume and not args.run_name:
         raise UserError("--resume needs the --run-name of the run to continue")
@@ -364,7 +364,7 @@ def _start_strategy(config: RunConfig) -> None:
 
 
 def _cmd_evaluate(args) -> None:
-    from keras_audio.experiment import run_evaluation
+    from keras_audio.suite.experiment import run_evaluation
 
     args.config = None
     config = build_config(args)
@@ -376,7 +376,7 @@ def _cmd_evaluate(args) -> None:
 
 
 def _cmd_report(args) -> None:
-    from keras_audio.experiment import rereport
+    from keras_audio.suite.experiment import rereport
 
     print(rereport(args.run_dir))
 
@@ -389,7 +389,7 @@ def _cmd_predict(args) -> None:
 
 
 def _cmd_export_testset(args) -> None:
-    from keras_audio.experiment import export_corpus_testset
+    from keras_audio.suite.experiment import export_corpus_testset
 
     args.config = None
     if args.out is None:
@@ -402,7 +402,7 @@ def _cmd_export_testset(args) -> None:
 
 
 def _cmd_score(args) -> None:
-    from keras_audio.experiment import score_testset
+    from keras_audio.suite.experiment import score_testset
 
     out = str(args.out) if args.out else None
     print(score_testset(args.testset, args.predictions, out=out, run_name=args.run_name))

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from keras_audio.evaluate import CLEAN, UTTERANCE, classification_metrics, mce_reference_errors, summarize
+from keras_audio.grid import CLEAN, UTTERANCE, classification_metrics, mce_reference_errors, summarize
 from keras_audio.statistics import DEFAULT_RESAMPLES, SpeakerBootstrap, percentile_interval
 
 PROBABILITY_PREFIX = "p_"  # p_<class>: a class's probability

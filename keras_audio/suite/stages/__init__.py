@@ -5,6 +5,6 @@
     report:   those files ──► table.csv, metrics.json, table.md, plots/, record.json
 
 `run_stages` (what `benchmarks/run.py` and `keras-audio run` call) runs all three into one run folder; the
-library modules they call (corpora, cache, pipeline, corruptions, models, training, evaluate, results,
-report) know nothing of stages.
+library modules they call (corpora, cache, pipeline, corruptions, models, training, grid) and the suite's
+results and tables know nothing of stages.
 """

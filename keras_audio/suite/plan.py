@@ -40,7 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_audio.config import PlanConfig, RunConfig, did_you_mean
+from keras_audio.config import did_you_mean
+from keras_audio.suite.config import PlanConfig, RunConfig
 from keras_audio.manifest import SPLITS, Manifest, problem_list
 
 SHOWN = 10

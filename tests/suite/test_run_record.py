@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from keras_audio.cache import BadFile
-from keras_audio.run_record import bad_files_summary, build_record, git_state, problem_kind, software_versions
+from keras_audio.suite.run_record import bad_files_summary, build_record, git_state, problem_kind, software_versions
 
 RECORD_KEYS = {"created", "command", "software", "machine", "git", "manifest", "bad_files", "stages_seconds",
                "total_seconds", "models"}

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from keras_audio.report import (
+from keras_audio.suite.tables import (
     LONG_COLUMNS, interval_text, markdown_table, mean_sd, read_long_table, render_markdown, write_json,
     write_long_table, write_plots,
 )

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from keras_audio.run_writer import (
+from keras_audio.suite.run_writer import (
     RunExistsError, RunInUseError, RunKeptError, RunNameError, RunWriter, check_run_name, process_alive,
 )
 
-RUN_WRITER = Path(__file__).resolve().parents[1] / "keras_audio" / "run_writer.py"
+RUN_WRITER = Path(__file__).resolve().parents[2] / "keras_audio" / "suite" / "run_writer.py"
 
 
 def _dead_pid() -> int:

@@ -12,12 +12,12 @@ import tensorflow as tf
 from keras_audio.cache import WaveformStore
 from keras_audio.corruptions import registry
 from keras_audio.corruptions.base import Corruption
-from keras_audio.evaluate import evaluate_grid, grid
+from keras_audio.grid import evaluate_grid, grid
 from keras_audio.export import export_model, load_exported
 from keras_audio.manifest import Manifest
 from keras_audio.models import build_model
 from keras_audio.pipeline import ClipSource, evaluation_dataset
-from keras_audio.testset import (
+from keras_audio.suite.testset import (
     TestSetError, TestSetMismatchError, export_testset, file_stems, load_testset, predict_testset,
     read_conditions, score_predictions, verify_testset,
 )
@@ -284,7 +284,7 @@ def test_a_manifest_edited_after_export_is_refused_by_verify_and_score(exported,
 def test_score_keeps_the_submitted_probabilities_in_the_run_folder(exported, tmp_path, capsys):
     import gzip
 
-    from keras_audio import cli
+    from keras_audio.suite import cli
 
     frame = _predictions(exported)
     frame["prob_high"] = np.where(frame["predicted"] == "high", 0.75, 0.125)

@@ -16,21 +16,21 @@ import librosa
 import numpy as np
 
 from keras_audio.cache import BadFile
-from keras_audio.config import RunConfig
-from keras_audio.evaluate import MCE_MIN_REFERENCE_ERROR, majority_baseline, summarize
+from keras_audio.suite.config import RunConfig
+from keras_audio.grid import MCE_MIN_REFERENCE_ERROR, majority_baseline, summarize
 from keras_audio.corruptions import registry as corruption_registry
 from keras_audio.corruptions.policy import HELD_OUT_PREFIX, held_out_family, trained_on_policy
-from keras_audio.report import (
+from keras_audio.suite.tables import (
     heldout_results, majority_mark, markdown_table, mean_sd, render_heldout, render_markdown, write_json, write_long_table, write_plots,
 )
-from keras_audio.results import (
+from keras_audio.suite.results import (
     ModelKey, TestSetPredictions, confusions, headline_intervals, long_rows, read_predictions, reference_model,
     summaries, utterance_accuracy,
 )
-from keras_audio.run_record import build_record
+from keras_audio.suite.run_record import build_record
 from keras_audio.statistics import DEFAULT_RESAMPLES
-from keras_audio.stages.evaluate import EVALUATION_FILE, PREDICTIONS_FILE, focus_severity, read_gallery
-from keras_audio.stages.train import TRAINING_FILE
+from keras_audio.suite.stages.evaluate import EVALUATION_FILE, PREDICTIONS_FILE, focus_severity, read_gallery
+from keras_audio.suite.stages.train import TRAINING_FILE
 
 REPO = Path(__file__).resolve().parents[2]
 

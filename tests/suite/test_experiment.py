@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from keras_audio.config import RunConfig
+from keras_audio.suite.config import RunConfig
 from keras_audio.corpora.folder import load_csv
-from keras_audio.experiment import run_experiment
-from keras_audio.report import LONG_COLUMNS, read_long_table
-from keras_audio.results import ModelKey, reference_model
-from keras_audio.stages.data import rounds
+from keras_audio.suite.experiment import run_experiment
+from keras_audio.suite.tables import LONG_COLUMNS, read_long_table
+from keras_audio.suite.results import ModelKey, reference_model
+from keras_audio.suite.stages.data import rounds
 from tests.tiny_run import SAMPLE_RATE, tiny_config, write_tone_corpus
 
 
@@ -78,7 +78,7 @@ def test_gallery_shows_what_evaluation_feeds_the_models(corpus, tmp_path):
     from keras_audio.cache import load_waveforms
     from keras_audio.corpora import load_corpus
     from keras_audio.corruptions.registry import build_suite
-    from keras_audio.stages.evaluate import _gallery_waveforms
+    from keras_audio.suite.stages.evaluate import _gallery_waveforms
     from keras_audio.pipeline import ClipSource, evaluation_dataset
 
     config = _config(corpus, tmp_path, "gallery")

@@ -7,8 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_audio.experiment import rereport, run_evaluation, run_experiment
-from keras_audio.report import read_long_table
+from keras_audio.suite.experiment import rereport, run_evaluation, run_experiment
+from keras_audio.suite.tables import read_long_table
 from tests.tiny_run import tiny_config as _config, write_tone_corpus
 
 QUIET = lambda *args: None  # noqa: E731
@@ -31,7 +31,7 @@ def shifted_run(corpus, tmp_path_factory):
 
     It is also the uninterrupted run the killed-and-resumed one is compared with, so it trains for a few epochs.
     """
-    from keras_audio import cli
+    from keras_audio.suite import cli
 
     tmp_path = tmp_path_factory.mktemp("stages")
     config = _config(corpus, tmp_path, None)
@@ -100,7 +100,7 @@ def test_classes_are_matched_by_name_and_a_mismatch_is_refused(shifted_run, corp
 
 
 def test_two_corpora_train_together_and_each_is_reported(corpus, tmp_path):
-    from keras_audio import cli
+    from keras_audio.suite import cli
 
     config = cli.build_config(cli.build_parser().parse_args(
         ["run", "--corpus", f"csv={corpus}", "--corpus", f"folder={corpus.parent}", "--no-shared-data"]))
@@ -125,12 +125,12 @@ def test_a_run_killed_in_training_then_resumed_matches_an_uninterrupted_one(shif
     import time
     from pathlib import Path
 
-    from keras_audio import cli
+    from keras_audio.suite import cli
 
     whole, tmp_path = shifted_run  # the uninterrupted run of the same config file
     out = tmp_path / "results"
     # Only the killed run needs a process of its own (SIGTERM); the resume runs in this one, as `whole` did.
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(repo)}
     killed = subprocess.Popen([sys.executable, "-m", "keras_audio", *_argv(tmp_path, "resumed")], cwd=repo, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -170,7 +170,7 @@ def test_the_report_matches_prediction_rows_by_key_and_names_a_missing_one(shift
     import gzip
     import shutil
 
-    from keras_audio import cli
+    from keras_audio.suite import cli
 
     run, _ = shifted_run
     copy = tmp_path / "copy"
@@ -203,7 +203,7 @@ def test_the_report_matches_prediction_rows_by_key_and_names_a_missing_one(shift
 def test_a_test_corpus_that_cannot_be_scored_is_refused_before_training(corpus, tmp_path, capsys, problem):
     import shutil
 
-    from keras_audio import cli
+    from keras_audio.suite import cli
 
     if problem == "unknown class":
         odd = tmp_path / "odd"
@@ -222,8 +222,8 @@ def test_a_test_corpus_that_cannot_be_scored_is_refused_before_training(corpus, 
 def test_a_full_disk_after_training_keeps_the_trained_models_and_says_where(corpus, tmp_path, capsys, monkeypatch):
     import errno
 
-    from keras_audio import cli
-    from keras_audio.stages import evaluate
+    from keras_audio.suite import cli
+    from keras_audio.suite.stages import evaluate
 
     def full_disk(test_sets, path):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
@@ -243,7 +243,7 @@ def test_a_full_disk_after_training_keeps_the_trained_models_and_says_where(corp
 def test_an_evaluation_only_corpus_is_scored_with_split_all(shifted_run, corpus, tmp_path):
     import shutil
 
-    from keras_audio import cli
+    from keras_audio.suite import cli
 
     run, _ = shifted_run
     only = tmp_path / "only"
@@ -259,7 +259,7 @@ def test_an_evaluation_only_corpus_is_scored_with_split_all(shifted_run, corpus,
 
 
 def test_an_os_error_is_one_line_and_exit_code_2(shifted_run, corpus, tmp_path, capsys):
-    from keras_audio import cli
+    from keras_audio.suite import cli
 
     run, _ = shifted_run
     model = next((run / "models").iterdir())

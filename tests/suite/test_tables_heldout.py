@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from keras_audio.evaluate import MCE_MIN_REFERENCE_ERROR
-from keras_audio.experiment import run_experiment
-from keras_audio.report import heldout_results, render_heldout
-from keras_audio.results import ModelKey, read_predictions
+from keras_audio.grid import MCE_MIN_REFERENCE_ERROR
+from keras_audio.suite.experiment import run_experiment
+from keras_audio.suite.tables import heldout_results, render_heldout
+from keras_audio.suite.results import ModelKey, read_predictions
 from tests.tiny_run import tiny_config, write_tone_corpus
 
 FAMILIES = {"noise": ("white_noise", "pink_noise"), "pitch_tempo": ("speed",), "room": ("reverb",)}

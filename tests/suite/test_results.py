@@ -8,8 +8,8 @@ import random
 import numpy as np
 import pytest
 
-from keras_audio.results import ModelKey, PredictionsError, describe_test_set, read_predictions, write_predictions
-from keras_audio.results import TestSetPredictions as Predictions  # not a pytest class
+from keras_audio.suite.results import ModelKey, PredictionsError, describe_test_set, read_predictions, write_predictions
+from keras_audio.suite.results import TestSetPredictions as Predictions  # not a pytest class
 
 CLASSES = ("high", "low")
 CONDITIONS = [("clean", 0), ("white_noise", 3)]

@@ -4,10 +4,11 @@ import os
 
 import pytest
 
-from keras_audio import plan
-from keras_audio.config import ConfigError, PlanConfig, RunConfig
+from keras_audio.suite import plan
+from keras_audio.config import ConfigError
+from keras_audio.suite.config import PlanConfig, RunConfig
 from keras_audio.corpora import load_corpus
-from keras_audio.plan import (
+from keras_audio.suite.plan import (
     PlanError, check_folders, check_model_options, check_plan, check_resources, check_run,
 )
 from tests.corpora import builders
@@ -175,7 +176,7 @@ def test_check_run_lists_every_problem_at_once_and_validates_the_config(tmp_path
 
 
 def test_clip_length_bounds_are_the_analysis_window_and_what_a_batch_fits_in_memory():
-    from keras_audio.plan import TRAINING_BYTES_PER_SAMPLE, clip_length_problems
+    from keras_audio.suite.plan import TRAINING_BYTES_PER_SAMPLE, clip_length_problems
 
     config = RunConfig(sample_rate=16000, batch_size=32)
     memory = 2 * 32 * 16000 * 10 * TRAINING_BYTES_PER_SAMPLE  # half of it holds a batch of 10-s clips
@@ -191,7 +192,7 @@ def test_clip_length_bounds_are_the_analysis_window_and_what_a_batch_fits_in_mem
 
 
 def test_a_test_corpus_given_twice_is_refused():
-    from keras_audio.plan import check_test_corpora
+    from keras_audio.suite.plan import check_test_corpora
 
     config = RunConfig(options={"test_corpora": [{"corpus": "csv", "data_dir": "/a"},
                                                  {"corpus": "csv", "data_dir": "/b"}]})

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from keras_audio import cli
-from keras_audio.config import RunConfig
+from keras_audio.suite import cli
+from keras_audio.suite.config import RunConfig
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _config(*argv):

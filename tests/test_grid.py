@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from keras_audio.evaluate import classification_metrics, majority_baseline, mce_reference_errors, summarize
+from keras_audio.grid import classification_metrics, majority_baseline, mce_reference_errors, summarize
 
 
 def test_metrics_and_baseline():
@@ -102,7 +102,7 @@ class _Recorder:
 
 def test_the_batched_grid_sees_the_per_clip_spoiled_set_and_scores_it_alike():
     from keras_audio.corruptions import registry
-    from keras_audio.evaluate import evaluate_grid, grid
+    from keras_audio.grid import evaluate_grid, grid
 
     source = _grid_source()
     # One corruption with batched draws, one with a per-clip fallback; every corruption's batched spoiling is
@@ -127,7 +127,7 @@ def test_the_batched_grid_sees_the_per_clip_spoiled_set_and_scores_it_alike():
 
 
 def test_clips_spoiled_in_parts_reach_the_models_in_whole_inference_batches(monkeypatch):
-    from keras_audio import evaluate
+    from keras_audio import grid as evaluate
     from keras_audio.corruptions import registry
 
     source = _grid_source(11)
@@ -145,7 +145,7 @@ def test_clips_spoiled_in_parts_reach_the_models_in_whole_inference_batches(monk
 
 
 def test_grid_refuses_an_empty_inference_batch():
-    from keras_audio.evaluate import evaluate_grid
+    from keras_audio.grid import evaluate_grid
 
     with pytest.raises(ValueError, match="inference batch size must be >= 1, got 0"):
         evaluate_grid({}, _grid_source(3), [], 4000, 4, 0, progress=False, inference_batch_size=0)

@@ -35,6 +35,8 @@ import signal
 import threading
 from pathlib import Path
 
+from keras_audio.processes import process_alive
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: locks fall back to pids (see _Lock)
@@ -90,20 +92,6 @@ def check_run_name(name: str) -> str:
                            f"starting with a letter or digit")
     return name
 
-
-def process_alive(pid: int) -> bool:
-    """Whether a process `pid` exists on this machine (it may belong to another user)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:  # pragma: no cover - e.g. Windows without the process
-        return False
-    return True
 
 
 class _Lock:

@@ -6,10 +6,10 @@ import json
 
 import numpy as np
 
-from keras_audio import cli, results
-from keras_audio.config import RunConfig
-from keras_audio.results import ModelKey, write_predictions
-from keras_audio.stages.evaluate import EVALUATION_FILE, PREDICTIONS_FILE
+from keras_audio.suite import cli, results
+from keras_audio.suite.config import RunConfig
+from keras_audio.suite.results import ModelKey, write_predictions
+from keras_audio.suite.stages.evaluate import EVALUATION_FILE, PREDICTIONS_FILE
 
 CLASSES = ("female", "male")
 Y_TRUE = np.array([0] * 7 + [1] * 3)  # majority-class baseline 0.7

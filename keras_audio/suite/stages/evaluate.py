@@ -23,18 +23,18 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_audio.config import RunConfig
+from keras_audio.suite.config import RunConfig
 from keras_audio.corruptions.base import name_hash
-from keras_audio.evaluate import UTTERANCE, Condition, GridResult, evaluate_grid, grid, utterance_probabilities
+from keras_audio.grid import UTTERANCE, Condition, GridResult, evaluate_grid, grid, utterance_probabilities
 from keras_audio.features import LogMelSpectrogram
 from keras_audio.manifest import Manifest
-from keras_audio.grid_parts import DEFAULT_TIMEOUT_SECONDS, fingerprint, grid_split
+from keras_audio.suite.grid_parts import DEFAULT_TIMEOUT_SECONDS, fingerprint, grid_split
 from keras_audio.pipeline import spoil_clip
 from keras_audio.predictors import LoadedModel, load_predictor
-from keras_audio.report import write_json
-from keras_audio.results import ModelKey, TestSetPredictions, describe_test_set, write_predictions
-from keras_audio.stages.data import CorpusClips, build_suite, rounds
-from keras_audio.stages.train import TRAINING_FILE
+from keras_audio.suite.tables import write_json
+from keras_audio.suite.results import ModelKey, TestSetPredictions, describe_test_set, write_predictions
+from keras_audio.suite.stages.data import CorpusClips, build_suite, rounds
+from keras_audio.suite.stages.train import TRAINING_FILE
 from keras_audio.streaming import DEFAULT_STREAM_THRESHOLD_GB, make_source, resolve_source
 
 EVALUATION_FILE = "evaluation.json"

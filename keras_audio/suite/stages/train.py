@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_audio.config import RunConfig
+from keras_audio.suite.config import RunConfig
 from keras_audio.corruptions import registry as corruption_registry
 from keras_audio.corruptions.policy import TrainingPolicy, expand_policies, parse_policy
 from keras_audio.distribute import start as start_distribution
@@ -31,9 +31,9 @@ from keras_audio.manifest import Manifest
 from keras_audio.mixup import Mixup
 from keras_audio.models import build_model, get_family
 from keras_audio.pipeline import evaluation_dataset, training_dataset
-from keras_audio.report import write_json
-from keras_audio.results import ModelKey
-from keras_audio.stages.data import CorpusClips, build_suite, load_training_clips, rounds, write_bad_files
+from keras_audio.suite.tables import write_json
+from keras_audio.suite.results import ModelKey
+from keras_audio.suite.stages.data import CorpusClips, build_suite, load_training_clips, rounds, write_bad_files
 from keras_audio.streaming import DEFAULT_STREAM_THRESHOLD_GB, make_source, resolve_source
 from keras_audio.training import (
     TrainingInputs, TrainingResult, TrainingSettings, balanced_class_weights, fit_classifier, set_global_seed,

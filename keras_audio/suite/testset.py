@@ -51,7 +51,7 @@ from tqdm.auto import tqdm
 from keras_audio import __version__
 from keras_audio.cache import WaveformStore
 from keras_audio.corruptions.base import NUM_SEVERITIES, Corruption
-from keras_audio.evaluate import CLEAN, GridResult, grid
+from keras_audio.grid import CLEAN, GridResult, grid
 from keras_audio.manifest import Manifest
 from keras_audio.pipeline import ClipSource, evaluation_dataset
 
@@ -836,6 +836,6 @@ numbers in [0, 1], each row summing to 1), one row per file and model, then:
 ## Reproducing
 
 Regenerate with the same corpus, seed, sample rate, clip length and corruptions, and check every file sample
-for sample with `keras_audio.testset.verify_testset` (file bytes may differ with another FLAC encoder; the
+for sample with `keras_audio.suite.testset.verify_testset` (file bytes may differ with another FLAC encoder; the
 samples may not).
 """

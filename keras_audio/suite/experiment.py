@@ -1,4 +1,4 @@
-"""The main job: the train, evaluate and report stages (`keras_audio/stages/`) into one run folder.
+"""The main job: the train, evaluate and report stages (`keras_audio/suite/stages/`) into one run folder.
 
 `run_experiment(config)` is what `benchmarks/run.py` and `keras-audio run` call. The run folder is written
 under a temporary name and renamed when complete, so `results/` never holds a half-written run.
@@ -18,19 +18,19 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_audio.config import RunConfig
+from keras_audio.suite.config import RunConfig
 from keras_audio.corpora.combined import GROUP_COLUMN
-from keras_audio.plan import check_run, check_test_corpora
+from keras_audio.suite.plan import check_run, check_test_corpora
 from keras_audio.predictors import LoadedModel, align_classes, load_predictor
-from keras_audio.report import write_json
-from keras_audio.run_writer import RunWriter
-from keras_audio.results import ModelKey, TestSetPredictions, describe_test_set, write_predictions
-from keras_audio.stages.data import build_suite, load_clips
-from keras_audio.stages.evaluate import (
+from keras_audio.suite.tables import write_json
+from keras_audio.suite.run_writer import RunWriter
+from keras_audio.suite.results import ModelKey, TestSetPredictions, describe_test_set, write_predictions
+from keras_audio.suite.stages.data import build_suite, load_clips
+from keras_audio.suite.stages.evaluate import (
     EVALUATION_FILE, PREDICTIONS_FILE, TestSet, evaluate_stage, in_domain_test_sets, trained_models,
 )
-from keras_audio.stages.report import report_stage
-from keras_audio.stages.train import CHECKPOINTS, TRAINED_FILE, TRAINING_FILE, train_stage
+from keras_audio.suite.stages.report import report_stage
+from keras_audio.suite.stages.train import CHECKPOINTS, TRAINED_FILE, TRAINING_FILE, train_stage
 
 
 class StageTimer:
@@ -141,7 +141,7 @@ def rereport(run_dir: str | Path, log: Callable[[str], None] = print) -> str:
 def export_corpus_testset(config: RunConfig, out: Path, *, split: str = "test", audio_format: str = "flac",
                           progress: bool = True, log: Callable[[str], None] = print) -> Path:
     """Publish `config.corpus`'s spoiled test set (every condition of the run's grid) as files in `out`."""
-    from keras_audio.testset import export_testset
+    from keras_audio.suite.testset import export_testset
 
     config.validate()
     timer = StageTimer()
@@ -163,7 +163,7 @@ def score_testset(testset_dir: str | Path, predictions_csv: str | Path, *, out: 
                   run_name: str | None = None, log: Callable[[str], None] = print) -> str:
     """Score predictions against a published test set into a run folder; returns `table.md`."""
     from keras_audio import paths
-    from keras_audio.testset import score_predictions
+    from keras_audio.suite.testset import score_predictions
 
     scored = score_predictions(testset_dir, predictions_csv)
     settings = scored.testset.settings
