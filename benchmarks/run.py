@@ -1,6 +1,6 @@
 """The main job: train models on a corpus, spoil the test set, write clean-vs-spoiled tables.
 
-    python benchmarks/run.py                      # generated voice corpus, conv1d + conv2d
+    python benchmarks/run.py                      # generated voice corpus, conv1d + the ge2e head, quick grid
     python benchmarks/run.py --corpus timit --data-dir /data/TIMIT --models conv2d crnn --policies none suite
     python benchmarks/run.py --test-corpus audiomnist=../shared/data/audiomnist_az   # + a cross-corpus test
     python benchmarks/run.py --models transfer --encoder results/<run>/models/conv1d-none-seed0
