@@ -2,8 +2,6 @@
 package itself: complete, and free of the suite."""
 
 import ast
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
@@ -13,6 +11,7 @@ import pytest
 import keras_audio
 import keras_audio.layers
 from tests.layers.harness import check_layer
+from tests.suite_imports import loaded_suite_modules
 
 PACKAGE = Path(keras_audio.__file__).parent
 BATCH = 3
@@ -37,7 +36,7 @@ def _features(*shape) -> np.ndarray:
 
 
 def _mask(frames: int) -> np.ndarray:
-    """`[BATCH, frames]` bool, rows with 2, all and 1 leading valid frames... and one gap-free each."""
+    """`[BATCH, frames]` bool: row 0 valid in its first half, row 1 throughout, row 2 after two frames."""
     mask = np.ones((BATCH, frames), bool)
     mask[0, frames // 2:] = False
     mask[2, :2] = False
@@ -160,22 +159,6 @@ def test_every_registered_layer_class_is_public():
     assert registered - set(keras_audio.layers.__all__) == set()
     for name in keras_audio.layers.__all__:
         assert issubclass(getattr(keras_audio.layers, name), keras.layers.Layer), name
-
-
-# The suite (run configuration, planning, stages, results, the CLI): a library user never needs it loaded.
-SUITE_MODULES = ("keras_audio.suite", "keras_audio.cli", "keras_audio.plan", "keras_audio.experiment",
-                 "keras_audio.stages", "keras_audio.report", "keras_audio.results", "keras_audio.testset",
-                 "keras_audio.run_writer", "keras_audio.run_record", "keras_audio.grid_parts",
-                 "keras_audio.evaluate", "keras_audio.grid")
-
-
-def loaded_suite_modules(statement: str) -> list[str]:
-    """The suite modules loaded after running `statement` in a fresh interpreter."""
-    code = (f"import sys\n{statement}\n"
-            f"print('\\n'.join(m for m in sys.modules if m.startswith({SUITE_MODULES!r})))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            cwd=PACKAGE.parent)
-    return result.stdout.split()
 
 
 def test_importing_the_layers_loads_no_suite_module():
