@@ -194,4 +194,8 @@ FUNCTIONS = {
     "ir_reverb": ir_reverb, "packet_loss": packet_loss, "time_shift": time_shift, "eq": eq, "mp3": mp3,
 }
 
-__all__ = [*FUNCTIONS, "FUNCTIONS"]
+__all__ = [
+    "FUNCTIONS", "babble", "background_noise", "bit_depth", "brown_noise", "clipping", "eq", "gain", "ir_reverb",
+    "lowpass", "mp3", "mu_law", "packet_loss", "pink_noise", "pitch_shift", "reverb", "speed", "telephone",
+    "time_shift", "time_stretch", "white_noise",
+]

@@ -16,65 +16,82 @@ Groups:
 
 from keras_audio.corruptions.spec_augment import FrequencyMask, SpecAugment, TimeMask
 from keras_audio.features import LogMelSpectrogram
-from keras_audio.handcrafted_features import FrameFeatures, MfccStatistics, TimeStatistics
+from keras_audio.handcrafted_features import (
+    FrameFeatures,
+    MfccStatistics,
+    TimeStatistics,
+)
 from keras_audio.models.layers import AttentionPooling, CropToMatch, FrameMask
 from keras_audio.models.masking import (
-    AlignToSignal, DownsampleMask, MaskedBatchNormalization, MaskedMfccStatistics, MaskedStandardization,
-    MaskedTimePooling, MaskedTimeStatistics, MaskFrames, PaddingMask,
+    AlignToSignal,
+    DownsampleMask,
+    MaskedBatchNormalization,
+    MaskedMfccStatistics,
+    MaskedStandardization,
+    MaskedTimePooling,
+    MaskedTimeStatistics,
+    MaskFrames,
+    PaddingMask,
 )
 from keras_audio.models.transfer import SavedModelEncoder
 from keras_audio.pcen import PCENSpectrogram
 from keras_audio.pretrained.aisfx import (
-    AisfxLogMel, FrequencyMeanTimeMax, InferenceBatchNormalization, MaskedBlockMean, PolyphaseResample,
-    RecordingLength, SpectrogramBlocks, UnfoldBlocks, ValidBlocks,
+    AisfxLogMel,
+    FrequencyMeanTimeMax,
+    InferenceBatchNormalization,
+    MaskedBlockMean,
+    PolyphaseResample,
+    RecordingLength,
+    SpectrogramBlocks,
+    UnfoldBlocks,
+    ValidBlocks,
 )
 from keras_audio.pretrained.ge2e import (
-    FoldPartials, MelPowerSpectrogram, NormalizeVolume, PadToPartials, PartialUtterances, SignalLength,
+    FoldPartials,
+    MelPowerSpectrogram,
+    NormalizeVolume,
+    PadToPartials,
+    PartialUtterances,
+    SignalLength,
     UnfoldPartials,
 )
 
 __all__ = [
-    # spectrogram front-ends and frame features
-    "LogMelSpectrogram",
-    "PCENSpectrogram",
-    "FrameFeatures",
-    "TimeStatistics",
-    "MfccStatistics",
-    # padding masks and the layers that respect them
+    "AisfxLogMel",
     "AlignToSignal",
-    "PaddingMask",
-    "FrameMask",
+    "AttentionPooling",
+    "CropToMatch",
     "DownsampleMask",
+    "FoldPartials",
+    "FrameFeatures",
+    "FrameMask",
+    "FrequencyMask",
+    "FrequencyMeanTimeMax",
+    "InferenceBatchNormalization",
+    "LogMelSpectrogram",
     "MaskFrames",
+    "MaskedBatchNormalization",
+    "MaskedBlockMean",
+    "MaskedMfccStatistics",
     "MaskedStandardization",
     "MaskedTimePooling",
     "MaskedTimeStatistics",
-    "MaskedMfccStatistics",
-    "MaskedBatchNormalization",
-    # SpecAugment
-    "SpecAugment",
-    "TimeMask",
-    "FrequencyMask",
-    # model blocks
-    "AttentionPooling",
-    "CropToMatch",
-    "SavedModelEncoder",
-    # the GE2E speaker encoder
-    "SignalLength",
-    "NormalizeVolume",
-    "PadToPartials",
     "MelPowerSpectrogram",
+    "MfccStatistics",
+    "NormalizeVolume",
+    "PCENSpectrogram",
+    "PadToPartials",
+    "PaddingMask",
     "PartialUtterances",
-    "FoldPartials",
-    "UnfoldPartials",
-    # the AISFX sound encoder
     "PolyphaseResample",
     "RecordingLength",
-    "AisfxLogMel",
+    "SavedModelEncoder",
+    "SignalLength",
+    "SpecAugment",
     "SpectrogramBlocks",
-    "ValidBlocks",
+    "TimeMask",
+    "TimeStatistics",
     "UnfoldBlocks",
-    "MaskedBlockMean",
-    "InferenceBatchNormalization",
-    "FrequencyMeanTimeMax",
+    "UnfoldPartials",
+    "ValidBlocks",
 ]

@@ -94,8 +94,8 @@ CASES = {
     "NormalizeVolume": dict(input_data=[_waveforms(padded=True), _lengths(300, 250, SAMPLES)],
                             expected_output_shape=(BATCH, SAMPLES)),
     "PadToPartials": dict(init_kwargs=PARTIALS, input_shape=(BATCH, 100), expected_output_shape=(BATCH, 120)),
-    "MelPowerSpectrogram": dict(init_kwargs=SPECTROGRAM, input_data=_waveforms(), expected_output_shape=(BATCH, FRAMES, 8),
-                                rtol=1e-4),
+    "MelPowerSpectrogram": dict(init_kwargs=SPECTROGRAM, input_data=_waveforms(),
+                                expected_output_shape=(BATCH, FRAMES, 8), rtol=1e-4),
     "PartialUtterances": dict(init_kwargs=PARTIALS, input_data=[_features(BATCH, 20, 3), _lengths(100, 150, 60)],
                               expected_output_shape=[(BATCH, 4, 8, 3), (BATCH, 4)]),
     # [batch * partials, ...]: the examples are folded into the batch, a row is not an example
