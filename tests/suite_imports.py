@@ -1,0 +1,22 @@
+"""Which suite modules a statement loads, in a fresh interpreter: the library (layers, corruptions, models) must
+be usable without the suite (run configuration, planning, stages, results, the CLI)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import keras_audio
+
+SUITE_MODULES = ("keras_audio.suite", "keras_audio.cli", "keras_audio.plan", "keras_audio.experiment",
+                 "keras_audio.stages", "keras_audio.report", "keras_audio.results", "keras_audio.testset",
+                 "keras_audio.run_writer", "keras_audio.run_record", "keras_audio.grid_parts",
+                 "keras_audio.evaluate", "keras_audio.grid")
+
+
+def loaded_suite_modules(statement: str) -> list[str]:
+    """The modules of `SUITE_MODULES` (and below them) loaded after running `statement`."""
+    code = (f"import sys\n{statement}\n"
+            f"print('\\n'.join(m for m in sys.modules if m.startswith({SUITE_MODULES!r})))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(keras_audio.__file__).parent.parent)
+    return result.stdout.split()
