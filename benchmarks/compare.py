@@ -28,7 +28,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from keras_audio.report import markdown_table, read_long_table  # noqa: E402
+from keras_audio.suite.tables import markdown_table, read_long_table  # noqa: E402
 from keras_audio.statistics import per_seed_values, seed_spread  # noqa: E402
 
 CLEAN = "clean"

@@ -380,7 +380,7 @@ def grid_cost(clips: int = 200, seconds: float = 2.0, sample_rate: int = 16000, 
     import pandas as pd
 
     from keras_audio.cache import WaveformStore
-    from keras_audio.evaluate import evaluate_grid, grid, keras_predictor
+    from keras_audio.grid import evaluate_grid, grid, keras_predictor
     from keras_audio.manifest import Manifest
     from keras_audio.models.registry import build_model
     from keras_audio.pipeline import ClipSource

@@ -24,7 +24,7 @@ Timing estimate (from `--quick`, timed on this machine while it was shared, scal
 19 conditions and the whole-clip pass: 48 × (2 × 7 + 3 + 13) s ≈ 24 min, ±40 % (the estimate rests on one
 loaded measurement). `--epochs 4` ≈ 35 min.
 
-It calls the library (`keras_audio.cli.main(["run", ...])`, the model widths in a temporary `--config`), then prints
+It calls the library (`keras_audio.suite.cli.main(["run", ...])`, the model widths in a temporary `--config`), then prints
 the run's "Held-out corruption families" section of `table.md` (mean ± sd over seeds; mCE on held-out families
 against `conv2d / none`). Everything else a run writes is in the run folder it names.
 """
@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from keras_audio import cli  # noqa: E402
+from keras_audio.suite import cli  # noqa: E402
 from keras_audio.corruptions import registry  # noqa: E402
 
 SECTION = "## Held-out corruption families"

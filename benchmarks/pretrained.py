@@ -4,7 +4,7 @@
     python benchmarks/pretrained.py --parts speech      # one part; --epochs / --seed to change the recipe
     python benchmarks/pretrained.py --dry-run           # print the commands and exit
 
-Parts, each one or more `keras-audio` commands (`keras_audio.cli.main`), their run folders under `--out`
+Parts, each one or more `keras-audio` commands (`keras_audio.suite.cli.main`), their run folders under `--out`
 (default ``results/pretrained``), the tables in ``pretrained.md`` there:
 
 - ``speech``: speaker gender, trained on the generated corpus: Conv2D from scratch, the GE2E speaker encoder
@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import json
 import sys
 import time
 from pathlib import Path
@@ -38,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from keras_audio import paths  # noqa: E402
-from keras_audio.cli import main as cli_main  # noqa: E402
+from keras_audio.suite.cli import main as cli_main  # noqa: E402
 from keras_audio.corruptions.registry import QUICK_GRID  # noqa: E402
 
 AUDIOMNIST, ESC50 = "audiomnist_az", "esc50_fold4"

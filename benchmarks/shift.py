@@ -15,7 +15,7 @@ The recipe. Train one model (Conv2D) on one corpus, speaker gender, and report f
   baseline (``none``).
 
 Directions: the generated corpus (``synthetic``) -> AudioMNIST_AZ (``../shared/data/audiomnist_az``), and
-the reverse. Remedies, each one run of `keras-audio run` (`keras_audio.cli.main`) with `--seeds 3`:
+the reverse. Remedies, each one run of `keras-audio run` (`keras_audio.suite.cli.main`) with `--seeds 3`:
 
 ==================  ==============================================================================
 ``none``            the baseline: clean training
@@ -56,7 +56,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from keras_audio import paths  # noqa: E402
-from keras_audio.cli import main as cli_main  # noqa: E402
+from keras_audio.suite.cli import main as cli_main  # noqa: E402
 from keras_audio.corruptions import registry  # noqa: E402
 
 MODEL = "conv2d"
@@ -147,7 +147,7 @@ def mixup_wired() -> bool:
     """Whether the train stage passes `options.mixup_alpha` to the training stream (else mixup = baseline)."""
     import inspect
 
-    from keras_audio.stages import train
+    from keras_audio.suite.stages import train
 
     return "mixup_alpha" in inspect.getsource(train)
 

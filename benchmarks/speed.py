@@ -324,7 +324,7 @@ def clip_source(clips: Clips, sample_rate: int):
 
 def corruption_suite(settings: SpeedSettings, clips: Clips) -> dict:
     """The corruptions a ``suite`` policy draws from, with `run.py`'s default resources (noise, IRs, babble)."""
-    from keras_audio.cli import build_config, build_parser
+    from keras_audio.suite.cli import build_config, build_parser
     from keras_audio.corruptions import registry
 
     argv = ["run", "--corpus", settings.corpus] + (["--data-dir", settings.data_dir] if settings.data_dir else [])
@@ -576,7 +576,7 @@ def forward_rates(clips: Clips, settings: SpeedSettings, models: dict) -> dict[s
     model on each batch in turn, as the evaluation runs them."""
     import tensorflow as tf
 
-    from keras_audio.evaluate import keras_predictor
+    from keras_audio.grid import keras_predictor
 
     predictors = {name: keras_predictor(model) for name, model in models.items()}
     n, size = min(settings.eval_clips, len(clips)), settings.eval_batch
@@ -603,7 +603,7 @@ def spoiled_rate(clips: Clips, settings: SpeedSettings, models: dict) -> tuple[R
     tracing included, is part of it, as in a run). Returns the rates and the number of conditions."""
     import inspect
 
-    from keras_audio.evaluate import Condition, evaluate_grid, grid, keras_predictor
+    from keras_audio.grid import Condition, evaluate_grid, grid, keras_predictor
 
     n = min(settings.eval_clips, len(clips))
     subset = Clips(clips.waveforms[:n], clips.labels[:n], clips.classes)

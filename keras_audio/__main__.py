@@ -2,6 +2,6 @@
 
 import sys
 
-from keras_audio.cli import main
+from keras_audio.suite.cli import main
 
 sys.exit(main())

@@ -35,7 +35,7 @@ import tensorflow as tf
 
 from keras_audio.audio import (DEFAULT_BLOCK_SECONDS, MAX_ABS_SAMPLE, MIN_SAMPLE_RATE, read_audio, read_audio_blocks,
                                resample)
-from keras_audio.evaluate import keras_predictor
+from keras_audio.grid import keras_predictor
 from keras_audio.export import analysis_window
 from keras_audio.predictors import load_predictor, metadata_min_samples
 from keras_audio.windowing import WindowStream, center_crop_or_pad

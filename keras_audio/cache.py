@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from keras_audio.audio import DEFAULT_MAX_SECONDS, MAX_ABS_SAMPLE, AudioError, read_audio
 from keras_audio.manifest import Manifest
-from keras_audio.run_writer import process_alive
+from keras_audio.processes import process_alive
 
 # 2: files with samples beyond MAX_ABS_SAMPLE are bad (a version-1 cache may hold them as good).
 # 3: files whose header gives a rate below audio.MIN_SAMPLE_RATE are bad (a version-2 cache may hold them).

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_audio.evaluate import Predictor, keras_predictor
+from keras_audio.grid import Predictor, keras_predictor
 from keras_audio.manifest import Manifest
 
 METADATA_FILE = "metadata.json"

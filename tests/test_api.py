@@ -16,7 +16,7 @@ from keras_audio.api import Classifier, load_model, smooth_labels
 from keras_audio.audio import AudioError
 from keras_audio.cache import load_waveforms
 from keras_audio.config import FeatureConfig
-from keras_audio.evaluate import keras_predictor
+from keras_audio.grid import keras_predictor
 from keras_audio.export import export_model
 from keras_audio.manifest import Manifest
 from keras_audio.models import build_model

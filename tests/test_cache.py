@@ -267,7 +267,7 @@ def test_sigterm_during_a_decode_under_a_run_writer_leaves_no_temporary(corpus, 
         sys.modules["keras_audio"].__path__ = [{package!r}]
         from keras_audio import cache
         from keras_audio.manifest import Manifest
-        from keras_audio.run_writer import RunWriter
+        from keras_audio.suite.run_writer import RunWriter
 
         read = cache.read_audio
         def killed(path, *args, **kwargs):

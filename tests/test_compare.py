@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from keras_audio.report import write_long_table
+from keras_audio.suite.tables import write_long_table
 from tests.benchmark_modules import load_benchmark
 
 

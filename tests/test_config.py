@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from keras_audio.config import ConfigError, FeatureConfig, PlanConfig, RunConfig
+from keras_audio.config import ConfigError, FeatureConfig
+from keras_audio.suite.config import PlanConfig, RunConfig
 
 
 def test_round_trip_through_json(tmp_path):

@@ -24,8 +24,8 @@ import pytest
 from keras_audio.cache import WaveformStore
 from keras_audio.corruptions import registry
 from keras_audio.distribute import Distribution, Worker, start, worker_from_tf_config
-from keras_audio.evaluate import evaluate_grid, grid, keras_predictor
-from keras_audio.grid_parts import GridSplit, fingerprint, grid_split
+from keras_audio.grid import evaluate_grid, grid, keras_predictor
+from keras_audio.suite.grid_parts import GridSplit, fingerprint, grid_split
 from keras_audio.manifest import Manifest
 from keras_audio.pipeline import ClipSource, evaluation_dataset, training_dataset
 from keras_audio.streaming import StreamedClipSource
@@ -162,8 +162,9 @@ def test_unknown_strategies_and_uneven_batches_are_refused():
 
 
 def test_the_options_and_flags_are_checked_where_users_give_them(capsys):
-    from keras_audio import cli
-    from keras_audio.config import ConfigError, RunConfig
+    from keras_audio.suite import cli
+    from keras_audio.config import ConfigError
+    from keras_audio.suite.config import RunConfig
 
     for options, match in (({"strategy": "horovod"}, "options.strategy"), ({"source": "disk"}, "options.source"),
                            ({"stream_threshold_gb": -1}, "options.stream_threshold_gb"),

@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 from keras_audio.cache import WaveformStore
-from keras_audio.config import ConfigError, RunConfig
+from keras_audio.config import ConfigError
+from keras_audio.suite.config import RunConfig
 from keras_audio.manifest import Manifest
 from keras_audio.mixup import Mixup, mixup_batch, mixup_partners, mixup_weights
 from keras_audio.pipeline import ClipSource, training_dataset

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 import tensorflow as tf
 
-from keras_audio import cli
+from keras_audio.suite import cli
 from keras_audio.api import load_model
 from keras_audio.config import FeatureConfig
 from keras_audio.export import export_model

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keras_audio import cli
+from keras_audio.suite import cli
 from keras_audio.api import load_model
 from keras_audio.config import FeatureConfig
 from keras_audio.export import export_model

@@ -7,7 +7,7 @@ import pytest
 
 from keras_audio.cache import WaveformStore
 from keras_audio.corruptions import registry
-from keras_audio.evaluate import evaluate_grid, grid
+from keras_audio.grid import evaluate_grid, grid
 from keras_audio.manifest import Manifest
 from keras_audio.pipeline import ClipSource, evaluation_dataset, training_dataset
 from keras_audio.streaming import StreamedClipSource, make_source, resolve_source

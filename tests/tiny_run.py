@@ -5,7 +5,8 @@ import csv
 import numpy as np
 
 from keras_audio.audio import write_wav
-from keras_audio.config import FeatureConfig, RunConfig
+from keras_audio.config import FeatureConfig
+from keras_audio.suite.config import RunConfig
 
 SAMPLE_RATE = 8000
 SPEAKERS = {"train": 10, "validation": 2, "test": 4}  # per split, half of them of each class

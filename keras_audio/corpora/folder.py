@@ -7,7 +7,7 @@ bad file (``--skip-bad`` leaves it out); folders not read as audio (a symbolic l
 followed; a folder that cannot be read; a folder named like an audio file) are listed in a `CorpusWarning`.
 A class needs at least 3 speakers (files, without `speaker_regex`) for the drawn split to give it a
 train, validation and test share; with fewer it misses a split, and the run's plan check
-(`keras_audio.plan.check_plan`) refuses it by name unless told to accept it. Speakers: a file
+(`keras_audio.suite.plan.check_plan`) refuses it by name unless told to accept it. Speakers: a file
 name says nothing about its speaker in general, so **each file is its own speaker** unless `speaker_regex`
 extracts one from the path relative to the label folder (e.g. ``r"^([^_]+)_nohash_"`` for Speech Commands,
 ``r"^([^/]+)/"`` for ``root/<label>/<speaker>/*.wav``). With each file its own speaker the split check only

@@ -12,7 +12,7 @@ from keras_audio.corruptions.base import (
     batch_random_sign, batch_split_seed, batch_uniform, batch_uniform_int, clip_seed, clip_seeds, random_sign,
     split_seed,
 )
-from keras_audio.evaluate import Condition, evaluate_grid
+from keras_audio.grid import Condition, evaluate_grid
 from keras_audio.manifest import Manifest
 from keras_audio.pipeline import ClipSource, evaluation_dataset
 

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keras_audio.cli import main
-from keras_audio.experiment import run_experiment
+from keras_audio.suite.cli import main
+from keras_audio.suite.experiment import run_experiment
 from keras_audio.models import available, build_model
 from keras_audio.pretrained.ge2e import build_ge2e_encoder
 
