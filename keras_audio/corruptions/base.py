@@ -2,7 +2,7 @@
 
 A corruption is a small class around pure TensorFlow functions:
 
-- ``severities``: for each parameter, its five values (severity 1..5), documented in the README table;
+- ``severities``: for each parameter, its five values (severity 1..5), documented in the catalogue (docs/corruptions.md);
 - ``sample(seed, severity)``: the parameters for one clip, drawn with stateless ops from a `[2]` int seed
   (the severity row, plus whatever is random: a noise excerpt's offset, a direction, ...);
 - ``apply(waveform, params)``: the corruption itself, deterministic given its inputs.
@@ -58,7 +58,7 @@ class Corruption:
 
     Attributes:
         name: registry name (``white_noise``).
-        description: one line for the README table.
+        description: one line for the catalogue table.
         touches: the acoustic cue it alters (``level``, ``pitch``, ``spectral envelope``, ...), so a
             reader can tell which corruptions attack the cue a task depends on.
         severities: parameter name -> five values, severity 1 (mild) to 5 (strong).
@@ -197,7 +197,7 @@ class Corruption:
 
     @classmethod
     def table_row(cls) -> dict[str, str]:
-        """This corruption's line in the README severity table."""
+        """This corruption's line in the catalogue's severity table."""
         settings = [
             ", ".join(f"{key}={'±' if key in cls.two_sided else ''}{_fmt(values[s])}"
                       for key, values in cls.severities.items())

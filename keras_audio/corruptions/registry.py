@@ -2,7 +2,7 @@
 
 Waveform corruptions are registered here by name; spectrogram-level masks (SpecAugment) are layers inside
 the model and are switched on by a training policy instead (see `policy.py`). `markdown_table()` renders
-the README's table of every corruption and its five severities from the classes themselves. `FAMILIES`
+the catalogue's table of every corruption and its five severities from the classes themselves. `FAMILIES`
 groups the corruptions into families (`families()`, `family_of(name)`), which the held-out protocol leaves out
 of training one at a time (policy ``suite-minus:FAMILY``).
 """
@@ -181,7 +181,7 @@ def build_suite(names_: Iterable[str] | None, sample_rate: int, resources: Resou
 
 
 def severity_table() -> list[dict[str, str]]:
-    """One row per corruption with its five settings (the README table is generated from this)."""
+    """One row per corruption with its five settings (the catalogue, docs/corruptions.md, is generated from this)."""
     return [cls.table_row() for cls in _REGISTRY.values()]
 
 
@@ -193,7 +193,7 @@ SPEC_AUGMENT_NOTE = (
 
 
 def markdown_table() -> str:
-    """The README's table of every registered corruption: name, what it does, cue touched, severity 1..5."""
+    """The catalogue's table of every registered corruption: name, what it does, cue touched, severity 1..5."""
     header = ["name", "what", "cue touched"] + [f"severity {s + 1}" for s in range(NUM_SEVERITIES)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in severity_table():
