@@ -33,18 +33,15 @@ every call. Whatever the file, the predictor refuses what an export's SavedModel
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from keras_audio.grid import Predictor, keras_predictor
-from keras_audio.manifest import Manifest
+from keras_audio.export import KERAS_FILE, METADATA_FILE, SAVED_MODEL_DIR, read_metadata_file, saved_model_metadata
+from keras_audio.grid import PredictFunction, keras_predictor
 
-METADATA_FILE = "metadata.json"
-SAVED_MODEL_DIR = "saved_model"
 MODEL_FILES = (".keras", ".tflite", ".onnx")
 DEFAULT_CLIP_SECONDS = 2.0  # fed to a model without metadata when no clip length is given (RunConfig's default)
 
@@ -64,7 +61,7 @@ class LoadedModel:
         source: the path it was loaded from.
     """
 
-    predict: Predictor
+    predict: PredictFunction
     class_names: tuple[str, ...]
     sample_rate: int
     clip_samples: int
@@ -105,7 +102,7 @@ def load_predictor(path: str | Path, *, class_names: Sequence[str] | None = None
 
 
 # ---------------------------------------------------------------------------------------------- reading files
-def _load(path: Path) -> tuple[Predictor, dict, str | None]:
+def _load(path: Path) -> tuple[PredictFunction, dict, str | None]:
     """`(predict, metadata or {}, where the metadata was read)` for any accepted path."""
     if not path.exists():
         raise ValueError(f"{path}: no such file or folder")
@@ -120,7 +117,7 @@ def _load(path: Path) -> tuple[Predictor, dict, str | None]:
     if suffix not in MODEL_FILES:
         raise ValueError(f"{path}: not a model: expected an export folder, a SavedModel folder or a "
                          f"{' / '.join(MODEL_FILES)} file")
-    metadata, origin = _folder_metadata(path.parent)
+    metadata, origin = export_metadata(path.parent)
     if suffix == ".keras":
         return _keras_predictor(path, metadata), metadata, origin
     from keras_audio.export_formats import onnx_predictor, tflite_predictor
@@ -130,33 +127,35 @@ def _load(path: Path) -> tuple[Predictor, dict, str | None]:
     return onnx_predictor(path, metadata_min_samples(metadata)), metadata, origin
 
 
-def _export_folder(folder: Path) -> tuple[Predictor, dict, str | None]:
-    beside = folder / METADATA_FILE
-    file_metadata = json.loads(beside.read_text()) if beside.is_file() else {}
-    loader = _family_loader(file_metadata)
-    if loader is not None:  # a family with its own format: metadata.json is its only copy
-        predict, metadata = loader(folder)
-        return predict, metadata, str(beside)
+def _export_folder(folder: Path) -> tuple[PredictFunction, dict, str | None]:
+    file_metadata = read_metadata_file(folder) or {}
+    family_loader = _family_loader(file_metadata)
+    if family_loader is not None:  # a family with its own format: metadata.json is its only copy
+        predict, metadata = family_loader(folder)
+        return predict, metadata, str(folder / METADATA_FILE)
     if (folder / SAVED_MODEL_DIR / "saved_model.pb").is_file():
         return _saved_model(folder / SAVED_MODEL_DIR)
-    if (folder / "model.keras").is_file():
-        return _keras_predictor(folder / "model.keras", file_metadata), file_metadata, str(beside)
-    raise ValueError(f"{folder}: export folder without {SAVED_MODEL_DIR}/ or model.keras")
+    if (folder / KERAS_FILE).is_file():
+        return _keras_predictor(folder / KERAS_FILE, file_metadata), file_metadata, str(folder / METADATA_FILE)
+    raise ValueError(f"{folder}: export folder without {SAVED_MODEL_DIR}/ or {KERAS_FILE}")
 
 
-def _folder_metadata(folder: Path) -> tuple[dict, str | None]:
-    """The metadata of the export `folder` (for a model file inside it), or `({}, None)` outside an export."""
+def export_metadata(folder: str | Path) -> tuple[dict, str | None]:
+    """The metadata of the export `folder`, and where it was read, without loading its model for prediction:
+    the SavedModel's copy checked against metadata.json (`export.saved_model_metadata`), or metadata.json
+    alone (older exports, the scikit-learn baselines). `({}, None)` for a folder that is no export.
+
+    Raises:
+        export.MetadataMismatchError: metadata.json disagrees with the SavedModel's copy.
+    """
+    folder = Path(folder)
     if (folder / SAVED_MODEL_DIR / "saved_model.pb").is_file():
-        from keras_audio.export import saved_model_metadata
-
         saved_model = folder / SAVED_MODEL_DIR
         metadata, origin = saved_model_metadata(tf.saved_model.load(str(saved_model)), saved_model)
         if metadata is not None:
             return metadata, origin
-    beside = folder / METADATA_FILE
-    if beside.is_file():
-        return json.loads(beside.read_text()), str(beside)
-    return {}, None
+    metadata = read_metadata_file(folder)
+    return (metadata, str(folder / METADATA_FILE)) if metadata is not None else ({}, None)
 
 
 def _family_loader(metadata: Mapping):
@@ -178,7 +177,7 @@ def _family_loader(metadata: Mapping):
     return None
 
 
-def _keras_predictor(path: Path, metadata: Mapping) -> Predictor:
+def _keras_predictor(path: Path, metadata: Mapping) -> PredictFunction:
     """A `.keras` file's model, refusing what the SavedModel refuses (fewer samples than the export's
     `min_samples`, or without metadata the model's analysis window)."""
     import keras
@@ -200,10 +199,8 @@ def _keras_predictor(path: Path, metadata: Mapping) -> Predictor:
     return predict
 
 
-def _saved_model(path: Path) -> tuple[Predictor, dict, str | None]:
+def _saved_model(path: Path) -> tuple[PredictFunction, dict, str | None]:
     """A SavedModel folder: its `serving_default`, and its export's metadata (`export.saved_model_metadata`)."""
-    from keras_audio.export import saved_model_metadata
-
     loaded = tf.saved_model.load(str(path))
     if "serving_default" not in loaded.signatures:
         raise ValueError(f"{path}: SavedModel has no serving_default signature")
@@ -286,7 +283,7 @@ def _describe(path: Path, predict, metadata: dict, origin: str | None, class_nam
     return names, rate, clip, min(min_samples, clip)
 
 
-def _checked_outputs(predict: Predictor, path: Path, classes: int) -> Predictor:
+def _checked_outputs(predict: PredictFunction, path: Path, classes: int) -> PredictFunction:
     """`predict`, refusing an answer that is not `[batch, classes]`: a probability column per class name."""
     def checked(waveforms) -> np.ndarray:
         probabilities = np.asarray(predict(waveforms))
@@ -297,32 +294,3 @@ def _checked_outputs(predict: Predictor, path: Path, classes: int) -> Predictor:
 
     checked.model = predict  # the function it checks (and what that keeps alive)
     return checked
-
-
-def align_classes(manifest: Manifest, model_classes: Sequence[str], class_map: dict[str, str] | None = None,
-                  model: str = "the model") -> Manifest:
-    """A corpus's manifest relabelled into a model's classes, matched by name.
-
-    Args:
-        class_map: corpus class name -> model class name, for corpora that name them differently.
-
-    Returns:
-        the manifest with `classes` in the model's order (label ids are then the model's output indices).
-
-    Raises:
-        ValueError: a corpus class (after mapping) that the model does not have, naming both class lists,
-            or a mapped name that is not a class of the corpus.
-    """
-    class_map = dict(class_map or {})
-    unknown_keys = sorted(set(class_map) - set(manifest.classes))
-    if unknown_keys:
-        raise ValueError(f"--class-map names {unknown_keys}, which are not classes of {manifest.name} "
-                         f"{list(manifest.classes)}")
-    missing = [c + (f" (mapped to {class_map[c]})" if c in class_map else "") for c in manifest.classes
-               if class_map.get(c, c) not in model_classes]
-    if missing:
-        raise ValueError(f"{manifest.name} has class(es) {missing} that {model} does not know (its classes: "
-                         f"{list(model_classes)}); map them with --class-map CORPUS_CLASS=MODEL_CLASS")
-    frame = manifest.frame.copy()
-    frame["label"] = frame["label"].map(lambda label: class_map.get(label, label))
-    return Manifest(frame, classes=tuple(model_classes), name=manifest.name, task=manifest.task, root=manifest.root)

@@ -21,7 +21,8 @@ import numpy as np
 from keras_audio.suite.config import RunConfig
 from keras_audio.corpora.combined import GROUP_COLUMN
 from keras_audio.suite.plan import check_run, check_test_corpora
-from keras_audio.predictors import LoadedModel, align_classes, load_predictor
+from keras_audio.loader import LoadedModel, load_predictor
+from keras_audio.manifest import align_classes
 from keras_audio.suite.tables import write_json
 from keras_audio.suite.run_writer import RunWriter
 from keras_audio.suite.results import ModelKey, TestSetPredictions, describe_test_set, write_predictions
@@ -79,10 +80,10 @@ def run_evaluation(config: RunConfig, model_paths: Sequence[str | Path], *, spli
     Args:
         model_paths: export folders (or their saved_model/, model.keras, .tflite, .onnx), run folders (every
             model their `training.json` lists), `.keras` files, SavedModel folders, ONNX or TFLite files (see
-            `predictors.load_predictor`).
+            `loader.load_predictor`).
         split: ``test`` (the corpus's test split; babble from its training split) or ``all`` (every clip).
-        class_map, class_names, sample_rate, clip_seconds: see `predictors.load_predictor` and
-            `predictors.align_classes`. Each model is fed clips of its own length (an export's, else
+        class_map, class_names, sample_rate, clip_seconds: see `loader.load_predictor` and
+            `manifest.align_classes`. Each model is fed clips of its own length (an export's, else
             `clip_seconds`, else `config.clip_seconds`).
 
     Raises:
@@ -204,7 +205,7 @@ def load_models(model_paths: Sequence[str | Path], **described) -> list[tuple[Mo
 
     Args:
         described: `class_names`, `sample_rate`, `clip_seconds`, `default_clip_seconds` for
-            `predictors.load_predictor`.
+            `loader.load_predictor`.
     """
     if not model_paths:
         raise ValueError("no models given")

@@ -462,7 +462,7 @@ def predict_testset(testset: TestSet | str | os.PathLike, predict: Callable[[np.
     Args:
         testset: the set (or its folder).
         predict: waveforms `[batch, clip_samples]` float32 -> probabilities `[batch, classes]` in the order
-            of the set's classes (`predictors.load_predictor(path).predict` for any export, a Keras model's
+            of the set's classes (`loader.load_predictor(path).predict` for any export, a Keras model's
             `predict`...).
         model: a `model` column's value; None leaves the column out.
         batch_size: clips per call, in test order.
