@@ -13,12 +13,13 @@ from keras_audio.cache import WaveformStore
 from keras_audio.corruptions import registry
 from keras_audio.corruptions.base import Corruption
 from keras_audio.grid import evaluate_grid, grid
-from keras_audio.export import export_model, load_exported
+from keras_audio.export import export_model
+from keras_audio.loader import load_predictor
 from keras_audio.manifest import Manifest
 from keras_audio.models import build_model
 from keras_audio.pipeline import ClipSource, evaluation_dataset
 from keras_audio.suite.testset import (
-    TestSetError, TestSetMismatchError, export_testset, file_stems, load_testset, predict_testset,
+    ANSWER_COLUMNS, PublishedTestSet, TestSetError, TestSetMismatchError, export_testset, file_stems, load_testset, predict_testset,
     read_conditions, score_predictions, verify_testset,
 )
 
@@ -87,6 +88,7 @@ def test_layout_manifest_and_hashes(exported, data):
     _, manifest = data
     directory = exported["flac"]
     testset = load_testset(directory)
+    assert isinstance(testset, PublishedTestSet)
     assert testset.conditions == [("clean", 0)] + [(c, s) for c in ("white_noise", "gain") for s in SEVERITIES]
     assert len(testset.frame) == 5 * 8 and testset.clip_ids == manifest.clip_ids
     assert testset.classes == ("high", "low") and list(testset.y_true) == list(manifest.label_ids)
@@ -178,7 +180,7 @@ def direct(data, model_dir):
     """The exported model's predictions from `evaluate_grid` on the decoded store (the suite's own table), and
     the clips it fed the model, `[condition, clip, sample]`."""
     store, manifest = data
-    predict, _ = load_exported(model_dir)
+    predict = load_predictor(model_dir).predict
     fed = []
 
     def recording(waveforms):
@@ -199,8 +201,10 @@ def test_scores_from_the_exported_files_reproduce_evaluate_grid(exported, model_
     sample by at most 2**-24 of its scale, too little to flip this model's predictions.
     """
     direct, _ = direct  # the grid's result
-    predict, metadata = load_exported(model_dir)
+    loaded = load_predictor(model_dir)
+    predict, metadata = loaded.predict, loaded.metadata
     frame = predict_testset(exported[fmt], predict, model="conv1d", batch_size=BATCH)
+    assert list(frame.columns[1:5]) == list(ANSWER_COLUMNS)  # after `model`: the answer file's own columns
     frame.to_csv(tmp_path / "preds.csv", index=False)
     scored = score_predictions(exported[fmt], tmp_path / "preds.csv")
     assert scored.models == ("conv1d",) and metadata["class_names"] == list(scored.testset.classes)
