@@ -338,39 +338,9 @@ def saved_model_metadata(loaded, saved_model: str | Path, directory: str | Path 
     return None, None
 
 
-def load_exported(directory: str | Path, saved_model: str | Path | None = None):
-    """Reload an export: returns `(serve_function, metadata)`; `serve_function(waveforms) -> probabilities`.
-
-    The metadata is the copy inside the SavedModel, checked against metadata.json in `directory`, or
-    metadata.json for exports that predate it (`saved_model_metadata`).
-
-    Args:
-        directory: the export folder (with metadata.json for older exports).
-        saved_model: the SavedModel folder; None: `directory / "saved_model"`.
-
-    Raises:
-        ValueError: the SavedModel has no serving signature, or no metadata inside it or beside it.
-        MetadataMismatchError: metadata.json disagrees with the SavedModel's copy (naming the key).
-    """
-    directory = Path(directory)
-    saved_model = directory / SAVED_MODEL_DIR if saved_model is None else Path(saved_model)
-    loaded = tf.saved_model.load(str(saved_model))
-    if "serving_default" not in loaded.signatures:
-        raise ValueError(f"{saved_model}: the SavedModel has no serving_default signature")
-    serve = loaded.signatures["serving_default"]
-    metadata, _ = saved_model_metadata(loaded, saved_model, directory)
-    if metadata is None:
-        raise ValueError(f"{directory}: the SavedModel carries no metadata and there is no metadata.json beside it")
-
-    def predict(waveforms) -> np.ndarray:
-        return serve(**{SIGNATURE_INPUT: tf.convert_to_tensor(waveforms, tf.float32)})[SIGNATURE_OUTPUT].numpy()
-
-    predict.loaded = loaded  # keep the SavedModel alive as long as the function
-    return predict, metadata
-
-
 def verify_export(directory: str | Path, model: keras.Model, waveforms: np.ndarray, atol: float = 1e-5) -> float:
-    """Reload the SavedModel and compare its predictions with the Keras model's on `waveforms`.
+    """Reload the export through the one loader (`loader.load_predictor`, as evaluation and `predict` will) and
+    compare its predictions with the Keras model's on `waveforms`.
 
     Returns:
         the largest absolute difference.
@@ -379,8 +349,12 @@ def verify_export(directory: str | Path, model: keras.Model, waveforms: np.ndarr
         ExportMismatchError: it exceeds `atol`, or the metadata inside the SavedModel differs from
             metadata.json.
     """
+    from keras_audio.loader import (
+        load_predictor,  # the loader reads exports with this module: import it late
+    )
+
     try:
-        predict, _ = load_exported(directory)
+        predict = load_predictor(directory).predict
     except MetadataMismatchError as error:
         raise ExportMismatchError(str(error)) from error
     exported = predict(waveforms)
