@@ -24,41 +24,52 @@ def model_card(metadata: Mapping) -> str:
     """The Markdown model card of an export with this metadata (what `export.export_model` records, plus the
     run's ``model``, ``policy``, ``seed``, ``corpus``, ``task``, ``training``, and optionally ``measured`` and
     ``formats``). Entries the metadata lacks are said to be unrecorded, never guessed."""
-    family = metadata.get("model") or "unknown (not recorded in the metadata)"
-    classes = [str(name) for name in metadata.get("class_names", [])]
-    corpus, task = metadata.get("corpus"), metadata.get("task")
-    lines = [f"# Model card: {metadata.get('model') or 'model'}"
-             + (f" ({metadata['policy']})" if metadata.get("policy") else ""), ""]
-    lines += ["## What it is", "",
-              f"- model family: `{family}`" + (" (scikit-learn estimator on MFCC statistics)"
-                                              if metadata.get("format") == "sklearn" else ""),
-              f"- task: {_recorded(task)}; training corpus: {_recorded(corpus)}",
-              f"- classes ({len(classes)}, in the order of the probabilities): {', '.join(classes) or '(none)'}",
-              f"- input: mono waveform at {_recorded(metadata.get('sample_rate'))} Hz; clips of "
-              f"{_seconds(metadata)} ({_recorded(metadata.get('clip_samples'))} samples), the length it was "
-              f"trained and measured at; shortest input {metadata.get('min_samples', 1)} samples",
-              f"- training policy: {_recorded(metadata.get('policy'))}; seed {_recorded(metadata.get('seed'))}"
-              + (f"; fold {metadata['fold']}" if metadata.get("fold") not in (None, "") else ""), ""]
-    lines += ["## Intended use", "",
-              f"Research on robustness: classifying {task or 'the task above'} from short mono recordings, as "
-              "the suite measured it (`keras_audio.load_model(folder)` or `keras-audio predict`). The figures "
-              "below hold for the corpus it was tested on; they are not a promise for other recordings, and "
-              "the model is not meant for decisions about individual people.", ""]
+    metadata = _with_run_corpus(metadata)
+    task, corpus = metadata.get("task"), metadata.get("corpus")
+    title = metadata.get("model") or "model"
+    if metadata.get("policy"):
+        title += f" ({metadata['policy']})"
+    lines = [f"# Model card: {title}", "", "## What it is", "", *_description(metadata), "",
+             "## Intended use", "",
+             (f"Research on robustness: classifying {task or 'the task above'} from short mono recordings, as the "
+             "suite measured it (`keras_audio.load_model(folder)` or `keras-audio predict`). The figures below hold "
+             "for the corpus it was tested on; they are not a promise for other recordings, and the model is not "
+             "meant for decisions about individual people."), ""]
     if corpus == GENERATED_CORPUS:
         lines += [f"Trained on generated voices; on real voices see {REAL_VOICES_PAGE}.", ""]
     lines += ["## Measured limits", "", *_measured(metadata.get("measured")), ""]
     lines += ["## Pretrained weights and licences", "", *_credits(metadata.get("training") or {}), ""]
-    formats = metadata.get("formats") or {}
-    lines += ["## Files", "", "- `saved_model/`, `model.keras`, `metadata.json` (the export; see "
-                              "`keras_audio/export.py`)" if metadata.get("format") != "sklearn" else
-              "- `feature_extractor/`, `estimator.joblib`, `metadata.json` (see "
-              "`keras_audio/models/sklearn_baseline.py`; load only estimator files you trust)"]
-    for name, entry in sorted(formats.items()):
+    lines += ["## Files", "", *_files(metadata)]
+    return "\n".join(lines) + "\n"
+
+
+def _description(metadata: Mapping) -> list[str]:
+    family = f"`{metadata['model']}`" if metadata.get("model") else "not recorded"
+    if metadata.get("format") == "sklearn":
+        family += " (scikit-learn, on MFCC statistics)"
+    classes = [str(name) for name in metadata.get("class_names", [])]
+    fold = f"; fold {metadata['fold']}" if metadata.get("fold") not in (None, "") else ""
+    return [f"- model family: {family}",
+            f"- task: {_recorded(metadata.get('task'))}; training corpus: {_recorded(metadata.get('corpus'))}",
+            f"- classes ({len(classes)}, in the order of the probabilities): {', '.join(classes) or '(none)'}",
+            (f"- input: mono waveform at {_recorded(metadata.get('sample_rate'))} Hz; clips of {_seconds(metadata)} "
+            f"({_recorded(metadata.get('clip_samples'))} samples), the length it was trained and measured at; "
+            f"shortest input {metadata.get('min_samples', 1)} samples"),
+            f"- training policy: {_recorded(metadata.get('policy'))}; seed {_recorded(metadata.get('seed'))}{fold}"]
+
+
+def _files(metadata: Mapping) -> list[str]:
+    if metadata.get("format") == "sklearn":
+        lines = [("- `feature_extractor/`, `estimator.joblib`, `metadata.json` (see "
+                 "`keras_audio/models/sklearn_baseline.py`; load only estimator files you trust)")]
+    else:
+        lines = ["- `saved_model/`, `model.keras`, `metadata.json` (the export; see `keras_audio/export.py`)"]
+    for name, entry in sorted((metadata.get("formats") or {}).items()):
         if isinstance(entry, Mapping) and entry.get("file"):
             difference = entry.get("max_abs_difference")
-            lines.append(f"- `{entry['file']}`: the {name} copy" + ("" if difference is None else
-                         f", within {difference:.2g} of the Keras model on the probe clips it was checked on"))
-    return "\n".join(lines) + "\n"
+            checked = "" if difference is None else f", within {difference:.2g} of the Keras model where checked"
+            lines.append(f"- `{entry['file']}`: the {name} copy{checked}")
+    return lines
 
 
 def write_model_card(directory: str | Path, metadata: Mapping) -> Path:
@@ -66,6 +77,14 @@ def write_model_card(directory: str | Path, metadata: Mapping) -> Path:
     path = Path(directory) / MODEL_CARD_FILE
     path.write_text(model_card(metadata))
     return path
+
+
+def _with_run_corpus(metadata: Mapping) -> Mapping:
+    """`metadata`, its corpus and task taken from the measured figures when an older export lacks them (they
+    were measured on the training corpus's test split)."""
+    measured = metadata.get("measured") if isinstance(metadata.get("measured"), Mapping) else {}
+    missing = {key: measured[key] for key in ("corpus", "task") if not metadata.get(key) and measured.get(key)}
+    return {**metadata, **missing} if missing else metadata
 
 
 def _recorded(value) -> str:
@@ -81,16 +100,17 @@ def _seconds(metadata: Mapping) -> str:
 
 def _measured(measured) -> list[str]:
     if not isinstance(measured, Mapping) or measured.get("clean") is None:
-        return [f"Not recorded at export time (the run evaluates after exporting): see the run's `{RUN_TABLE}`, "
+        return [(f"Not recorded at export time (the run evaluates after exporting): see the run's `{RUN_TABLE}`, "
                 f"two folders up from this export (`results/<run>/{RUN_TABLE}`); `keras-audio export FOLDER` "
-                "after the run copies the figures here."]
+                "after the run copies the figures here.")]
     lines = [f"- clean accuracy: {measured['clean']:.3f}"]
     if measured.get("mean_spoiled") is not None:
         lines.append(f"- mean spoiled accuracy (over the corruptions and severities of the run's grid): "
                      f"{measured['mean_spoiled']:.3f}")
     if measured.get("worst_corruption"):
+        worst = measured.get("worst_accuracy")
         lines.append(f"- worst corruption: {measured['worst_corruption']}"
-                     + (f" ({measured['worst_accuracy']:.3f})" if measured.get("worst_accuracy") is not None else ""))
+                     f"{'' if worst is None else f' ({worst:.3f})'}")
     if measured.get("majority") is not None:
         lines.append(f"- majority-class baseline of that test set: {measured['majority']:.3f}")
     if measured.get("source"):

@@ -5,6 +5,7 @@
     keras-audio evaluate MODEL... --corpus C   exported or outside models × a corpus, clean and spoiled
     keras-audio report RUN                     rewrite a run folder's tables and plots from its files
     keras-audio predict MODEL PATH...          label files or folders; per-window CSV and a timeline plot
+    keras-audio export MODEL --format tflite onnx      TFLite/ONNX copies of an exported model, checked
     keras-audio export-testset --corpus C --out DIR    publish the spoiled test set as files
     keras-audio score --testset DIR --predictions CSV  score anyone's predictions on it
     keras-audio prepare-asr AUDIO TRANSCRIPT --out DIR  long recording -> <= 30 s segments, manifest, log-mels
@@ -172,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("run_dir", type=Path, metavar="RUN")
 
     _add_predict(commands)
+    _add_export(commands)
     _add_testset_commands(commands, defaults)
     _add_prepare_asr(commands)
     return parser
@@ -195,6 +197,17 @@ def _add_predict(commands) -> None:
                                                "time) here; with several files, one per file: PLOT-<file>.png "
                                                "(files of one name in several folders: PLOT-<folder>_<file>.png)")
     sub.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _add_export(commands) -> None:
+    text = "TFLite/ONNX copies of an exported model, checked against it; refreshes its metadata and model card"
+    sub = commands.add_parser("export", help=text, description=text)
+    sub.add_argument("model", type=Path, metavar="MODEL", help="an export folder written by a run "
+                                                            "(results/<run>/models/<tag>/)")
+    sub.add_argument("--format", nargs="+", default=[], metavar="FORMAT",
+                     help="tflite and/or onnx (none: only refresh metadata.json's measured figures and MODEL_CARD.md)")
+    sub.add_argument("--out", type=Path, help="write a copy of the export folder here, with the new files, instead "
+                                              "of adding them in place (a new or empty folder)")
 
 
 def _add_testset_commands(commands, defaults: RunConfig) -> None:
@@ -388,6 +401,12 @@ def _cmd_predict(args) -> None:
                   out=args.out, windows_out=args.windows_out, plot=args.plot, progress=not args.no_progress)
 
 
+def _cmd_export(args) -> None:
+    from keras_audio.suite.export_command import export_existing
+
+    print(export_existing(args.model, args.format, out=args.out))
+
+
 def _cmd_export_testset(args) -> None:
     from keras_audio.suite.experiment import export_corpus_testset
 
@@ -419,7 +438,7 @@ def _cmd_prepare_asr(args) -> None:
 
 
 COMMANDS = {"run": _cmd_run, "train": _cmd_train, "evaluate": _cmd_evaluate, "report": _cmd_report,
-            "predict": _cmd_predict, "export-testset": _cmd_export_testset, "score": _cmd_score,
+            "predict": _cmd_predict, "export": _cmd_export, "export-testset": _cmd_export_testset, "score": _cmd_score,
             "prepare-asr": _cmd_prepare_asr}
 
 
