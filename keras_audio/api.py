@@ -33,8 +33,14 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from keras_audio.audio import (DEFAULT_BLOCK_SECONDS, MAX_ABS_SAMPLE, MIN_SAMPLE_RATE, read_audio, read_audio_blocks,
-                               resample)
+from keras_audio.audio import (
+    DEFAULT_BLOCK_SECONDS,
+    MAX_ABS_SAMPLE,
+    MIN_SAMPLE_RATE,
+    read_audio,
+    read_audio_blocks,
+    resample,
+)
 from keras_audio.export import analysis_window
 from keras_audio.grid import PredictFunction, keras_predictor
 from keras_audio.loader import load_predictor, metadata_min_samples

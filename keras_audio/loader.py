@@ -39,7 +39,13 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_audio.export import KERAS_FILE, METADATA_FILE, SAVED_MODEL_DIR, read_metadata_file, saved_model_metadata
+from keras_audio.export import (
+    KERAS_FILE,
+    METADATA_FILE,
+    SAVED_MODEL_DIR,
+    read_metadata_file,
+    saved_model_metadata,
+)
 from keras_audio.grid import PredictFunction, keras_predictor
 
 MODEL_FILES = (".keras", ".tflite", ".onnx")

@@ -38,8 +38,17 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from keras_audio.config import FeatureConfig
-from keras_audio.export import METADATA_FILE, ExportMismatchError, read_metadata_file, write_metadata_file
-from keras_audio.models.frontend import check_frontend, spectral_frontend, waveform_input
+from keras_audio.export import (
+    METADATA_FILE,
+    ExportMismatchError,
+    read_metadata_file,
+    write_metadata_file,
+)
+from keras_audio.models.frontend import (
+    check_frontend,
+    spectral_frontend,
+    waveform_input,
+)
 from keras_audio.models.masking import MaskedMfccStatistics
 from keras_audio.models.registry import register_model
 from keras_audio.training import TrainingInputs, TrainingResult, TrainingSettings

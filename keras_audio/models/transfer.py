@@ -32,7 +32,13 @@ from keras_audio.export import KERAS_FILE, read_metadata_file
 from keras_audio.models.frontend import waveform_input
 from keras_audio.models.registry import register_model
 from keras_audio.training import (
-    TrainingInputs, TrainingResult, TrainingSettings, combine_stages, compile_classifier, fit_classifier, run_fit,
+    TrainingInputs,
+    TrainingResult,
+    TrainingSettings,
+    combine_stages,
+    compile_classifier,
+    fit_classifier,
+    run_fit,
 )
 
 ENCODER = "encoder"
