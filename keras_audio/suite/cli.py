@@ -7,7 +7,7 @@
     keras-audio predict MODEL PATH...          label files or folders; per-window CSV and a timeline plot
     keras-audio export MODEL --format tflite onnx      TFLite/ONNX copies of an exported model, checked
     keras-audio export-testset --corpus C --out DIR    publish the spoiled test set as files
-    keras-audio score --testset DIR --predictions CSV  score anyone's predictions on it
+    keras-audio score --testset DIR --predictions CSV  score anyone's predictions on it (or --model MODEL)
     keras-audio prepare-asr AUDIO TRANSCRIPT --out DIR  long recording -> <= 30 s segments, manifest, log-mels
 
 A user error (a bad flag value, a bad file, an impossible plan) is one line on stderr and exit code 2;
@@ -223,8 +223,10 @@ def _add_testset_commands(commands, defaults: RunConfig) -> None:
 
     sub = commands.add_parser("score", help="score predictions made by any framework against an exported test set")
     sub.add_argument("--testset", type=Path, required=True, help="a folder written by export-testset")
-    sub.add_argument("--predictions", type=Path, required=True,
+    sub.add_argument("--predictions", type=Path,
                      help="CSV with clip, condition, severity, predicted (and optionally model)")
+    sub.add_argument("--model", action="append", default=[], type=Path, metavar="MODEL",
+                     help="instead of --predictions: an export folder that answers the set's files here (repeatable)")
     sub.add_argument("--out", type=Path, help="where run folders go (default: results/ under the home folder)")
     sub.add_argument("--run-name", help="the run folder's name")
 
@@ -424,7 +426,7 @@ def _cmd_score(args) -> None:
     from keras_audio.suite.experiment import score_testset
 
     out = str(args.out) if args.out else None
-    print(score_testset(args.testset, args.predictions, out=out, run_name=args.run_name))
+    print(score_testset(args.testset, args.predictions, models=args.model, out=out, run_name=args.run_name))
 
 
 def _cmd_prepare_asr(args) -> None:

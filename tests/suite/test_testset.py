@@ -18,6 +18,7 @@ from keras_audio.loader import load_predictor
 from keras_audio.manifest import Manifest
 from keras_audio.models import build_model
 from keras_audio.pipeline import ClipSource, evaluation_dataset
+from keras_audio.suite import cli
 from keras_audio.suite.testset import (
     ANSWER_COLUMNS, PublishedTestSet, TestSetError, TestSetMismatchError, export_testset, file_stems, load_testset, predict_testset,
     read_conditions, score_predictions, verify_testset,
@@ -217,6 +218,23 @@ def test_scores_from_the_exported_files_reproduce_evaluate_grid(exported, model_
         assert 0 < y_pred.mean() < 1
     probabilities = scored.probabilities[("conv1d", "gain", 5)]
     assert probabilities.shape == (8, 2) and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_score_with_a_model_answers_the_files_through_the_loader(exported, model_dir, direct, tmp_path, capsys):
+    """`keras-audio score --model EXPORT`: the export answers the set's files (read by the one loader), and the
+    scores are those of the predictions CSV route, and so of evaluate_grid."""
+    direct, _ = direct
+    assert cli.main(["score", "--testset", str(exported["wav"]), "--model", str(model_dir), "--out", str(tmp_path),
+                     "--run-name", "scored"]) == 0
+    rows = pd.read_csv(tmp_path / "scored" / "predictions.csv.gz")
+    classes = list(load_testset(exported["wav"]).classes)
+    for (_, corruption, severity), y_pred in direct.predictions.items():
+        answered = rows[(rows["corruption"] == corruption) & (rows["severity"] == severity)]
+        assert [classes.index(label) for label in answered["predicted_label"]] == list(y_pred)
+    assert set(rows["model"]) == {model_dir.name}
+    capsys.readouterr()
+    assert cli.main(["score", "--testset", str(exported["wav"]), "--out", str(tmp_path)]) == 2
+    assert "give the answers (--predictions CSV) or the models to answer (--model MODEL)" in capsys.readouterr().err
 
 
 def test_score_takes_several_models_and_the_file_stem_as_default_name(exported, tmp_path):
