@@ -2,12 +2,12 @@
 its metadata.
 
 `load_predictor(path)` is how every model is read: `api.load_model` (so `keras-audio predict`), the evaluate
-stage (`keras-audio evaluate`, a run's own evaluation) and whoever scores a published test set with it
-(`testset.predict_testset`: `load_predictor(path).predict`). It accepts
+stage (`keras-audio evaluate`, a run's own evaluation), `keras-audio score --model` (the published test set's
+files answered by `load_predictor(path).predict`) and the export check (`export.verify_export`). It accepts
 
 - an export this suite wrote: the folder (`results/<run>/models/<tag>/`), its ``saved_model/``, its
   ``model.keras``, or its ``model.tflite`` / ``model.onnx`` copies, each answering with the export's metadata
-  (a family with its own format, the scikit-learn baselines, through its registered `loader`);
+  (a family with its own format, the scikit-learn baselines, through its registry hook `loader`);
 - a `.keras` file saved by any Keras 3 code (`keras.models.load_model`);
 - a TensorFlow SavedModel folder (`saved_model.pb`): its `serving_default` signature, which must take one
   float32 `[batch, samples]` input and return `[batch, classes]` probabilities (the output named
@@ -16,8 +16,10 @@ stage (`keras-audio evaluate`, a run's own evaluation) and whoever scores a publ
 
 An export has one source of metadata: the copy inside its SavedModel (`export.embedded_metadata`), which
 travels with the model; metadata.json beside it is checked against it on every load and a difference is
-refused, naming both files and the key (`export.check_metadata_copies`). Exports from before the embedded
-copy, and the scikit-learn baselines, have metadata.json alone.
+refused, naming both files and the key (`export.check_metadata_copies`); the entries added after the
+SavedModel was written (the ``formats`` copies and the run's ``measured`` figures, `export.FILE_ONLY_KEYS`)
+are read from metadata.json. Exports from before the embedded copy, and the scikit-learn baselines, have
+metadata.json alone.
 
 A model without metadata is described by the caller (the `keras-audio evaluate` flags `--class-names`,
 `--sample-rate`, `--clip-seconds`; the clip defaults to `default_clip_seconds`); without class names or a

@@ -397,7 +397,7 @@ def _cmd_report(args) -> None:
 
 
 def _cmd_predict(args) -> None:
-    from keras_audio.predict_files import predict_paths
+    from keras_audio.suite.predict_command import predict_paths
 
     predict_paths(args.model, args.paths, window_seconds=args.window, hop_seconds=args.hop, smooth=args.smooth,
                   out=args.out, windows_out=args.windows_out, plot=args.plot, progress=not args.no_progress)
