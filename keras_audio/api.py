@@ -18,7 +18,7 @@ whole waveform would give. Only the per-window probabilities are kept, so memory
 file beyond them (a few bytes per window and class).
 
 Class names, sample rate, clip length and the shortest input come from the export's metadata, read by the
-suite's one loader (`predictors.load_predictor`, which evaluation uses too): the copy inside the SavedModel,
+suite's one loader (`loader.load_predictor`, which evaluation uses too): the copy inside the SavedModel,
 checked against metadata.json beside it, or metadata.json alone for an older export.
 """
 
@@ -33,17 +33,21 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from keras_audio.audio import (DEFAULT_BLOCK_SECONDS, MAX_ABS_SAMPLE, MIN_SAMPLE_RATE, read_audio, read_audio_blocks,
-                               resample)
-from keras_audio.grid import keras_predictor
+from keras_audio.audio import (
+    DEFAULT_BLOCK_SECONDS,
+    MAX_ABS_SAMPLE,
+    MIN_SAMPLE_RATE,
+    read_audio,
+    read_audio_blocks,
+    resample,
+)
 from keras_audio.export import analysis_window
-from keras_audio.predictors import load_predictor, metadata_min_samples
+from keras_audio.grid import PredictFunction, keras_predictor
+from keras_audio.loader import load_predictor, metadata_min_samples
 from keras_audio.windowing import WindowStream, center_crop_or_pad
 
 MODES = ("windows", "center")
 DEFAULT_BATCH_SIZE = 32
-
-Predictor = Callable[[np.ndarray], np.ndarray]  # waveforms [batch, samples] -> probabilities [batch, classes]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,7 +231,7 @@ class Classifier:
         source: where the model came from (shown in `repr`).
     """
 
-    def __init__(self, predict: Predictor, info: ModelInfo, batch_size: int = DEFAULT_BATCH_SIZE,
+    def __init__(self, predict: PredictFunction, info: ModelInfo, batch_size: int = DEFAULT_BATCH_SIZE,
                  source: str | None = None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
@@ -490,7 +494,7 @@ class Classifier:
 def load_model(export_dir: str | os.PathLike, batch_size: int = DEFAULT_BATCH_SIZE, *,
                class_names: Sequence[str] | None = None, sample_rate: int | None = None,
                clip_seconds: float | None = None) -> Classifier:
-    """Load a model through the suite's one loader (`predictors.load_predictor`): an export folder written by a
+    """Load a model through the suite's one loader (`loader.load_predictor`): an export folder written by a
     run (`results/<run>/models/<tag>/`), its ``saved_model/``, its ``model.keras`` or its ``.tflite`` /
     ``.onnx`` copies, or a model from elsewhere (a `.keras` file, a SavedModel, an ONNX or TFLite file).
 

@@ -5,6 +5,8 @@ Layout of an export folder::
     saved_model/     TensorFlow SavedModel (signatures below)
     model.keras      the Keras model (for fine-tuning, or as an encoder for transfer)
     metadata.json    class names, sample rate, clip length, feature settings (also inside the SavedModel)
+    MODEL_CARD.md    what the model is, what it was trained on, its measured limits (`model_card`)
+    model.tflite, model.onnx   optional copies (`export_formats`), listed under metadata.json's ``formats``
 
 Signatures of the SavedModel:
 
@@ -37,7 +39,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_audio.model_card import write_model_card
 from keras_audio.windowing import default_hop, window_starts, windows_at
+
+# The export folder's layout: every module that reads or writes an export names its files through these.
+METADATA_FILE = "metadata.json"
+SAVED_MODEL_DIR = "saved_model"
+KERAS_FILE = "model.keras"
+# Entries written after the SavedModel (the TFLite/ONNX copies added by `keras-audio export`, the run's
+# measured accuracy): metadata.json alone holds them, so the two copies are compared without them.
+FILE_ONLY_KEYS = ("formats", "measured")
 
 SIGNATURE_INPUT = "waveform"
 SIGNATURE_OUTPUT = "probabilities"
@@ -58,12 +69,14 @@ class MetadataMismatchError(ValueError):
 def check_metadata_copies(embedded: dict, saved_model: str | Path, beside: dict, beside_path: str | Path) -> None:
     """Refuse an export whose metadata.json differs from the metadata inside its SavedModel.
 
-    The SavedModel's copy is the one read (it travels with the model); metadata.json is checked against it.
+    The SavedModel's copy is the one read (it travels with the model); metadata.json is checked against it,
+    except for the entries only it holds (`FILE_ONLY_KEYS`).
 
     Raises:
         MetadataMismatchError: one line naming both, the first differing key and its two values.
     """
-    differing = sorted(key for key in set(embedded) | set(beside) if embedded.get(key, ...) != beside.get(key, ...))
+    differing = sorted(key for key in (set(embedded) | set(beside)) - set(FILE_ONLY_KEYS)
+                       if embedded.get(key, ...) != beside.get(key, ...))
     if differing:
         key = differing[0]
         values = ["(absent)" if key not in copy else json.dumps(copy[key])[:120] for copy in (beside, embedded)]
@@ -71,6 +84,32 @@ def check_metadata_copies(embedded: dict, saved_model: str | Path, beside: dict,
         raise MetadataMismatchError(
             f"{beside_path} disagrees with the metadata inside {saved_model} on {key!r} ({values[0]} vs "
             f"{values[1]}){more}: the model answers as the SavedModel says; restore metadata.json or export again")
+
+
+def read_metadata_file(directory: str | Path) -> dict | None:
+    """The export folder's metadata.json (`METADATA_FILE`), or None without one: the one reader of that file.
+
+    Raises:
+        ValueError: the file is not a JSON object, naming it.
+    """
+    path = Path(directory) / METADATA_FILE
+    if not path.is_file():
+        return None
+    try:
+        metadata = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(metadata).__name__}")
+    return metadata
+
+
+def write_metadata_file(directory: str | Path, metadata: dict) -> Path:
+    """Write `metadata` as the export folder's metadata.json and refresh its model card beside it."""
+    directory = Path(directory)
+    (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+    write_model_card(directory, metadata)
+    return directory / METADATA_FILE
 
 
 def model_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:
@@ -163,12 +202,11 @@ def export_model(model: keras.Model, directory: str | Path, *, class_names: Sequ
         **({"features": features} if features else {}),
         **extra_metadata,
     }
-    metadata_json = json.dumps(metadata, indent=2) + "\n"
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    _write_saved_model(model, directory / "saved_model", metadata, metadata_json, hop)
-    model.save(directory / "model.keras")
-    (directory / "metadata.json").write_text(metadata_json)
+    _write_saved_model(model, directory / SAVED_MODEL_DIR, metadata, json.dumps(metadata, indent=2) + "\n", hop)
+    model.save(directory / KERAS_FILE)
+    write_metadata_file(directory, metadata)
     return directory
 
 
@@ -286,52 +324,23 @@ def saved_model_metadata(loaded, saved_model: str | Path, directory: str | Path 
         MetadataMismatchError: metadata.json disagrees with the SavedModel's copy.
     """
     saved_model = Path(saved_model)
-    if directory is None and saved_model.name == "saved_model":
+    if directory is None and saved_model.name == SAVED_MODEL_DIR:
         directory = saved_model.parent
-    beside = None if directory is None else Path(directory) / "metadata.json"
+    beside = None if directory is None else read_metadata_file(directory)
     metadata = embedded_metadata(loaded)
     if metadata is not None:
-        if beside is not None and beside.is_file():
-            check_metadata_copies(metadata, saved_model, json.loads(beside.read_text()), beside)
+        if beside is not None:
+            check_metadata_copies(metadata, saved_model, beside, Path(directory) / METADATA_FILE)
+            metadata.update({key: beside[key] for key in FILE_ONLY_KEYS if key in beside})
         return metadata, f"the metadata inside {saved_model}"
-    if beside is not None and beside.is_file():
-        return json.loads(beside.read_text()), str(beside)
+    if beside is not None:
+        return beside, str(Path(directory) / METADATA_FILE)
     return None, None
 
 
-def load_exported(directory: str | Path, saved_model: str | Path | None = None):
-    """Reload an export: returns `(serve_function, metadata)`; `serve_function(waveforms) -> probabilities`.
-
-    The metadata is the copy inside the SavedModel, checked against metadata.json in `directory`, or
-    metadata.json for exports that predate it (`saved_model_metadata`).
-
-    Args:
-        directory: the export folder (with metadata.json for older exports).
-        saved_model: the SavedModel folder; None: `directory / "saved_model"`.
-
-    Raises:
-        ValueError: the SavedModel has no serving signature, or no metadata inside it or beside it.
-        MetadataMismatchError: metadata.json disagrees with the SavedModel's copy (naming the key).
-    """
-    directory = Path(directory)
-    saved_model = directory / "saved_model" if saved_model is None else Path(saved_model)
-    loaded = tf.saved_model.load(str(saved_model))
-    if "serving_default" not in loaded.signatures:
-        raise ValueError(f"{saved_model}: the SavedModel has no serving_default signature")
-    serve = loaded.signatures["serving_default"]
-    metadata, _ = saved_model_metadata(loaded, saved_model, directory)
-    if metadata is None:
-        raise ValueError(f"{directory}: the SavedModel carries no metadata and there is no metadata.json beside it")
-
-    def predict(waveforms) -> np.ndarray:
-        return serve(**{SIGNATURE_INPUT: tf.convert_to_tensor(waveforms, tf.float32)})[SIGNATURE_OUTPUT].numpy()
-
-    predict.loaded = loaded  # keep the SavedModel alive as long as the function
-    return predict, metadata
-
-
 def verify_export(directory: str | Path, model: keras.Model, waveforms: np.ndarray, atol: float = 1e-5) -> float:
-    """Reload the SavedModel and compare its predictions with the Keras model's on `waveforms`.
+    """Reload the export through the one loader (`loader.load_predictor`, as evaluation and `predict` will) and
+    compare its predictions with the Keras model's on `waveforms`.
 
     Returns:
         the largest absolute difference.
@@ -340,8 +349,12 @@ def verify_export(directory: str | Path, model: keras.Model, waveforms: np.ndarr
         ExportMismatchError: it exceeds `atol`, or the metadata inside the SavedModel differs from
             metadata.json.
     """
+    from keras_audio.loader import (
+        load_predictor,  # the loader reads exports with this module: import it late
+    )
+
     try:
-        predict, _ = load_exported(directory)
+        predict = load_predictor(directory).predict
     except MetadataMismatchError as error:
         raise ExportMismatchError(str(error)) from error
     exported = predict(waveforms)

@@ -25,24 +25,45 @@ transfer (on a suite-trained encoder, from its model.keras or its SavedModel) al
 within 1.2e-6 of Keras. The scikit-learn baselines are not Keras models and have no TFLite or ONNX copy (their
 estimator is a joblib pickle); a transfer model on an outside SavedModel encoder converts only if that
 encoder's ops do.
+
+`add_format_copies(export_dir, formats)` adds the copies to an export written earlier (`keras-audio export`):
+the export's `model.keras` is converted, each copy is checked as a run checks it (on `probe_waveforms` when no
+test clips are given), and metadata.json lists them under ``formats`` (an entry only metadata.json holds:
+`export.FILE_ONLY_KEYS`), its model card refreshed.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_audio.export import SIGNATURE_INPUT, SIGNATURE_OUTPUT, ExportMismatchError, checked_waveforms
+from keras_audio.export import (
+    FILE_ONLY_KEYS,
+    KERAS_FILE,
+    METADATA_FILE,
+    SIGNATURE_INPUT,
+    SIGNATURE_OUTPUT,
+    ExportMismatchError,
+    checked_waveforms,
+    write_metadata_file,
+)
 
 FORMAT_ATOL = 1e-4  # float32 kernels differ in summation order; measured differences are ~1e-7 to 2e-6
 ONNX_OPSET = 17
 TFLITE_FILE = "model.tflite"
 ONNX_FILE = "model.onnx"
+# format -> (file in the export folder, the modules its conversion and check need, how to install them)
+FORMAT_FILES = {"tflite": TFLITE_FILE, "onnx": ONNX_FILE}
+CONVERTERS = {"tflite": (("ai_edge_litert",), "pip install ai-edge-litert"),
+              "onnx": (("tf2onnx", "onnxruntime"), "pip install tf2onnx onnxruntime")}
+PROBE_CLIPS = 4
 
 
 class FormatConversionError(RuntimeError):
@@ -256,3 +277,80 @@ def export_onnx(model: keras.Model, path: str | os.PathLike, waveforms, *, atol:
         raise FormatConversionError(f"{model.name}: the ONNX file does not load: {_reason(error)}") from error
     expected = model(tf.constant(waveforms), training=False).numpy()
     return _compare("ONNX", path, predict(waveforms), expected, atol)
+
+
+# ---------------------------------------------------------------------- copies of an existing export
+def probe_waveforms(clip_samples: int, sample_rate: int, clips: int = PROBE_CLIPS, seed: int = 0) -> np.ndarray:
+    """`[clips, clip_samples]` seeded test signals for the copies' check when no test clips are at hand: tones
+    (a few harmonics at voice-like pitches) in a little noise, at moderate levels."""
+    rng = np.random.default_rng(seed)
+    time = np.arange(clip_samples) / sample_rate
+    waveforms = []
+    for _ in range(clips):
+        pitch = rng.uniform(90.0, 300.0)
+        tone = sum(np.sin(2 * np.pi * pitch * k * time + rng.uniform(0, 2 * np.pi)) / k for k in range(1, 6))
+        waveforms.append(0.1 * tone + 0.01 * rng.standard_normal(clip_samples))
+    return np.asarray(waveforms, np.float32)
+
+
+def check_converter(name: str) -> None:
+    """Refuse a format whose converter or runtime is not installed, saying what to install."""
+    if name not in FORMAT_FILES:
+        raise ValueError(f"unknown format {name!r}; known: {', '.join(FORMAT_FILES)}")
+    modules, install = CONVERTERS[name]
+    missing = [module for module in modules if importlib.util.find_spec(module) is None]
+    if missing:
+        raise FormatConversionError(f"the {name} converter is missing (no module {', '.join(missing)}): {install}")
+
+
+def add_format_copies(export_dir: str | os.PathLike, formats: Sequence[str], metadata: Mapping, *,
+                      probe: np.ndarray | None = None, extra_metadata: Mapping | None = None) -> dict:
+    """Convert an export's `model.keras` to each of `formats`, check each copy against it, and list them in the
+    folder's metadata.json (refreshing its model card).
+
+    Args:
+        export_dir: an export folder with `model.keras` (`export.export_model`).
+        formats: ``tflite`` and/or ``onnx``.
+        metadata: the export's metadata (`loader.export_metadata`); written back with the new entries.
+        probe: `[clips, clip_samples]` clips to compare on; None: `probe_waveforms`.
+        extra_metadata: more entries only metadata.json holds (`export.FILE_ONLY_KEYS`, e.g. ``measured``).
+
+    Returns:
+        format -> ``{file, max_abs_difference, tolerance}``, the entries added under ``formats``.
+
+    Raises:
+        ValueError: an unknown format, no `model.keras`, an entry outside `FILE_ONLY_KEYS`.
+        FormatConversionError: a converter missing or refusing the model (nothing is left of its file).
+        ExportMismatchError: a copy differs from the Keras model beyond `FORMAT_ATOL` (its file is removed).
+    """
+    export_dir = Path(export_dir)
+    for name in formats:
+        check_converter(name)
+    extra_metadata = dict(extra_metadata or {})
+    if set(extra_metadata) - set(FILE_ONLY_KEYS):
+        raise ValueError(f"add_format_copies: {sorted(set(extra_metadata) - set(FILE_ONLY_KEYS))} would make "
+                         f"{METADATA_FILE} disagree with the SavedModel; only {list(FILE_ONLY_KEYS)} may be added")
+    added = {}
+    if formats:
+        if not (export_dir / KERAS_FILE).is_file():
+            raise ValueError(f"{export_dir}: no {KERAS_FILE} to convert (only a Keras model has TFLite and ONNX "
+                             f"copies)")
+        from keras_audio.models import registry
+
+        registry.available()  # imports every family, registering the suite's custom layers with Keras
+        model = keras.models.load_model(export_dir / KERAS_FILE, compile=False)
+        if probe is None:
+            probe = probe_waveforms(int(metadata["clip_samples"]), int(metadata["sample_rate"]))
+        for name in dict.fromkeys(formats):
+            path = export_dir / FORMAT_FILES[name]
+            try:
+                difference = export_tflite(model, path, probe) if name == "tflite" else export_onnx(model, path, probe)
+            except Exception:
+                path.unlink(missing_ok=True)  # no unchecked copy is left in the folder
+                raise
+            added[name] = {"file": path.name, "max_abs_difference": difference, "tolerance": FORMAT_ATOL}
+    updated = {**metadata, **extra_metadata}
+    if added:
+        updated["formats"] = {**(metadata.get("formats") or {}), **added}
+    write_metadata_file(export_dir, updated)
+    return added

@@ -25,7 +25,7 @@ from keras_audio.guards import check_finite_probabilities
 from keras_audio.pipeline import ClipSource, cropped_batches, evaluation_dataset, spoil_batch
 from keras_audio.windowing import frame_windows
 
-Predictor = Callable[[tf.Tensor], np.ndarray]  # waveforms [batch, samples] -> probabilities [batch, classes]
+PredictFunction = Callable[[tf.Tensor], np.ndarray]  # waveforms [batch, samples] -> probabilities [batch, classes]
 
 CLEAN = "clean"
 # Clean, scored on the whole clip: the mean of the probabilities of windows of the clip length, half a
@@ -86,7 +86,7 @@ class _OnePredictorPerModel(logging.Filter):
 tf.get_logger().addFilter(_OnePredictorPerModel())
 
 
-def keras_predictor(model) -> Predictor:
+def keras_predictor(model) -> PredictFunction:
     """A compiled inference function for a Keras model (no `predict` overhead per condition)."""
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32)], reduce_retracing=True)
@@ -119,8 +119,9 @@ class GridResult:
         ]
 
 
-def evaluate_grid(predictors: Mapping[Hashable, Predictor], source: ClipSource, conditions: Sequence[Condition],
-                  clip_samples: int, batch_size: int, seed: int, progress: bool = True, *,
+def evaluate_grid(predictors: Mapping[Hashable, PredictFunction], source: ClipSource,
+                  conditions: Sequence[Condition], clip_samples: int, batch_size: int, seed: int,
+                  progress: bool = True, *,
                   inference_batch_size: int | None = INFERENCE_BATCH_SIZE,
                   prepared_batches: int = PREPARED_BATCHES, batched: bool = True) -> GridResult:
     """Run every predictor on every condition of the test clips in `source`.
@@ -288,7 +289,7 @@ def _spoiler(corruption: Corruption | None, seed: int) -> Callable:
     return spoil
 
 
-def utterance_probabilities(predictors: Mapping[Hashable, Predictor], source: ClipSource, clip_samples: int,
+def utterance_probabilities(predictors: Mapping[Hashable, PredictFunction], source: ClipSource, clip_samples: int,
                             batch_size: int, clips_per_chunk: int = 64) -> dict[Hashable, np.ndarray]:
     """Per model, `[clips, classes]`: each test clip's window probabilities averaged (clean, whole clip).
 

@@ -313,3 +313,32 @@ def _allocate(n: int, fractions: Sequence[float]) -> list[int]:
                 counts[donor] -= 1
                 counts[i] += 1
     return counts.tolist()
+
+
+def align_classes(manifest: Manifest, model_classes: Sequence[str], class_map: dict[str, str] | None = None,
+                  model: str = "the model") -> Manifest:
+    """A corpus's manifest relabelled into a model's classes, matched by name.
+
+    Args:
+        class_map: corpus class name -> model class name, for corpora that name them differently.
+
+    Returns:
+        the manifest with `classes` in the model's order (label ids are then the model's output indices).
+
+    Raises:
+        ValueError: a corpus class (after mapping) that the model does not have, naming both class lists,
+            or a mapped name that is not a class of the corpus.
+    """
+    class_map = dict(class_map or {})
+    unknown_keys = sorted(set(class_map) - set(manifest.classes))
+    if unknown_keys:
+        raise ValueError(f"--class-map names {unknown_keys}, which are not classes of {manifest.name} "
+                         f"{list(manifest.classes)}")
+    missing = [c + (f" (mapped to {class_map[c]})" if c in class_map else "") for c in manifest.classes
+               if class_map.get(c, c) not in model_classes]
+    if missing:
+        raise ValueError(f"{manifest.name} has class(es) {missing} that {model} does not know (its classes: "
+                         f"{list(model_classes)}); map them with --class-map CORPUS_CLASS=MODEL_CLASS")
+    frame = manifest.frame.copy()
+    frame["label"] = frame["label"].map(lambda label: class_map.get(label, label))
+    return Manifest(frame, classes=tuple(model_classes), name=manifest.name, task=manifest.task, root=manifest.root)

@@ -11,9 +11,10 @@ import tensorflow as tf
 
 from keras_audio.config import FeatureConfig
 from keras_audio.export import (
-    LONG_BATCH, ExportMismatchError, analysis_window, embedded_metadata, export_model, load_exported, verify_export,
+    LONG_BATCH, ExportMismatchError, analysis_window, embedded_metadata, export_model, verify_export,
 )
 from keras_audio.features import LogMelSpectrogram
+from keras_audio.loader import load_predictor
 from keras_audio.models import build_model
 
 
@@ -29,7 +30,8 @@ def test_reloaded_savedmodel_matches_keras_predictions(exported):
     model, directory = exported
     waveforms = (0.1 * np.random.default_rng(0).standard_normal((4, 8000))).astype(np.float32)
     assert verify_export(directory, model, waveforms) <= 1e-5
-    predict, metadata = load_exported(directory)
+    loaded = load_predictor(directory)
+    predict, metadata = loaded.predict, loaded.metadata
     probabilities = predict(waveforms)
     assert probabilities.shape == (4, 3)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
@@ -39,7 +41,7 @@ def test_reloaded_savedmodel_matches_keras_predictions(exported):
 
 def test_savedmodel_takes_other_lengths_and_batch_sizes(exported):
     _, directory = exported
-    predict, _ = load_exported(directory)
+    predict = load_predictor(directory).predict
     assert predict(np.zeros((1, 12345), np.float32) + 0.01).shape == (1, 3)
 
 
@@ -79,7 +81,7 @@ def test_the_metadata_travels_without_metadata_json(crnn_export, tmp_path):
     copy = tmp_path / "copy"
     copy.mkdir()
     shutil.copytree(directory / "saved_model", copy / "saved_model")
-    _, metadata = load_exported(copy)
+    metadata = load_predictor(copy).metadata
     assert metadata["class_names"] == ["no", "yes"] and metadata["clip_samples"] == 4000
 
 

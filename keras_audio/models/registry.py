@@ -17,14 +17,14 @@ standard path, so a plain Keras classifier registers none):
   `training.fit_classifier`); a multi-stage trainer reuses `training.run_fit` for every stage;
 - `inference_model(model) -> keras.Model`: the waveform -> probabilities model to evaluate and export
   when the built model has training-only outputs (the autoencoder's reconstruction);
-- `predictor(model) -> (waveforms [batch, samples] -> probabilities np.ndarray)`: for models that are not
-  Keras models (default: a compiled Keras call);
 - `exporter(model, directory, probe, *, class_names, sample_rate, clip_samples, extra_metadata)
   -> (directory, max abs difference)`: write the model and check that the reloaded copy predicts the
   same on `probe` (default `export.export_model` + `export.verify_export`);
 - `count_params(model) -> int | None`: the size shown in the tables (default `model.count_params()`);
-- `loader(export_dir) -> (predict, metadata)`: reload an export of `exporter` for evaluation (default: the
-  export's `model.keras`, see `predictors.load_predictor`).
+- `loader(export_dir) -> (predict, metadata)`: reload an export of `exporter` (default: the export's
+  SavedModel); `loader.load_predictor`, the one loader, calls it for an export of the family.
+
+Every model is evaluated and served from its export, through the loader, never in memory.
 """
 
 from __future__ import annotations
@@ -45,10 +45,9 @@ class ModelFamily:
     description: str
     trainer: Callable | None = None  # None: the standard classifier recipe
     inference_model: Callable | None = None  # None: the built model itself
-    predictor: Callable | None = None  # None: a compiled Keras call
     exporter: Callable | None = None  # None: SavedModel + .keras, checked after reloading
     count_params: Callable | None = None  # None: keras.Model.count_params
-    loader: Callable | None = None  # None: keras.models.load_model on the export's model.keras
+    loader: Callable | None = None  # None: the export's SavedModel (`loader.load_predictor`)
     spec_augment: bool = True  # whether the model has a log-mel that SpecAugment masks can act on
     centre_crops: bool = False  # train on each clip's centre window (as evaluated) instead of random windows
 
@@ -79,7 +78,7 @@ def register_model(name: str, description: str, trainer: Callable | None = None,
         centre_crops: train on each clip's centre window instead of a random one (a frozen encoder's head:
             each clip then has one embedding, which the train stage can compute once).
     """
-    unknown = sorted(set(hooks) - {"inference_model", "predictor", "exporter", "count_params", "loader"})
+    unknown = sorted(set(hooks) - {"inference_model", "exporter", "count_params", "loader"})
     if unknown:
         raise ValueError(f"register_model({name!r}): unknown hook(s) {unknown}")
 

@@ -8,7 +8,7 @@ model reads, which makes them, like the deep models, insensitive to the recordin
 skip the zero padding of short clips (the front-end's padding mask). With ``frontend="pcen"`` the
 coefficients are the DCT of the PCEN spectrogram instead (cepstra of PCEN, not MFCCs).
 
-These are not Keras models, so the family registers its own trainer, predictor, exporter and size:
+These are not Keras models, so the family registers its own trainer, exporter, loader and size:
 
 - training: one pass over the training stream (as many as the `passes` hparam says: under a corrupting
   policy, each pass draws new corruptions), fitted with the run's class weights as sample weights;
@@ -19,11 +19,11 @@ These are not Keras models, so the family registers its own trainer, predictor, 
       feature_extractor.keras    the same as a Keras model
       estimator.joblib           the fitted scikit-learn estimator (joblib; load only files you trust)
       metadata.json              class names, sample rate, clip length, "format": "sklearn"
+      MODEL_CARD.md              what the model is and was trained on (`model_card`)
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -38,8 +38,17 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from keras_audio.config import FeatureConfig
-from keras_audio.export import ExportMismatchError
-from keras_audio.models.frontend import check_frontend, spectral_frontend, waveform_input
+from keras_audio.export import (
+    METADATA_FILE,
+    ExportMismatchError,
+    read_metadata_file,
+    write_metadata_file,
+)
+from keras_audio.models.frontend import (
+    check_frontend,
+    spectral_frontend,
+    waveform_input,
+)
 from keras_audio.models.masking import MaskedMfccStatistics
 from keras_audio.models.registry import register_model
 from keras_audio.training import TrainingInputs, TrainingResult, TrainingSettings
@@ -150,10 +159,6 @@ def train_sklearn(model: SklearnClassifier, inputs: TrainingInputs, settings: Tr
                           metadata={"training_clips": int(len(y))})
 
 
-def sklearn_predictor(model: SklearnClassifier):
-    return model.predict_proba
-
-
 def sklearn_params(model: SklearnClassifier) -> int | None:
     return model.count_params()
 
@@ -161,8 +166,8 @@ def sklearn_params(model: SklearnClassifier) -> int | None:
 def export_sklearn(model: SklearnClassifier, directory: str | Path, probe: np.ndarray, *, class_names,
                    sample_rate: int, clip_samples: int, extra_metadata: dict | None = None,
                    atol: float = 1e-5) -> tuple[Path, float]:
-    """Write the feature extractor (SavedModel and .keras), the estimator (joblib) and metadata.json; reload
-    them and compare their predictions on `probe` with the in-memory model's.
+    """Write the feature extractor (SavedModel and .keras), the estimator (joblib), metadata.json and the model
+    card; reload them and compare their predictions on `probe` with the in-memory model's.
 
     Returns:
         `(directory, largest absolute difference of the probabilities)`.
@@ -194,7 +199,7 @@ def export_sklearn(model: SklearnClassifier, directory: str | Path, probe: np.nd
         "output": f"probabilities: float32 [batch, {len(class_names)}], in the order of class_names",
         **(extra_metadata or {}),
     }
-    (directory / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+    write_metadata_file(directory, metadata)
     predict, _ = load_sklearn_export(directory)
     difference = float(np.max(np.abs(predict(probe) - model.predict_proba(probe))))
     if not difference <= atol:
@@ -206,9 +211,10 @@ def export_sklearn(model: SklearnClassifier, directory: str | Path, probe: np.nd
 def load_sklearn_export(directory: str | Path):
     """Reload an export of `export_sklearn`: returns `(predict, metadata)`, `predict(waveforms) -> probabilities`."""
     directory = Path(directory)
-    metadata = json.loads((directory / "metadata.json").read_text())
+    metadata = read_metadata_file(directory) or {}
     if metadata.get("format") != "sklearn":
-        raise ValueError(f"{directory}: not a scikit-learn export (metadata.json format is {metadata.get('format')!r})")
+        raise ValueError(f"{directory}: not a scikit-learn export ({METADATA_FILE} format is "
+                         f"{metadata.get('format')!r})")
     loaded = tf.saved_model.load(str(directory / "feature_extractor"))
     serve = loaded.signatures["serving_default"]
     estimator = joblib.load(directory / "estimator.joblib")
@@ -233,8 +239,7 @@ def _build(name: str, estimator, num_classes: int, sample_rate: int, features: F
                              estimator, num_classes, passes)
 
 
-_HOOKS = dict(trainer=train_sklearn, predictor=sklearn_predictor, exporter=export_sklearn, count_params=sklearn_params,
-              loader=load_sklearn_export)
+_HOOKS = dict(trainer=train_sklearn, exporter=export_sklearn, count_params=sklearn_params, loader=load_sklearn_export)
 
 
 @register_model("sklearn_logreg", "logistic regression (standardised) on MFCC + delta statistics", **_HOOKS)

@@ -22,17 +22,23 @@ encoder always runs in inference mode (batch-norm statistics fixed, no dropout),
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
 from keras_audio.config import FeatureConfig
+from keras_audio.export import KERAS_FILE, read_metadata_file
 from keras_audio.models.frontend import waveform_input
 from keras_audio.models.registry import register_model
 from keras_audio.training import (
-    TrainingInputs, TrainingResult, TrainingSettings, combine_stages, compile_classifier, fit_classifier, run_fit,
+    TrainingInputs,
+    TrainingResult,
+    TrainingSettings,
+    combine_stages,
+    compile_classifier,
+    fit_classifier,
+    run_fit,
 )
 
 ENCODER = "encoder"
@@ -62,12 +68,12 @@ class SavedModelEncoder(keras.layers.TFSMLayer):
         return {**super().get_config(), "output_key": self.output_key}
 
 
-def _check_sample_rate(metadata_path: Path, sample_rate: int) -> None:
-    if metadata_path.is_file():
-        rate = json.loads(metadata_path.read_text()).get("sample_rate")
-        if rate is not None and int(rate) != int(sample_rate):
-            raise ValueError(f"encoder {metadata_path.parent}: trained at {rate} Hz, but the run uses "
-                             f"{sample_rate} Hz; set --sample-rate {rate}")
+def _check_sample_rate(export_dir: Path, sample_rate: int) -> None:
+    """Refuse an encoder from an export (`export_dir` holds its metadata) trained at another rate."""
+    rate = (read_metadata_file(export_dir) or {}).get("sample_rate")
+    if rate is not None and int(rate) != int(sample_rate):
+        raise ValueError(f"encoder {export_dir}: trained at {rate} Hz, but the run uses "
+                         f"{sample_rate} Hz; set --sample-rate {rate}")
 
 
 def _cut_classifier(model: keras.Model, source: Path) -> keras.Model:
@@ -111,14 +117,14 @@ def load_encoder(path: str | Path, sample_rate: int, trainable: bool = False) ->
 
     available()  # import every family, so their custom layers are registered before loading
     path = Path(path)
-    if path.is_dir() and (path / "model.keras").is_file():
-        _check_sample_rate(path / "metadata.json", sample_rate)
-        path = path / "model.keras"
+    if path.is_dir() and (path / KERAS_FILE).is_file():
+        _check_sample_rate(path, sample_rate)
+        path = path / KERAS_FILE
     if path.is_file() and path.suffix == ".keras":
-        _check_sample_rate(path.parent / "metadata.json", sample_rate)
+        _check_sample_rate(path.parent, sample_rate)
         encoder = _cut_classifier(keras.models.load_model(path, compile=False), path)
     elif path.is_dir() and (path / "saved_model.pb").is_file():
-        _check_sample_rate(path.parent / "metadata.json", sample_rate)
+        _check_sample_rate(path.parent, sample_rate)
         encoder = _saved_model_encoder(path, trainable)
     else:
         raise ValueError(f"encoder {path}: not an export folder (with model.keras), a .keras file or a SavedModel "

@@ -5,8 +5,9 @@
     keras-audio evaluate MODEL... --corpus C   exported or outside models × a corpus, clean and spoiled
     keras-audio report RUN                     rewrite a run folder's tables and plots from its files
     keras-audio predict MODEL PATH...          label files or folders; per-window CSV and a timeline plot
+    keras-audio export MODEL --format tflite onnx      TFLite/ONNX copies of an exported model, checked
     keras-audio export-testset --corpus C --out DIR    publish the spoiled test set as files
-    keras-audio score --testset DIR --predictions CSV  score anyone's predictions on it
+    keras-audio score --testset DIR --predictions CSV  score anyone's predictions on it (or --model MODEL)
     keras-audio prepare-asr AUDIO TRANSCRIPT --out DIR  long recording -> <= 30 s segments, manifest, log-mels
 
 A user error (a bad flag value, a bad file, an impossible plan) is one line on stderr and exit code 2;
@@ -172,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("run_dir", type=Path, metavar="RUN")
 
     _add_predict(commands)
+    _add_export(commands)
     _add_testset_commands(commands, defaults)
     _add_prepare_asr(commands)
     return parser
@@ -197,6 +199,17 @@ def _add_predict(commands) -> None:
     sub.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _add_export(commands) -> None:
+    text = "TFLite/ONNX copies of an exported model, checked against it; refreshes its metadata and model card"
+    sub = commands.add_parser("export", help=text, description=text)
+    sub.add_argument("model", type=Path, metavar="MODEL", help="an export folder written by a run "
+                                                            "(results/<run>/models/<tag>/)")
+    sub.add_argument("--format", nargs="+", default=[], metavar="FORMAT",
+                     help="tflite and/or onnx (none: only refresh metadata.json's measured figures and MODEL_CARD.md)")
+    sub.add_argument("--out", type=Path, help="write a copy of the export folder here, with the new files, instead "
+                                              "of adding them in place (a new or empty folder)")
+
+
 def _add_testset_commands(commands, defaults: RunConfig) -> None:
     sub = commands.add_parser("export-testset", help="write a corpus's spoiled test set as audio files + manifest")
     _corpus_flags(sub, defaults)
@@ -210,8 +223,10 @@ def _add_testset_commands(commands, defaults: RunConfig) -> None:
 
     sub = commands.add_parser("score", help="score predictions made by any framework against an exported test set")
     sub.add_argument("--testset", type=Path, required=True, help="a folder written by export-testset")
-    sub.add_argument("--predictions", type=Path, required=True,
+    sub.add_argument("--predictions", type=Path,
                      help="CSV with clip, condition, severity, predicted (and optionally model)")
+    sub.add_argument("--model", action="append", default=[], type=Path, metavar="MODEL",
+                     help="instead of --predictions: an export folder that answers the set's files here (repeatable)")
     sub.add_argument("--out", type=Path, help="where run folders go (default: results/ under the home folder)")
     sub.add_argument("--run-name", help="the run folder's name")
 
@@ -382,10 +397,16 @@ def _cmd_report(args) -> None:
 
 
 def _cmd_predict(args) -> None:
-    from keras_audio.predict_files import predict_paths
+    from keras_audio.suite.predict_command import predict_paths
 
     predict_paths(args.model, args.paths, window_seconds=args.window, hop_seconds=args.hop, smooth=args.smooth,
                   out=args.out, windows_out=args.windows_out, plot=args.plot, progress=not args.no_progress)
+
+
+def _cmd_export(args) -> None:
+    from keras_audio.suite.export_command import export_existing
+
+    print(export_existing(args.model, args.format, out=args.out))
 
 
 def _cmd_export_testset(args) -> None:
@@ -405,7 +426,7 @@ def _cmd_score(args) -> None:
     from keras_audio.suite.experiment import score_testset
 
     out = str(args.out) if args.out else None
-    print(score_testset(args.testset, args.predictions, out=out, run_name=args.run_name))
+    print(score_testset(args.testset, args.predictions, models=args.model, out=out, run_name=args.run_name))
 
 
 def _cmd_prepare_asr(args) -> None:
@@ -419,7 +440,7 @@ def _cmd_prepare_asr(args) -> None:
 
 
 COMMANDS = {"run": _cmd_run, "train": _cmd_train, "evaluate": _cmd_evaluate, "report": _cmd_report,
-            "predict": _cmd_predict, "export-testset": _cmd_export_testset, "score": _cmd_score,
+            "predict": _cmd_predict, "export": _cmd_export, "export-testset": _cmd_export_testset, "score": _cmd_score,
             "prepare-asr": _cmd_prepare_asr}
 
 

@@ -17,11 +17,13 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from keras_audio.suite.config import RunConfig
 from keras_audio.corpora.combined import GROUP_COLUMN
 from keras_audio.suite.plan import check_run, check_test_corpora
-from keras_audio.predictors import LoadedModel, align_classes, load_predictor
+from keras_audio.loader import LoadedModel, load_predictor
+from keras_audio.manifest import align_classes
 from keras_audio.suite.tables import write_json
 from keras_audio.suite.run_writer import RunWriter
 from keras_audio.suite.results import ModelKey, TestSetPredictions, describe_test_set, write_predictions
@@ -79,10 +81,10 @@ def run_evaluation(config: RunConfig, model_paths: Sequence[str | Path], *, spli
     Args:
         model_paths: export folders (or their saved_model/, model.keras, .tflite, .onnx), run folders (every
             model their `training.json` lists), `.keras` files, SavedModel folders, ONNX or TFLite files (see
-            `predictors.load_predictor`).
+            `loader.load_predictor`).
         split: ``test`` (the corpus's test split; babble from its training split) or ``all`` (every clip).
-        class_map, class_names, sample_rate, clip_seconds: see `predictors.load_predictor` and
-            `predictors.align_classes`. Each model is fed clips of its own length (an export's, else
+        class_map, class_names, sample_rate, clip_seconds: see `loader.load_predictor` and
+            `manifest.align_classes`. Each model is fed clips of its own length (an export's, else
             `clip_seconds`, else `config.clip_seconds`).
 
     Raises:
@@ -159,20 +161,31 @@ def export_corpus_testset(config: RunConfig, out: Path, *, split: str = "test", 
                           progress=progress, audio_format=audio_format, recipe=recipe)
 
 
-def score_testset(testset_dir: str | Path, predictions_csv: str | Path, *, out: str | None = None,
-                  run_name: str | None = None, log: Callable[[str], None] = print) -> str:
-    """Score predictions against a published test set into a run folder; returns `table.md`."""
+def score_testset(testset_dir: str | Path, predictions_csv: str | Path | None = None, *,
+                  models: Sequence[str | Path] = (), out: str | None = None, run_name: str | None = None,
+                  log: Callable[[str], None] = print) -> str:
+    """Score predictions against a published test set into a run folder; returns `table.md`.
+
+    Args:
+        predictions_csv: answers made by any framework (`testset.score_predictions`), or
+        models: exports this suite wrote, which answer the set's files here (`testset_predictions`).
+    """
     from keras_audio import paths
     from keras_audio.suite.testset import score_predictions
 
-    scored = score_predictions(testset_dir, predictions_csv)
+    if (predictions_csv is None) == (not models):
+        raise ValueError("score: give the answers (--predictions CSV) or the models to answer (--model MODEL)")
+    answers = predictions_csv if predictions_csv is not None else testset_predictions(testset_dir, models)
+    source = str(predictions_csv) if predictions_csv is not None else ", ".join(map(str, models))
+    name = Path(predictions_csv).stem if predictions_csv is not None else "-".join(Path(m).name for m in models)
+    scored = score_predictions(testset_dir, answers)
     settings = scored.testset.settings
     config = RunConfig(corpus=settings.corpus, task=settings.task, seed=settings.seed,
                        sample_rate=settings.sample_rate, clip_seconds=settings.clip_samples / settings.sample_rate,
                        severities=list(settings.severities), corruptions=list(settings.corruptions) or None,
                        models=list(scored.models), out=out or str(paths.results_dir()),
                        run_name=run_name or re.sub(r"[^A-Za-z0-9._+-]", "_",
-                                                   f"score-{Path(testset_dir).name}-{Path(predictions_csv).stem}"))
+                                                   f"score-{Path(testset_dir).name}-{name}"))
     frame = scored.testset.clip_manifest().frame
     keys = {model: ModelKey(model, "unknown", 0) for model in scored.models}
     test_set = TestSetPredictions(
@@ -188,10 +201,10 @@ def score_testset(testset_dir: str | Path, predictions_csv: str | Path, *, out: 
         write_json({"classes": list(settings.classes), "task": settings.task,
                     "test_sets": [describe_test_set(test_set, settings.conditions, corpus=settings.corpus,
                                                     task=settings.task)],
-                    "notes": [f"scored from {predictions_csv} against the published test set {testset_dir}"],
+                    "notes": [f"scored from {source} against the published test set {testset_dir}"],
                     "seed": settings.seed,
                     "models": [{"model": k.model, "policy": k.policy, "seed": k.seed, "fold": k.fold,
-                                "source": str(predictions_csv)} for k in keys.values()]},
+                                "source": source} for k in keys.values()]},
                    work / EVALUATION_FILE)
         table["md"] = report_stage(config, work, timer, log)
 
@@ -199,12 +212,30 @@ def score_testset(testset_dir: str | Path, predictions_csv: str | Path, *, out: 
     return table["md"]
 
 
+def testset_predictions(testset_dir: str | Path, model_paths: Sequence[str | Path]) -> pd.DataFrame:
+    """Every model's answers on a published test set's files (`testset.predict_testset`), each model read by
+    the one loader (`load_models`); a model whose classes or rate are not the set's is refused."""
+    from keras_audio.suite.testset import load_testset, predict_testset
+
+    testset = load_testset(testset_dir)
+    models = load_models(model_paths)
+    names = [key.model for key, _ in models]
+    frames = []
+    for key, model in models:
+        if model.class_names != testset.classes or model.sample_rate != testset.settings.sample_rate:
+            raise ValueError(f"{model.source}: answers {list(model.class_names)} at {model.sample_rate} Hz; the test "
+                             f"set {testset_dir} has {list(testset.classes)} at {testset.settings.sample_rate} Hz")
+        frames.append(predict_testset(testset, model.predict, model=key.model if names.count(key.model) == 1
+                                      else key.tag))
+    return pd.concat(frames, ignore_index=True)
+
+
 def load_models(model_paths: Sequence[str | Path], **described) -> list[tuple[ModelKey, LoadedModel]]:
     """Every model behind `model_paths`, keyed as the tables name them (outside models by their file name).
 
     Args:
         described: `class_names`, `sample_rate`, `clip_seconds`, `default_clip_seconds` for
-            `predictors.load_predictor`.
+            `loader.load_predictor`.
     """
     if not model_paths:
         raise ValueError("no models given")

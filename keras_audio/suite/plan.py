@@ -445,7 +445,7 @@ def check_test_corpora(config: RunConfig, manifest: Manifest) -> None:
         PlanError: one line per test corpus that cannot be scored.
     """
     from keras_audio import corpora
-    from keras_audio.predictors import align_classes
+    from keras_audio.manifest import align_classes
 
     split = config.options.get("test_split", "test")
     specs = config.options.get("test_corpora", [])

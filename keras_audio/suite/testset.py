@@ -62,7 +62,7 @@ README_FILE = "README.md"
 AUDIO_DIR = "audio"
 MANIFEST_COLUMNS = ("clip", "condition", "severity", "seed", "label", "speaker", "path", "sha256", "sample_rate",
                     "samples", "scale")
-PREDICTION_COLUMNS = ("clip", "condition", "severity", "predicted")
+ANSWER_COLUMNS = ("clip", "condition", "severity", "predicted")  # what every answer file (predictions CSV) has
 PROBABILITY_PREFIX = "prob_"  # optional probability columns: prob_<class name>
 PROBABILITY_TOLERANCE = 0.01  # how far a row's probabilities may sum from 1 (rounding to a few decimals)
 # format -> (soundfile format, subtype, file extension)
@@ -139,7 +139,7 @@ class TestSetSettings:
 
 
 @dataclasses.dataclass
-class TestSet:
+class PublishedTestSet:
     """A test set folder, loaded and checked (`load_testset`).
 
     Attributes:
@@ -233,7 +233,7 @@ class ScoreResult:
         probabilities: `(model, condition, severity) -> [clips, classes]`, when the file has probability columns.
     """
 
-    testset: TestSet
+    testset: PublishedTestSet
     grid: GridResult
     models: tuple[str, ...]
     probabilities: dict[tuple[str, str, int], np.ndarray]
@@ -368,7 +368,7 @@ def verify_testset(directory: str | os.PathLike, store: WaveformStore, suite: Ma
 
 
 # ------------------------------------------------------------------------------------------------- reading
-def load_testset(directory: str | os.PathLike) -> TestSet:
+def load_testset(directory: str | os.PathLike) -> PublishedTestSet:
     """Read and check a test set folder's settings and manifest (the audio is read by `read_conditions`).
 
     Raises:
@@ -441,28 +441,29 @@ def load_testset(directory: str | os.PathLike) -> TestSet:
     unknown = sorted(set(frame["label"]) - set(settings.classes))
     if unknown:
         raise TestSetError(f"{path}: label(s) {unknown[:_SHOWN]} are not among the classes {list(settings.classes)}")
-    return TestSet(directory, frame, settings)
+    return PublishedTestSet(directory, frame, settings)
 
 
-def read_conditions(testset: TestSet | str | os.PathLike, *, check_hashes: bool = False) -> Iterator[ConditionClips]:
+def read_conditions(testset: PublishedTestSet | str | os.PathLike, *,
+                    check_hashes: bool = False) -> Iterator[ConditionClips]:
     """Each condition's waveforms as stored in the files, in grid order, clips in test order.
 
     This is what a model outside the suite should be fed: `[clips, clip_samples]` float32 at the set's rate
     (the ``flac`` scale is applied).
     """
-    testset = testset if isinstance(testset, TestSet) else load_testset(testset)
+    testset = testset if isinstance(testset, PublishedTestSet) else load_testset(testset)
     for condition, severity in testset.conditions:
         yield _read_condition(testset, condition, severity, check_hashes)
 
 
-def predict_testset(testset: TestSet | str | os.PathLike, predict: Callable[[np.ndarray], np.ndarray], *,
+def predict_testset(testset: PublishedTestSet | str | os.PathLike, predict: Callable[[np.ndarray], np.ndarray], *,
                     model: str | None = None, batch_size: int = 64, probabilities: bool = True) -> pd.DataFrame:
     """Run `predict` on every file of a test set: a predictions frame for `score_predictions`.
 
     Args:
         testset: the set (or its folder).
         predict: waveforms `[batch, clip_samples]` float32 -> probabilities `[batch, classes]` in the order
-            of the set's classes (`predictors.load_predictor(path).predict` for any export, a Keras model's
+            of the set's classes (`loader.load_predictor(path).predict` for any export, a Keras model's
             `predict`...).
         model: a `model` column's value; None leaves the column out.
         batch_size: clips per call, in test order.
@@ -472,7 +473,7 @@ def predict_testset(testset: TestSet | str | os.PathLike, predict: Callable[[np.
         Columns `[model,] clip, condition, severity, predicted[, prob_<class>...]`; write it with
         `frame.to_csv(path, index=False)`.
     """
-    testset = testset if isinstance(testset, TestSet) else load_testset(testset)
+    testset = testset if isinstance(testset, PublishedTestSet) else load_testset(testset)
     _check_positive(batch_size=batch_size)
     classes = np.asarray(testset.classes, dtype=object)
     parts = []
@@ -494,7 +495,8 @@ def predict_testset(testset: TestSet | str | os.PathLike, predict: Callable[[np.
 
 
 # ------------------------------------------------------------------------------------------------- scoring
-def score_predictions(testset_dir: TestSet | str | os.PathLike, predictions_csv: str | os.PathLike | pd.DataFrame,
+def score_predictions(testset_dir: PublishedTestSet | str | os.PathLike,
+                      predictions_csv: str | os.PathLike | pd.DataFrame,
                       *, default_model: str | None = None) -> ScoreResult:
     """Score predictions made by any framework against a test set.
 
@@ -511,15 +513,15 @@ def score_predictions(testset_dir: TestSet | str | os.PathLike, predictions_csv:
         TestSetError: missing columns, a severity that is not an integer, unknown labels or probability
             columns, or rows missing, extra or given twice (the message names a few).
     """
-    testset = testset_dir if isinstance(testset_dir, TestSet) else load_testset(testset_dir)
+    testset = testset_dir if isinstance(testset_dir, PublishedTestSet) else load_testset(testset_dir)
     if isinstance(predictions_csv, pd.DataFrame):
         name, frame = "predictions", predictions_csv.astype(str)
     else:
         name, frame = str(predictions_csv), _read_predictions(Path(predictions_csv))
     frame = frame.rename(columns=lambda c: str(c).strip())
-    missing = [c for c in PREDICTION_COLUMNS if c not in frame.columns]
+    missing = [c for c in ANSWER_COLUMNS if c not in frame.columns]
     if missing:
-        raise TestSetError(f"{name}: missing column(s) {missing}; expected {list(PREDICTION_COLUMNS)} "
+        raise TestSetError(f"{name}: missing column(s) {missing}; expected {list(ANSWER_COLUMNS)} "
                            f"[+ model, {PROBABILITY_PREFIX}<class>...]")
     if len(frame) == 0:
         raise TestSetError(f"{name}: holds no predictions")
@@ -692,7 +694,7 @@ def _write_clip(path: Path, waveform: np.ndarray, sample_rate: int, audio_format
     return scale
 
 
-def _read_condition(testset: TestSet, condition: str, severity: int, check_hashes: bool) -> ConditionClips:
+def _read_condition(testset: PublishedTestSet, condition: str, severity: int, check_hashes: bool) -> ConditionClips:
     rows = testset.rows(condition, severity)
     settings = testset.settings
     waveforms = np.empty((len(rows), settings.clip_samples), np.float32)
@@ -726,7 +728,7 @@ def _key(row) -> str:
     return f"({row.clip}, {row.condition}, {row.severity})"
 
 
-def _flat_key(k: int, testset: TestSet, n_clips: int) -> str:
+def _flat_key(k: int, testset: PublishedTestSet, n_clips: int) -> str:
     condition, severity = testset.conditions[k // n_clips]
     return f"({testset.clip_ids[k % n_clips]}, {condition}, {severity})"
 

@@ -12,7 +12,8 @@ import tensorflow as tf
 from keras_audio.cache import WaveformStore
 from keras_audio.corruptions.noise import SNR_DB, WhiteNoise
 from keras_audio.corruptions.policy import parse_policy
-from keras_audio.export import export_model, load_exported
+from keras_audio.export import export_model
+from keras_audio.loader import load_predictor
 from keras_audio.manifest import Manifest
 from keras_audio.models import build_model, get_family
 from keras_audio.models.autoencoder import (
@@ -47,7 +48,7 @@ def test_classifier_has_no_decoder_and_exports_waveform_to_probabilities(sample_
     assert classifier.count_params() == model.count_params() - decoder_params > 0
     export_model(classifier, tmp_path / "export", class_names=["a", "b"], sample_rate=sample_rate,
                  clip_samples=tiny_batch[0].shape[1])
-    predict, _ = load_exported(tmp_path / "export")
+    predict = load_predictor(tmp_path / "export").predict
     np.testing.assert_allclose(predict(tiny_batch[0]), classifier(tiny_batch[0]).numpy(), atol=1e-5)
 
 

@@ -95,7 +95,7 @@ def predictor(name, sample_rate, features, make_tones, inputs_for, encoder_folde
     if not isinstance(model, keras.Model):  # the scikit-learn baselines: fit on a few tones
         x, y = make_tones(8, 0.5)
         family.trainer(model, inputs_for(x, y), TrainingSettings(verbose=0))
-        return family.predictor(model)
+        return model.predict_proba
     model = family.inference_model(model) if family.inference_model else model
     randomize(model)
     if EMBEDDING_SCALE in [layer.name for layer in model.layers]:  # a pretrained encoder's head

@@ -19,14 +19,16 @@ def test_hooks_of_the_families_that_need_them():
         assert family.trainer is not None and family.inference_model is not None
     for name in ("sklearn_logreg", "sklearn_forest"):
         family = get_family(name)
-        assert None not in (family.trainer, family.predictor, family.exporter, family.count_params)
+        assert None not in (family.trainer, family.exporter, family.count_params, family.loader)
     plain = get_family("vgg")
-    assert (plain.trainer, plain.inference_model, plain.predictor, plain.exporter, plain.count_params) == (None,) * 5
+    assert (plain.trainer, plain.inference_model, plain.exporter, plain.count_params, plain.loader) == (None,) * 5
 
 
 def test_register_model_rejects_unknown_hooks_and_duplicates():
     with pytest.raises(ValueError, match="unknown hook"):
         register_model("tmp_model", "x", exporterr=print)
+    with pytest.raises(ValueError, match="unknown hook"):
+        register_model("tmp_model", "x", predictor=print)  # every model is served from its export
     with pytest.raises(ValueError, match="registered twice"):
         register_model("vgg", "another vgg")(lambda **kwargs: None)
     assert "tmp_model" not in _FAMILIES

@@ -26,7 +26,7 @@ def test_trains_predicts_and_counts(name, sample_rate, features, make_tones, inp
     x, y = make_tones(16, 0.5)
     model, family, result = _train(name, sample_rate, features, x, y, inputs_for)
     assert model.features(x).shape == (16, 80)  # 20 MFCCs and deltas, mean and std
-    p = family.predictor(model)(x)
+    p = model.predict_proba(x)
     assert p.shape == (16, 2)
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
     assert np.mean(p.argmax(1) == y) >= 0.9  # two well-separated tones
@@ -39,7 +39,7 @@ def test_trains_predicts_and_counts(name, sample_rate, features, make_tones, inp
 def test_probabilities_cover_classes_missing_from_training(name, sample_rate, features, make_tones, inputs_for):
     x, y = make_tones(8, 0.4)  # classes 0 and 1 of a 3-class task
     model, family, _ = _train(name, sample_rate, features, x, y, inputs_for, num_classes=3)
-    p = family.predictor(model)(x)
+    p = model.predict_proba(x)
     assert p.shape == (8, 3) and np.all(p[:, 2] == 0)
 
 
@@ -55,7 +55,7 @@ def test_forest_is_reproducible_from_the_seed(sample_rate, features, make_tones,
     first, family, _ = _train("sklearn_forest", sample_rate, features, x, y, inputs_for)
     second, _, _ = _train("sklearn_forest", sample_rate, features, x, y, inputs_for)
     probe = make_tones(4, 0.5, seed=5)[0]
-    np.testing.assert_array_equal(family.predictor(first)(probe), family.predictor(second)(probe))
+    np.testing.assert_array_equal(first.predict_proba(probe), second.predict_proba(probe))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -70,7 +70,7 @@ def test_export_round_trip(name, sample_rate, features, make_tones, inputs_for, 
     assert {"feature_extractor", "feature_extractor.keras", "estimator.joblib", "metadata.json"} <= {
         p.name for p in directory.iterdir()}
     predict, metadata = load_sklearn_export(directory)
-    np.testing.assert_array_equal(predict(probe), family.predictor(model)(probe))
+    np.testing.assert_array_equal(predict(probe), model.predict_proba(probe))
     assert metadata["class_names"] == ["low", "high"] and metadata["model"] == name and metadata["format"] == "sklearn"
 
 

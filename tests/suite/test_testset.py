@@ -13,12 +13,14 @@ from keras_audio.cache import WaveformStore
 from keras_audio.corruptions import registry
 from keras_audio.corruptions.base import Corruption
 from keras_audio.grid import evaluate_grid, grid
-from keras_audio.export import export_model, load_exported
+from keras_audio.export import export_model
+from keras_audio.loader import load_predictor
 from keras_audio.manifest import Manifest
 from keras_audio.models import build_model
 from keras_audio.pipeline import ClipSource, evaluation_dataset
+from keras_audio.suite import cli
 from keras_audio.suite.testset import (
-    TestSetError, TestSetMismatchError, export_testset, file_stems, load_testset, predict_testset,
+    ANSWER_COLUMNS, PublishedTestSet, TestSetError, TestSetMismatchError, export_testset, file_stems, load_testset, predict_testset,
     read_conditions, score_predictions, verify_testset,
 )
 
@@ -87,6 +89,7 @@ def test_layout_manifest_and_hashes(exported, data):
     _, manifest = data
     directory = exported["flac"]
     testset = load_testset(directory)
+    assert isinstance(testset, PublishedTestSet)
     assert testset.conditions == [("clean", 0)] + [(c, s) for c in ("white_noise", "gain") for s in SEVERITIES]
     assert len(testset.frame) == 5 * 8 and testset.clip_ids == manifest.clip_ids
     assert testset.classes == ("high", "low") and list(testset.y_true) == list(manifest.label_ids)
@@ -178,7 +181,7 @@ def direct(data, model_dir):
     """The exported model's predictions from `evaluate_grid` on the decoded store (the suite's own table), and
     the clips it fed the model, `[condition, clip, sample]`."""
     store, manifest = data
-    predict, _ = load_exported(model_dir)
+    predict = load_predictor(model_dir).predict
     fed = []
 
     def recording(waveforms):
@@ -199,8 +202,10 @@ def test_scores_from_the_exported_files_reproduce_evaluate_grid(exported, model_
     sample by at most 2**-24 of its scale, too little to flip this model's predictions.
     """
     direct, _ = direct  # the grid's result
-    predict, metadata = load_exported(model_dir)
+    loaded = load_predictor(model_dir)
+    predict, metadata = loaded.predict, loaded.metadata
     frame = predict_testset(exported[fmt], predict, model="conv1d", batch_size=BATCH)
+    assert list(frame.columns[1:5]) == list(ANSWER_COLUMNS)  # after `model`: the answer file's own columns
     frame.to_csv(tmp_path / "preds.csv", index=False)
     scored = score_predictions(exported[fmt], tmp_path / "preds.csv")
     assert scored.models == ("conv1d",) and metadata["class_names"] == list(scored.testset.classes)
@@ -213,6 +218,23 @@ def test_scores_from_the_exported_files_reproduce_evaluate_grid(exported, model_
         assert 0 < y_pred.mean() < 1
     probabilities = scored.probabilities[("conv1d", "gain", 5)]
     assert probabilities.shape == (8, 2) and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_score_with_a_model_answers_the_files_through_the_loader(exported, model_dir, direct, tmp_path, capsys):
+    """`keras-audio score --model EXPORT`: the export answers the set's files (read by the one loader), and the
+    scores are those of the predictions CSV route, and so of evaluate_grid."""
+    direct, _ = direct
+    assert cli.main(["score", "--testset", str(exported["wav"]), "--model", str(model_dir), "--out", str(tmp_path),
+                     "--run-name", "scored"]) == 0
+    rows = pd.read_csv(tmp_path / "scored" / "predictions.csv.gz")
+    classes = list(load_testset(exported["wav"]).classes)
+    for (_, corruption, severity), y_pred in direct.predictions.items():
+        answered = rows[(rows["corruption"] == corruption) & (rows["severity"] == severity)]
+        assert [classes.index(label) for label in answered["predicted_label"]] == list(y_pred)
+    assert set(rows["model"]) == {model_dir.name}
+    capsys.readouterr()
+    assert cli.main(["score", "--testset", str(exported["wav"]), "--out", str(tmp_path)]) == 2
+    assert "give the answers (--predictions CSV) or the models to answer (--model MODEL)" in capsys.readouterr().err
 
 
 def test_score_takes_several_models_and_the_file_stem_as_default_name(exported, tmp_path):

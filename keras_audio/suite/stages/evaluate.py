@@ -1,6 +1,6 @@
 """The evaluate stage: exported models × test sets -> every prediction, clean and over the corruption grid.
 
-Reads the models through `predictors.load_predictor` (a run's `training.json` names its exports; `keras-audio
+Reads the models through `loader.load_predictor` (a run's `training.json` names its exports; `keras-audio
 evaluate` names any model folders or files), so the numbers are those of the files that ship. Writes:
 
 - `predictions.csv.gz`: one row per test set × model × condition × clip (`results.write_predictions`);
@@ -30,7 +30,7 @@ from keras_audio.features import LogMelSpectrogram
 from keras_audio.manifest import Manifest
 from keras_audio.suite.grid_parts import DEFAULT_TIMEOUT_SECONDS, fingerprint, grid_split
 from keras_audio.pipeline import spoil_clip
-from keras_audio.predictors import LoadedModel, load_predictor
+from keras_audio.loader import LoadedModel, load_predictor
 from keras_audio.suite.tables import write_json
 from keras_audio.suite.results import ModelKey, TestSetPredictions, describe_test_set, write_predictions
 from keras_audio.suite.stages.data import CorpusClips, build_suite, rounds
@@ -72,7 +72,7 @@ def in_domain_test_sets(config: RunConfig, clips: CorpusClips) -> list[TestSet]:
 
 def trained_models(run_dir: Path, **described) -> list[tuple[ModelKey, LoadedModel]]:
     """Every model `training.json` lists, loaded from its export (`described`: values the exports' metadata
-    must agree with, see `predictors.load_predictor`)."""
+    must agree with, see `loader.load_predictor`)."""
     training = json.loads((run_dir / TRAINING_FILE).read_text())
     return [(ModelKey(m["model"], m["policy"], m["seed"], m["fold"]), load_predictor(run_dir / m["export"],
                                                                                      **described))

@@ -191,6 +191,7 @@ def _train_one(config: RunConfig, model_name: str, policy_name: str, seed: int, 
     log(f"      {tag}: {result.epochs_run} epochs in {result.seconds:.0f} s (best epoch {result.best_epoch})")
     with timer("export"):
         metadata = {"model": model_name, "policy": policy_label, "seed": seed, "fold": fold,
+                    "corpus": config.corpus, "task": manifest.task,  # for the model card
                     "features": dataclasses.asdict(config.features), "training": result.metadata}
         probe = next(iter(evaluation_dataset(sources["test"], config.clip_samples, 8)))[0].numpy()
         export_kwargs = dict(class_names=manifest.classes, sample_rate=config.sample_rate,

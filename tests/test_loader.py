@@ -1,4 +1,4 @@
-"""The one loader (`predictors.load_predictor`) through the commands that use it: `keras-audio evaluate` and
+"""The one loader (`loader.load_predictor`) through the commands that use it: `keras-audio evaluate` and
 `predict` read any export (its folder, `saved_model/`, `model.keras`, `.onnx`, `.tflite`) with the export's
 own metadata, feed each model its own clip length, refuse flags and metadata.json that contradict the
 SavedModel, class names that do not match the outputs, and input the SavedModel would refuse."""
@@ -16,7 +16,7 @@ from keras_audio.api import load_model
 from keras_audio.config import FeatureConfig
 from keras_audio.export import export_model
 from keras_audio.models import build_model
-from keras_audio.predictors import load_predictor
+from keras_audio.loader import load_predictor
 from tests.tiny_run import SAMPLE_RATE, write_tone_corpus
 
 FEATURES = FeatureConfig(n_fft=256, win_length=200, hop_length=80, n_mels=16, fmin=20.0)

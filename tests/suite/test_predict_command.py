@@ -12,7 +12,7 @@ from keras_audio.api import load_model
 from keras_audio.config import FeatureConfig
 from keras_audio.export import export_model
 from keras_audio.models import build_model
-from keras_audio.predict_files import plot_paths, predict_paths
+from keras_audio.suite.predict_command import plot_paths, predict_paths
 from keras_audio.windowing import frame_windows, window_starts
 
 RATE = 16000

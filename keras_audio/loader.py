@@ -2,12 +2,12 @@
 its metadata.
 
 `load_predictor(path)` is how every model is read: `api.load_model` (so `keras-audio predict`), the evaluate
-stage (`keras-audio evaluate`, a run's own evaluation) and whoever scores a published test set with it
-(`testset.predict_testset`: `load_predictor(path).predict`). It accepts
+stage (`keras-audio evaluate`, a run's own evaluation), `keras-audio score --model` (the published test set's
+files answered by `load_predictor(path).predict`) and the export check (`export.verify_export`). It accepts
 
 - an export this suite wrote: the folder (`results/<run>/models/<tag>/`), its ``saved_model/``, its
   ``model.keras``, or its ``model.tflite`` / ``model.onnx`` copies, each answering with the export's metadata
-  (a family with its own format, the scikit-learn baselines, through its registered `loader`);
+  (a family with its own format, the scikit-learn baselines, through its registry hook `loader`);
 - a `.keras` file saved by any Keras 3 code (`keras.models.load_model`);
 - a TensorFlow SavedModel folder (`saved_model.pb`): its `serving_default` signature, which must take one
   float32 `[batch, samples]` input and return `[batch, classes]` probabilities (the output named
@@ -16,8 +16,10 @@ stage (`keras-audio evaluate`, a run's own evaluation) and whoever scores a publ
 
 An export has one source of metadata: the copy inside its SavedModel (`export.embedded_metadata`), which
 travels with the model; metadata.json beside it is checked against it on every load and a difference is
-refused, naming both files and the key (`export.check_metadata_copies`). Exports from before the embedded
-copy, and the scikit-learn baselines, have metadata.json alone.
+refused, naming both files and the key (`export.check_metadata_copies`); the entries added after the
+SavedModel was written (the ``formats`` copies and the run's ``measured`` figures, `export.FILE_ONLY_KEYS`)
+are read from metadata.json. Exports from before the embedded copy, and the scikit-learn baselines, have
+metadata.json alone.
 
 A model without metadata is described by the caller (the `keras-audio evaluate` flags `--class-names`,
 `--sample-rate`, `--clip-seconds`; the clip defaults to `default_clip_seconds`); without class names or a
@@ -33,18 +35,21 @@ every call. Whatever the file, the predictor refuses what an export's SavedModel
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from keras_audio.grid import Predictor, keras_predictor
-from keras_audio.manifest import Manifest
+from keras_audio.export import (
+    KERAS_FILE,
+    METADATA_FILE,
+    SAVED_MODEL_DIR,
+    read_metadata_file,
+    saved_model_metadata,
+)
+from keras_audio.grid import PredictFunction, keras_predictor
 
-METADATA_FILE = "metadata.json"
-SAVED_MODEL_DIR = "saved_model"
 MODEL_FILES = (".keras", ".tflite", ".onnx")
 DEFAULT_CLIP_SECONDS = 2.0  # fed to a model without metadata when no clip length is given (RunConfig's default)
 
@@ -64,7 +69,7 @@ class LoadedModel:
         source: the path it was loaded from.
     """
 
-    predict: Predictor
+    predict: PredictFunction
     class_names: tuple[str, ...]
     sample_rate: int
     clip_samples: int
@@ -105,7 +110,7 @@ def load_predictor(path: str | Path, *, class_names: Sequence[str] | None = None
 
 
 # ---------------------------------------------------------------------------------------------- reading files
-def _load(path: Path) -> tuple[Predictor, dict, str | None]:
+def _load(path: Path) -> tuple[PredictFunction, dict, str | None]:
     """`(predict, metadata or {}, where the metadata was read)` for any accepted path."""
     if not path.exists():
         raise ValueError(f"{path}: no such file or folder")
@@ -120,7 +125,7 @@ def _load(path: Path) -> tuple[Predictor, dict, str | None]:
     if suffix not in MODEL_FILES:
         raise ValueError(f"{path}: not a model: expected an export folder, a SavedModel folder or a "
                          f"{' / '.join(MODEL_FILES)} file")
-    metadata, origin = _folder_metadata(path.parent)
+    metadata, origin = export_metadata(path.parent)
     if suffix == ".keras":
         return _keras_predictor(path, metadata), metadata, origin
     from keras_audio.export_formats import onnx_predictor, tflite_predictor
@@ -130,33 +135,35 @@ def _load(path: Path) -> tuple[Predictor, dict, str | None]:
     return onnx_predictor(path, metadata_min_samples(metadata)), metadata, origin
 
 
-def _export_folder(folder: Path) -> tuple[Predictor, dict, str | None]:
-    beside = folder / METADATA_FILE
-    file_metadata = json.loads(beside.read_text()) if beside.is_file() else {}
-    loader = _family_loader(file_metadata)
-    if loader is not None:  # a family with its own format: metadata.json is its only copy
-        predict, metadata = loader(folder)
-        return predict, metadata, str(beside)
+def _export_folder(folder: Path) -> tuple[PredictFunction, dict, str | None]:
+    file_metadata = read_metadata_file(folder) or {}
+    family_loader = _family_loader(file_metadata)
+    if family_loader is not None:  # a family with its own format: metadata.json is its only copy
+        predict, metadata = family_loader(folder)
+        return predict, metadata, str(folder / METADATA_FILE)
     if (folder / SAVED_MODEL_DIR / "saved_model.pb").is_file():
         return _saved_model(folder / SAVED_MODEL_DIR)
-    if (folder / "model.keras").is_file():
-        return _keras_predictor(folder / "model.keras", file_metadata), file_metadata, str(beside)
-    raise ValueError(f"{folder}: export folder without {SAVED_MODEL_DIR}/ or model.keras")
+    if (folder / KERAS_FILE).is_file():
+        return _keras_predictor(folder / KERAS_FILE, file_metadata), file_metadata, str(folder / METADATA_FILE)
+    raise ValueError(f"{folder}: export folder without {SAVED_MODEL_DIR}/ or {KERAS_FILE}")
 
 
-def _folder_metadata(folder: Path) -> tuple[dict, str | None]:
-    """The metadata of the export `folder` (for a model file inside it), or `({}, None)` outside an export."""
+def export_metadata(folder: str | Path) -> tuple[dict, str | None]:
+    """The metadata of the export `folder`, and where it was read, without loading its model for prediction:
+    the SavedModel's copy checked against metadata.json (`export.saved_model_metadata`), or metadata.json
+    alone (older exports, the scikit-learn baselines). `({}, None)` for a folder that is no export.
+
+    Raises:
+        export.MetadataMismatchError: metadata.json disagrees with the SavedModel's copy.
+    """
+    folder = Path(folder)
     if (folder / SAVED_MODEL_DIR / "saved_model.pb").is_file():
-        from keras_audio.export import saved_model_metadata
-
         saved_model = folder / SAVED_MODEL_DIR
         metadata, origin = saved_model_metadata(tf.saved_model.load(str(saved_model)), saved_model)
         if metadata is not None:
             return metadata, origin
-    beside = folder / METADATA_FILE
-    if beside.is_file():
-        return json.loads(beside.read_text()), str(beside)
-    return {}, None
+    metadata = read_metadata_file(folder)
+    return (metadata, str(folder / METADATA_FILE)) if metadata is not None else ({}, None)
 
 
 def _family_loader(metadata: Mapping):
@@ -178,7 +185,7 @@ def _family_loader(metadata: Mapping):
     return None
 
 
-def _keras_predictor(path: Path, metadata: Mapping) -> Predictor:
+def _keras_predictor(path: Path, metadata: Mapping) -> PredictFunction:
     """A `.keras` file's model, refusing what the SavedModel refuses (fewer samples than the export's
     `min_samples`, or without metadata the model's analysis window)."""
     import keras
@@ -200,10 +207,8 @@ def _keras_predictor(path: Path, metadata: Mapping) -> Predictor:
     return predict
 
 
-def _saved_model(path: Path) -> tuple[Predictor, dict, str | None]:
+def _saved_model(path: Path) -> tuple[PredictFunction, dict, str | None]:
     """A SavedModel folder: its `serving_default`, and its export's metadata (`export.saved_model_metadata`)."""
-    from keras_audio.export import saved_model_metadata
-
     loaded = tf.saved_model.load(str(path))
     if "serving_default" not in loaded.signatures:
         raise ValueError(f"{path}: SavedModel has no serving_default signature")
@@ -286,7 +291,7 @@ def _describe(path: Path, predict, metadata: dict, origin: str | None, class_nam
     return names, rate, clip, min(min_samples, clip)
 
 
-def _checked_outputs(predict: Predictor, path: Path, classes: int) -> Predictor:
+def _checked_outputs(predict: PredictFunction, path: Path, classes: int) -> PredictFunction:
     """`predict`, refusing an answer that is not `[batch, classes]`: a probability column per class name."""
     def checked(waveforms) -> np.ndarray:
         probabilities = np.asarray(predict(waveforms))
@@ -297,32 +302,3 @@ def _checked_outputs(predict: Predictor, path: Path, classes: int) -> Predictor:
 
     checked.model = predict  # the function it checks (and what that keeps alive)
     return checked
-
-
-def align_classes(manifest: Manifest, model_classes: Sequence[str], class_map: dict[str, str] | None = None,
-                  model: str = "the model") -> Manifest:
-    """A corpus's manifest relabelled into a model's classes, matched by name.
-
-    Args:
-        class_map: corpus class name -> model class name, for corpora that name them differently.
-
-    Returns:
-        the manifest with `classes` in the model's order (label ids are then the model's output indices).
-
-    Raises:
-        ValueError: a corpus class (after mapping) that the model does not have, naming both class lists,
-            or a mapped name that is not a class of the corpus.
-    """
-    class_map = dict(class_map or {})
-    unknown_keys = sorted(set(class_map) - set(manifest.classes))
-    if unknown_keys:
-        raise ValueError(f"--class-map names {unknown_keys}, which are not classes of {manifest.name} "
-                         f"{list(manifest.classes)}")
-    missing = [c + (f" (mapped to {class_map[c]})" if c in class_map else "") for c in manifest.classes
-               if class_map.get(c, c) not in model_classes]
-    if missing:
-        raise ValueError(f"{manifest.name} has class(es) {missing} that {model} does not know (its classes: "
-                         f"{list(model_classes)}); map them with --class-map CORPUS_CLASS=MODEL_CLASS")
-    frame = manifest.frame.copy()
-    frame["label"] = frame["label"].map(lambda label: class_map.get(label, label))
-    return Manifest(frame, classes=tuple(model_classes), name=manifest.name, task=manifest.task, root=manifest.root)
