@@ -14,7 +14,6 @@ weights and history of an uninterrupted one (`TrainingCheckpoint`, which says wh
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import numbers
@@ -30,6 +29,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
+
+from keras_audio.hashing import description_digest
 
 
 def set_global_seed(seed: int) -> None:
@@ -456,7 +457,7 @@ def fit_fingerprint(model: keras.Model, settings: TrainingSettings, steps_per_ep
         "epochs": settings.epochs, "patience": settings.patience, "steps": int(steps_per_epoch),
         "stage": None if log_dir is None else Path(log_dir).name,
     }
-    return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:16]
+    return description_digest(description)
 
 
 def _loss_description(loss):

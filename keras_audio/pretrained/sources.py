@@ -10,7 +10,6 @@ keyed by the checkpoint's hash and the converter version, so torch pickles are r
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib.metadata
 import importlib.util
 import os
@@ -20,6 +19,7 @@ import warnings
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
+from keras_audio.hashing import file_sha256
 from keras_audio.pretrained import torch_checkpoint
 
 __all__ = [
@@ -127,7 +127,7 @@ def _installed(source: WeightSource) -> Path | None:
 def checkpoint_path(source: WeightSource) -> Path:
     """`locate`, then check the file against the pinned sha256."""
     path = locate(source)
-    digest = _sha256(path)
+    digest = file_sha256(path)
     if digest != source.sha256:
         if os.environ.get(PRETRAINED_DIR_VARIABLE):
             fix = (f"replace it with {source.basename} from {source.package}=={source.version} "
@@ -138,14 +138,6 @@ def checkpoint_path(source: WeightSource) -> Path:
             f"pretrained weights for {source.name!r}: {path} has sha256 {digest[:12]}..., expected "
             f"{source.sha256[:12]}... ({source.package}=={source.version}); {fix}")
     return path
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def cache_dir() -> Path:

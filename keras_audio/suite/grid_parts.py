@@ -15,7 +15,6 @@ the conditions, the models and the seed, so parts of another run or grid are nev
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_audio.hashing import description_digest
 from keras_audio.distribute import Worker, worker_from_tf_config
 from keras_audio.grid import UTTERANCE, Condition, GridResult
 
@@ -114,7 +114,7 @@ def fingerprint(run_name: str, test_set: str, clip_ids: Sequence[str], condition
     description = {"run": run_name, "test_set": test_set, "clips": list(clip_ids),
                    "conditions": [[c.name, c.severity] for c in conditions], "models": [str(k) for k in keys],
                    "seed": seed, "clip_samples": clip_samples}
-    return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:16]
+    return description_digest(description)
 
 
 def _part_name(index: int, count: int) -> str:

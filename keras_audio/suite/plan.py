@@ -29,7 +29,6 @@ interval says little, and with one it has zero width, which reads as certainty.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import inspect
 import math
 import numbers
@@ -40,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_audio.hashing import file_sha256
 from keras_audio.config import did_you_mean
 from keras_audio.suite.config import PlanConfig, RunConfig
 from keras_audio.manifest import SPLITS, Manifest, problem_list
@@ -213,14 +213,10 @@ def _content_digests(paths: Iterable[str]) -> dict[str, str]:
         if len(group) < 2:
             continue
         for path in group:
-            digest = hashlib.sha256()
             try:
-                with open(path, "rb") as handle:
-                    for block in iter(lambda: handle.read(1 << 20), b""):
-                        digest.update(block)
+                digests[path] = f"sha256:{file_sha256(path)}"
             except OSError:
                 continue
-            digests[path] = f"sha256:{digest.hexdigest()}"
     return digests
 
 

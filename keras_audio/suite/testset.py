@@ -49,6 +49,7 @@ import soundfile
 from tqdm.auto import tqdm
 
 from keras_audio import __version__
+from keras_audio.hashing import file_sha256
 from keras_audio.cache import WaveformStore
 from keras_audio.corruptions.base import NUM_SEVERITIES, Corruption
 from keras_audio.grid import CLEAN, GridResult, grid
@@ -313,10 +314,10 @@ def export_testset(
                                     f"clip {test_manifest.clip_ids[i]!r}, {condition} {severity}")
                 rows.append({"clip": test_manifest.clip_ids[i], "condition": condition, "severity": severity,
                              "seed": int(seed), "label": frame["label"].iat[i], "speaker": frame["speaker"].iat[i],
-                             "path": relative, "sha256": _sha256(work / relative), "sample_rate": int(sample_rate),
+                             "path": relative, "sha256": file_sha256(work / relative), "sample_rate": int(sample_rate),
                              "samples": int(clip_samples), "scale": scale})
         pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(work / MANIFEST_FILE, index=False, lineterminator="\n")
-        settings = dataclasses.replace(settings, manifest_sha256=_sha256(work / MANIFEST_FILE))
+        settings = dataclasses.replace(settings, manifest_sha256=file_sha256(work / MANIFEST_FILE))
         (work / SETTINGS_FILE).write_text(json.dumps(settings.to_json(), indent=2) + "\n")
         (work / README_FILE).write_text(_readme(settings, test_manifest, suite))
         work.rename(out_dir)
@@ -393,7 +394,7 @@ def load_testset(directory: str | os.PathLike) -> PublishedTestSet:
     if settings.audio_format not in AUDIO_FORMATS:
         raise TestSetError(f"{directory / SETTINGS_FILE}: unknown audio_format {settings.audio_format!r}")
     path = directory / MANIFEST_FILE
-    if _sha256(path) != settings.manifest_sha256:
+    if file_sha256(path) != settings.manifest_sha256:
         raise TestSetError(f"{path}: its sha256 differs from the one {SETTINGS_FILE} pins (manifest_sha256): the "
                            f"manifest was changed after export (a label, a clip, a file hash); restore it or export "
                            f"the test set again")
@@ -709,7 +710,7 @@ def _read_condition(testset: PublishedTestSet, condition: str, severity: int, ch
         if rate != settings.sample_rate or data.shape != (settings.clip_samples,):
             raise TestSetError(f"{path}: {data.shape} samples at {rate} Hz, the manifest says "
                                f"({settings.clip_samples},) mono at {settings.sample_rate} Hz")
-        if check_hashes and _sha256(path) != row.sha256:
+        if check_hashes and file_sha256(path) != row.sha256:
             raise TestSetError(f"{path}: sha256 differs from the manifest (the file is damaged or was changed)")
         waveforms[i] = data * np.float32(row.scale)
     return ConditionClips(condition, severity, rows["clip"].tolist(), waveforms)
@@ -736,14 +737,6 @@ def _flat_key(k: int, testset: PublishedTestSet, n_clips: int) -> str:
 def _some(items, count: int = _SHOWN) -> str:
     items = [str(x) for x in items]
     return ", ".join(items[:count]) + (f", ... ({len(items) - count} more)" if len(items) > count else "")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check_format(audio_format: str) -> tuple[str, str, str]:
