@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +84,7 @@ class CorpusSpec:
     name: str | None = None
 
     @classmethod
-    def from_dict(cls, values: Any, where: str) -> "CorpusSpec":
+    def from_dict(cls, values: Any, where: str) -> CorpusSpec:
         check_keys(values, _fields(cls), where)
         if not isinstance(values.get("corpus"), str):
             raise ConfigError(f"{where}.corpus", f"must name a corpus recipe, got {values.get('corpus')!r}")

@@ -15,6 +15,7 @@ import math
 import types
 import typing
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +100,8 @@ def _value(value: Any, kind: Any, path, key: str):
         if value is None and len(options) < len(args):
             return None
         return _value(value, options[0] if len(options) == 1 else Any, path, key)
-    if dataclasses.is_dataclass(kind):
-        return from_json(kind, value, path, key)
+    if dataclasses.is_dataclass(kind):  # a record's own reader first (it may read older shapes)
+        return (kind.from_json if hasattr(kind, "from_json") else partial(from_json, kind))(value, path, key)
     if kind is bool:
         if isinstance(value, bool):
             return value

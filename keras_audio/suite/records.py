@@ -70,13 +70,17 @@ class TrainedModelRecord:
         return to_json(self)
 
     @classmethod
-    def from_json(cls, values: Any, path: Path | str, where: str = "") -> "TrainedModelRecord":
-        record = from_json(cls, values, path, where)
-        if not record.pairs and not record.mixup and record.policy != (key := ModelKey.from_label(
-                record.model, record.policy, record.seed, record.fold)).policy:
-            # A folder of an older version wrote the pairs and mixup into the policy's label.
-            record = dataclasses.replace(record, policy=key.policy, pairs=key.pairs, mixup=key.mixup)
+    def from_json(cls, values: Any, path: Path | str, where: str = "") -> TrainedModelRecord:
+        return _policy_fields(from_json(cls, values, path, where))
+
+
+def _policy_fields(record):
+    """`record` with its pairs and mixup as fields: folders of older versions wrote them into the policy
+    (``none (pairs: noise)``, `ModelKey.from_label`)."""
+    if record.pairs or record.mixup:
         return record
+    key = ModelKey.from_label(record.model, record.policy, record.seed, record.fold)
+    return dataclasses.replace(record, policy=key.policy, pairs=key.pairs, mixup=key.mixup)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,22 +104,14 @@ class TrainingRecord:
         _write(self, Path(run_dir) / TRAINING_FILE)
 
     @classmethod
-    def read(cls, run_dir: Path) -> "TrainingRecord":
+    def read(cls, run_dir: Path) -> TrainingRecord:
         """The run folder's `training.json`.
 
         Raises:
             RecordError: the file is missing or unreadable, or a key is missing or of the wrong type.
         """
         path = Path(run_dir) / TRAINING_FILE
-        values = read_json_object(path)
-        record = from_json(cls, {k: v for k, v in values.items() if k != "models"}
-                           | {"models": []}, path)
-        if "models" not in values:
-            raise RecordError(f"{path}: missing key 'models'")
-        if not isinstance(values["models"], list):
-            raise RecordError(f"{path}: models must be a list, got {type(values['models']).__name__}")
-        models = tuple(TrainedModelRecord.from_json(m, path, f"models[{i}]") for i, m in enumerate(values["models"]))
-        return dataclasses.replace(record, models=models)
+        return from_json(cls, read_json_object(path), path)
 
 
 # ---------------------------------------------------------------------------------------------- evaluation
@@ -159,13 +155,17 @@ class EvaluatedModel:
 
     @classmethod
     def of(cls, key: ModelKey, source: str, sample_rate: int | None = None,
-           clip_samples: int | None = None) -> "EvaluatedModel":
+           clip_samples: int | None = None) -> EvaluatedModel:
         return cls(key.model, key.policy, key.seed, key.fold, str(source), sample_rate, clip_samples, key.pairs,
                    key.mixup)
 
     @property
     def key(self) -> ModelKey:
         return ModelKey(self.model, self.policy, self.seed, self.fold, pairs=self.pairs, mixup=self.mixup)
+
+    @classmethod
+    def from_json(cls, values: Any, path: Path | str, where: str = "") -> EvaluatedModel:
+        return _policy_fields(from_json(cls, values, path, where))
 
     def to_json(self) -> dict:
         values = to_json(self)
@@ -196,18 +196,14 @@ class EvaluationRecord:
         _write(self, Path(run_dir) / EVALUATION_FILE)
 
     @classmethod
-    def read(cls, run_dir: Path) -> "EvaluationRecord":
+    def read(cls, run_dir: Path) -> EvaluationRecord:
         """The run folder's `evaluation.json`.
 
         Raises:
             RecordError: the file is missing or unreadable, or a key is missing or of the wrong type.
         """
         path = Path(run_dir) / EVALUATION_FILE
-        record = from_json(cls, read_json_object(path), path)
-        models = tuple(m if m.pairs or m.mixup else dataclasses.replace(  # older versions: data in the label
-            m, policy=(key := ModelKey.from_label(m.model, m.policy, m.seed, m.fold)).policy, pairs=key.pairs,
-            mixup=key.mixup) for m in record.models)
-        return dataclasses.replace(record, models=models)
+        return from_json(cls, read_json_object(path), path)
 
 
 # ------------------------------------------------------------------------------------------------- results
@@ -262,8 +258,8 @@ class ResultRow:
         return values
 
     @classmethod
-    def from_json(cls, values: Any, path: Path | str, where: str = "") -> "ResultRow":
-        return from_json(cls, values, path, where)
+    def from_json(cls, values: Any, path: Path | str, where: str = "") -> ResultRow:
+        return _policy_fields(from_json(cls, values, path, where))
 
 
 # ------------------------------------------------------------------------------------------------ held out
@@ -324,7 +320,7 @@ class HeldOutFigures:
         return values
 
     @classmethod
-    def read(cls, metrics_path: Path) -> "HeldOutFigures | None":
+    def read(cls, metrics_path: Path) -> HeldOutFigures | None:
         """`metrics.json`'s held-out figures; None when the run held no family out.
 
         Raises:

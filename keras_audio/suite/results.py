@@ -68,7 +68,7 @@ class ModelKey:
         return f"{self.model} / {self.policy_label} / seed {self.seed}" + (f" / fold {self.fold}" if self.fold else "")
 
     @classmethod
-    def from_label(cls, model: str, policy: str, seed: int, fold: str = "") -> "ModelKey":
+    def from_label(cls, model: str, policy: str, seed: int, fold: str = "") -> ModelKey:
         """The key of a model whose policy is a `policy_label` (run folders and exports of older versions wrote
         the pairs and the mixup alpha into the policy); a plain policy is kept as it is."""
         name, _, rest = policy.partition(" (")
@@ -125,7 +125,7 @@ def clips_digest(clip_ids: Iterable[str]) -> str:
 
 
 def describe_test_set(test_set: TestSetPredictions, conditions: Sequence[tuple[str, int]], *, corpus: str,
-                      task: str) -> "TestSetRecord":
+                      task: str) -> TestSetRecord:
     """A test set's entry in `evaluation.json`: what `read_predictions` checks the predictions file against.
 
     Args:

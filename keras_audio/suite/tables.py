@@ -230,7 +230,8 @@ def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mappin
     if flagged:
         majority = sorted({f"{s['majority']:.3f}" for s in summaries if "majority" in s})
         footnotes.append(
-            f"≤ majority: the clean accuracy of {', '.join(f'{m} / {labels.get((m, p), p)}' for m, p in flagged)} is at or below the "
+            f"≤ majority: the clean accuracy of "
+            f"{', '.join(f'{m} / {labels.get((m, p), p)}' for m, p in flagged)} is at or below the "
             f"test set's majority-class baseline ({', '.join(majority)}): answering the most frequent class does as "
             f"well, so its accuracies, clean or spoiled, say nothing about what it hears (its balanced accuracy "
             f"is the honest figure; chance is 1 / classes).")

@@ -19,9 +19,9 @@ OLD_RUN = Path(__file__).parent / "fixtures" / "old_run"  # a run folder as vers
 
 
 def _trained(**changes) -> TrainedModelRecord:
-    values = dict(model="conv1d", policy="none", seed=0, fold="", params=1234, train_seconds=1.5, epochs_run=3,
-                  best_epoch=2, export="models/conv1d-none-seed0", export_max_abs_difference=1e-7,
-                  formats={"tflite": {"file": "model.tflite", "max_abs_difference": 1e-6, "tolerance": 1e-4}})
+    values = {"model": "conv1d", "policy": "none", "seed": 0, "fold": "", "params": 1234, "train_seconds": 1.5,
+              "epochs_run": 3, "best_epoch": 2, "export": "models/conv1d-none-seed0", "export_max_abs_difference": 1e-7,
+              "formats": {"tflite": {"file": "model.tflite", "max_abs_difference": 1e-6, "tolerance": 1e-4}}}
     return TrainedModelRecord(**{**values, **changes})
 
 

@@ -75,7 +75,8 @@ def report_stage(config: RunConfig, run_dir: Path, timer, log: Callable[[str], N
     record = build_record(
         repo=REPO, manifest_summary=training.manifest if training is not None else {},
         bad_files=[BadFile(**b) for b in training.bad_files] if training is not None else [],
-        stage_seconds=timer.seconds, total_seconds=None if total_started is None else time.perf_counter() - total_started,
+        stage_seconds=timer.seconds,
+        total_seconds=None if total_started is None else time.perf_counter() - total_started,
         models=[m.to_json() for m in training.models] if training is not None else [],
         extra={"stages_note": "train includes export; report includes the gallery and the plots",
                "plots": sorted(p.name for p in (run_dir / "plots").glob("*.png")), "plot_problems": plot_problems})
@@ -112,7 +113,8 @@ def _write_tables(config: RunConfig, run_dir: Path, training: TrainingRecord | N
     primary = in_domain[0].name
     shift = {t.name: long_rows(t, config.seed)[0] for t in others}
     write_long_table([dataclasses.replace(r, test_corpus=primary) for r in rows] +
-                     [dataclasses.replace(r, test_corpus=name) for name, shift_rows in shift.items() for r in shift_rows],
+                     [dataclasses.replace(r, test_corpus=name) for name, shift_rows in shift.items()
+                      for r in shift_rows],
                      run_dir / "table.csv")
     baselines = {t.fold: majority_baseline(t.y_true) for t in in_domain}
     intervals = headline_intervals(replicate_sets)

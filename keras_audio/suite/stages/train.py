@@ -31,8 +31,8 @@ from keras_audio.mixup import Mixup
 from keras_audio.models import build_model, get_family
 from keras_audio.pipeline import evaluation_dataset, training_dataset
 from keras_audio.suite.tables import write_json
-from keras_audio.suite.record_fields import from_json, read_json_object
-from keras_audio.suite.records import TRAINING_FILE, TrainedModelRecord, TrainingRecord
+from keras_audio.suite.record_fields import from_json, read_json_object, to_json
+from keras_audio.suite.records import TrainedModelRecord, TrainingRecord
 from keras_audio.suite.results import ModelKey
 from keras_audio.suite.stages.data import CorpusClips, build_suite, load_training_clips, rounds, write_bad_files
 from keras_audio.streaming import make_source, resolve_source
@@ -55,8 +55,9 @@ class TrainedModel:
 
     def write(self, run_dir: Path) -> None:
         """`models/<tag>/trained.json`: everything but the model, so a resumed run need not train it again."""
-        write_json({"record": self.record(run_dir).to_json(), "history": self.result.history, "seconds": self.result.seconds,
-                    "metadata": self.result.metadata}, self.export_dir / TRAINED_FILE)
+        saved = _SavedModel(self.record(run_dir).to_json(), self.result.history, self.result.seconds,
+                            self.result.metadata)
+        write_json(to_json(saved), self.export_dir / TRAINED_FILE)
 
     @classmethod
     def read(cls, run_dir: Path, tag: str) -> "TrainedModel | None":
@@ -84,7 +85,7 @@ class TrainedModel:
 
 @dataclasses.dataclass(frozen=True)
 class _SavedModel:
-    """`models/<tag>/trained.json`."""
+    """`models/<tag>/trained.json`: `TrainedModel.write` writes it, `TrainedModel.read` reads it."""
 
     record: dict
     history: dict[str, list[float]]
