@@ -6,8 +6,9 @@ corruption grid), so a run directory's `config.json` is enough to reproduce it.
 Every field is checked for type and range when a config is loaded (`RunConfig.from_dict`, `RunConfig.load`)
 and again by `RunConfig.validate` (flags set fields after loading): booleans must be booleans (JSON
 ``"false"`` is a string, and a non-empty string is true), integers integers (``"1"`` and ``1.5`` are
-refused), floats finite. An unknown key anywhere, in ``features``, ``plan`` or ``options`` too, is a
-`ConfigError` naming it and the closest known key.
+refused), floats finite. An unknown key anywhere, in the sections (``features``, ``plan``, ``data``,
+``training``, ``evaluation``) too, is a `ConfigError` naming it and the closest known key. The ``options``
+object of older config files is read onto the sections' fields (`LEGACY_OPTIONS`).
 """
 
 from __future__ import annotations

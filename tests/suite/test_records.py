@@ -143,3 +143,23 @@ def test_an_older_run_folder_still_reads_and_reports_the_same_table(tmp_path):
     assert [r["accuracy"] for r in metrics["rows"]] == [r["accuracy"] for r in old_metrics["rows"]]
     assert {(r["policy"], r["mixup"]) for r in metrics["rows"]} == {("none", 0.2)}
     assert read_long_table(run / "table.csv")[0].policy_label == "none (mixup 0.2)"
+
+
+def test_a_denoising_models_pairs_are_a_field_and_only_the_tables_show_them_in_the_label(tmp_path):
+    from keras_audio.suite.experiment import run_experiment
+    from tests.tiny_run import tiny_config, write_tone_corpus
+
+    (tmp_path / "tones").mkdir()
+    config = tiny_config(write_tone_corpus(tmp_path / "tones"), tmp_path, "pairs")
+    config.models, config.corruptions, config.severities = ["conv1d", "ae_clf"], ["white_noise"], [1]
+    config.training.model_options["ae_clf"] = {"filters": [4, 4]}
+    run = run_experiment(config, progress=False, log=lambda *args: None)
+    models = {m.model: m for m in TrainingRecord.read(run).models}
+    assert (models["ae_clf"].policy, models["ae_clf"].pairs) == ("none", "noise") and models["conv1d"].pairs == ""
+    assert (run / "models" / "ae_clf-none-seed3").is_dir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["mce_reference"] == {"model": "conv1d", "policy": "none"}  # the denoiser saw noise
+    assert {(r["model"], r["policy"], r.get("pairs")) for r in metrics["rows"]} == {
+        ("conv1d", "none", None), ("ae_clf", "none", "noise")}
+    assert "| ae_clf | none (pairs: noise) |" in (run / "table.md").read_text()
+    assert {r.policy_label for r in read_long_table(run / "table.csv")} == {"none", "none (pairs: noise)"}
