@@ -60,7 +60,9 @@ def load_run(path: str | Path, metric: str = "accuracy") -> Run:
     table = path / "table.csv"
     if not table.is_file():
         raise ValueError(f"{path}: no table.csv; is it a run folder (results/<run>)?")
-    rows = read_long_table(table)
+    # Mappings for `per_seed_values`; the policy as the tables show it.
+    rows = [{**r.metrics(), "policy": r.policy_label, "test_corpus": r.test_corpus or ""}
+            for r in read_long_table(table)]
     # The run's own test set only: rows of other corpora (--test-corpus) are not the same conditions.
     rows = [r for r in rows if r.get("test_corpus", "") == rows[0].get("test_corpus", "")] if rows else rows
     metrics_file = path / "metrics.json"

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         if "--config" not in flags:  # the model widths have no flag: a config file holds them (yours wins)
             config_file = Path(folder) / "heldout.json"
-            config_file.write_text(json.dumps({"options": {"models": MODEL_OPTIONS}}))
+            config_file.write_text(json.dumps({"training": {"model_options": MODEL_OPTIONS}}))
             flags = ["--config", str(config_file), *flags]
         status = cli.main(["run", *flags])
         if status:

@@ -24,9 +24,9 @@ the reverse. Remedies, each one run of `keras-audio run` (`keras_audio.suite.cli
 ``gain+eq``         policy ``suite-minus:FAMILY`` over the corruptions ``gain``, ``eq`` (+ the held-out
                     family, evaluated only): training sees random gain and EQ, nothing else
 ``codec``           the same over ``mp3``: MP3 round trips at 48-8 kbit/s
-``mixup``           clean training with ``options.mixup_alpha`` 0.2 (Zhang et al. 2018)
+``mixup``           clean training with ``training.mixup_alpha`` 0.2 (Zhang et al. 2018)
 ``pcen``            clean training, Conv2D with ``frontend="pcen"`` (learnt per-channel energy normalisation)
-``multi-corpus``    clean training on both corpora (``options.corpora``); the other corpus's test speakers
+``multi-corpus``    clean training on both corpora (``data.corpora``); the other corpus's test speakers
                     are unseen but its recording conditions are not: a ceiling, not a shift
 ==================  ==============================================================================
 
@@ -144,7 +144,7 @@ def run_config(remedy: Remedy, train: Corpus, other: Corpus, held_out: list[str]
 
 
 def mixup_wired() -> bool:
-    """Whether the train stage passes `options.mixup_alpha` to the training stream (else mixup = baseline)."""
+    """Whether the train stage passes `training.mixup_alpha` to the training stream (else mixup = baseline)."""
     import inspect
 
     from keras_audio.suite.stages import train
@@ -287,7 +287,7 @@ def main(argv=None) -> int:
                 print(f"{run_name}: {json.dumps(config)}")
                 continue
             if name == "mixup" and not mixup_wired():
-                results[direction][name] = {"error": "options.mixup_alpha is not passed to the training stream "
+                results[direction][name] = {"error": "training.mixup_alpha is not passed to the training stream "
                                                      "(stages/train.py)"}
                 print(f"[shift] {run_name}: skipped, mixup is not wired into the train stage", flush=True)
                 continue

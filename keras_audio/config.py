@@ -22,7 +22,7 @@ class ConfigError(ValueError):
     """A config value of the wrong type or out of range, or an unknown key.
 
     Attributes:
-        key: the dotted key (``features.n_mels``, ``options.policy_probability``).
+        key: the dotted key (``features.n_mels``, ``training.policy_probability``).
     """
 
     def __init__(self, key: str, problem: str):

@@ -1,6 +1,6 @@
 """Training on several devices and machines with `tf.distribute`, so that results do not depend on how many.
 
-Three strategies (`--strategy`, `options.strategy`):
+Three strategies (`--strategy`, `training.strategy`):
 
 - ``default``: one device of one process (what the suite always did; resumable, see `training.TrainingCheckpoint`);
 - ``mirrored``: `tf.distribute.MirroredStrategy`, every local device of this process;

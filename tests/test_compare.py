@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from keras_audio.suite.records import ResultRow
 from keras_audio.suite.tables import write_long_table
 from tests.benchmark_modules import load_benchmark
 
@@ -25,7 +26,7 @@ def _run(folder: Path, accuracies: dict, corpus="synthetic") -> Path:
                          "severity": severity, "accuracy": accuracy, "balanced_accuracy": accuracy, "n": 10,
                          "ci_low": accuracy - 0.1, "ci_high": min(1.0, accuracy + 0.1)})
     folder.mkdir(parents=True)
-    write_long_table(rows, folder / "table.csv")
+    write_long_table([ResultRow(**row) for row in rows], folder / "table.csv")
     (folder / "metrics.json").write_text(json.dumps({"corpus": corpus, "task": "gender"}))
     return folder
 

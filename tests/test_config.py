@@ -3,19 +3,59 @@ anywhere are refused with the closest known key."""
 
 import json
 import math
+import re
 
 import pytest
 
 from keras_audio.config import ConfigError, FeatureConfig
-from keras_audio.suite.config import PlanConfig, RunConfig
+from keras_audio.streaming import DEFAULT_STREAM_THRESHOLD_GB
+from keras_audio.suite.config import (
+    CorpusSpec, DataConfig, EvaluationConfig, PlanConfig, RunConfig, TrainingConfig,
+)
+from keras_audio.suite.grid_parts import DEFAULT_TIMEOUT_SECONDS
+
+# A config.json as versions before the typed sections wrote it: every option in one untyped object.
+LEGACY_OPTIONS = {
+    "models": {"conv2d": {"dropout": 0.1}}, "cross_validation": True, "corpus": {"esc10": True},
+    "policy_probability": 0.25, "mixup_alpha": 0.2, "export_formats": ["tflite"], "strategy": "mirrored",
+    "source": "memory", "stream_threshold_gb": 1.5, "corpora": [{"corpus": "csv", "data_dir": "/a", "name": "a"}],
+    "test_corpora": [{"corpus": "folder", "data_dir": "/b", "task": "t", "options": {"x": 1}}],
+    "test_split": "all", "class_map": {"F": "female"}, "shared_dir": "/shared", "shared_timeout_seconds": 60,
+}
 
 
 def test_round_trip_through_json(tmp_path):
     config = RunConfig(models=["conv2d"], seed=7, features=FeatureConfig(n_mels=40), plan=PlanConfig(min_clips=2),
-                       options={"models": {"conv2d": {"dropout": 0.1}}, "cross_validation": True,
-                                "corpus": {"esc10": True}, "policy_probability": 0.25})
+                       data=DataConfig(corpus_options={"esc10": True}, cross_validation=True,
+                                       corpora=[CorpusSpec("csv", "/a"), CorpusSpec("folder", name="f")]),
+                       training=TrainingConfig(model_options={"conv2d": {"dropout": 0.1}}, policy_probability=0.25),
+                       evaluation=EvaluationConfig(test_corpora=[CorpusSpec("csv", "/c", options={"x": 1})]))
     config.save(tmp_path / "config.json")
     assert RunConfig.load(tmp_path / "config.json") == config
+
+
+def test_an_older_configs_options_fill_the_typed_sections(tmp_path):
+    values = {key: value for key, value in RunConfig(seed=3).to_dict().items()
+              if key not in ("data", "training", "evaluation")}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**values, "options": LEGACY_OPTIONS}))
+    config = RunConfig.load(path)
+    assert config.seed == 3
+    assert config.data == DataConfig(corpus_options={"esc10": True}, corpora=[CorpusSpec("csv", "/a", name="a")],
+                                     cross_validation=True, source="memory", stream_threshold_gb=1.5)
+    assert config.training == TrainingConfig(model_options={"conv2d": {"dropout": 0.1}}, policy_probability=0.25,
+                                             mixup_alpha=0.2, strategy="mirrored", export_formats=["tflite"])
+    assert config.evaluation == EvaluationConfig(
+        test_corpora=[CorpusSpec("folder", "/b", "t", {"x": 1})], test_split="all", class_map={"F": "female"},
+        shared_dir="/shared", shared_timeout_seconds=60.0)
+    config.save(tmp_path / "again.json")  # written in the new shape, read back the same
+    assert "options" not in json.loads((tmp_path / "again.json").read_text())
+    assert RunConfig.load(tmp_path / "again.json") == config
+
+
+def test_defaults_match_the_librarys():
+    assert DataConfig().stream_threshold_gb == DEFAULT_STREAM_THRESHOLD_GB
+    assert EvaluationConfig().shared_timeout_seconds == DEFAULT_TIMEOUT_SECONDS
 
 
 @pytest.mark.parametrize("values, key, suggestion", [
@@ -24,9 +64,13 @@ def test_round_trip_through_json(tmp_path):
     ({"plan": {"allow_missing_class": True}}, "plan.allow_missing_class", "allow_missing_classes"),
     ({"options": {"cross_validaton": True}}, "options.cross_validaton", "cross_validation"),
     ({"options": {"modelz": {"conv1d": {}}}}, "options.modelz", "models"),
+    ({"training": {"mixup": 0.2}}, "training.mixup", "mixup_alpha"),
+    ({"data": {"cross_validaton": True}}, "data.cross_validaton", "cross_validation"),
+    ({"evaluation": {"test_corpora": [{"corpus": "csv", "data_dri": "/a"}]}}, "evaluation.test_corpora[0].data_dri",
+     "data_dir"),
 ])
 def test_unknown_keys_anywhere_are_refused_with_the_closest_known_key(values, key, suggestion):
-    with pytest.raises(ConfigError, match=f"'{key}'.*did you mean '{suggestion}'") as caught:
+    with pytest.raises(ConfigError, match=f"'{re.escape(key)}'.*did you mean '{suggestion}'") as caught:
         RunConfig.from_dict(values)
     assert caught.value.key == key
 
@@ -58,9 +102,13 @@ def test_unknown_keys_anywhere_are_refused_with_the_closest_known_key(values, ke
     ("features", {"fmax": 9000.0}, "Nyquist"),
     ("features", {"top_db": -1}, "positive"),
     ("plan", {"min_clips": "5"}, "integer"),
-    ("options", {"policy_probability": 7}, "<= 1"),
-    ("options", {"cross_validation": "yes"}, "true or false"),
-    ("options", {"models": {"conv1d": [8]}}, "JSON object"),
+    ("training", {"policy_probability": 7}, "<= 1"),
+    ("data", {"cross_validation": "yes"}, "true or false"),
+    ("training", {"model_options": {"conv1d": [8]}}, "JSON object"),
+    ("training", {"export_formats": ["tflight"]}, "one of"),
+    ("training", ["model_options"], "JSON object"),
+    ("evaluation", {"test_split": "train"}, "one of"),
+    ("evaluation", {"test_corpora": [{"data_dir": "/a"}]}, "corpus recipe"),
     ("options", ["models"], "JSON object"),
 ])
 def test_wrong_types_and_ranges_are_refused_when_loaded(tmp_path, key, value, message):
@@ -80,11 +128,23 @@ def test_values_set_after_loading_are_checked_by_validate(key, value):
         config.validate()
 
 
-def test_options_set_after_loading_are_checked_by_validate():
+@pytest.mark.parametrize("section, field, value, key", [
+    ("data", "cross_validation", "yes", "data.cross_validation"),
+    ("training", "strategy", "mirored", "training.strategy"),
+    ("evaluation", "shared_timeout_seconds", 0, "evaluation.shared_timeout_seconds"),
+])
+def test_section_values_set_after_loading_are_checked_by_validate(section, field, value, key):
     config = RunConfig()
-    config.options["cross_validaton"] = True
-    with pytest.raises(ConfigError, match="did you mean 'cross_validation'"):
+    setattr(getattr(config, section), field, value)
+    with pytest.raises(ConfigError) as caught:
         config.validate()
+    assert caught.value.key == key
+
+
+def test_an_older_options_value_is_refused_under_its_new_key():
+    with pytest.raises(ConfigError) as caught:
+        RunConfig.from_dict({"options": {"policy_probability": 7}})
+    assert caught.value.key == "training.policy_probability"
 
 
 def test_a_missing_or_broken_file_is_named(tmp_path):

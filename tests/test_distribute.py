@@ -166,15 +166,17 @@ def test_the_options_and_flags_are_checked_where_users_give_them(capsys):
     from keras_audio.config import ConfigError
     from keras_audio.suite.config import RunConfig
 
-    for options, match in (({"strategy": "horovod"}, "options.strategy"), ({"source": "disk"}, "options.source"),
-                           ({"stream_threshold_gb": -1}, "options.stream_threshold_gb"),
-                           ({"shared_timeout_seconds": 0}, "options.shared_timeout_seconds")):
+    # an old config's `options` keys are checked under their new names
+    for options, match in (({"strategy": "horovod"}, "training.strategy"), ({"source": "disk"}, "data.source"),
+                           ({"stream_threshold_gb": -1}, "data.stream_threshold_gb"),
+                           ({"shared_timeout_seconds": 0}, "evaluation.shared_timeout_seconds")):
         with pytest.raises(ConfigError, match=match):
             RunConfig.from_dict({"options": options})
     args = cli.build_parser().parse_args(["train", "--strategy", "mirrored", "--source", "stream", "--shared-dir",
                                           "/tmp/shared", "--no-shared-data"])
-    options = cli.build_config(args).options
-    assert (options["strategy"], options["source"], options["shared_dir"]) == ("mirrored", "stream", "/tmp/shared")
+    config = cli.build_config(args)
+    assert (config.training.strategy, config.data.source, config.evaluation.shared_dir) == ("mirrored", "stream",
+                                                                                              "/tmp/shared")
     assert cli.main(["train", "--strategy", "multi-worker", "--no-shared-data"]) == 2
     assert "--strategy multi-worker needs a --run-name" in capsys.readouterr().err
 

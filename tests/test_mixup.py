@@ -75,9 +75,10 @@ def test_bad_settings_are_refused(alpha, classes, message):
 
 
 def test_the_config_option_is_checked():
-    assert RunConfig.from_dict({"options": {"mixup_alpha": 0.2}}).options["mixup_alpha"] == 0.2
-    with pytest.raises(ConfigError, match=r"options.mixup_alpha.*must be >= 0.0, got -1"):
-        RunConfig.from_dict({"options": {"mixup_alpha": -1}})
+    assert RunConfig.from_dict({"training": {"mixup_alpha": 0.2}}).training.mixup_alpha == 0.2
+    assert RunConfig.from_dict({"options": {"mixup_alpha": 0.2}}).training.mixup_alpha == 0.2  # an old config
+    with pytest.raises(ConfigError, match=r"training.mixup_alpha.*must be >= 0.0, got -1"):
+        RunConfig.from_dict({"training": {"mixup_alpha": -1}})
 
 
 def _source(n=12, classes=("a", "b")):

@@ -6,7 +6,7 @@ import numpy as np
 
 from keras_audio.audio import write_wav
 from keras_audio.config import FeatureConfig
-from keras_audio.suite.config import RunConfig
+from keras_audio.suite.config import RunConfig, TrainingConfig
 
 SAMPLE_RATE = 8000
 SPEAKERS = {"train": 10, "validation": 2, "test": 4}  # per split, half of them of each class
@@ -42,5 +42,5 @@ def tiny_config(corpus, tmp_path, run_name):
         severities=[1, 3], epochs=1, batch_size=8, sample_rate=SAMPLE_RATE, clip_seconds=0.5, seed=3,
         features=FeatureConfig(n_fft=256, win_length=200, hop_length=80, n_mels=16, fmin=20.0),
         cache_dir=str(tmp_path / "cache"), out=str(tmp_path / "results"), run_name=run_name,
-        options={"models": {"conv1d": {"filters": [8], "kernel_size": 3}}},
+        training=TrainingConfig(model_options={"conv1d": {"filters": [8], "kernel_size": 3}}),
     )

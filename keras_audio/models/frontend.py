@@ -2,7 +2,7 @@
 
 Sharing it makes the comparison fair (only the architecture differs) and keeps the features inside the
 model, so an exported model takes raw waveforms. Two front-ends, chosen by each family's `frontend`
-hparam (config: `options.models.<name>.frontend`):
+hparam (config: `training.model_options.<name>.frontend`):
 
 - ``log_mel`` (default): log-mel in dB, standardised per example over its frames of signal;
 - ``pcen``: per-channel energy normalisation of the mel power with per-channel gain, bias and power learnt

@@ -1,6 +1,6 @@
 """Transfer: a classifier head on the embeddings of a given encoder, frozen or fine-tuned.
 
-`--encoder PATH` (config: `options.models.transfer.encoder`) names one of:
+`--encoder PATH` (config: `training.model_options.transfer.encoder`) names one of:
 
 - a run's export folder (`results/<run>/models/<tag>/`): its `model.keras` is used, and its `metadata.json`
   must give the run's sample rate;

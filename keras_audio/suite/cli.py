@@ -26,7 +26,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_audio import __version__  # noqa: E402
-from keras_audio.suite.config import RunConfig  # noqa: E402
+from keras_audio.suite.config import CorpusSpec, RunConfig  # noqa: E402
 
 # Flags that set the RunConfig field of the same name.
 CONFIG_FLAGS = ("corpus", "data_dir", "task", "models", "policies", "corruptions", "severities", "reference_model",
@@ -80,7 +80,7 @@ def _grid_flags(parser: argparse.ArgumentParser, defaults: RunConfig) -> None:
     parser.add_argument("--run-name", help="the run folder's name (default: corpus-task-seed-timestamp)")
     parser.add_argument("--source", choices=("memory", "stream", "auto"), default=None,
                         help="serve clips from memory, stream them from the decode cache on disk, or auto "
-                             "(default: stream a corpus above options.stream_threshold_gb, 2 GB of samples)")
+                             "(default: stream a corpus above data.stream_threshold_gb, 2 GB of samples)")
     parser.add_argument("--shared-dir", help="a folder every worker of TF_CONFIG reads and writes: the evaluation "
                                              "grid is then split by condition across the workers and merged")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
@@ -274,17 +274,17 @@ def _first_existing(paths) -> str | None:
 
 
 def _training_corpora(values: list[str], config: RunConfig) -> str:
-    """`--corpus` given once (NAME or NAME=PATH) or several times (options.corpora); returns the corpus name."""
+    """`--corpus` given once (NAME or NAME=PATH) or several times (data.corpora); returns the corpus name."""
     specs = []
     for value in values:
         name, separator, path = value.partition("=")
-        specs.append({"corpus": name, "data_dir": path or None})
+        specs.append(CorpusSpec(name, path or None))
     if len(specs) == 1:
-        if specs[0]["data_dir"]:
-            config.data_dir = specs[0]["data_dir"]
-        return specs[0]["corpus"]
-    config.options["corpora"] = specs
-    return "+".join(spec["corpus"] for spec in specs)
+        if specs[0].data_dir:
+            config.data_dir = specs[0].data_dir
+        return specs[0].corpus
+    config.data.corpora = specs
+    return "+".join(spec.corpus for spec in specs)
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
@@ -307,31 +307,31 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     if config.cache_dir == RunConfig().cache_dir:
         config.cache_dir = str(paths.cache_dir())
     if getattr(args, "cross_validation", None):
-        config.options["cross_validation"] = True
-    corpus_options = config.options.setdefault("corpus", {})
+        config.data.cross_validation = True
+    corpus_options = config.data.corpus_options
     if getattr(args, "esc10", None):
         corpus_options["esc10"] = True
     for key, value in _pairs(getattr(args, "corpus_option", []), "--corpus-option").items():
         corpus_options[key] = _parse_value(value)
     if getattr(args, "encoder", None) is not None:
-        config.options.setdefault("models", {}).setdefault("transfer", {})["encoder"] = str(Path(args.encoder).resolve())
+        config.training.model_options.setdefault("transfer", {})["encoder"] = str(Path(args.encoder).resolve())
     if getattr(args, "export", None):
-        config.options["export_formats"] = list(dict.fromkeys(args.export))
+        config.training.export_formats = list(dict.fromkeys(args.export))
     if getattr(args, "allow_missing_classes", None):
         config.plan.allow_missing_classes = True
     if getattr(args, "content_hash", None):
         config.plan.content_hash = True
     for spec in getattr(args, "test_corpus", []):
         name, _, path = spec.partition("=")
-        config.options.setdefault("test_corpora", []).append({"corpus": name, "data_dir": path or None})
-    for flag in ("strategy", "source", "shared_dir"):
+        config.evaluation.test_corpora.append(CorpusSpec(name, path or None))
+    for flag, section in (("strategy", config.training), ("source", config.data), ("shared_dir", config.evaluation)):
         if getattr(args, flag, None) is not None:
-            config.options[flag] = getattr(args, flag)
+            setattr(section, flag, getattr(args, flag))
     if getattr(args, "test_split", None):
-        config.options["test_split"] = args.test_split
+        config.evaluation.test_split = args.test_split
     class_map = _pairs(getattr(args, "class_map", []), "--class-map")
     if class_map:
-        config.options["class_map"] = class_map
+        config.evaluation.class_map = class_map
     shared = [] if args.no_shared_data else [paths.shared_data_dir()]
     if config.noise_dir is None:
         config.noise_dir = _first_existing([folder / "noise" for folder in shared])
@@ -369,7 +369,7 @@ def _cmd_train(args) -> None:
 
 def _start_strategy(config: RunConfig) -> None:
     """Create the run's tf.distribute strategy before any TensorFlow op (multi-worker needs it first)."""
-    strategy = config.options.get("strategy", "default")
+    strategy = config.training.strategy
     if strategy == "multi-worker" and not config.run_name:
         raise UserError("--strategy multi-worker needs a --run-name, the same on every worker")
     if strategy != "default":

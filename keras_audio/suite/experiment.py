@@ -24,15 +24,15 @@ from keras_audio.corpora.combined import GROUP_COLUMN
 from keras_audio.suite.plan import check_run, check_test_corpora
 from keras_audio.loader import LoadedModel, load_predictor
 from keras_audio.manifest import align_classes
-from keras_audio.suite.tables import write_json
 from keras_audio.suite.run_writer import RunWriter
 from keras_audio.suite.results import ModelKey, TestSetPredictions, describe_test_set, write_predictions
 from keras_audio.suite.stages.data import build_suite, load_clips
+from keras_audio.suite.records import TRAINING_FILE, EvaluatedModel, EvaluationRecord
 from keras_audio.suite.stages.evaluate import (
-    EVALUATION_FILE, PREDICTIONS_FILE, TestSet, evaluate_stage, in_domain_test_sets, trained_models,
+    PREDICTIONS_FILE, TestSet, evaluate_stage, in_domain_test_sets, trained_models,
 )
 from keras_audio.suite.stages.report import report_stage
-from keras_audio.suite.stages.train import CHECKPOINTS, TRAINED_FILE, TRAINING_FILE, train_stage
+from keras_audio.suite.stages.train import CHECKPOINTS, TRAINED_FILE, train_stage
 
 
 class StageTimer:
@@ -148,7 +148,7 @@ def export_corpus_testset(config: RunConfig, out: Path, *, split: str = "test", 
     config.validate()
     timer = StageTimer()
     clips = load_clips(config, config.corpus, config.data_dir, config.task, timer, log, progress,
-                       config.options.get("corpus"), splits=() if split == "all" else ("test",))
+                       config.data.corpus_options, splits=() if split == "all" else ("test",))
     manifest = clips.manifest
     test, train = (manifest, None) if split == "all" else (manifest.subset("test"), manifest.subset("train"))
     suite, missing = build_suite(config, clips.store, train)
@@ -198,14 +198,12 @@ def score_testset(testset_dir: str | Path, predictions_csv: str | Path | None = 
     def score(work: Path, timer: StageTimer) -> None:
         config.save(work / "config.json")
         write_predictions([test_set], work / PREDICTIONS_FILE)
-        write_json({"classes": list(settings.classes), "task": settings.task,
-                    "test_sets": [describe_test_set(test_set, settings.conditions, corpus=settings.corpus,
-                                                    task=settings.task)],
-                    "notes": [f"scored from {source} against the published test set {testset_dir}"],
-                    "seed": settings.seed,
-                    "models": [{"model": k.model, "policy": k.policy, "seed": k.seed, "fold": k.fold,
-                                "source": source} for k in keys.values()]},
-                   work / EVALUATION_FILE)
+        EvaluationRecord(
+            classes=tuple(settings.classes), task=settings.task,
+            notes=(f"scored from {source} against the published test set {testset_dir}",),
+            test_sets=(describe_test_set(test_set, settings.conditions, corpus=settings.corpus, task=settings.task),),
+            seed=settings.seed, models=tuple(EvaluatedModel.of(k, source) for k in keys.values())
+        ).write(work)
         table["md"] = report_stage(config, work, timer, log)
 
     _in_run_folder(config, score, log)
@@ -247,8 +245,11 @@ def load_models(model_paths: Sequence[str | Path], **described) -> list[tuple[Mo
         model = load_predictor(path, **described)
         meta = model.metadata
         name = meta.get("model") or (path.stem if path.is_file() else path.name)
-        models.append((ModelKey(name, meta.get("policy", "unknown"), int(meta.get("seed", 0)),
-                                str(meta.get("fold", ""))), model))
+        key = ModelKey.from_label(name, meta.get("policy", "unknown"), int(meta.get("seed", 0)),
+                                  str(meta.get("fold", "")))  # exports of older versions: data in the label
+        if meta.get("pairs") or meta.get("mixup"):
+            key = dataclasses.replace(key, pairs=meta.get("pairs", ""), mixup=float(meta.get("mixup", 0.0)))
+        models.append((key, model))
     repeated = sorted({k.label for k, _ in models if [m for m, _ in models].count(k) > 1})
     if repeated:
         raise ValueError(f"models named twice: {repeated} (one model per name, policy and seed)")
@@ -316,12 +317,11 @@ def _run(config: RunConfig, work: Path, timer: StageTimer, progress: bool, log: 
         for name in dict.fromkeys(clips.manifest.frame[GROUP_COLUMN]):
             own = clips.manifest.replace(clips.manifest.frame[clips.manifest.frame[GROUP_COLUMN] == name])
             test_sets.append(TestSet(f"{name} (its test split)", "", clips, own.subset("test"), own.subset("train")))
-    for spec in config.options.get("test_corpora", []):
-        log(f"      test corpus: {spec['corpus']} ({spec.get('data_dir') or 'default folder'})")
+    for spec in config.evaluation.test_corpora:
+        log(f"      test corpus: {spec.corpus} ({spec.data_dir or 'default folder'})")
         test_sets.append(other_corpus_test_set(
-            config, spec["corpus"], spec.get("data_dir"), spec.get("task") or clips.manifest.task,
-            config.options.get("test_split", "test"), clips.manifest.classes, config.options.get("class_map"),
-            timer, log, progress, spec.get("options")))
+            config, spec.corpus, spec.data_dir, spec.task or clips.manifest.task, config.evaluation.test_split,
+            clips.manifest.classes, config.evaluation.class_map or None, timer, log, progress, spec.options))
     evaluate_stage(config, work, trained_models(work), test_sets, timer, log, progress)
     log("[4/4] writing the report")
     table_md = report_stage(config, work, timer, log, total_started=timer.started)

@@ -102,7 +102,7 @@ def grid_split(shared_dir: str | os.PathLike | None, run_name: str | None,
         return GridSplit()
     worker = worker_from_tf_config()
     if worker.count > 1 and not run_name:
-        raise ValueError("the evaluation split across workers (options.shared_dir) needs a run name, the same on "
+        raise ValueError("the evaluation split across workers (evaluation.shared_dir) needs a run name, the same on "
                          "every worker (--run-name)")
     return GridSplit(worker, Path(shared_dir), float(timeout), run_name or "")
 

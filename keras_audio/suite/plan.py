@@ -222,11 +222,11 @@ def _content_digests(paths: Iterable[str]) -> dict[str, str]:
 
 # ------------------------------------------------------------------------------------- models, resources
 def check_model_options(models: Sequence[str], options_models: Mapping[str, Mapping] | None) -> PlanReport:
-    """Check the run's model names and `options.models` against the registered builders, building nothing.
+    """Check the run's model names and `training.model_options` against the registered builders, building nothing.
 
     Args:
         models: the models the run trains.
-        options_models: `config.options["models"]`: per model, keyword arguments of its builder.
+        options_models: `config.training.model_options`: per model, keyword arguments of its builder.
 
     Raises:
         PlanError: an unknown model, an unknown hyperparameter (with the closest valid name and the list), an
@@ -240,7 +240,7 @@ def check_model_options(models: Sequence[str], options_models: Mapping[str, Mapp
         if name not in known:
             problems.append(f"unknown model {name!r}{did_you_mean(name, known)}")
     for name, hparams in (options_models or {}).items():
-        where = f"options.models.{name}"
+        where = f"training.model_options.{name}"
         if name not in known:
             problems.append(f"{where}: unknown model {name!r}{did_you_mean(name, known)}")
             continue
@@ -372,7 +372,7 @@ def check_resources(config: RunConfig) -> PlanReport:
             problems.append(f"policy {policy!r} trains with white_noise, which --corruptions {list(names)} leaves "
                             f"out; add white_noise or use another policy")
     if "transfer" in config.models:
-        problem = encoder_problem(config.options.get("models", {}).get("transfer", {}).get("encoder"))
+        problem = encoder_problem(config.training.model_options.get("transfer", {}).get("encoder"))
         if problem:
             problems.append(problem)
     if problems:
@@ -420,18 +420,18 @@ def corpus_option_problems(config: RunConfig) -> list[str]:
     """Unknown corpora and corpus options (`--corpus-option`), for the training and the test corpora."""
     from keras_audio.corpora.registry import check_options
 
-    specs = config.options.get("corpora") or [{"corpus": config.corpus, "options": config.options.get("corpus")}]
+    specs = [(s.corpus, s.options) for s in config.data.corpora] or [(config.corpus, config.data.corpus_options)]
     problems = []
-    for spec in [*specs, *config.options.get("test_corpora", [])]:
+    for corpus, options in [*specs, *[(s.corpus, s.options) for s in config.evaluation.test_corpora]]:
         try:
-            check_options(spec["corpus"], spec.get("options") or {})
+            check_options(corpus, options)
         except ValueError as error:
             problems.append(str(error))
     return problems
 
 
 def check_test_corpora(config: RunConfig, manifest: Manifest) -> None:
-    """Each corpus of ``--test-corpus`` (`options.test_corpora`): its manifest builds (the folder exists, the
+    """Each corpus of ``--test-corpus`` (`evaluation.test_corpora`): its manifest builds (the folder exists, the
     layout is right), its classes map into the training corpus's (`manifest`; ``--class-map``), the clips
     to score are there (its test split, or every clip with ``--test-split all``), and no recipe is given twice
     (a test set is named by its recipe). Call it with the training
@@ -443,20 +443,20 @@ def check_test_corpora(config: RunConfig, manifest: Manifest) -> None:
     from keras_audio import corpora
     from keras_audio.manifest import align_classes
 
-    split = config.options.get("test_split", "test")
-    specs = config.options.get("test_corpora", [])
-    names = [spec["corpus"] for spec in specs]
+    split = config.evaluation.test_split
+    specs = config.evaluation.test_corpora
+    names = [spec.corpus for spec in specs]
     problems = [f"--test-corpus {name} is given {names.count(name)} times: a test set is named by its recipe, so "
                 f"their rows would mix in predictions.csv.gz and the tables; give each recipe once"
                 for name in dict.fromkeys(names) if names.count(name) > 1]
     if problems:
         raise PlanError(problems, "test corpora")
     for spec in specs:
-        name = f"--test-corpus {spec['corpus']}" + (f"={spec['data_dir']}" if spec.get("data_dir") else "")
+        name = f"--test-corpus {spec.corpus}" + (f"={spec.data_dir}" if spec.data_dir else "")
         try:
-            test = corpora.load_corpus(spec["corpus"], spec.get("data_dir"), spec.get("task") or manifest.task,
-                                       config.seed, progress=False, **(spec.get("options") or {}))
-            align_classes(test, manifest.classes, config.options.get("class_map"), model="the training corpus")
+            test = corpora.load_corpus(spec.corpus, spec.data_dir, spec.task or manifest.task,
+                                       config.seed, progress=False, **spec.options)
+            align_classes(test, manifest.classes, config.evaluation.class_map or None, model="the training corpus")
         except (ValueError, OSError) as error:
             problems.append(f"{name}: {' '.join(line.strip() for line in str(error).splitlines())}")
             continue
@@ -480,7 +480,7 @@ def check_run(config: RunConfig) -> PlanReport:
     from keras_audio.models import registry
 
     problems, report = [], PlanReport()
-    for check in (lambda: check_model_options(config.models, config.options.get("models")),
+    for check in (lambda: check_model_options(config.models, config.training.model_options),
                   lambda: check_resources(config)):
         try:
             report.extend(check())
@@ -498,9 +498,9 @@ def check_run(config: RunConfig) -> PlanReport:
             if spec_augment and not registry.get_family(model).spec_augment:
                 problems.append(f"model {model!r} cannot train with policy {policy!r}: it has no log-mel for "
                                 f"SpecAugment to mask")
-    if config.options.get("mixup_alpha"):
+    if config.training.mixup_alpha:
         # Mixup's soft targets need the standard Keras recipe's loss; the other trainers compile their own.
-        problems += [f"model {model!r} cannot train with mixup (options.mixup_alpha): its trainer uses class ids"
+        problems += [f"model {model!r} cannot train with mixup (training.mixup_alpha): its trainer uses class ids"
                      for model in config.models if model in known and registry.get_family(model).trainer is not None]
     problems += clip_length_problems(config) + corpus_option_problems(config)
     if config.reference_model and (config.reference_model not in config.models or "none" not in config.policies):

@@ -16,12 +16,16 @@ import gzip
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
 from keras_audio.grid import CLEAN, UTTERANCE, classification_metrics, mce_reference_errors, summarize
 from keras_audio.statistics import DEFAULT_RESAMPLES, SpeakerBootstrap, percentile_interval
+
+if TYPE_CHECKING:
+    from keras_audio.suite.records import EvaluatedModel, ResultRow, TestSetRecord
 
 PROBABILITY_PREFIX = "p_"  # p_<class>: a class's probability
 PREDICTION_COLUMNS = ("test_set", "model", "policy", "seed", "fold", "corruption", "severity", "clip_id", "speaker",
@@ -30,24 +34,52 @@ PREDICTION_COLUMNS = ("test_set", "model", "policy", "seed", "fold", "corruption
 
 @dataclasses.dataclass(frozen=True, order=True)
 class ModelKey:
-    """One trained model: family, training policy, training seed, cross-validation fold ("" without folds)."""
+    """One trained model: family, training policy, training seed, cross-validation fold ("" without folds).
+
+    `pairs` and `mixup` describe how it trained (see `records.TrainedModelRecord`); they are not part of the
+    key (one run trains a family under a policy one way), and the tables show them in `policy_label`.
+    """
 
     model: str
     policy: str
     seed: int
     fold: str = ""
+    pairs: str = dataclasses.field(default="", compare=False)
+    mixup: float = dataclasses.field(default=0.0, compare=False)
 
     @property
     def tag(self) -> str:
         """The export folder's name, ``conv1d-none-seed0`` (``-fold3`` with folds; ``suite-minus:band`` reads
         ``suite-minus-band``: a colon is no file-name character on Windows)."""
-        parts = (self.model, self.policy.split(" ")[0].replace("+", "_").replace(":", "-"), f"seed{self.seed}",
+        parts = (self.model, self.policy.replace("+", "_").replace(":", "-"), f"seed{self.seed}",
                  f"fold{self.fold}" if self.fold else "")
         return "-".join(p for p in parts if p)
 
     @property
+    def policy_label(self) -> str:
+        """The policy as the tables show it: ``none (pairs: noise)`` for a denoising model that trained on
+        corrupted pairs, ``none (mixup 0.2)`` with mixup."""
+        if self.pairs:
+            return f"{self.policy} (pairs: {self.pairs})"
+        return f"{self.policy} (mixup {self.mixup:g})" if self.mixup else self.policy
+
+    @property
     def label(self) -> str:
-        return f"{self.model} / {self.policy} / seed {self.seed}" + (f" / fold {self.fold}" if self.fold else "")
+        return f"{self.model} / {self.policy_label} / seed {self.seed}" + (f" / fold {self.fold}" if self.fold else "")
+
+    @classmethod
+    def from_label(cls, model: str, policy: str, seed: int, fold: str = "") -> ModelKey:
+        """The key of a model whose policy is a `policy_label` (run folders and exports of older versions wrote
+        the pairs and the mixup alpha into the policy); a plain policy is kept as it is."""
+        name, _, rest = policy.partition(" (")
+        if rest.endswith(")") and rest.startswith("pairs: "):
+            return cls(model, name, seed, fold, pairs=rest[len("pairs: "):-1])
+        if rest.endswith(")") and rest.startswith("mixup "):
+            try:
+                return cls(model, name, seed, fold, mixup=float(rest[len("mixup "):-1]))
+            except ValueError:
+                pass
+        return cls(model, policy, seed, fold)
 
 
 @dataclasses.dataclass
@@ -92,16 +124,18 @@ def clips_digest(clip_ids: Iterable[str]) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-def describe_test_set(test_set: TestSetPredictions, conditions: Sequence[tuple[str, int]], **extra) -> dict:
+def describe_test_set(test_set: TestSetPredictions, conditions: Sequence[tuple[str, int]], *, corpus: str,
+                      task: str) -> TestSetRecord:
     """A test set's entry in `evaluation.json`: what `read_predictions` checks the predictions file against.
 
     Args:
         conditions: the grid's `(corruption, severity)` pairs, clean first.
-        extra: more fields (corpus, task).
     """
-    return {"name": test_set.name, "fold": test_set.fold, **extra, "clips": len(test_set.clip_ids),
-            "clips_sha256": clips_digest(test_set.clip_ids), "speakers": len(set(test_set.speakers)),
-            "conditions": [[name, int(severity)] for name, severity in conditions]}
+    from keras_audio.suite.records import TestSetRecord
+
+    return TestSetRecord(test_set.name, test_set.fold, corpus, task, len(test_set.clip_ids),
+                         clips_digest(test_set.clip_ids), len(set(test_set.speakers)),
+                         tuple((name, int(severity)) for name, severity in conditions))
 
 
 def write_predictions(test_sets: Sequence[TestSetPredictions], path: Path) -> None:
@@ -129,8 +163,8 @@ def write_predictions(test_sets: Sequence[TestSetPredictions], path: Path) -> No
                     writer.writerow(row)
 
 
-def read_predictions(path: Path, class_names: Sequence[str], test_sets: Sequence[Mapping] | None = None,
-                     models: Sequence[Mapping] | None = None) -> list[TestSetPredictions]:
+def read_predictions(path: Path, class_names: Sequence[str], test_sets: Sequence[TestSetRecord] | None = None,
+                     models: Sequence[EvaluatedModel] | None = None) -> list[TestSetPredictions]:
     """Read `predictions.csv.gz` back, matching rows by key, never by position.
 
     A row's test set and fold with its clip id name the clip (its speaker and true label must agree on every
@@ -143,7 +177,8 @@ def read_predictions(path: Path, class_names: Sequence[str], test_sets: Sequence
         class_names: the models' classes (`evaluation.json`'s ``classes``).
         test_sets: `evaluation.json`'s ``test_sets`` (`describe_test_set`): when given, the file must hold
             each of them with exactly its clips (`clips_sha256`) and conditions.
-        models: `evaluation.json`'s ``models``: when given, each must be on every test set of its fold.
+        models: `evaluation.json`'s ``models``: when given, each must be on every test set of its fold; the
+            keys read back carry their ``pairs`` and ``mixup``.
 
     Raises:
         PredictionsError: an unreadable row, a label that is not a class, a clip with two labels or
@@ -151,6 +186,7 @@ def read_predictions(path: Path, class_names: Sequence[str], test_sets: Sequence
             test sets, clips, conditions or models other than `test_sets` and `models` say.
     """
     index = {name: i for i, name in enumerate(class_names)}
+    expected = {m.key: m.key for m in models or ()}
     sets: dict[tuple[str, str], dict] = {}
     with gzip.open(path, "rt", newline="") as handle:
         reader = csv.DictReader(handle)
@@ -161,7 +197,9 @@ def read_predictions(path: Path, class_names: Sequence[str], test_sets: Sequence
         with_probabilities = all(c in reader.fieldnames for c in p_columns)
         for line, row in enumerate(reader, start=2):
             try:
-                key = ModelKey(row["model"], row["policy"], int(row["seed"]), row["fold"])
+                # Older versions wrote the pairs and mixup into the policy (`ModelKey.from_label`).
+                key = ModelKey.from_label(row["model"], row["policy"], int(row["seed"]), row["fold"])
+                key = expected.get(key, key)
                 condition = (key, row["corruption"], int(row["severity"]))
                 true_id, predicted_id = index[row["true_label"]], index[row["predicted_label"]]
                 values = [row[c] for c in p_columns] if with_probabilities else []
@@ -183,7 +221,7 @@ def read_predictions(path: Path, class_names: Sequence[str], test_sets: Sequence
                 raise PredictionsError(f"{path}: line {line}: clip {clip_id!r} predicted twice by {key.label} "
                                        f"under {row['corruption']} {row['severity']} (line {predicted[clip_id][2]})")
             predicted[clip_id] = (predicted_id, probabilities, line)
-    described = {(t["name"], t.get("fold", "")): t for t in test_sets} if test_sets is not None else None
+    described = {(t.name, t.fold): t for t in test_sets} if test_sets is not None else None
     if described is not None and set(described) != set(sets):
         raise PredictionsError(f"{path}: holds test sets {_names(sets)}, evaluation.json lists {_names(described)}")
     result = []
@@ -191,16 +229,15 @@ def read_predictions(path: Path, class_names: Sequence[str], test_sets: Sequence
         clips = entry["clips"]
         where = f"{path}: test set {name!r}" + (f" (fold {fold})" if fold else "")
         want = described[(name, fold)] if described is not None else None
-        if want is not None and want.get("clips_sha256") and clips_digest(clips) != want["clips_sha256"]:
-            raise PredictionsError(f"{where}: holds {len(clips)} clip(s), not the {want.get('clips')} evaluation.json "
+        if want is not None and clips_digest(clips) != want.clips_sha256:
+            raise PredictionsError(f"{where}: holds {len(clips)} clip(s), not the {want.clips} evaluation.json "
                                    f"lists (their clip ids differ)")
         keys = list(dict.fromkeys(key for key, _, _ in entry["conditions"]))
         if models is not None:
-            expected = [ModelKey(m["model"], m["policy"], int(m["seed"]), str(m.get("fold", ""))) for m in models]
             absent = [k.label for k in expected if not (fold and k.fold and k.fold != fold) and k not in keys]
             if absent:
                 raise PredictionsError(f"{where}: no predictions of model(s) {absent}")
-        grid_order = ([tuple(c) for c in want["conditions"]] if want is not None and want.get("conditions") else
+        grid_order = (list(want.conditions) if want is not None and want.conditions else
                       list(dict.fromkeys((c, s) for _, c, s in entry["conditions"])))
         found = list(dict.fromkeys((c, s) for _, c, s in entry["conditions"]))
         unknown = [c for c in found if c not in grid_order and c[0] != UTTERANCE]
@@ -238,14 +275,15 @@ def _names(sets) -> list[str]:
     return [name + (f" (fold {fold})" if fold else "") for name, fold in sets]
 
 
-def long_rows(test_set: TestSetPredictions, bootstrap_seed: int) -> tuple[list[dict], dict[tuple, np.ndarray]]:
+def long_rows(test_set: TestSetPredictions, bootstrap_seed: int) -> tuple[list[ResultRow], dict[tuple, np.ndarray]]:
     """The long table's rows of one test set, and the bootstrap replicates behind their intervals.
 
     Returns:
-        rows: one per model key × condition (model, policy, seed, fold, corruption, severity, accuracy,
-            balanced_accuracy, n, ci_low, ci_high), in evaluation order;
+        rows: one per model key × condition, in evaluation order;
         replicates: `(model key, corruption, severity) -> accuracy on each speaker resample`.
     """
+    from keras_audio.suite.records import ResultRow
+
     bootstrap = test_set.bootstrap(bootstrap_seed)
     rows, replicates = [], {}
     for (key, corruption, severity), y_pred in test_set.predictions.items():
@@ -253,9 +291,9 @@ def long_rows(test_set: TestSetPredictions, bootstrap_seed: int) -> tuple[list[d
             continue  # not a condition of the grid: see `utterance_accuracy`
         replicates[(key, corruption, severity)] = samples = bootstrap.accuracy_replicates(test_set.y_true, y_pred)
         low, high = percentile_interval(samples)
-        rows.append({"model": key.model, "policy": key.policy, "seed": key.seed, "fold": key.fold,
-                     "corruption": corruption, "severity": severity,
-                     **classification_metrics(test_set.y_true, y_pred), "ci_low": low, "ci_high": high})
+        rows.append(ResultRow(key.model, key.policy, key.seed, key.fold, corruption, severity,
+                              **classification_metrics(test_set.y_true, y_pred), ci_low=low, ci_high=high,
+                              pairs=key.pairs, mixup=key.mixup))
     return rows, replicates
 
 
@@ -265,7 +303,7 @@ def utterance_accuracy(test_set: TestSetPredictions) -> dict[ModelKey, dict[str,
             for (key, corruption, _), y_pred in test_set.predictions.items() if corruption == UTTERANCE}
 
 
-def summaries(rows: Sequence[Mapping], reference: tuple[str, str] | None,
+def summaries(rows: Sequence[ResultRow], reference: tuple[str, str] | None,
               majority: Mapping[str, float] | None = None) -> list[dict]:
     """Headline figures per (seed, fold); mCE against the reference's errors averaged over all of them.
 
@@ -274,10 +312,10 @@ def summaries(rows: Sequence[Mapping], reference: tuple[str, str] | None,
     ref, denominators = None, None
     if reference is not None:
         ref = {"model": reference[0], "policy": reference[1]}
-        denominators = mce_reference_errors([r for r in rows if (r["model"], r["policy"]) == reference])
+        denominators = mce_reference_errors([r.metrics() for r in rows if (r.model, r.policy) == reference])
     groups: dict[tuple, list[Mapping]] = {}
     for row in rows:
-        groups.setdefault((row["seed"], row["fold"]), []).append(row)
+        groups.setdefault((row.seed, row.fold), []).append(row.metrics())
     return [{**summary, "seed": seed, "fold": fold}
             for (seed, fold), group in groups.items()
             for summary in summarize(group, ("model", "policy"), ref, denominators,
@@ -287,13 +325,14 @@ def summaries(rows: Sequence[Mapping], reference: tuple[str, str] | None,
 def reference_model(keys: Iterable[ModelKey], models: Sequence[str], chosen: str | None) -> tuple[str, str] | None:
     """The mCE reference (model, policy): `chosen`, or else the first of `models`, trained clean.
 
-    A denoising model given noisy pairs under policy none (its policy reads ``none (pairs: noise)``) has seen
-    corrupted audio, so it is no reference; the next model is taken. None when no candidate trained clean.
+    A denoising model given noisy pairs under policy none (`ModelKey.pairs`) has seen corrupted audio, so it is
+    no reference, nor is a model trained with mixup; the next model is taken. None when no candidate trained
+    clean.
     """
     keys = list(keys)
     for name in [chosen] if chosen else models:
         for key in keys:
-            if key.model == name and key.policy == "none":
+            if key.model == name and key.policy == "none" and not key.pairs and not key.mixup:
                 return (key.model, key.policy)
     return None
 

@@ -22,26 +22,32 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_audio.suite.records import HeldOutFigures, HeldOutRow, HeldOutSummary, ResultRow
+from keras_audio.suite.results import ModelKey
+
 LONG_COLUMNS = ("model", "policy", "seed", "fold", "corruption", "severity", "accuracy", "balanced_accuracy", "n",
                 "ci_low", "ci_high", "test_corpus")
+_VARIANT_COLUMNS = ("pairs", "mixup")  # written only when a row has them (`ResultRow.policy_label`)
 MODEL_KEY = ("model", "policy")
-_FLOAT_COLUMNS = ("accuracy", "balanced_accuracy", "ci_low", "ci_high")
 
 
-def write_long_table(rows: Sequence[Mapping], path: Path, columns: Sequence[str] = LONG_COLUMNS) -> None:
+def write_long_table(rows: Sequence[ResultRow], path: Path) -> None:
+    """`table.csv`: the `LONG_COLUMNS` of each row, then ``pairs`` and ``mixup`` when a row has them."""
+    extra = [c for c in _VARIANT_COLUMNS if any(getattr(r, c) for r in rows)]
     with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer = csv.DictWriter(handle, fieldnames=[*LONG_COLUMNS, *extra], lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _csv_value(row.get(k, "")) for k in columns})
+            writer.writerow({k: _csv_value("" if getattr(row, k) is None else getattr(row, k))
+                             for k in [*LONG_COLUMNS, *extra]})
 
 
-def read_long_table(path: Path) -> list[dict]:
-    """Read `table.csv` back with numeric columns as numbers (seed as int; a missing interval as NaN).
+def read_long_table(path: Path) -> list[ResultRow]:
+    """Read `table.csv` back (a missing interval as NaN).
 
     Raises:
         ValueError: the file lacks a column of `LONG_COLUMNS` (intervals and test_corpus excepted: older runs
-            have none).
+            have none), or a cell is not a number where one belongs (naming the line and column).
     """
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
@@ -49,15 +55,23 @@ def read_long_table(path: Path) -> list[dict]:
         missing = [c for c in LONG_COLUMNS if c not in (reader.fieldnames or ()) and c not in optional]
         if missing:
             raise ValueError(f"{path}: not a long results table, missing column(s) {missing}")
-        rows = list(reader)
-    for row in rows:
-        row["severity"] = int(row["severity"])
-        row["n"] = int(row["n"])
-        row["seed"] = int(row["seed"]) if row["seed"].lstrip("-").isdigit() else row["seed"]
-        for column in _FLOAT_COLUMNS:
-            text = row.get(column, "")
-            row[column] = float(text) if text not in ("", None) else float("nan")
+        cells = list(reader)
+    rows = []
+    for line, cell in enumerate(cells, start=2):
+        try:
+            key = ModelKey.from_label(cell["model"], cell["policy"], int(cell["seed"]), cell["fold"])
+            rows.append(ResultRow(
+                key.model, key.policy, key.seed, key.fold, cell["corruption"], int(cell["severity"]),
+                _float(cell["accuracy"]), _float(cell["balanced_accuracy"]), int(cell["n"]),
+                _float(cell.get("ci_low")), _float(cell.get("ci_high")), cell.get("test_corpus"),
+                cell.get("pairs") or key.pairs, _float(cell.get("mixup")) if cell.get("mixup") else key.mixup))
+        except ValueError as error:
+            raise ValueError(f"{path}: line {line}: not a number ({error})") from None
     return rows
+
+
+def _float(text: str | None) -> float:
+    return float(text) if text not in ("", None) else float("nan")
 
 
 def write_json(value, path: Path) -> None:
@@ -103,20 +117,25 @@ def mean_sd(values: Sequence[float], digits: int = 3) -> str:
     return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
 
 
-def _group(items: Sequence[Mapping], fields: Sequence[str]) -> dict[tuple, list[Mapping]]:
-    groups: dict[tuple, list[Mapping]] = {}
+def _item(item: Mapping, field: str):
+    return item[field]
+
+
+def _group(items: Sequence, fields: Sequence[str], field=_item) -> dict[tuple, list]:
+    """`items` by their values of `fields` (`field(item, name)` reads one: `getattr` for records)."""
+    groups: dict[tuple, list] = {}
     for item in items:
-        groups.setdefault(tuple(item[f] for f in fields), []).append(item)
+        groups.setdefault(tuple(field(item, f) for f in fields), []).append(item)
     return groups
 
 
-def _per_seed(items: Sequence[Mapping], value) -> list[float]:
+def _per_seed(items: Sequence, value, field=_item) -> list[float]:
     """One number per seed: `value(item)` averaged over the seed's items (its folds)."""
     seeds: dict = {}
     for item in items:
         number = value(item)
         if number is not None and not (isinstance(number, float) and math.isnan(number)):
-            seeds.setdefault(item.get("seed"), []).append(number)
+            seeds.setdefault(field(item, "seed"), []).append(number)
     return [float(np.mean(v)) for v in seeds.values()]
 
 
@@ -145,7 +164,7 @@ def majority_mark(flags: Sequence[bool]) -> str:
     return "no" if count == 0 else "yes" if count == len(flags) else f"{count} of {len(flags)}"
 
 
-def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mapping], rows: Sequence[Mapping],
+def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mapping], rows: Sequence[ResultRow],
                     model_info: Mapping[tuple, Mapping],
                     intervals: Mapping[tuple, Mapping[str, Sequence[float]]] | None = None) -> str:
     """The text of `table.md`.
@@ -155,11 +174,13 @@ def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mappin
         notes: lines printed under it (corpus, baseline, seeds, mCE reference, ...).
         summaries: per model × policy × seed × fold, from `evaluate.summarize` (plus seed and fold); with
             `majority`, the table marks the models that do not beat it and shows no mCE for them.
-        rows: the long table.
+        rows: the long table (its rows give each policy's label, `ResultRow.policy_label`).
         model_info: `(model, policy) -> {"params": int, "train_seconds": [float, ...]}`.
         intervals: `(model, policy) -> {"clean": (low, high), "mean_spoiled": (low, high)}`, the 95 % speaker
             bootstrap intervals of the headline accuracies; None leaves the interval columns out.
     """
+    labels = {(r.model, r.policy): r.policy_label for r in rows}
+    rows = [r.metrics() for r in rows]
     by_model = _group(summaries, MODEL_KEY)
     corruptions = list(dict.fromkeys(r["corruption"] for r in rows if r["corruption"] != "clean"))
     has_mce = any("mce" in s for s in summaries)
@@ -181,7 +202,7 @@ def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mappin
         worst_name = max(worst, key=lambda k: len(worst[k]))[0] if worst else None
         worst_values = _per_seed(group, lambda s: s["per_corruption"].get(worst_name, float("nan"))) if worst_name else []
         bounds = (intervals or {}).get((model, policy), {})
-        line = [model, policy, _count(info.get("params")), mean_sd(info.get("train_seconds", []), 0),
+        line = [model, labels.get((model, policy), policy), _count(info.get("params")), mean_sd(info.get("train_seconds", []), 0),
                 mean_sd(_per_seed(group, lambda s: s["clean"]))]
         line += [interval_text(bounds.get("clean"))] if intervals is not None else []
         line += [mean_sd(_per_seed(group, lambda s: s.get("clean_balanced", float("nan"))))]
@@ -209,13 +230,15 @@ def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mappin
     if flagged:
         majority = sorted({f"{s['majority']:.3f}" for s in summaries if "majority" in s})
         footnotes.append(
-            f"≤ majority: the clean accuracy of {', '.join(f'{m} / {p}' for m, p in flagged)} is at or below the "
+            f"≤ majority: the clean accuracy of "
+            f"{', '.join(f'{m} / {labels.get((m, p), p)}' for m, p in flagged)} is at or below the "
             f"test set's majority-class baseline ({', '.join(majority)}): answering the most frequent class does as "
             f"well, so its accuracies, clean or spoiled, say nothing about what it hears (its balanced accuracy "
             f"is the honest figure; chance is 1 / classes).")
     if withheld:
         footnotes.append(
-            f"mCE {NOT_REPORTED}: not reported for " + "; ".join(f"{m} / {p} ({reason})" for (m, p), reason
+            f"mCE {NOT_REPORTED}: not reported for " + "; ".join(f"{m} / {labels.get((m, p), p)} ({reason})"
+                                                                   for (m, p), reason
                                                                    in withheld.items())
             + ". A model that does not beat the majority class errs about as often on spoiled audio as on clean, "
               "so its mCE would rank it among the most robust.")
@@ -232,7 +255,8 @@ def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mappin
         ]
         sections += ["", "## Accuracy per corruption (mean over severities)", "",
                      "Each cell: accuracy (balanced accuracy).", "",
-                     markdown_table(["corruption", *[f"{m} / {p}" for m, p in columns]], per_corruption)]
+                     markdown_table(["corruption", *[f"{m} / {labels.get((m, p), p)}" for m, p in columns]],
+                                    per_corruption)]
     condition_rows = []
     for (corruption, severity), group in _group(rows, ("corruption", "severity")).items():
         cells = _group(group, MODEL_KEY)
@@ -242,7 +266,8 @@ def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mappin
                                                        lambda r: r.get("balanced_accuracy", float("nan"))))
                                for k in columns])
     sections += ["", "## Accuracy per condition", "", "Each cell: accuracy (balanced accuracy).", "",
-                 markdown_table(["corruption", "severity", *[f"{m} / {p}" for m, p in columns]], condition_rows,
+                 markdown_table(["corruption", "severity", *[f"{m} / {labels.get((m, p), p)}" for m, p in columns]],
+                                condition_rows,
                                 align="lr" + "r" * len(columns))]
     return "\n".join(sections) + "\n"
 
@@ -253,7 +278,7 @@ def _count(value) -> str:
     return f"{value / 1e6:.2f}M" if value >= 1e6 else f"{value / 1e3:.0f}k" if value >= 1e3 else str(value)
 
 
-def write_plots(folder: Path, *, corpus: str, rows: Sequence[Mapping], baseline: float | None = None,
+def write_plots(folder: Path, *, corpus: str, rows: Sequence[ResultRow], baseline: float | None = None,
                 histories: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
                 confusions: Mapping[tuple[str, str], Mapping[str, np.ndarray]] | None = None,
                 class_names: Sequence[str] = (), gallery: Mapping[str, np.ndarray] | None = None,
@@ -281,12 +306,15 @@ def write_plots(folder: Path, *, corpus: str, rows: Sequence[Mapping], baseline:
     """
     from keras_audio import plots
 
+    labels = {(r.model, r.policy): r.policy_label for r in rows}
+    rows = [{**r.metrics(), "policy": r.policy_label} for r in rows]  # the plots show the policies' labels
     folder = Path(folder)
     jobs = [("accuracy_vs_severity.png",
              lambda path: plots.accuracy_vs_severity(rows, path, corpus=corpus, baseline=baseline)),
             ("corruption_heatmap.png",
              lambda path: plots.corruption_heatmap(rows, path, corpus=corpus, baseline=baseline))]
     for (model, policy), matrices in (confusions or {}).items():
+        policy = labels.get((model, policy), policy)
         own = [r for r in rows if (r["model"], r["policy"]) == (model, policy)]
         seeds, folds = len({r["seed"] for r in own}), len({r["fold"] for r in own})
         parts = [f"{seeds} training seeds"] * (seeds > 1) + [f"{folds} folds"] * (folds > 1)
@@ -327,13 +355,13 @@ HELDOUT_DEFINITION = (
 )
 
 
-def heldout_results(rows: Sequence[Mapping], held_out: Mapping[str, tuple[str, str]],
+def heldout_results(rows: Sequence[ResultRow], held_out: Mapping[str, tuple[str, str]],
                     families: Mapping[str, Sequence[str]], reference: tuple[str, str] | None,
-                    min_reference_error: float) -> dict | None:
+                    min_reference_error: float) -> HeldOutFigures | None:
     """The "trained with / held out" figures of a run, from its long rows; None when no policy holds out.
 
     Args:
-        rows: the in-domain long table (model, policy, seed, fold, corruption, severity, accuracy).
+        rows: the in-domain long table.
         held_out: each held-out policy of the run -> `(family, trained-on policy)`, e.g.
             ``{"suite-minus:band": ("band", "suite")}`` (`corruptions.policy.held_out_family`, `trained_on_policy`).
         families: family -> its corruption names (`corruptions.registry.families()`).
@@ -341,21 +369,17 @@ def heldout_results(rows: Sequence[Mapping], held_out: Mapping[str, tuple[str, s
         min_reference_error: a family whose reference error per condition is below this is left out of mCE.
 
     Returns:
-        ``{"families": {F: [corruptions evaluated]}, "reference", "excluded": [F...], "rows": [...],
-        "summaries": [...]}``: one row per model × held-out policy × seed × fold (``held_out``, ``trained_on``,
-        ``clean_held_out``, ``clean_trained_on``, ``ce_held_out``, ``ce_trained_on``; the four accuracies also as
-        ``*_balanced``), one summary per model × trained-on policy × seed × fold (``mce_held_out``,
-        ``mce_trained_on``, the ``families`` they average).
+        the families with their evaluated corruptions, one `HeldOutRow` per model × held-out policy × seed ×
+        fold, one `HeldOutSummary` per model × trained-on policy × seed × fold.
     """
     if not held_out:
         return None
     cells: dict[tuple, dict[str, list[float]]] = {}  # (model, policy, seed, fold) -> corruption -> accuracies
     balanced_cells: dict[tuple, dict[str, list[float]]] = {}  # the same, balanced accuracies
     for row in rows:
-        key = (row["model"], row["policy"], row["seed"], row["fold"])
-        cells.setdefault(key, {}).setdefault(row["corruption"], []).append(row["accuracy"])
-        balanced_cells.setdefault(key, {}).setdefault(row["corruption"], []).append(
-            row.get("balanced_accuracy", float("nan")))
+        key = (row.model, row.policy, row.seed, row.fold)
+        cells.setdefault(key, {}).setdefault(row.corruption, []).append(row.accuracy)
+        balanced_cells.setdefault(key, {}).setdefault(row.corruption, []).append(row.balanced_accuracy)
     evaluated = {c for corruptions in cells.values() for c in corruptions}
     used = {family for family, _ in held_out.values()}
     family_conditions = {f: [c for c in families.get(f, ()) if c in evaluated] for f in families if f in used}
@@ -400,69 +424,71 @@ def heldout_results(rows: Sequence[Mapping], held_out: Mapping[str, tuple[str, s
             continue
         held_key, trained_key = (model, policy, seed, fold), (model, trained_policy, seed, fold)
         mine, theirs = accuracies(held_key, family), accuracies(trained_key, family)
-        out_rows.append({
-            "model": model, "policy": policy, "trained_on_policy": trained_policy, "family": family,
-            "corruptions": family_conditions[family], "seed": seed, "fold": fold,
-            "clean_held_out": clean(held_key),
-            "held_out": mean(mine),
-            "clean_trained_on": clean(trained_key),
-            "trained_on": mean(theirs),
-            "clean_held_out_balanced": clean(held_key, balanced_cells),
-            "held_out_balanced": mean(accuracies(held_key, family, balanced_cells)),
-            "clean_trained_on_balanced": clean(trained_key, balanced_cells),
-            "trained_on_balanced": mean(accuracies(trained_key, family, balanced_cells)),
-            "ce_held_out": ce(mine, family), "ce_trained_on": ce(theirs, family),
-        })
+        out_rows.append(HeldOutRow(
+            model=model, policy=policy, trained_on_policy=trained_policy, family=family,
+            corruptions=tuple(family_conditions[family]), seed=seed, fold=fold,
+            clean_held_out=clean(held_key),
+            held_out=mean(mine),
+            clean_trained_on=clean(trained_key),
+            trained_on=mean(theirs),
+            clean_held_out_balanced=clean(held_key, balanced_cells),
+            held_out_balanced=mean(accuracies(held_key, family, balanced_cells)),
+            clean_trained_on_balanced=clean(trained_key, balanced_cells),
+            trained_on_balanced=mean(accuracies(trained_key, family, balanced_cells)),
+            ce_held_out=ce(mine, family), ce_trained_on=ce(theirs, family),
+        ))
     summaries = []
     for (model, trained_policy, seed, fold), group in _group(
-            out_rows, ("model", "trained_on_policy", "seed", "fold")).items():
-        scored = [r for r in group if r["ce_held_out"] is not None]
-        both = [r for r in scored if r["ce_trained_on"] is not None]
-        summaries.append({
-            "model": model, "trained_on_policy": trained_policy, "seed": seed, "fold": fold,
-            "families": [r["family"] for r in scored],
-            "mce_held_out": float(np.mean([r["ce_held_out"] for r in scored])) if scored else None,
-            "mce_trained_on": (float(np.mean([r["ce_trained_on"] for r in both]))
-                               if both and len(both) == len(scored) else None),
-            "clean_trained_on": group[0]["clean_trained_on"],
-            "clean_trained_on_balanced": group[0]["clean_trained_on_balanced"],
-        })
-    return {"families": family_conditions, "excluded": excluded, "rows": out_rows, "summaries": summaries,
-            "reference": None if reference is None else {"model": reference[0], "policy": reference[1]}}
+            out_rows, ("model", "trained_on_policy", "seed", "fold"), getattr).items():
+        scored = [r for r in group if r.ce_held_out is not None]
+        both = [r for r in scored if r.ce_trained_on is not None]
+        summaries.append(HeldOutSummary(
+            model=model, trained_on_policy=trained_policy, seed=seed, fold=fold,
+            families=tuple(r.family for r in scored),
+            mce_held_out=float(np.mean([r.ce_held_out for r in scored])) if scored else None,
+            mce_trained_on=(float(np.mean([r.ce_trained_on for r in both]))
+                            if both and len(both) == len(scored) else None),
+            clean_trained_on=group[0].clean_trained_on,
+            clean_trained_on_balanced=group[0].clean_trained_on_balanced,
+        ))
+    return HeldOutFigures(families={f: tuple(c) for f, c in family_conditions.items()}, excluded=tuple(excluded),
+                          rows=tuple(out_rows), summaries=tuple(summaries),
+                          reference=None if reference is None else (reference[0], reference[1]))
 
 
-def render_heldout(heldout: Mapping, threshold: float) -> str:
+def render_heldout(heldout: HeldOutFigures, threshold: float) -> str:
     """`table.md`'s "Held-out corruption families" section from `heldout_results` (cells: mean ± sd over seeds,
     folds averaged within each seed first)."""
-    reference = heldout["reference"]
+    reference = heldout.reference
     notes = [HELDOUT_DEFINITION.format(threshold=threshold)]
     if reference is None:
         notes.append("No CE or mCE: no reference model trained with policy `none` in this run (add `none` to "
                      "--policies, or name one with --reference-model).")
     else:
-        notes.append(f"Reference: {reference['model']} / {reference['policy']}.")
-    if heldout["excluded"]:
+        notes.append(f"Reference: {reference[0]} / {reference[1]}.")
+    if heldout.excluded:
         notes.append(f"Left out of mCE (the reference errs on under {threshold:.0%} of their clips): "
-                     f"{', '.join(heldout['excluded'])}.")
-    notes.append("Families: " + "; ".join(f"{f}: {', '.join(c)}" for f, c in heldout["families"].items()) + ".")
+                     f"{', '.join(heldout.excluded)}.")
+    notes.append("Families: " + "; ".join(f"{f}: {', '.join(c)}" for f, c in heldout.families.items()) + ".")
     notes.append("Accuracies read: accuracy (balanced accuracy).")
 
     def cell(items, field, digits=3):
-        return mean_sd(_per_seed(items, lambda r: float("nan") if r[field] is None else r[field]), digits)
+        return mean_sd(_per_seed(items, lambda r: float("nan") if getattr(r, field) is None else getattr(r, field),
+                                 getattr), digits)
 
     def accuracy(items, field):  # accuracy (balanced accuracy)
-        return accuracy_cell(_per_seed(items, lambda r: r[field]),
-                             _per_seed(items, lambda r: r.get(f"{field}_balanced", float("nan"))))
+        return accuracy_cell(_per_seed(items, lambda r: getattr(r, field), getattr),
+                             _per_seed(items, lambda r: getattr(r, f"{field}_balanced"), getattr))
 
     headline = []
-    for (model, trained_policy), group in _group(heldout["summaries"], ("model", "trained_on_policy")).items():
-        families = list(dict.fromkeys(f for s in group for f in s["families"]))
+    for (model, trained_policy), group in _group(heldout.summaries, ("model", "trained_on_policy"), getattr).items():
+        families = list(dict.fromkeys(f for s in group for f in s.families))
         headline.append([model, f"{trained_policy} / suite-minus:F", accuracy(group, "clean_trained_on"),
                          cell(group, "mce_held_out", 2), cell(group, "mce_trained_on", 2),
                          str(len(families))])
     per_family = []
-    for (model, policy), group in _group(heldout["rows"], ("model", "policy")).items():
-        per_family.append([model, group[0]["family"], policy, accuracy(group, "clean_held_out"),
+    for (model, policy), group in _group(heldout.rows, ("model", "policy"), getattr).items():
+        per_family.append([model, group[0].family, policy, accuracy(group, "clean_held_out"),
                            accuracy(group, "held_out"), accuracy(group, "trained_on"),
                            accuracy(group, "clean_trained_on"), cell(group, "ce_held_out", 2),
                            cell(group, "ce_trained_on", 2)])

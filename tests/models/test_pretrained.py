@@ -33,7 +33,7 @@ def _config(corpus, tmp_path, name, model, **options):
     config = tiny_config(corpus, tmp_path, name)
     config.models, config.sample_rate, config.clip_seconds, config.epochs = [model], 16000, 0.8, 2
     config.corruptions, config.severities = ["white_noise"], [3]
-    config.options = {"models": {model: {"head_epochs": 2, **options}}}
+    config.training.model_options = {model: {"head_epochs": 2, **options}}
     return config
 
 
@@ -118,6 +118,6 @@ def test_specaugment_is_refused_for_an_encoder():
 
 def test_a_mirrored_strategy_trains_the_same_head(cached_run, corpus, tmp_path):
     config = _config(corpus, tmp_path, "mirrored", "ge2e")
-    config.options["strategy"] = "mirrored"
+    config.training.strategy = "mirrored"
     run = run_experiment(config, progress=False, log=lambda line: None)
     np.testing.assert_allclose(_probabilities(run), _probabilities(cached_run), atol=1e-5)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from keras_audio.suite import cli
-from keras_audio.suite.config import RunConfig
+from keras_audio.suite.config import CorpusSpec, RunConfig
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,16 +47,15 @@ def test_flags_override_a_config_file(tmp_path):
 def test_corpus_options_are_parsed_as_json_when_they_can_be():
     config = _config("--corpus", "fsdd", "--corpus-option", "split=speaker",
                      "--corpus-option", "test_fraction=0.2", "--corpus-option", "include_sa=false", "--esc10")
-    assert config.options["corpus"] == {"split": "speaker", "test_fraction": 0.2, "include_sa": False, "esc10": True}
+    assert config.data.corpus_options == {"split": "speaker", "test_fraction": 0.2, "include_sa": False, "esc10": True}
     json.dumps(config.to_dict())  # the config is recorded as JSON in every run
 
 
 def test_test_corpora_and_class_maps_reach_the_config():
     config = _config("--test-corpus", "audiomnist=/data/az", "--test-corpus", "fsdd", "--test-split", "all",
                      "--class-map", "F=female", "--no-shared-data")
-    assert config.options["test_corpora"] == [{"corpus": "audiomnist", "data_dir": "/data/az"},
-                                              {"corpus": "fsdd", "data_dir": None}]
-    assert config.options["test_split"] == "all" and config.options["class_map"] == {"F": "female"}
+    assert config.evaluation.test_corpora == [CorpusSpec("audiomnist", "/data/az"), CorpusSpec("fsdd")]
+    assert config.evaluation.test_split == "all" and config.evaluation.class_map == {"F": "female"}
 
 
 def test_a_user_error_is_one_line_and_exit_code_2(capsys, tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from keras_audio.suite import plan
 from keras_audio.config import ConfigError
-from keras_audio.suite.config import PlanConfig, RunConfig
+from keras_audio.suite.config import CorpusSpec, EvaluationConfig, PlanConfig, RunConfig, TrainingConfig
 from keras_audio.corpora import load_corpus
 from keras_audio.suite.plan import (
     PlanError, check_folders, check_model_options, check_plan, check_resources, check_run,
@@ -123,7 +123,7 @@ def test_the_same_file_in_one_split_is_a_warning_and_disjoint_segments_are_no_du
     (["conv1d"], {"conv1d": {"kernal_size": 3}}, r"conv1d has no hyperparameter 'kernal_size'; did you mean "
                                                  r"'kernel_size'\? \(conv1d takes filters, kernel_size, dropout, frontend\)"),
     (["conv2"], {}, r"unknown model 'conv2'; did you mean 'conv2d'"),
-    (["conv1d"], {"conv1dd": {}}, r"options.models.conv1dd: unknown model 'conv1dd'; did you mean 'conv1d'"),
+    (["conv1d"], {"conv1dd": {}}, r"training.model_options.conv1dd: unknown model 'conv1dd'; did you mean 'conv1d'"),
     (["conv1d"], {"conv1d": {"dropout": "0.3"}}, r"dropout: must be a finite number like its default 0.3"),
     (["conv1d"], {"conv1d": {"kernel_size": 3.0}}, r"kernel_size: must be an integer"),
     (["conv1d"], {"conv1d": {"filters": 8}}, r"filters: must be a list"),
@@ -137,7 +137,7 @@ def test_model_options_are_checked_against_the_builders(models, options, message
 def test_good_model_options_pass_and_unused_ones_are_noted():
     report = check_model_options(["conv1d"], {"conv1d": {"filters": [8], "kernel_size": 3, "dropout": 0},
                                               "vgg": {"dropout": 0.2}})
-    assert report.notes == ["options.models.vgg is set, but 'vgg' is not among the run's models ['conv1d']: unused"]
+    assert report.notes == ["training.model_options.vgg is set, but 'vgg' is not among the run's models ['conv1d']: unused"]
 
 
 def test_resources_a_run_needs_are_checked_before_work(tmp_path):
@@ -145,7 +145,7 @@ def test_resources_a_run_needs_are_checked_before_work(tmp_path):
         check_resources(RunConfig(models=["transfer"]))
     with pytest.raises(PlanError, match="encoder .*nowhere: no such file or folder"):
         check_resources(RunConfig(models=["transfer"],
-                                  options={"models": {"transfer": {"encoder": str(tmp_path / "nowhere")}}}))
+                                  training=TrainingConfig(model_options={"transfer": {"encoder": str(tmp_path / "nowhere")}})))
     with pytest.raises(PlanError, match="corruption 'background_noise' needs noise_dir: pass --noise-dir"):
         check_resources(RunConfig(corruptions=["background_noise"]))
     with pytest.raises(PlanError, match="noise_dir .*: no such folder"):
@@ -163,7 +163,7 @@ def test_resources_a_run_needs_are_checked_before_work(tmp_path):
 
 def test_check_run_lists_every_problem_at_once_and_validates_the_config(tmp_path):
     config = RunConfig(models=["transfer", "conv1d"], policies=["none", "specaugment"], reference_model="vgg",
-                       options={"models": {"conv1d": {"kernal_size": 3}}})
+                       training=TrainingConfig(model_options={"conv1d": {"kernal_size": 3}}))
     with pytest.raises(PlanError) as caught:
         check_run(config)
     problems = caught.value.problems
@@ -171,7 +171,7 @@ def test_check_run_lists_every_problem_at_once_and_validates_the_config(tmp_path
     assert any("cannot train with policy 'specaugment'" in p for p in problems)
     assert any("reference model 'vgg'" in p for p in problems)
     with pytest.raises(ConfigError, match="policy_probability"):
-        check_run(RunConfig(options={"policy_probability": 7}))
+        check_run(RunConfig(training=TrainingConfig(policy_probability=7)))
     assert isinstance(check_run(RunConfig()), plan.PlanReport)
 
 
@@ -194,7 +194,6 @@ def test_clip_length_bounds_are_the_analysis_window_and_what_a_batch_fits_in_mem
 def test_a_test_corpus_given_twice_is_refused():
     from keras_audio.suite.plan import check_test_corpora
 
-    config = RunConfig(options={"test_corpora": [{"corpus": "csv", "data_dir": "/a"},
-                                                 {"corpus": "csv", "data_dir": "/b"}]})
+    config = RunConfig(evaluation=EvaluationConfig(test_corpora=[CorpusSpec("csv", "/a"), CorpusSpec("csv", "/b")]))
     with pytest.raises(PlanError, match="--test-corpus csv is given 2 times"):
         check_test_corpora(config, None)

@@ -8,6 +8,7 @@ import random
 import numpy as np
 import pytest
 
+from keras_audio.suite.records import EvaluatedModel
 from keras_audio.suite.results import ModelKey, PredictionsError, describe_test_set, read_predictions, write_predictions
 from keras_audio.suite.results import TestSetPredictions as Predictions  # not a pytest class
 
@@ -45,8 +46,8 @@ def written(tmp_path):
     test_set = _test_set()
     path = tmp_path / "predictions.csv.gz"
     write_predictions([test_set], path)
-    described = [describe_test_set(test_set, CONDITIONS)]
-    models = [{"model": k.model, "policy": k.policy, "seed": k.seed, "fold": k.fold} for k in KEYS]
+    described = [describe_test_set(test_set, CONDITIONS, corpus="toy", task="gender")]
+    models = [EvaluatedModel.of(k, "models") for k in KEYS]
     return test_set, path, described, models
 
 
@@ -90,4 +91,4 @@ def test_the_file_must_hold_the_clips_and_models_evaluation_json_lists(written):
         read_predictions(path, CLASSES, described, models)
     write_predictions([test_set], path)
     with pytest.raises(PredictionsError, match=r"no predictions of model\(s\) \['vgg / none / seed 0'\]"):
-        read_predictions(path, CLASSES, described, models + [{"model": "vgg", "policy": "none", "seed": 0}])
+        read_predictions(path, CLASSES, described, models + [EvaluatedModel.of(ModelKey("vgg", "none", 0), "models")])

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_audio.suite.config import CorpusSpec
 from keras_audio.suite.experiment import rereport, run_evaluation, run_experiment
 from keras_audio.suite.tables import read_long_table
 from tests.tiny_run import tiny_config as _config, write_tone_corpus
@@ -35,7 +36,7 @@ def shifted_run(corpus, tmp_path_factory):
 
     tmp_path = tmp_path_factory.mktemp("stages")
     config = _config(corpus, tmp_path, None)
-    config.options["test_corpora"] = [{"corpus": "csv", "data_dir": str(corpus)}]
+    config.evaluation.test_corpora = [CorpusSpec("csv", str(corpus))]
     config.epochs, config.patience = 4, 10
     config.save(tmp_path / "config.json")
     assert cli.main(_argv(tmp_path, "whole")) == 0
@@ -44,8 +45,8 @@ def shifted_run(corpus, tmp_path_factory):
 
 def _rows(run, test_corpus=None):
     rows = read_long_table(run / "table.csv")
-    return [{k: r[k] for k in ("model", "corruption", "severity", "accuracy", "balanced_accuracy", "n")}
-            for r in rows if test_corpus is None or r["test_corpus"] == test_corpus]
+    return [{k: getattr(r, k) for k in ("model", "corruption", "severity", "accuracy", "balanced_accuracy", "n")}
+            for r in rows if test_corpus is None or r.test_corpus == test_corpus]
 
 
 def test_evaluating_a_runs_exports_alone_gives_the_runs_numbers(shifted_run, corpus):
@@ -104,15 +105,14 @@ def test_two_corpora_train_together_and_each_is_reported(corpus, tmp_path):
 
     config = cli.build_config(cli.build_parser().parse_args(
         ["run", "--corpus", f"csv={corpus}", "--corpus", f"folder={corpus.parent}", "--no-shared-data"]))
-    assert config.corpus == "csv+folder" and [s["corpus"] for s in config.options["corpora"]] == ["csv", "folder"]
+    assert config.corpus == "csv+folder" and [s.corpus for s in config.data.corpora] == ["csv", "folder"]
     base = _config(corpus, tmp_path, "together")
     base.corpus, base.corruptions, base.severities = "csv+copy", ["white_noise"], [1]  # the grid is not the point
-    base.options["corpora"] = [{"corpus": "csv", "data_dir": str(corpus)},
-                               {"corpus": "csv", "data_dir": str(corpus), "name": "copy"}]
+    base.data.corpora = [CorpusSpec("csv", str(corpus)), CorpusSpec("csv", str(corpus), name="copy")]
     run = run_experiment(base, progress=False, log=QUIET)
     rows = read_long_table(run / "table.csv")
-    assert {r["test_corpus"] for r in rows} == {"in-domain", "csv (its test split)", "copy (its test split)"}
-    assert {r["n"] for r in rows if r["test_corpus"] == "in-domain"} == {16}  # both corpora's test clips
+    assert {r.test_corpus for r in rows} == {"in-domain", "csv (its test split)", "copy (its test split)"}
+    assert {r.n for r in rows if r.test_corpus == "in-domain"} == {16}  # both corpora's test clips
     training = json.loads((run / "training.json").read_text())
     assert training["manifest"]["speakers"] == 32  # speakers are kept apart per corpus (prefixed)
 
@@ -189,7 +189,7 @@ def test_the_report_matches_prediction_rows_by_key_and_names_a_missing_one(shift
     body[first], body[second] = body[second], body[first]
     _write_predictions(path, [header, *body])
     assert cli.main(["report", str(copy)]) == 0
-    assert {r["accuracy"] for r in read_long_table(copy / "table.csv")} == {1.0}
+    assert {r.accuracy for r in read_long_table(copy / "table.csv")} == {1.0}
 
     missing = body.pop(second)[column["clip_id"]]
     _write_predictions(path, [header, *body])
@@ -255,7 +255,7 @@ def test_an_evaluation_only_corpus_is_scored_with_split_all(shifted_run, corpus,
     assert cli.main(["--home", str(tmp_path), "evaluate", str(run), "--corpus", "csv", "--data-dir", str(only),
                      "--split", "all", "--corruptions", "white_noise", "--severities", "1", "--no-shared-data",
                      "--no-progress", "--out", str(tmp_path / "r"), "--run-name", "only"]) == 0
-    assert {r["n"] for r in read_long_table(tmp_path / "r" / "only" / "table.csv")} == {32}
+    assert {r.n for r in read_long_table(tmp_path / "r" / "only" / "table.csv")} == {32}
 
 
 def test_an_os_error_is_one_line_and_exit_code_2(shifted_run, corpus, tmp_path, capsys):

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from keras_audio.suite.records import ResultRow
 from keras_audio.suite.tables import (
     LONG_COLUMNS, interval_text, markdown_table, mean_sd, read_long_table, render_markdown, write_json,
     write_long_table, write_plots,
@@ -17,18 +18,17 @@ def _rows(seeds=(0,), folds=("",)):
     for seed in seeds:
         for fold in folds:
             for corruption, severity, accuracy in (("clean", 0, 0.9), ("speed", 1, 0.8), ("speed", 3, 0.6)):
-                rows.append({"model": "conv1d", "policy": "none", "seed": seed, "fold": fold, "corruption": corruption,
-                             "severity": severity, "accuracy": accuracy + 0.01 * seed, "balanced_accuracy": accuracy,
-                             "n": 40, "ci_low": accuracy - 0.1, "ci_high": accuracy + 0.05})
+                rows.append(ResultRow("conv1d", "none", seed, fold, corruption, severity, accuracy + 0.01 * seed,
+                                      accuracy, 40, ci_low=accuracy - 0.1, ci_high=accuracy + 0.05))
     return rows
 
 
 def _summaries(rows):
     summaries = []
-    for key in dict.fromkeys((r["seed"], r["fold"]) for r in rows):
-        group = [r for r in rows if (r["seed"], r["fold"]) == key]
-        clean = [r["accuracy"] for r in group if r["corruption"] == "clean"][0]
-        spoiled = [r["accuracy"] for r in group if r["corruption"] != "clean"]
+    for key in dict.fromkeys((r.seed, r.fold) for r in rows):
+        group = [r for r in rows if (r.seed, r.fold) == key]
+        clean = [r.accuracy for r in group if r.corruption == "clean"][0]
+        spoiled = [r.accuracy for r in group if r.corruption != "clean"]
         summaries.append({"model": "conv1d", "policy": "none", "seed": key[0], "fold": key[1], "clean": clean,
                           "mean_spoiled": float(np.mean(spoiled)), "worst_corruption": "speed",
                           "worst_accuracy": float(np.mean(spoiled)), "per_corruption": {"speed": float(np.mean(spoiled))}})
@@ -43,10 +43,10 @@ def test_long_table_round_trip(tmp_path):
     back = read_long_table(tmp_path / "table.csv")
     assert len(back) == len(rows)
     for original, read in zip(rows, back):
-        assert read["seed"] == original["seed"] and read["severity"] == original["severity"]
-        assert read["accuracy"] == pytest.approx(original["accuracy"])
-        assert read["ci_low"] == pytest.approx(original["ci_low"])
-        assert read["n"] == 40 and read["fold"] == ""
+        assert read.seed == original.seed and read.severity == original.severity
+        assert read.accuracy == pytest.approx(original.accuracy)
+        assert read.ci_low == pytest.approx(original.ci_low)
+        assert read.n == 40 and read.fold == ""
 
 
 def test_long_table_without_intervals_reads_nan(tmp_path):
@@ -54,7 +54,7 @@ def test_long_table_without_intervals_reads_nan(tmp_path):
     path.write_text("model,policy,seed,fold,corruption,severity,accuracy,balanced_accuracy,n\n"
                     "m,none,0,,clean,0,0.5,0.5,10\n")
     (row,) = read_long_table(path)
-    assert math.isnan(row["ci_low"]) and math.isnan(row["ci_high"])
+    assert math.isnan(row.ci_low) and math.isnan(row.ci_high)
 
 
 def test_long_table_refuses_another_csv(tmp_path):

@@ -2,12 +2,14 @@
 and metrics.json equal what predictions.csv.gz gives; refusals of held-out policies through `run_experiment`."""
 
 import json
+import math
 
 import numpy as np
 import pytest
 
 from keras_audio.grid import MCE_MIN_REFERENCE_ERROR
 from keras_audio.suite.experiment import run_experiment
+from keras_audio.suite.records import HeldOutFigures, ResultRow
 from keras_audio.suite.tables import heldout_results, render_heldout
 from keras_audio.suite.results import ModelKey, read_predictions
 from tests.tiny_run import tiny_config, write_tone_corpus
@@ -16,11 +18,9 @@ FAMILIES = {"noise": ("white_noise", "pink_noise"), "pitch_tempo": ("speed",), "
 
 
 def _rows(model, policy, seed, accuracies):
-    rows = [{"model": model, "policy": policy, "seed": seed, "fold": "", "corruption": "clean", "severity": 0,
-             "accuracy": accuracies.pop("clean")}]
+    rows = [ResultRow(model, policy, seed, "", "clean", 0, accuracies.pop("clean"), math.nan, 10)]
     for (corruption, severity), accuracy in accuracies.items():
-        rows.append({"model": model, "policy": policy, "seed": seed, "fold": "", "corruption": corruption,
-                     "severity": severity, "accuracy": accuracy})
+        rows.append(ResultRow(model, policy, seed, "", corruption, severity, accuracy, math.nan, 10))
     return rows
 
 
@@ -40,30 +40,30 @@ def test_figures_from_rows_follow_the_definition():
     held_out = {"suite-minus:noise": ("noise", "suite"), "suite-minus:pitch_tempo": ("pitch_tempo", "suite"),
                 "suite-minus:room": ("room", "suite")}
     result = heldout_results(rows, held_out, FAMILIES, ("m", "none"), MCE_MIN_REFERENCE_ERROR)
-    assert result["families"] == {"noise": ["white_noise", "pink_noise"], "pitch_tempo": ["speed"], "room": ["reverb"]}
-    assert result["excluded"] == ["room"]  # the reference errs on 0.1 % of the reverb clips
-    by_family = {r["family"]: r for r in result["rows"]}
+    assert result.families == {"noise": ("white_noise", "pink_noise"), "pitch_tempo": ("speed",), "room": ("reverb",)}
+    assert result.excluded == ("room",)  # the reference errs on 0.1 % of the reverb clips
+    by_family = {r.family: r for r in result.rows}
     noise = by_family["noise"]
-    assert noise["held_out"] == pytest.approx(0.75) and noise["trained_on"] == pytest.approx(0.85)
-    assert noise["clean_held_out"] == 0.87 and noise["clean_trained_on"] == 0.88
+    assert noise.held_out == pytest.approx(0.75) and noise.trained_on == pytest.approx(0.85)
+    assert noise.clean_held_out == 0.87 and noise.clean_trained_on == 0.88
     # reference errors on noise: seed 0 (0.2+0.4+0.3+0.5) = 1.4, seed 1 (0.4+0.6+0.5+0.7) = 2.2 -> mean 1.8
-    assert noise["ce_held_out"] == pytest.approx(1.0 / 1.8) and noise["ce_trained_on"] == pytest.approx(0.6 / 1.8)
+    assert noise.ce_held_out == pytest.approx(1.0 / 1.8) and noise.ce_trained_on == pytest.approx(0.6 / 1.8)
     # speed: reference (0.1+0.3, 0.3+0.5) -> 0.6; held out 0.2+0.4 = 0.6; trained on 0.2
-    assert by_family["pitch_tempo"]["ce_held_out"] == pytest.approx(1.0)
-    assert by_family["pitch_tempo"]["ce_trained_on"] == pytest.approx(0.2 / 0.6)
-    assert by_family["room"]["ce_held_out"] is None and by_family["room"]["held_out"] == pytest.approx(0.998)
-    (summary,) = result["summaries"]
-    assert summary["families"] == ["noise", "pitch_tempo"]
-    assert summary["mce_held_out"] == pytest.approx((1.0 / 1.8 + 1.0) / 2)
-    assert summary["mce_trained_on"] == pytest.approx((0.6 / 1.8 + 0.2 / 0.6) / 2)
+    assert by_family["pitch_tempo"].ce_held_out == pytest.approx(1.0)
+    assert by_family["pitch_tempo"].ce_trained_on == pytest.approx(0.2 / 0.6)
+    assert by_family["room"].ce_held_out is None and by_family["room"].held_out == pytest.approx(0.998)
+    (summary,) = result.summaries
+    assert summary.families == ("noise", "pitch_tempo")
+    assert summary.mce_held_out == pytest.approx((1.0 / 1.8 + 1.0) / 2)
+    assert summary.mce_trained_on == pytest.approx((0.6 / 1.8 + 0.2 / 0.6) / 2)
     text = render_heldout(result, MCE_MIN_REFERENCE_ERROR)
     assert "| m | suite / suite-minus:F | 0.880 | 0.78 | 0.33 | 2 |" in text
     assert "| m | noise | suite-minus:noise | 0.870 | 0.750 | 0.850 | 0.880 | 0.56 | 0.33 |" in text
     assert "Left out of mCE (the reference errs on under 1% of their clips): room." in text
 
     unreferenced = heldout_results(rows, held_out, FAMILIES, None, MCE_MIN_REFERENCE_ERROR)
-    assert all(r["ce_held_out"] is None for r in unreferenced["rows"])
-    assert unreferenced["summaries"][0]["mce_held_out"] is None
+    assert all(r.ce_held_out is None for r in unreferenced.rows)
+    assert unreferenced.summaries[0].mce_held_out is None
     assert "No CE or mCE: no reference model" in render_heldout(unreferenced, MCE_MIN_REFERENCE_ERROR)
     assert heldout_results(rows, {}, FAMILIES, ("m", "none"), MCE_MIN_REFERENCE_ERROR) is None
 
@@ -95,6 +95,8 @@ def test_the_tiny_run_trains_every_held_out_policy(heldout_run):
 def test_the_table_equals_what_the_predictions_give(heldout_run):
     metrics = json.loads((heldout_run / "metrics.json").read_text())
     heldout = metrics["heldout"]
+    figures = HeldOutFigures.read(heldout_run / "metrics.json")  # the reader gives back what was written
+    assert figures.to_json() == heldout and figures.reference == ("conv1d", "none")
     assert heldout["families"] == {"noise": ["white_noise"]}  # speed's family was not held out
     assert heldout["reference"] == {"model": "conv1d", "policy": "none"}
     (test_set,) = read_predictions(heldout_run / "predictions.csv.gz", metrics["classes"])

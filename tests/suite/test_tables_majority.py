@@ -9,7 +9,8 @@ import numpy as np
 from keras_audio.suite import cli, results
 from keras_audio.suite.config import RunConfig
 from keras_audio.suite.results import ModelKey, write_predictions
-from keras_audio.suite.stages.evaluate import EVALUATION_FILE, PREDICTIONS_FILE
+from keras_audio.suite.records import EVALUATION_FILE
+from keras_audio.suite.stages.evaluate import PREDICTIONS_FILE
 
 CLASSES = ("female", "male")
 Y_TRUE = np.array([0] * 7 + [1] * 3)  # majority-class baseline 0.7

@@ -74,7 +74,7 @@ def decode_clips(config: RunConfig, manifest: Manifest, timer, log: Callable, pr
 def load_training_clips(config: RunConfig, timer, log: Callable, progress: bool,
                         before_decode: Callable[[Manifest], None] | None = None) -> tuple[CorpusClips, PlanReport]:
     """The run's training corpus, checked (`plan.check_plan`, every round, before decoding and again without
-    the bad files): `config.corpus`, or the corpora of `options.corpora` joined into one (`corpora.combined`:
+    the bad files): `config.corpus`, or the corpora of `data.corpora` joined into one (`corpora.combined`:
     labels matched by name, each corpus's split kept, decoded together). `before_decode` is called with its
     manifest after that check, before decoding (the run's test corpora are checked there).
 
@@ -90,22 +90,22 @@ def load_training_clips(config: RunConfig, timer, log: Callable, progress: bool,
         if before_decode is not None and settings is None:
             before_decode(manifest)
 
-    specs = config.options.get("corpora")
+    specs = config.data.corpora
     if not specs:
         clips = load_clips(config, config.corpus, config.data_dir, config.task, timer, log, progress,
-                           config.options.get("corpus", {}), before_decode=check)
+                           config.data.corpus_options, before_decode=check)
         if clips.bad_files:  # the splits without the bad files must still hold every class
             check(clips.manifest, dataclasses.replace(config.plan, content_hash=False))
         return clips, report
     manifests = []
     with timer("corpus"):
         for spec in specs:
-            manifest = corpora.load_corpus(spec["corpus"], spec.get("data_dir"), spec.get("task") or config.task,
-                                           config.seed, progress=progress, **spec.get("options", {}))
-            log(f"      {spec['corpus']}: {len(manifest)} clips, {manifest.frame['speaker'].nunique()} speakers, "
+            manifest = corpora.load_corpus(spec.corpus, spec.data_dir, spec.task or config.task,
+                                           config.seed, progress=progress, **spec.options)
+            log(f"      {spec.corpus}: {len(manifest)} clips, {manifest.frame['speaker'].nunique()} speakers, "
                 f"classes {list(manifest.classes)}")
             manifests.append(manifest)
-        manifest = combine(manifests, [spec.get("name") or spec["corpus"] for spec in specs])
+        manifest = combine(manifests, [spec.name or spec.corpus for spec in specs])
     check(manifest)
     log(f"      together: {len(manifest)} clips, task {manifest.task}, classes {list(manifest.classes)}; the training "
         f"stream draws from the {len(specs)} corpora equally")
@@ -124,12 +124,12 @@ def write_bad_files(bad_files: list[BadFile], path: Path) -> None:
 
 
 def rounds(manifest: Manifest, config: RunConfig) -> list[tuple[str, Manifest]]:
-    """One round normally; one per fold for cross-validation (`options.cross_validation`).
+    """One round normally; one per fold for cross-validation (`data.cross_validation`).
 
     Raises:
         ValueError: cross-validation asked for on a corpus without a ``fold`` column.
     """
-    if not config.options.get("cross_validation"):
+    if not config.data.cross_validation:
         return [("", manifest)]
     if "fold" not in manifest.frame.columns:
         raise ValueError(f"cross-validation: corpus {manifest.name!r} has no 'fold' column (ESC-50 has one; "

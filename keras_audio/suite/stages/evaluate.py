@@ -16,7 +16,6 @@ fed crops (and whole-clip windows) of its own clip length, whatever else is eval
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -28,16 +27,14 @@ from keras_audio.corruptions.base import name_hash
 from keras_audio.grid import UTTERANCE, Condition, GridResult, evaluate_grid, grid, utterance_probabilities
 from keras_audio.features import LogMelSpectrogram
 from keras_audio.manifest import Manifest
-from keras_audio.suite.grid_parts import DEFAULT_TIMEOUT_SECONDS, fingerprint, grid_split
+from keras_audio.suite.grid_parts import fingerprint, grid_split
 from keras_audio.pipeline import spoil_clip
 from keras_audio.loader import LoadedModel, load_predictor
-from keras_audio.suite.tables import write_json
+from keras_audio.suite.records import EvaluatedModel, EvaluationRecord, TrainingRecord
 from keras_audio.suite.results import ModelKey, TestSetPredictions, describe_test_set, write_predictions
 from keras_audio.suite.stages.data import CorpusClips, build_suite, rounds
-from keras_audio.suite.stages.train import TRAINING_FILE
-from keras_audio.streaming import DEFAULT_STREAM_THRESHOLD_GB, make_source, resolve_source
+from keras_audio.streaming import make_source, resolve_source
 
-EVALUATION_FILE = "evaluation.json"
 PREDICTIONS_FILE = "predictions.csv.gz"
 GALLERY_FILE = "gallery.npz"
 IN_DOMAIN = "in-domain"
@@ -73,10 +70,7 @@ def in_domain_test_sets(config: RunConfig, clips: CorpusClips) -> list[TestSet]:
 def trained_models(run_dir: Path, **described) -> list[tuple[ModelKey, LoadedModel]]:
     """Every model `training.json` lists, loaded from its export (`described`: values the exports' metadata
     must agree with, see `loader.load_predictor`)."""
-    training = json.loads((run_dir / TRAINING_FILE).read_text())
-    return [(ModelKey(m["model"], m["policy"], m["seed"], m["fold"]), load_predictor(run_dir / m["export"],
-                                                                                     **described))
-            for m in training["models"]]
+    return [(m.key, load_predictor(run_dir / m.export, **described)) for m in TrainingRecord.read(run_dir).models]
 
 
 def evaluate_models(chosen: list[tuple[ModelKey, LoadedModel]], source, conditions: list[Condition],
@@ -118,17 +112,16 @@ def evaluate_stage(config: RunConfig, run_dir: Path, models: list[tuple[ModelKey
     if lengths != {config.clip_samples}:
         notes.append("each model fed clips of its own length: " + "; ".join(
             f"{key.label}: {m.clip_seconds:g} s" for key, m in models))
-    # With options.shared_dir and several workers in TF_CONFIG, each worker takes a share of the conditions.
-    split = grid_split(config.options.get("shared_dir"), config.run_name,
-                       config.options.get("shared_timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
+    # With evaluation.shared_dir and several workers in TF_CONFIG, each worker takes a share of the conditions.
+    split = grid_split(config.evaluation.shared_dir, config.run_name, config.evaluation.shared_timeout_seconds)
     results: list[TestSetPredictions] = []
     gallery: dict = {}
     described = []
     for number, test_set in enumerate(test_sets, start=1):
         chosen = [(key, model) for key, model in models
                   if not (test_set.fold and key.fold and key.fold != test_set.fold)]
-        source = make_source(resolve_source(config.options.get("source", "auto"), test_set.clips.store, test_set.test,
-                                            config.options.get("stream_threshold_gb", DEFAULT_STREAM_THRESHOLD_GB)),
+        source = make_source(resolve_source(config.data.source, test_set.clips.store, test_set.test,
+                                            config.data.stream_threshold_gb),
                              test_set.clips.store, test_set.test)
         suite, missing = build_suite(config, test_set.clips.store, test_set.train)
         if missing:
@@ -165,13 +158,11 @@ def evaluate_stage(config: RunConfig, run_dir: Path, models: list[tuple[ModelKey
                             severity=-1 if gallery["severity"] is None else gallery["severity"],
                             names=np.array(list(gallery["spectrograms"])),
                             spectrograms=np.stack(list(gallery["spectrograms"].values())))
-    write_json({"classes": list(results[0].class_names) if results else [],
-                "task": test_sets[0].test.task if test_sets else "", "test_sets": described,
-                "notes": list(dict.fromkeys(notes)), "seed": config.seed,
-                "models": [{"model": k.model, "policy": k.policy, "seed": k.seed, "fold": k.fold,
-                            "source": str(m.source), "sample_rate": m.sample_rate, "clip_samples": m.clip_samples}
-                           for k, m in models]},
-               run_dir / EVALUATION_FILE)
+    EvaluationRecord(classes=tuple(results[0].class_names) if results else (),
+                     task=test_sets[0].test.task if test_sets else "", notes=tuple(dict.fromkeys(notes)),
+                     test_sets=tuple(described), seed=config.seed,
+                     models=tuple(EvaluatedModel.of(k, m.source, m.sample_rate, m.clip_samples) for k, m in models)
+                     ).write(run_dir)
     return results
 
 

@@ -7,6 +7,7 @@ trained in this run folder, `training.json` and `history.json`. Writes `table.cs
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,26 +30,25 @@ from keras_audio.suite.results import (
 )
 from keras_audio.suite.run_record import build_record
 from keras_audio.statistics import DEFAULT_RESAMPLES
-from keras_audio.suite.stages.evaluate import EVALUATION_FILE, PREDICTIONS_FILE, focus_severity, read_gallery
-from keras_audio.suite.stages.train import TRAINING_FILE
+from keras_audio.suite.records import (
+    METRICS_FILE, TRAINING_FILE, EvaluationRecord, HeldOutFigures, ResultRow, TrainingRecord,
+)
+from keras_audio.suite.stages.evaluate import PREDICTIONS_FILE, focus_severity, read_gallery
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def report_stage(config: RunConfig, run_dir: Path, timer, log: Callable[[str], None],
                  total_started: float | None = None) -> str:
     """Write the run's tables, plots and record; returns the text of `table.md`."""
-    training = _read_json(run_dir / TRAINING_FILE)
-    evaluation = _read_json(run_dir / EVALUATION_FILE)
-    classes = evaluation["classes"]
+    # Models evaluated outside a run (`keras-audio evaluate`, `score`) have no training record.
+    training = TrainingRecord.read(run_dir) if (run_dir / TRAINING_FILE).is_file() else None
+    evaluation = EvaluationRecord.read(run_dir)
+    classes = list(evaluation.classes)
     with timer("report"):
         # Matched by key and checked against what evaluation.json says was scored (older folders: no check).
-        test_sets = read_predictions(run_dir / PREDICTIONS_FILE, classes, evaluation.get("test_sets") or None,
-                                     evaluation.get("models") or None)
+        test_sets = read_predictions(run_dir / PREDICTIONS_FILE, classes, evaluation.test_sets or None,
+                                     evaluation.models or None)
         # The first test set is the run's own (its corpus's test split, or the corpus `evaluate` scored);
         # the others are the corpora of --test-corpus, reported beside it.
         primary = test_sets[0].name
@@ -68,52 +68,59 @@ def report_stage(config: RunConfig, run_dir: Path, timer, log: Callable[[str], N
             if key in whole_clip:  # beside the centre crop: the whole clip, windows averaged
                 summary["clean_utterance"] = whole_clip[key]["accuracy"]
         notes = (["split by utterance (the dataset's own protocol): the same speakers are in train and test"]
-                 if training.get("split_unit") == "utterance" else []) + training.get("plan_warnings", []) \
-            + evaluation.get("notes", [])
+                 if training is not None and training.split_unit == "utterance" else []) \
+            + (list(training.plan_warnings) if training is not None else []) + list(evaluation.notes)
         table_md, plot_problems = _write_tables(config, run_dir, training, evaluation, in_domain, rows,
                                                 run_summaries, replicate_sets, reference, notes, log, others)
     record = build_record(
-        repo=REPO, manifest_summary=training.get("manifest", {}),
-        bad_files=[BadFile(**b) for b in training.get("bad_files", [])], stage_seconds=timer.seconds,
+        repo=REPO, manifest_summary=training.manifest if training is not None else {},
+        bad_files=[BadFile(**b) for b in training.bad_files] if training is not None else [],
+        stage_seconds=timer.seconds,
         total_seconds=None if total_started is None else time.perf_counter() - total_started,
-        models=training.get("models", []),
+        models=[m.to_json() for m in training.models] if training is not None else [],
         extra={"stages_note": "train includes export; report includes the gallery and the plots",
                "plots": sorted(p.name for p in (run_dir / "plots").glob("*.png")), "plot_problems": plot_problems})
     write_json(record, run_dir / "record.json")
     return table_md
 
 
-def _model_info(training: Mapping) -> dict[tuple, dict]:
+def _model_info(training: TrainingRecord | None) -> dict[tuple, dict]:
     info: dict[tuple, dict] = {}
-    for m in training.get("models", []):
-        entry = info.setdefault((m["model"], m["policy"]), {"params": m["params"], "train_seconds": []})
-        entry["train_seconds"].append(m["train_seconds"])
+    for m in training.models if training is not None else ():
+        entry = info.setdefault((m.model, m.policy), {"params": m.params, "train_seconds": []})
+        entry["train_seconds"].append(m.train_seconds)
     return info
 
 
-def _histories(run_dir: Path) -> dict[str, dict]:
-    histories = _read_json(run_dir / "history.json")
+def _histories(run_dir: Path, training: TrainingRecord | None) -> dict[str, dict]:
+    """`history.json`'s learning curves by model label (its keys: ``model/policy/seed[/fold]``)."""
+    path = run_dir / "history.json"
+    if not path.is_file():
+        return {}
+    trained = {m.key: m.key for m in training.models} if training is not None else {}
     labelled = {}
-    for path, history in histories.items():
-        model, policy, seed, *fold = path.split("/")
-        labelled[ModelKey(model, policy, int(seed), fold[0] if fold else "").label] = history
+    for name, history in json.loads(path.read_text()).items():
+        model, policy, seed, *fold = name.split("/")
+        key = ModelKey.from_label(model, policy, int(seed), fold[0] if fold else "")
+        labelled[trained.get(key, key).label] = history
     return labelled
 
 
-def _write_tables(config: RunConfig, run_dir: Path, training: Mapping, evaluation: Mapping,
-                  in_domain: Sequence[TestSetPredictions], rows: list[dict], run_summaries: list[dict],
+def _write_tables(config: RunConfig, run_dir: Path, training: TrainingRecord | None, evaluation: EvaluationRecord,
+                  in_domain: Sequence[TestSetPredictions], rows: list[ResultRow], run_summaries: list[dict],
                   replicate_sets: list, reference, notes: list[str], log,
                   others: Sequence[TestSetPredictions] = ()) -> tuple[str, list[str]]:
     primary = in_domain[0].name
     shift = {t.name: long_rows(t, config.seed)[0] for t in others}
-    write_long_table([{**r, "test_corpus": primary} for r in rows] +
-                     [{**r, "test_corpus": name} for name, shift_rows in shift.items() for r in shift_rows],
+    write_long_table([dataclasses.replace(r, test_corpus=primary) for r in rows] +
+                     [dataclasses.replace(r, test_corpus=name) for name, shift_rows in shift.items()
+                      for r in shift_rows],
                      run_dir / "table.csv")
     baselines = {t.fold: majority_baseline(t.y_true) for t in in_domain}
     intervals = headline_intervals(replicate_sets)
-    task = training.get("task") or evaluation.get("task", "")
-    classes = list(evaluation["classes"])
-    corpus = training.get("corpus") or config.corpus
+    task = (training.task if training is not None else "") or evaluation.task
+    classes = list(evaluation.classes)
+    corpus = (training.corpus if training is not None else "") or config.corpus
     metrics = {
         "corpus": corpus, "task": task, "classes": classes, "seed": config.seed,
         "training_seeds": [config.seed + offset for offset in range(config.seeds)],
@@ -123,18 +130,19 @@ def _write_tables(config: RunConfig, run_dir: Path, training: Mapping, evaluatio
                       "interval": "percentile"},
         "intervals": [{"model": model, "policy": policy, **bounds} for (model, policy), bounds in intervals.items()],
         "summaries": run_summaries,
-        "rows": rows,
+        "rows": [r.to_json() for r in rows],
     }
     if shift:
         metrics["other_corpora"] = {
             name: {"majority_baseline": majority_baseline(t.y_true), "clips": len(t.clip_ids),
                    "speakers": len(set(t.speakers)),
-                   "summaries": _shift_summaries(shift_rows, majority_baseline(t.y_true)), "rows": shift_rows}
+                   "summaries": _shift_summaries(shift_rows, majority_baseline(t.y_true)),
+                   "rows": [r.to_json() for r in shift_rows]}
             for t in others for name, shift_rows in [(t.name, shift[t.name])]}
     heldout = _heldout(rows, reference)
     if heldout is not None:
-        metrics["heldout"] = heldout
-    write_json(metrics, run_dir / "metrics.json")
+        metrics["heldout"] = heldout.to_json()
+    write_json(metrics, run_dir / METRICS_FILE)
     first = in_domain[0]
     clips, speakers = len(first.clip_ids), len(set(first.speakers))
     baseline_text = ", ".join(f"{b:.3f}" for b in baselines.values())
@@ -164,7 +172,8 @@ def _write_tables(config: RunConfig, run_dir: Path, training: Mapping, evaluatio
     table_md = render_markdown(f"Results: {corpus} / {task}", list(dict.fromkeys(head)), run_summaries, rows,
                                _model_info(training), intervals)
     if shift:
-        table_md += "\n" + _shift_section(primary, baselines, run_summaries, metrics["other_corpora"])
+        labels = {(r.model, r.policy): r.policy_label for rows_ in [rows, *shift.values()] for r in rows_}
+        table_md += "\n" + _shift_section(primary, baselines, run_summaries, metrics["other_corpora"], labels)
     if heldout is not None:
         table_md += "\n" + render_heldout(heldout, MCE_MIN_REFERENCE_ERROR)
     (run_dir / "table.md").write_text(table_md)
@@ -182,7 +191,7 @@ def _write_tables(config: RunConfig, run_dir: Path, training: Mapping, evaluatio
     _, plot_problems = write_plots(
         run_dir / "plots", corpus=corpus_label, rows=rows,
         baseline=float(np.mean(list(baselines.values()))) if baselines else None,
-        histories=_histories(run_dir),
+        histories=_histories(run_dir, training),
         confusions=confusions(in_domain, len(classes), severity), class_names=classes,
         gallery=gallery.get("spectrograms") if gallery else None, gallery_title=gallery_title,
         hop_seconds=features.hop_length / config.sample_rate,
@@ -193,11 +202,11 @@ def _write_tables(config: RunConfig, run_dir: Path, training: Mapping, evaluatio
     return table_md, plot_problems
 
 
-def _heldout(rows: Sequence[Mapping], reference: tuple[str, str] | None) -> dict | None:
+def _heldout(rows: Sequence[ResultRow], reference: tuple[str, str] | None) -> HeldOutFigures | None:
     """The "trained with / held out" figures (`report.heldout_results`) when a policy of the run holds a family
     out (``suite-minus:F``), each compared with the policy that trained on it (``suite``)."""
     held_out = {}
-    for policy in dict.fromkeys(r["policy"] for r in rows):
+    for policy in dict.fromkeys(r.policy for r in rows):
         if policy.lower().startswith(HELD_OUT_PREFIX):
             try:
                 held_out[policy] = (held_out_family(policy), trained_on_policy(policy))
@@ -206,14 +215,14 @@ def _heldout(rows: Sequence[Mapping], reference: tuple[str, str] | None) -> dict
     return heldout_results(rows, held_out, corruption_registry.families(), reference, MCE_MIN_REFERENCE_ERROR)
 
 
-def _shift_summaries(rows: Sequence[Mapping], majority: float) -> list[dict]:
+def _shift_summaries(rows: Sequence[ResultRow], majority: float) -> list[dict]:
     """Per model × policy × seed on another corpus: `evaluate.summarize`'s figures (no mCE), balanced accuracies
     and the mark of a model that does not beat the corpus's majority-class baseline included."""
-    return summarize(rows, ("model", "policy", "seed", "fold"), majority=majority)
+    return summarize([r.metrics() for r in rows], ("model", "policy", "seed", "fold"), majority=majority)
 
 
 def _shift_section(primary: str, baselines: Mapping, run_summaries: Sequence[Mapping],
-                   other_corpora: Mapping[str, Mapping]) -> str:
+                   other_corpora: Mapping[str, Mapping], labels: Mapping[tuple[str, str], str]) -> str:
     """`table.md`'s "in-domain vs other corpora": per model × policy, accuracy on each test corpus, with its
     balanced accuracy and whether the model beats the corpus's majority-class baseline."""
     def cell(values) -> str:
@@ -226,7 +235,7 @@ def _shift_section(primary: str, baselines: Mapping, run_summaries: Sequence[Map
         headers += [f"{name} clean", "balanced", "mean spoiled", "spoiled balanced", "≤ majority"]
     lines = []
     for model, policy in keys:
-        line = [model, policy]
+        line = [model, labels.get((model, policy), policy)]
         for summaries_ in corpora.values():
             mine = [s for s in summaries_ if (s["model"], s["policy"]) == (model, policy)]
             line += [cell(s["clean"] for s in mine), cell(s.get("clean_balanced", float("nan")) for s in mine),

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -32,14 +31,15 @@ from keras_audio.mixup import Mixup
 from keras_audio.models import build_model, get_family
 from keras_audio.pipeline import evaluation_dataset, training_dataset
 from keras_audio.suite.tables import write_json
+from keras_audio.suite.record_fields import from_json, read_json_object, to_json
+from keras_audio.suite.records import TrainedModelRecord, TrainingRecord
 from keras_audio.suite.results import ModelKey
 from keras_audio.suite.stages.data import CorpusClips, build_suite, load_training_clips, rounds, write_bad_files
-from keras_audio.streaming import DEFAULT_STREAM_THRESHOLD_GB, make_source, resolve_source
+from keras_audio.streaming import make_source, resolve_source
 from keras_audio.training import (
     TrainingInputs, TrainingResult, TrainingSettings, balanced_class_weights, fit_classifier, set_global_seed,
 )
 
-TRAINING_FILE = "training.json"
 TRAINED_FILE = "trained.json"  # in each export folder, written once the model is exported
 CHECKPOINTS = "checkpoints"  # per model, a checkpoint after every epoch while it trains (`training.run_fit`)
 
@@ -55,29 +55,42 @@ class TrainedModel:
 
     def write(self, run_dir: Path) -> None:
         """`models/<tag>/trained.json`: everything but the model, so a resumed run need not train it again."""
-        write_json({"record": self.record(run_dir), "history": self.result.history, "seconds": self.result.seconds,
-                    "metadata": self.result.metadata}, self.export_dir / TRAINED_FILE)
+        saved = _SavedModel(self.record(run_dir).to_json(), self.result.history, self.result.seconds,
+                            self.result.metadata)
+        write_json(to_json(saved), self.export_dir / TRAINED_FILE)
 
     @classmethod
     def read(cls, run_dir: Path, tag: str) -> "TrainedModel | None":
+        """The model a killed run trained and exported before (None when it did not finish it).
+
+        Raises:
+            RecordError: its `trained.json` lacks a key or holds a value of the wrong type.
+        """
         path = run_dir / "models" / tag / TRAINED_FILE
         if not path.is_file():
             return None
-        saved = json.loads(path.read_text())
-        record = saved["record"]
-        result = TrainingResult(saved["history"], saved["seconds"], record["epochs_run"], record["best_epoch"],
-                                saved["metadata"])
-        key = ModelKey(record["model"], record["policy"], record["seed"], record["fold"])
-        return cls(key, record["params"], result, run_dir / record["export"], record["export_max_abs_difference"],
-                   record.get("formats", {}))
+        saved = from_json(_SavedModel, read_json_object(path), path)
+        record = TrainedModelRecord.from_json(saved.record, path, "record")
+        result = TrainingResult(saved.history, saved.seconds, record.epochs_run, record.best_epoch, saved.metadata)
+        return cls(record.key, record.params, result, run_dir / record.export, record.export_max_abs_difference,
+                   record.formats)
 
-    def record(self, run_dir: Path) -> dict:
+    def record(self, run_dir: Path) -> TrainedModelRecord:
         """The model's entry in `training.json` and `record.json`."""
-        return {"model": self.key.model, "policy": self.key.policy, "seed": self.key.seed, "fold": self.key.fold,
-                "params": self.params, "train_seconds": round(self.result.seconds, 3),
-                "epochs_run": self.result.epochs_run, "best_epoch": self.result.best_epoch,
-                "export": str(self.export_dir.relative_to(run_dir)),
-                "export_max_abs_difference": self.export_difference, "formats": self.formats}
+        return TrainedModelRecord(
+            self.key.model, self.key.policy, self.key.seed, self.key.fold, self.params, round(self.result.seconds, 3),
+            self.result.epochs_run, self.result.best_epoch, str(self.export_dir.relative_to(run_dir)),
+            self.export_difference, self.formats, pairs=self.key.pairs, mixup=self.key.mixup)
+
+
+@dataclasses.dataclass(frozen=True)
+class _SavedModel:
+    """`models/<tag>/trained.json`: `TrainedModel.write` writes it, `TrainedModel.read` reads it."""
+
+    record: dict
+    history: dict[str, list[float]]
+    seconds: float
+    metadata: dict
 
 
 def train_stage(config: RunConfig, run_dir: Path, timer, log: Callable[[str], None], progress: bool,
@@ -96,9 +109,8 @@ def train_stage(config: RunConfig, run_dir: Path, timer, log: Callable[[str], No
     trained: list[TrainedModel] = []
     for fold, round_manifest in rounds(clips.manifest, config):
         round_manifest.validate(check_files=False)
-        # In memory, or streamed from the decode cache above `options.stream_threshold_gb` (`streaming`).
-        kind = resolve_source(config.options.get("source", "auto"), clips.store, round_manifest,
-                              config.options.get("stream_threshold_gb", DEFAULT_STREAM_THRESHOLD_GB))
+        # In memory, or streamed from the decode cache above `data.stream_threshold_gb` (`streaming`).
+        kind = resolve_source(config.data.source, clips.store, round_manifest, config.data.stream_threshold_gb)
         sources = {split: make_source(kind, clips.store, round_manifest.subset(split))
                    for split in ("train", "validation", "test")}
         suite, _ = build_suite(config, clips.store, round_manifest.subset("train"))
@@ -114,13 +126,13 @@ def train_stage(config: RunConfig, run_dir: Path, timer, log: Callable[[str], No
                     with timer("train"):
                         trained.append(_train_one(config, model_name, policy_name, config.seed + seed_offset, fold,
                                                   sources, suite, round_manifest, run_dir, timer, log, progress))
-    write_json({"/".join(map(str, dataclasses.astuple(t.key))).rstrip("/"): t.result.history for t in trained},
+    write_json({"/".join(map(str, (t.key.model, t.key.policy, t.key.seed, t.key.fold))).rstrip("/"): t.result.history
+                for t in trained},
                run_dir / "history.json")
-    write_json({"corpus": config.corpus, "task": clips.manifest.task, "classes": list(clips.manifest.classes),
-                "manifest": clips.manifest.summary(), "split_unit": clips.manifest.split_unit,
-                "bad_files": [dataclasses.asdict(b) for b in clips.bad_files],
-                "plan_warnings": plan_report.warnings, "plan_notes": plan_report.notes,
-                "models": [t.record(run_dir) for t in trained]}, run_dir / TRAINING_FILE)
+    TrainingRecord(config.corpus, clips.manifest.task, tuple(clips.manifest.classes), clips.manifest.summary(),
+                   clips.manifest.split_unit, tuple(dataclasses.asdict(b) for b in clips.bad_files),
+                   tuple(plan_report.warnings), tuple(plan_report.notes),
+                   tuple(t.record(run_dir) for t in trained)).write(run_dir)
     return clips
 
 
@@ -132,18 +144,17 @@ def _train_one(config: RunConfig, model_name: str, policy_name: str, seed: int, 
         log(f"      {tag}: trained and exported before, kept")
         return finished
     set_global_seed(seed)
-    probability = config.options.get("policy_probability", 0.5)
+    probability = config.training.policy_probability
     policy = parse_policy(policy_name, suite, probability)
     family = get_family(model_name)
     # Keras models train under the run's strategy (`distribute`); the others (scikit-learn) alone, on each worker.
-    distribution = start_distribution(config.options.get("strategy", "default") if family.exporter is None
-                                      else "default")
+    distribution = start_distribution(config.training.strategy if family.exporter is None else "default")
     with distribution.scope():  # mirrored variables when distributed
         model = build_model(model_name, manifest.num_classes, config.sample_rate, config.features,
-                            spec_augment=policy.spec_augment, **config.options.get("models", {}).get(model_name, {}))
+                            spec_augment=policy.spec_augment, **config.training.model_options.get(model_name, {}))
     pairs_policy = denoising_pairs_policy(policy, suite, config.sample_rate, probability)
     # Mixup needs soft targets: a family trained outside Keras (scikit-learn) is refused by the plan check.
-    alpha = config.options.get("mixup_alpha", 0.0)
+    alpha = config.training.mixup_alpha
     mixup = Mixup(alpha, manifest.num_classes) if alpha else None
     validation_batches = max(1, int(np.ceil(len(sources["validation"]) / config.batch_size)))
     crop = "centre" if family.centre_crops else "random"
@@ -184,13 +195,13 @@ def _train_one(config: RunConfig, model_name: str, policy_name: str, seed: int, 
         result = trainer(model, inputs, settings, run_dir / "logs" / tag)
     if family.inference_model is not None:
         model = family.inference_model(model)  # drops training-only outputs (the autoencoder's reconstruction)
-    policy_label = policy_name if mixup is None else f"{policy_name} (mixup {alpha:g})"
-    if result.metadata.get("denoising_pairs") and policy.waveform is None:
-        # The model saw corrupted audio although its policy has no waveform part: the tables must say so.
-        policy_label = f"{policy_name} (pairs: {result.metadata['denoising_pairs']})"
+    # The model saw corrupted audio although its policy has no waveform part: the tables must say so.
+    pairs = (result.metadata.get("denoising_pairs") or "") if policy.waveform is None else ""
+    key = ModelKey(model_name, policy_name, seed, fold, pairs=pairs, mixup=alpha if mixup is not None else 0.0)
     log(f"      {tag}: {result.epochs_run} epochs in {result.seconds:.0f} s (best epoch {result.best_epoch})")
     with timer("export"):
-        metadata = {"model": model_name, "policy": policy_label, "seed": seed, "fold": fold,
+        metadata = {"model": model_name, "policy": policy_name, "seed": seed, "fold": fold,
+                    **({"pairs": pairs} if pairs else {}), **({"mixup": alpha} if mixup is not None else {}),
                     "corpus": config.corpus, "task": manifest.task,  # for the model card
                     "features": dataclasses.asdict(config.features), "training": result.metadata}
         probe = next(iter(evaluation_dataset(sources["test"], config.clip_samples, 8)))[0].numpy()
@@ -201,9 +212,8 @@ def _train_one(config: RunConfig, model_name: str, policy_name: str, seed: int, 
         else:
             export_dir = export_model(model, run_dir / "models" / tag, **export_kwargs)
             difference = verify_export(export_dir, model, probe)
-        formats = _export_formats(config.options.get("export_formats", []), family, model, export_dir, probe, log, tag)
-    trained = TrainedModel(ModelKey(model_name, policy_label, seed, fold), count_params(model), result, export_dir,
-                           difference, formats)
+        formats = _export_formats(config.training.export_formats, family, model, export_dir, probe, log, tag)
+    trained = TrainedModel(key, count_params(model), result, export_dir, difference, formats)
     trained.write(run_dir)  # last: its presence says the model is complete (a resumed run keeps it)
     shutil.rmtree(run_dir / CHECKPOINTS / tag, ignore_errors=True)
     return trained
