@@ -41,3 +41,17 @@ def test_a_longer_name_does_not_name_its_prefix():
     assert named_on("see `keras_audio.suite`.", "keras_audio.suite")
     assert named_on("keras_audio.suite, then", "keras_audio.suite")
     assert not named_on("keras_audio.suites", "keras_audio.suite")
+
+
+def top_modules(root: Path) -> list[str]:
+    """Page names (`grid.py`, `suite/tables.py`) of the modules of the package and of its suite, the two levels
+    the map lists file by file (other subpackages are named as a whole)."""
+    names = [p.name for p in root.glob("*.py") if p.name not in ("__init__.py", "__main__.py")]
+    names += [f"suite/{p.name}" for p in (root / "suite").glob("*.py") if p.name != "__init__.py"]
+    return sorted(names)
+
+
+def test_every_module_of_the_package_and_the_suite_is_on_the_design_page():
+    text = DESIGN_PAGE.read_text(encoding="utf-8")
+    missing = [name for name in top_modules(PACKAGE) if f"`{name}`" not in text]
+    assert not missing, f"docs/design.md does not name the modules {missing}: add each to the map"
