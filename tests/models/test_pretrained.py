@@ -121,3 +121,83 @@ def test_a_mirrored_strategy_trains_the_same_head(cached_run, corpus, tmp_path):
     config.training.strategy = "mirrored"
     run = run_experiment(config, progress=False, log=lambda line: None)
     np.testing.assert_allclose(_probabilities(run), _probabilities(cached_run), atol=1e-5)
+
+
+# ------------------------------------------------------------------- the suite's protocols with an encoder
+class _TerminateAt(keras.callbacks.Callback):
+    """Sends this process SIGTERM as epoch `epoch` begins (after `epoch` finished epochs): a kill, at a known
+    point."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            import os
+            import signal
+
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_ge2e_run_killed_in_training_then_resumed_matches_an_uninterrupted_one(cached_run, corpus, tmp_path,
+                                                                                  monkeypatch):
+    from keras_audio import training
+    from keras_audio.run_writer import SIGTERM_EXIT_CODE
+
+    def config():  # `cached_run`'s, the uninterrupted run
+        return _config(corpus, tmp_path, "resumed", "ge2e")
+
+    standard = training.standard_callbacks
+    monkeypatch.setattr(training, "standard_callbacks", lambda *a: standard(*a) + [_TerminateAt(1)])
+    with pytest.raises(SystemExit) as killed:  # the run writer turns SIGTERM into exit 143
+        run_experiment(config(), progress=False, log=lambda line: None)
+    assert killed.value.code == SIGTERM_EXIT_CODE
+    monkeypatch.undo()
+    (kept,) = (tmp_path / "results").glob(".resumed.partial-*")
+    checkpoints = [p.relative_to(kept).parts[2:] for p in kept.glob("checkpoints/ge2e-*/**/epoch-*")]
+    assert [c[-1] for c in checkpoints] == ["epoch-0001"], checkpoints  # the head's first of 2 epochs
+    log = []
+    resumed = run_experiment(config(), progress=False, log=log.append, resume=True)
+    assert any("resuming resumed" in line for line in log)
+    assert (resumed / "metrics.json").read_bytes() == (cached_run / "metrics.json").read_bytes()
+    history = [json.loads((run / "history.json").read_text()) for run in (cached_run, resumed)]
+    assert history[0] == history[1] and len(next(iter(history[0].values()))["loss"]) == 2
+    np.testing.assert_array_equal(_probabilities(resumed), _probabilities(cached_run))
+    assert _metadata(resumed)["training"]["embeddings"].startswith("cached")
+
+
+def test_held_out_corruption_families_with_ge2e(corpus, tmp_path):
+    config = _config(corpus, tmp_path, "heldout", "ge2e")
+    config.corruptions, config.epochs = ["white_noise", "speed"], 1
+    config.policies = ["suite", "suite-minus:noise"]  # two models keep it quick; no reference, so no CE
+    run = run_experiment(config, progress=False, log=lambda line: None)
+    heldout = json.loads((run / "metrics.json").read_text())["heldout"]
+    assert heldout["families"] == {"noise": ["white_noise"]}
+    (row,) = heldout["rows"]
+    assert (row["model"], row["family"], row["policy"]) == ("ge2e", "noise", "suite-minus:noise")
+    assert all(0 <= row[f] <= 1 for f in ("clean_held_out", "held_out", "trained_on", "clean_trained_on"))
+    assert "| ge2e | noise | suite-minus:noise |" in (run / "table.md").read_text()
+    # a waveform policy: both heads trained on the encoder's output for corrupted waveforms, not the cache
+    for metadata in (json.loads(p.read_text()) for p in (run / "models").glob("*/metadata.json")):
+        assert metadata["training"]["embeddings"] == "computed on every batch"
+
+
+def test_two_corpora_train_a_ge2e_head_together(corpus, tmp_path):
+    """Several training corpora: the head trains on cached embeddings, and each corpus's test split is
+    reported."""
+    from keras_audio.report import read_long_table
+
+    def config(name, **options):
+        config = _config(corpus, tmp_path, name, "ge2e", **options)
+        config.corpus = "csv+copy"
+        config.options["corpora"] = [{"corpus": "csv", "data_dir": str(corpus)},
+                                     {"corpus": "csv", "data_dir": str(corpus), "name": "copy"}]
+        return config
+
+    cached = run_experiment(config("together"), progress=False, log=lambda line: None)
+    rows = read_long_table(cached / "table.csv")
+    assert {r["test_corpus"] for r in rows} == {"in-domain", "csv (its test split)", "copy (its test split)"}
+    assert {r["n"] for r in rows if r["test_corpus"] == "in-domain"} == {16}
+    assert json.loads((cached / "training.json").read_text())["manifest"]["speakers"] == 32
+    assert _metadata(cached)["training"]["embeddings"].startswith("cached")
