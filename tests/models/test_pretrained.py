@@ -143,7 +143,7 @@ class _TerminateAt(keras.callbacks.Callback):
 def test_a_ge2e_run_killed_in_training_then_resumed_matches_an_uninterrupted_one(cached_run, corpus, tmp_path,
                                                                                   monkeypatch):
     from keras_audio import training
-    from keras_audio.run_writer import SIGTERM_EXIT_CODE
+    from keras_audio.suite.run_writer import SIGTERM_EXIT_CODE
 
     def config():  # `cached_run`'s, the uninterrupted run
         return _config(corpus, tmp_path, "resumed", "ge2e")
@@ -186,13 +186,13 @@ def test_held_out_corruption_families_with_ge2e(corpus, tmp_path):
 def test_two_corpora_train_a_ge2e_head_together(corpus, tmp_path):
     """Several training corpora: the head trains on cached embeddings, and each corpus's test split is
     reported."""
-    from keras_audio.report import read_long_table
+    from keras_audio.suite.config import CorpusSpec
+    from keras_audio.suite.tables import read_long_table
 
     def config(name, **options):
         config = _config(corpus, tmp_path, name, "ge2e", **options)
         config.corpus = "csv+copy"
-        config.options["corpora"] = [{"corpus": "csv", "data_dir": str(corpus)},
-                                     {"corpus": "csv", "data_dir": str(corpus), "name": "copy"}]
+        config.data.corpora = [CorpusSpec("csv", str(corpus)), CorpusSpec("csv", str(corpus), name="copy")]
         return config
 
     cached = run_experiment(config("together"), progress=False, log=lambda line: None)
