@@ -17,14 +17,16 @@ REPO = Path(keras_audio.__file__).parent.parent
 
 
 def _keras_audio(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=REPO, timeout=300,
-                          env=env)
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=REPO, timeout=300, env=env)
 
 
 def _imported(importtime_log: str) -> set[str]:
     """Top-level package names from a `python -X importtime` log ("import time: self | cumulative | name")."""
-    return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in importtime_log.splitlines()
-            if line.startswith("import time:") and line.count("|") == 2}
+    return {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in importtime_log.splitlines()
+        if line.startswith("import time:") and line.count("|") == 2
+    }
 
 
 @pytest.mark.parametrize("flag", ["--help", "--version"])
