@@ -16,6 +16,8 @@ from keras_audio.export import (
 from keras_audio.features import LogMelSpectrogram
 from keras_audio.models import build_model
 
+pytestmark = pytest.mark.slow  # exports SavedModels and reloads them
+
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):

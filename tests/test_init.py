@@ -79,6 +79,7 @@ def _keras_models(tmp_path):
     return models
 
 
+@pytest.mark.slow
 def test_every_family_loads_after_register_layers_alone(tmp_path):
     models = _keras_models(tmp_path)
     assert {"conv1d", "conv2d", "crnn", "lstm", "vgg", "ae_clf", "ae_clf_joint", "mlp_features", "transfer",
