@@ -12,8 +12,9 @@ Use a trained model::
     table = classifier.predict_windows("long.wav", smooth=3)  # per-window probabilities over a recording
     keras_audio.write_window_csv(table, "windows.csv")
 
-Importing the package registers every custom layer with Keras, so `keras.models.load_model("model.keras")`
-works on any model the suite saved after `import keras_audio` alone.
+`import keras_audio` is cheap: it imports neither TensorFlow nor Keras (so `keras-audio --help` answers at
+once); each public name loads its module on first use. To read a suite's `model.keras` with plain Keras, call
+`keras_audio.register_layers()` first (or `import keras_audio.layers`): it registers every custom layer.
 """
 
 import importlib
@@ -44,7 +45,9 @@ _API = {
     "export_tflite": "keras_audio.export_formats",
     "export_onnx": "keras_audio.export_formats",
 }
-__all__ = sorted(_API) + ["__version__"]
+# Subpackages reached as attributes (`keras_audio.models.build_model`), imported on first use like the API.
+_SUBMODULES = ("layers", "corruptions", "models")
+__all__ = sorted(_API) + ["__version__", *_SUBMODULES]
 
 # Modules defining the `register_keras_serializable` layers (tests/test_init.py checks the list is complete).
 _LAYER_MODULES = (
@@ -61,6 +64,8 @@ _LAYER_MODULES = (
 
 
 def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"keras_audio.{name}")  # the import sets the attribute on this module
     module = _API.get(name)
     if module is None:
         raise AttributeError(f"module 'keras_audio' has no attribute {name!r}")
@@ -70,13 +75,13 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_API))
+    return sorted(set(globals()) | set(_API) | set(_SUBMODULES))
 
 
 def register_layers() -> None:
-    """Import the modules whose custom layers a saved `model.keras` may name (done on `import keras_audio`)."""
+    """Import the modules whose custom layers a saved `model.keras` may name, registering them with Keras.
+
+    Not done on `import keras_audio`, which stays free of TensorFlow; `load_model` and the suite do it.
+    """
     for module in _LAYER_MODULES:
         importlib.import_module(module)
-
-
-register_layers()

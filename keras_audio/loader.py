@@ -190,10 +190,10 @@ def _keras_predictor(path: Path, metadata: Mapping) -> PredictFunction:
     `min_samples`, or without metadata the model's analysis window)."""
     import keras
 
+    from keras_audio import register_layers
     from keras_audio.export import analysis_window, checked_waveforms
-    from keras_audio.models import registry
 
-    registry.available()  # imports every family, registering the suite's custom layers with Keras
+    register_layers()  # every custom layer a saved model may name (`import keras_audio` registers none)
     model = keras.models.load_model(path, compile=False)
     compiled = keras_predictor(model)
     shortest = metadata_min_samples(metadata) if metadata else analysis_window(model)

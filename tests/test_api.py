@@ -184,6 +184,7 @@ def test_bad_files_name_the_file(exported, tmp_path):
         load_model(tmp_path)
 
 
+@pytest.mark.slow
 def test_loads_a_scikit_learn_export(files, tmp_path):
     rng = np.random.default_rng(0)
     x = (0.1 * rng.standard_normal((6, CLIP))).astype(np.float32)
@@ -199,6 +200,7 @@ def test_loads_a_scikit_learn_export(files, tmp_path):
                                model.predict_proba(clip[None])[0], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_loads_an_export_from_before_the_embedded_metadata(exported, files, tmp_path):
     """Version-1 exports: serving_default only, the metadata in metadata.json beside it."""
     model, _, classifier = exported

@@ -1,9 +1,12 @@
 """benchmarks/corruption_cost.py: what each column runs, the table, and the grid comparison (no timing asserted)."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tests.benchmark_modules import load_benchmark
+
+pytestmark = pytest.mark.slow  # runs the benchmark's columns and grid comparison
 
 corruption_cost = load_benchmark("corruption_cost")
 

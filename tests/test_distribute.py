@@ -31,6 +31,8 @@ from keras_audio.pipeline import ClipSource, evaluation_dataset, training_datase
 from keras_audio.streaming import StreamedClipSource
 from keras_audio.training import TrainingInputs, TrainingSettings, balanced_class_weights, run_fit, set_global_seed
 
+pytestmark = pytest.mark.slow  # training under tf.distribute strategies, worker processes
+
 SR = 8000
 CLIP = 2000
 GLOBAL_BATCH = 8

@@ -17,6 +17,8 @@ from keras_audio.features import LogMelSpectrogram
 from keras_audio.loader import load_predictor
 from keras_audio.models import build_model
 
+pytestmark = pytest.mark.slow  # exports SavedModels and reloads them
+
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):

@@ -9,6 +9,8 @@ from keras_audio.export_formats import (
 )
 from keras_audio.models import build_model
 
+pytestmark = pytest.mark.slow  # TFLite and ONNX conversions
+
 RATE = 8000
 CLIP = 4000
 FEATURES = FeatureConfig(n_fft=256, win_length=200, hop_length=80, n_mels=32)

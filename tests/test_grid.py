@@ -100,6 +100,7 @@ class _Recorder:
         return (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_the_batched_grid_sees_the_per_clip_spoiled_set_and_scores_it_alike():
     from keras_audio.corruptions import registry
     from keras_audio.grid import evaluate_grid, grid
@@ -126,6 +127,7 @@ def test_the_batched_grid_sees_the_per_clip_spoiled_set_and_scores_it_alike():
     assert len({p.tobytes() for p in reference.probabilities.values()}) == len(conditions)  # they differ
 
 
+@pytest.mark.slow
 def test_clips_spoiled_in_parts_reach_the_models_in_whole_inference_batches(monkeypatch):
     from keras_audio import grid as evaluate
     from keras_audio.corruptions import registry

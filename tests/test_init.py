@@ -1,4 +1,5 @@
-"""`import keras_audio` alone: every family's model.keras loads with plain Keras; the small API is exposed."""
+"""`import keras_audio`: free of TensorFlow, the small API exposed lazily; after `register_layers()` every family's
+model.keras loads with plain Keras."""
 
 import ast
 import json
@@ -28,6 +29,8 @@ LOADER = """
 import json, sys
 import keras_audio, keras
 import numpy as np
+
+keras_audio.register_layers()
 
 cases = json.load(open(sys.argv[1]))
 for case in cases:
@@ -76,7 +79,8 @@ def _keras_models(tmp_path):
     return models
 
 
-def test_every_family_loads_after_import_keras_audio_alone(tmp_path):
+@pytest.mark.slow
+def test_every_family_loads_after_register_layers_alone(tmp_path):
     models = _keras_models(tmp_path)
     assert {"conv1d", "conv2d", "crnn", "lstm", "vgg", "ae_clf", "ae_clf_joint", "mlp_features", "transfer",
             "sklearn_logreg.features"} <= set(models)
@@ -92,14 +96,14 @@ def test_every_family_loads_after_import_keras_audio_alone(tmp_path):
                       "safe_mode": name != "transfer+savedmodel"})
     np.save(tmp_path / "x.npy", x)
     (tmp_path / "cases.json").write_text(json.dumps(cases))
-    # A fresh interpreter that imports nothing but keras_audio and keras.
+    # A fresh interpreter that imports nothing but keras_audio and keras, and calls `register_layers()`.
     done = subprocess.run([sys.executable, "-c", LOADER, str(tmp_path / "cases.json")], capture_output=True, text=True,
                           cwd=PACKAGE.parent, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["loaded"] == len(cases)
     missing = _serializable_classes() - set(report["registered"])
-    assert not missing, f"custom layers not registered by `import keras_audio`: {sorted(missing)}"
+    assert not missing, f"custom layers not registered by `register_layers()`: {sorted(missing)}"
 
 
 def test_the_api_is_exposed_lazily():
@@ -112,3 +116,22 @@ def test_the_api_is_exposed_lazily():
     assert {"load_model", "predict_file"} & set(dir(keras_audio)) == {"load_model"}
     with pytest.raises(AttributeError, match="no attribute 'predict_everything'"):
         keras_audio.predict_everything  # noqa: B018
+
+
+def test_import_keras_audio_loads_neither_tensorflow_nor_keras():
+    probe = ("import sys, keras_audio; keras_audio.__version__; "
+             "print(sorted({'tensorflow', 'keras'} & {name.split('.')[0] for name in sys.modules}))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=PACKAGE.parent,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_subpackages_are_exported_and_imported_on_first_use():
+    assert {"layers", "corruptions", "models", "__version__", "load_model"} <= set(keras_audio.__all__)
+    assert isinstance(keras_audio.__version__, str)
+    from keras_audio import corruptions, models
+
+    assert keras_audio.models is models and keras_audio.corruptions is corruptions
+    assert keras_audio.models.build_model is build_model
+    assert {"layers", "corruptions", "models"} <= set(dir(keras_audio))

@@ -19,6 +19,8 @@ from keras_audio.models import build_model
 from keras_audio.loader import load_predictor
 from tests.tiny_run import SAMPLE_RATE, write_tone_corpus
 
+pytestmark = pytest.mark.slow  # exports models and evaluates them in every format
+
 FEATURES = FeatureConfig(n_fft=256, win_length=200, hop_length=80, n_mels=16, fmin=20.0)
 CLIPS = {"long": 4000, "short": 2400}  # 0.5 s and 0.3 s at 8 kHz; the corpus's clips last 0.5 to 0.8 s
 

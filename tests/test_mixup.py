@@ -93,6 +93,7 @@ def _source(n=12, classes=("a", "b")):
     return ClipSource(store, Manifest(frame, name="unit"))
 
 
+@pytest.mark.slow
 def test_a_mixed_training_stream_is_soft_reproducible_and_refuses_pairs():
     source = _source()
     settings = Mixup(0.3, 2)
@@ -124,6 +125,7 @@ def _tiny_inputs(mixup_alpha):
                           steps_per_epoch=6, class_weight=balanced_class_weights(y, 2), num_classes=2)
 
 
+@pytest.mark.slow
 def test_a_tiny_fit_with_mixup_runs_on_soft_targets_and_validates_on_class_ids():
     keras.utils.set_random_seed(0)
     inputs = keras.Input((4,))

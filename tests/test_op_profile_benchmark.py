@@ -22,6 +22,7 @@ def test_a_matrix_product_step_is_profiled_as_kernel_time():
     assert profile.kernel_share == pytest.approx(sum(op.share for op in profile.ops if op_profile.is_kernel(op.op_type)))
 
 
+@pytest.mark.slow
 def test_a_model_gets_a_training_and_an_inference_profile_with_its_convolutions():
     profiles = op_profile.model_profiles("conv1d", batch=2, inference_batch=2, steps=1, clip_samples=4000)
     assert [p.stage for p in profiles] == ["conv1d training (batch 2)", "conv1d inference (batch 2)"]
@@ -53,6 +54,7 @@ def test_op_names_go_to_their_layer_forward_and_gradient_apart():
     assert op_profile.layer_of("conv1d_1/Cast", layers) == "(other)"
 
 
+@pytest.mark.slow
 def test_a_model_profile_by_layer_names_the_front_end_and_the_gradients():
     training, inference = op_profile.model_profiles("conv1d", batch=2, inference_batch=2, steps=1,
                                                     clip_samples=4000, by_layer=True)

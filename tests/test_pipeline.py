@@ -89,6 +89,7 @@ def _padding(row: np.ndarray, length: int, window: int) -> np.ndarray:
 
 @pytest.mark.parametrize("name", ["white_noise", "pink_noise", "reverb", "bit_depth", "mu_law", "lowpass",
                                   "telephone", "packet_loss", "speed"])
+@pytest.mark.slow
 def test_a_short_clip_is_spoiled_at_its_own_length_then_padded(name):
     """Noise, reverberation or quantisation must not fill the zeros the pipeline appends: each test clip is
     the corruption of the recording alone, centre-padded after, on the batched and the per-clip path."""
@@ -119,6 +120,7 @@ def test_the_training_policy_spoils_the_recording_not_the_padding():
 
 
 @pytest.mark.parametrize("corruption", [None, "white_noise", "speed"])
+@pytest.mark.slow
 def test_spoiled_set_does_not_depend_on_batch_size(corruption):
     store, manifest = _store_and_manifest()
     source = ClipSource(store, manifest)
@@ -130,6 +132,7 @@ def test_spoiled_set_does_not_depend_on_batch_size(corruption):
     np.testing.assert_array_equal(one[1], manifest.label_ids)
 
 
+@pytest.mark.slow
 def test_a_clips_spoiled_version_depends_on_its_id_not_on_its_position_or_companions():
     store, manifest = _store_and_manifest()
     noise = registry.build_suite(["white_noise"], SR)["white_noise"]

@@ -58,11 +58,13 @@ def test_heatmap_with_a_missing_cell(tmp_path):
     _check_png(plots.corruption_heatmap(rows, tmp_path / "heat.png", corpus="toy / gender", baseline=0.52))
 
 
+@pytest.mark.slow
 def test_confusion_matrices(tmp_path):
     matrices = {"clean": np.array([[8, 2], [1, 9]]), "severity 3, all 5 corruptions pooled": np.array([[30, 20], [5, 45]])}
     _check_png(plots.confusion_matrices(matrices, ["female", "male"], tmp_path / "cm.png", title="conv1d / none"))
 
 
+@pytest.mark.slow
 def test_confusion_matrices_with_many_classes_and_an_empty_row(tmp_path):
     matrix = np.random.default_rng(0).integers(0, 5, (50, 50))
     matrix[3] = 0

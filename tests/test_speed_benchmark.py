@@ -40,6 +40,7 @@ def _settings(**overrides):
     return speed.SpeedSettings(**values).validate()
 
 
+@pytest.mark.slow
 def test_homework_librosa_and_suite_compute_the_same_log_mel():
     import librosa
 
@@ -74,6 +75,7 @@ def test_fit_to_length_matches_the_pipelines_centre_crop():
         np.testing.assert_array_equal(speed.fit_to_length(x, length), center_crop_or_pad(x, length).numpy())
 
 
+@pytest.mark.slow
 def test_feature_dataset_gives_the_log_mel_of_each_batch_and_noise_changes_it():
     clips, settings = _clips(), _settings()
     clean_features, labels = next(iter(speed.feature_dataset(clips, settings, "none")))
@@ -97,12 +99,14 @@ def test_feature_stages_report_one_positive_rate_per_pass(stage):
 
 
 @pytest.mark.parametrize("feed", ["memory", "pipeline"])
+@pytest.mark.slow
 def test_training_stage_times_every_epoch_after_the_warm_up(feed):
     settings = _settings(train_epochs=2)
     (figure,) = speed.measure_stage(f"train_conv1d_{feed}", _clips(), settings)
     assert figure.unit == "examples/s" and len(figure.samples) == 2 and min(figure.samples) > 0
 
 
+@pytest.mark.slow
 def test_savedmodel_stage_reports_latency_per_call_and_batch_throughput():
     settings = _settings()
     latency, throughput = speed.measure_stage("savedmodel_conv1d", _clips(), settings)
@@ -110,6 +114,7 @@ def test_savedmodel_stage_reports_latency_per_call_and_batch_throughput():
     assert throughput.stage == "savedmodel_conv1d_batch" and len(throughput.samples) == settings.throughput_calls
 
 
+@pytest.mark.slow
 def test_a_stage_runs_in_its_own_process_and_reports_its_memory(tmp_path):
     settings = _settings()
     clips = _clips()
@@ -166,6 +171,7 @@ def test_targets_prefer_same_round_ratios_of_the_interleaved_stage():
     assert speed.ratio_text(figures[f"{paired}:tfdata"], figures) == "4.00x homework (same-round medians)"
 
 
+@pytest.mark.slow
 def test_interleaved_stage_gives_one_sample_per_round_for_each_method():
     settings = _settings(paired_rounds=3, paired_chunk=4)
     figures = speed.measure_stage(speed.PAIRED_STAGE, _clips(), settings)
@@ -186,6 +192,7 @@ def test_stage_selection_and_settings_are_checked():
 
 
 # ------------------------------------------------------------------ issue 15: fractions of the matmul rate
+@pytest.mark.slow
 def test_flop_counts_cover_every_model_with_one_feature_cost():
     settings = _settings(seconds=0.25)
     flops = speed.count_flops(settings, num_classes=2)
@@ -203,6 +210,7 @@ def test_matmul_stage_reports_gflops_per_timing():
     assert figure.gflops == figure.value
 
 
+@pytest.mark.slow
 def test_evaluation_stage_runs_every_model_and_the_spoiled_grid_with_their_flops(monkeypatch):
     from keras_audio.corruptions import registry
 
@@ -265,6 +273,7 @@ def _resemblyzer_partials(samples, sample_rate=16000, hop=160, partial_frames=16
     return len(starts) - int(coverage < min_coverage and len(starts) > 1)
 
 
+@pytest.mark.slow
 def test_encoder_flops_per_clip_follow_their_architecture():
     from keras_audio.models import build_model
     from keras_audio.pretrained import aisfx
@@ -310,6 +319,7 @@ def test_encoder_flops_per_clip_follow_their_architecture():
     assert counts["forward"] - counts["fft"] == pytest.approx(expected, rel=0.01)
 
 
+@pytest.mark.slow
 def test_evaluation_stage_runs_the_encoders_named_with_their_flops(monkeypatch):
     from keras_audio.corruptions import registry
 

@@ -47,6 +47,7 @@ def test_streamed_clips_are_the_in_memory_clips(tmp_path):
 
 
 @pytest.mark.parametrize("corruption", [None, "speed"])
+@pytest.mark.slow
 def test_the_spoiled_test_set_is_identical_clip_for_clip(tmp_path, corruption):
     store, manifest = _on_disk(tmp_path)
     c = registry.build_suite([corruption], SR)[corruption] if corruption else None
@@ -56,6 +57,7 @@ def test_the_spoiled_test_set_is_identical_clip_for_clip(tmp_path, corruption):
     np.testing.assert_array_equal(streamed[1], memory[1])
 
 
+@pytest.mark.slow
 def test_the_grid_scores_the_same_from_either_source(tmp_path):
     store, manifest = _on_disk(tmp_path)
     conditions = grid(registry.build_suite(["white_noise"], SR), [5])
@@ -72,6 +74,7 @@ def test_the_grid_scores_the_same_from_either_source(tmp_path):
         np.testing.assert_array_equal(streamed.probabilities[key], probabilities)
 
 
+@pytest.mark.slow
 def test_the_training_stream_is_reproducible_and_each_pass_serves_every_clip_once(tmp_path):
     store, manifest = _on_disk(tmp_path)
     source = StreamedClipSource(store, manifest, block_clips=3, cycle_blocks=2, shuffle_buffer=4)

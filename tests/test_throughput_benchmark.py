@@ -73,6 +73,7 @@ def test_matmul_rates_gives_one_positive_rate_per_timing():
         throughput.matmul_rates(size=8, seconds=0)
 
 
+@pytest.mark.slow
 def test_the_real_models_cost_what_the_issue_measured():
     """Issue 15's profiler figures for a 2-s clip at 16 kHz: 0.028 (conv1d), 0.087 (conv2d), 0.072 (crnn)
     GFLOP; the full forward adds the FFTs (and the GRU's steps)."""

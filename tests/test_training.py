@@ -29,6 +29,7 @@ def _inputs(x, y, batch=8):
     )
 
 
+@pytest.mark.slow
 def test_fit_classifier_learns_and_logs(tmp_path):
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -70,6 +71,7 @@ def _tiny_model(name="tiny"):
     return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs), name=name)
 
 
+@pytest.mark.slow
 def test_a_non_finite_loss_stops_training_at_once_naming_the_model_and_epoch():
     from keras_audio.training import NonFiniteTrainingError
 
@@ -83,6 +85,7 @@ def test_a_non_finite_loss_stops_training_at_once_naming_the_model_and_epoch():
     assert caught.value.epoch == 1 and 3 <= caught.value.batch <= 8 and caught.value.metric == "loss"
 
 
+@pytest.mark.slow
 def test_a_non_finite_validation_loss_is_named():
     from keras_audio.training import NonFiniteTrainingError
 
@@ -150,6 +153,7 @@ def _train(backup_dir=None, interrupt_at=None, monkeypatch=None):
             monkeypatch.undo()
 
 
+@pytest.mark.slow
 def test_training_interrupted_after_an_epoch_resumes_to_the_uninterrupted_weights(tmp_path, monkeypatch):
     reference, expected = _train()
     # Best epoch 2, the learning rate halved at the end of epoch 4, early stopping after epoch 6: the interruption
@@ -167,6 +171,7 @@ def test_training_interrupted_after_an_epoch_resumes_to_the_uninterrupted_weight
     assert (result.epochs_run, result.best_epoch) == (expected.epochs_run, expected.best_epoch)
 
 
+@pytest.mark.slow
 def test_a_finished_fit_is_not_trained_again(tmp_path, monkeypatch):
     trained, expected = _train(tmp_path / "backup")
     set_global_seed(1)

@@ -111,8 +111,11 @@ def align_to_signal(waveforms: tf.Tensor) -> tf.Tensor:
         shifted = tf.pad(waveform[leading:], [[0, leading]])
         return shifted if length is None else tf.reshape(shifted, [length])  # (TFLite has no EnsureShape)
 
+    # Eagerly (a model called outside tf.function) map_fn runs one example at a time whatever it is told, and
+    # warns when told otherwise.
+    parallel = 1 if tf.executing_eagerly() else 16
     aligned = tf.cond(tf.reduce_all(first == 0), lambda: waveforms,
-                      lambda: tf.map_fn(shift, (waveforms, first), parallel_iterations=16,
+                      lambda: tf.map_fn(shift, (waveforms, first), parallel_iterations=parallel,
                                         fn_output_signature=tf.TensorSpec([length], waveforms.dtype)))
     aligned.set_shape(waveforms.shape)
     return aligned

@@ -113,9 +113,9 @@ def _saved_model_encoder(path: Path, trainable: bool) -> keras.Model:
 def load_encoder(path: str | Path, sample_rate: int, trainable: bool = False) -> keras.Model:
     """The embedding model `waveform [batch, samples] -> [batch, features]` named ``encoder`` (see the module
     docstring for what `path` may be)."""
-    from keras_audio.models.registry import available
+    from keras_audio import register_layers
 
-    available()  # import every family, so their custom layers are registered before loading
+    register_layers()  # every custom layer a saved encoder may name (`import keras_audio` registers none)
     path = Path(path)
     if path.is_dir() and (path / KERAS_FILE).is_file():
         _check_sample_rate(path, sample_rate)

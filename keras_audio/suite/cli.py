@@ -22,16 +22,21 @@ import os
 import sys
 from pathlib import Path
 
+# Nothing imported here loads TensorFlow or Keras, so `--help` and `--version` answer at once; each command
+# imports what it needs (TensorFlow through `import_tensorflow_quietly`, in `main`).
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_audio import __version__  # noqa: E402
 from keras_audio.suite.config import CorpusSpec, RunConfig  # noqa: E402
+from keras_audio.suite.tensorflow_logs import import_tensorflow_quietly  # noqa: E402
 
 # Flags that set the RunConfig field of the same name.
 CONFIG_FLAGS = ("corpus", "data_dir", "task", "models", "policies", "corruptions", "severities", "reference_model",
                 "epochs", "batch_size", "learning_rate", "seed", "seeds", "clip_seconds", "sample_rate", "skip_bad",
                 "noise_dir", "ir_dir", "out", "run_name")
+# The corpus recipes, for the help text: `keras_audio.corpora.available()` imports pandas, too slow for
+# `--help` (tests/suite/test_cli_startup.py checks the two lists agree).
+CORPUS_NAMES = ("synthetic", "timit", "esc50", "audiomnist", "fsdd", "ravdess", "folder", "csv")
 
 
 class UserError(Exception):
@@ -41,12 +46,11 @@ class UserError(Exception):
 def _corpus_flags(parser: argparse.ArgumentParser, defaults: RunConfig, several: bool = False) -> None:
     if several:
         parser.add_argument("--corpus", action="append", metavar="NAME[=PATH]",
-                            help=f"corpus recipe (default {defaults.corpus}): synthetic, timit, esc50, audiomnist, "
-                                 "fsdd, ravdess, folder, csv; repeat it (NAME=PATH each) to train on several corpora "
-                                 "together, labels matched by name, drawn from equally")
+                            help=f"corpus recipe (default {defaults.corpus}): {', '.join(CORPUS_NAMES)}; repeat "
+                                 "it (NAME=PATH each) to train on several corpora together, labels matched by name, "
+                                 "drawn from equally")
     else:
-        parser.add_argument("--corpus", help=f"corpus recipe (default {defaults.corpus}): synthetic, timit, esc50, "
-                                             "audiomnist, fsdd, ravdess, folder, csv")
+        parser.add_argument("--corpus", help=f"corpus recipe (default {defaults.corpus}): {', '.join(CORPUS_NAMES)}")
     parser.add_argument("--data-dir", help="the corpus root (default: datasets/<corpus> under the home folder; the "
                                            "synthetic corpus is generated there on first use)")
     parser.add_argument("--task", help="what to predict (gender, digit, emotion, ...; default: the corpus's own)")
@@ -449,6 +453,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.home:
         os.environ["KERAS_AUDIO_HOME"] = str(Path(args.home).resolve())
+    import_tensorflow_quietly()  # every command needs it
     try:
         COMMANDS[args.command](args)
     except KeyboardInterrupt:

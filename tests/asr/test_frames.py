@@ -9,6 +9,7 @@ from keras_audio.asr.frames import FrameSettings, centred_frames, frame_settings
 ONE_SECOND = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
 
 
+@pytest.mark.slow
 def test_one_second_without_padding_gives_98_frames_as_librosa_counts_them():
     assert uncentred_frames(16000, 400, 160) == 98
     frames = librosa.util.frame(ONE_SECOND, frame_length=400, hop_length=160)
@@ -18,6 +19,7 @@ def test_one_second_without_padding_gives_98_frames_as_librosa_counts_them():
     assert mel.shape == (80, 98)
 
 
+@pytest.mark.slow
 def test_one_second_centred_gives_101_frames_from_the_layer_and_librosa():
     settings = frame_settings(16000)
     assert centred_frames(16000, 160) == settings.frames(16000) == 101

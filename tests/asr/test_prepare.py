@@ -106,6 +106,7 @@ def test_summary_counts_durations_and_settings(talk):
     assert not [p for p in talk["root"].iterdir() if ".partial-" in p.name]
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_identical_files_and_another_seed_other_copies(talk, tmp_path):
     args = (talk["root"] / "talk.wav", talk["root"] / "talk.json")
     again = prepare_asr(*args, tmp_path / "again", max_seconds=LIMIT, augment="noise,pitch_shift", severity=3,

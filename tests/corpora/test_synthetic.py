@@ -65,6 +65,7 @@ def test_manifest_round_trips_through_csv(corpus):
     again.validate()
 
 
+@pytest.mark.slow
 def test_same_seed_gives_byte_identical_audio_and_another_seed_does_not(corpus, tmp_path):
     root, _ = corpus
     synthetic.load(tmp_path / "again", **TINY)
@@ -76,6 +77,7 @@ def test_same_seed_gives_byte_identical_audio_and_another_seed_does_not(corpus, 
     assert all(other[name] != reference[name] for name in reference)
 
 
+@pytest.mark.slow
 def test_worker_processes_do_not_change_the_audio(corpus, tmp_path):
     root, _ = corpus
     synthetic.load(tmp_path / "parallel", **{**TINY, "workers": 2})
@@ -95,6 +97,7 @@ def test_a_complete_corpus_is_reused_without_regenerating(corpus, monkeypatch):
     pd.testing.assert_frame_equal(load_corpus("synthetic", root, **TINY).frame, manifest.frame)
 
 
+@pytest.mark.slow
 def test_an_interrupted_generation_leaves_nothing_that_loads(tmp_path, monkeypatch):
     root = tmp_path / "synthetic"
     real_job = synthetic._speaker_job
@@ -114,6 +117,7 @@ def test_an_interrupted_generation_leaves_nothing_that_loads(tmp_path, monkeypat
     assert len(synthetic.load(root, **TINY)) == 16
 
 
+@pytest.mark.slow
 def test_a_leftover_partial_folder_is_ignored(tmp_path):
     leftover = tmp_path / ".synthetic.partial-999-deadbeef"
     (leftover / "wav").mkdir(parents=True)
@@ -122,6 +126,7 @@ def test_a_leftover_partial_folder_is_ignored(tmp_path):
     assert len(manifest) == 16 and Path(manifest.root) == (tmp_path / "synthetic").resolve()
 
 
+@pytest.mark.slow
 def test_other_settings_are_refused_unless_overwrite(corpus, tmp_path):
     root = tmp_path / "synthetic"
     synthetic.load(root, **TINY)
@@ -133,6 +138,7 @@ def test_other_settings_are_refused_unless_overwrite(corpus, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["synthetic"]  # the old corpus is gone
 
 
+@pytest.mark.slow
 def test_a_corpus_from_an_older_format_version_is_regenerated(tmp_path):
     root = tmp_path / "synthetic"
     synthetic.load(root, **TINY)
@@ -151,6 +157,7 @@ def test_a_folder_with_other_files_is_refused(tmp_path):
     assert (tmp_path / "mine.txt").read_text() == "not a corpus"
 
 
+@pytest.mark.slow
 def test_an_empty_folder_is_filled(tmp_path):
     assert len(synthetic.load(tmp_path, **TINY)) == 16
 

@@ -9,6 +9,7 @@ from keras_audio.corruptions.noise import SNR_DB
 
 
 @pytest.mark.parametrize("severity", [1, 2, 3, 4, 5])
+@pytest.mark.slow
 def test_snr_measured_on_output_is_the_target(severity, suite, graph_call, helpers):
     clean = helpers.harmonic_tone(200, 0.5)
     spoiled = graph_call(suite["babble"])(clean, helpers.seed(severity, 5), severity)

@@ -25,6 +25,7 @@ def clips(count, samples, seed=0):
 
 
 @pytest.mark.parametrize("name", registry.names())
+@pytest.mark.slow
 def test_same_seed_same_output_in_parallel_map_with_batch_1_and_32(name, suite):
     corruption = suite[name]
     waveforms = clips(32, 4000)
@@ -50,6 +51,7 @@ def test_same_seed_same_output_in_parallel_map_with_batch_1_and_32(name, suite):
 
 
 @pytest.mark.parametrize("name", registry.names())
+@pytest.mark.slow
 def test_different_seeds_different_output_where_anything_is_drawn(name, suite, graph_call):
     call = graph_call(suite[name])
     clean = clips(1, 8000)[0]  # longer than severity 4's time shift

@@ -61,6 +61,7 @@ def _grid_spoiled(source, corruption, severities, batch_size):
 
 
 @pytest.mark.parametrize("name", registry.names())
+@pytest.mark.slow
 def test_the_batched_spoiled_set_is_the_per_clip_one_clip_for_clip(name, suite, source):
     """Exact for every corruption, at batch sizes 3 (`evaluation_dataset`, severity a Python int) and 8
     (`evaluate_grid`'s stream, severity a tensor in the element), for clips shorter than the window (spoiled at

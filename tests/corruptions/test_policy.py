@@ -43,6 +43,7 @@ def test_probability_zero_is_clean_and_one_always_corrupts(suite, helpers):
         assert not np.array_equal(always(clean, helpers.seed(s)).numpy(), clean.numpy())
 
 
+@pytest.mark.slow
 def test_suite_policy_is_deterministic_in_a_parallel_map(suite, helpers):
     # A few corruptions, both length-changing ones among them: tracing all 18 branches takes ~10 s.
     names = ("white_noise", "speed", "time_stretch", "packet_loss")

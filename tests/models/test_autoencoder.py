@@ -40,6 +40,7 @@ def test_outputs_for_any_length(name, num_classes, sample_rate, features, make_t
         np.testing.assert_allclose(classifier(x).numpy(), outputs[PROBABILITIES].numpy(), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_classifier_has_no_decoder_and_exports_waveform_to_probabilities(sample_rate, features, tiny_batch,
                                                                          tmp_path):
     model = build_model("ae_clf", 2, sample_rate, features, **TINY)
@@ -62,6 +63,7 @@ def _source(waveforms, labels):
     return ClipSource(store, Manifest(frame, name="unit"))
 
 
+@pytest.mark.slow
 def test_pairs_are_spoiled_and_clean_views_of_the_same_clip(sample_rate, features, make_tones):
     waveforms, labels = make_tones(6, 0.5)
     source = _source(list(waveforms), labels)
@@ -95,6 +97,7 @@ def test_target_frontend_is_the_model_front_end_without_spec_augment(sample_rate
     np.testing.assert_allclose(standardized.mean(axis=(1, 2)), 0.0, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_reconstruction_error_falls_when_the_autoencoder_trains(sample_rate, features, tiny_batch):
     x, _ = tiny_batch
     noisy = (x + 0.05 * np.random.default_rng(0).standard_normal(x.shape)).astype(np.float32)
@@ -114,6 +117,7 @@ def test_reconstruction_error_falls_when_the_autoencoder_trains(sample_rate, fea
     assert np.isfinite(reconstruction_error(model, noisy, x))
 
 
+@pytest.mark.slow
 def test_joint_model_learns_both_outputs(sample_rate, features, tiny_batch):
     x, y = tiny_batch
     model = build_model("ae_clf_joint", 2, sample_rate, features, **TINY)
@@ -133,6 +137,7 @@ def test_joint_model_learns_both_outputs(sample_rate, features, tiny_batch):
     assert after[0] < before[0] and after[1] < before[1], (before, after)
 
 
+@pytest.mark.slow
 def test_two_stage_trainer_runs_every_stage_and_freezes_then_unfreezes(sample_rate, features, tiny_batch,
                                                                        inputs_for, monkeypatch, tmp_path):
     import keras_audio.models.autoencoder as autoencoder
@@ -159,6 +164,7 @@ def test_two_stage_trainer_runs_every_stage_and_freezes_then_unfreezes(sample_ra
     assert (tmp_path / "logs" / "autoencoder").is_dir()
 
 
+@pytest.mark.slow
 def test_joint_trainer_runs_and_records_the_pairs(sample_rate, features, tiny_batch, inputs_for):
     x, y = tiny_batch
     model = build_model("ae_clf_joint", 2, sample_rate, features, reconstruction_weight=0.5, **TINY)

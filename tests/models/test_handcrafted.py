@@ -18,6 +18,7 @@ def test_output_shape_for_any_length(num_classes, sample_rate, features, make_to
         np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_learns_and_round_trips(sample_rate, features, tiny_batch, learns, round_trip):
     model = build_model("mlp_features", 2, sample_rate, features, **TINY)
     learns(model, *tiny_batch)

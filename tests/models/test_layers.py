@@ -33,6 +33,7 @@ def test_attention_pooling_of_identical_steps_returns_the_step():
     np.testing.assert_allclose(AttentionPooling(3)(x).numpy(), np.stack([step, step]), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_attention_pooling_learns_to_attend_to_the_informative_step():
     # the class is the sign of channel 0 at one random step; elsewhere channel 0 is noise and channel 1 flags
     # the informative step; mean pooling cannot separate the classes, attention can

@@ -46,6 +46,25 @@ def test_align_to_signal_moves_leading_zeros_to_the_end():
                                                                 [0, 0, 0, 0, 0, 0, 0]])
 
 
+def test_align_to_signal_asks_map_fn_for_parallel_iterations_only_in_a_graph(monkeypatch):
+    # Eagerly, map_fn runs one example at a time and warns ("Setting parallel_iterations > 1 has no effect")
+    # when asked for more; in a graph the examples run in parallel.
+    asked = []
+
+    def map_fn(*args, parallel_iterations=None, **kwargs):
+        asked.append(parallel_iterations)
+        return real_map_fn(*args, parallel_iterations=parallel_iterations, **kwargs)
+
+    real_map_fn = tf.map_fn
+    monkeypatch.setattr(tf, "map_fn", map_fn)
+    x = np.array([[0, 0, 1, 2], [4, 0, 5, 0]], np.float32)
+    eager = align_to_signal(tf.constant(x)).numpy()
+    graph = tf.function(align_to_signal)(tf.constant(x)).numpy()
+    np.testing.assert_array_equal(eager, [[1, 2, 0, 0], [4, 0, 5, 0]])
+    np.testing.assert_array_equal(graph, eager)
+    assert asked[0] in (None, 1) and asked[-1] > 1
+
+
 def _bounds_by_search(x):
     nonzero = x != 0
     has = nonzero.any(axis=1)

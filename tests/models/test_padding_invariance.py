@@ -108,6 +108,7 @@ def predictor(name, sample_rate, features, make_tones, inputs_for, encoder_folde
 
 
 @pytest.mark.parametrize("name", available())
+@pytest.mark.slow
 def test_prediction_does_not_depend_on_the_padding(name, sample_rate, features, make_tones, inputs_for,
                                                    encoder_folder):
     predict = predictor(name, sample_rate, features, make_tones, inputs_for, encoder_folder)

@@ -21,6 +21,8 @@ from keras_audio.pretrained.ge2e import build_ge2e_encoder
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tiny_run import tiny_config, write_tone_corpus  # noqa: E402
 
+pytestmark = pytest.mark.slow  # trains heads on the pretrained encoders
+
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):

@@ -23,6 +23,7 @@ def test_output_shape_for_any_length(name, extra, num_classes, sample_rate, feat
 
 
 @pytest.mark.parametrize("name, extra", [("lstm", {}), ("lstm", {"output": "last"}), ("crnn", {})])
+@pytest.mark.slow
 def test_learns_and_round_trips(name, extra, sample_rate, features, tiny_batch, learns, round_trip):
     model = build_model(name, 2, sample_rate, features, **TINY[name], **extra)
     learns(model, *tiny_batch)

@@ -10,6 +10,8 @@ from keras_audio.models import build_model, get_family
 from keras_audio.models.sklearn_baseline import export_sklearn, load_sklearn_export
 from keras_audio.training import TrainingSettings
 
+pytestmark = pytest.mark.slow  # fits, exports and reloads the scikit-learn baselines
+
 NAMES = ["sklearn_logreg", "sklearn_forest"]
 TINY = {"sklearn_logreg": {}, "sklearn_forest": {"n_estimators": 10}}
 

@@ -8,6 +8,8 @@ from keras_audio.models import build_model, get_family
 from keras_audio.models.transfer import load_encoder
 from keras_audio.training import TrainingSettings
 
+pytestmark = pytest.mark.slow  # exports an encoder and trains transfer models on it
+
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, sample_rate, features, make_tones):

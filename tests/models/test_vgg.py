@@ -18,6 +18,7 @@ def test_output_shape_and_probabilities(num_classes, sample_rate, features, make
         np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_learns_and_round_trips(sample_rate, features, tiny_batch, learns, round_trip):
     model = build_model("vgg", 2, sample_rate, features, **TINY)
     learns(model, *tiny_batch)

@@ -78,6 +78,7 @@ def test_matches_the_package_clip_embeddings(encoder, golden):
                                atol=GOLDEN_ATOL)
 
 
+@pytest.mark.slow
 def test_zero_padding_does_not_change_the_embedding(encoder, golden):
     short, _, exact, long = clips(golden)
     for clip, paddings in ((short, ((0, 1), (1, 0), (333, 7777), (44100, 100000))), (exact, ((5, 1023),)),
@@ -162,6 +163,7 @@ def test_resampled_input_lands_near_the_soxr_path(encoder, encoder16, golden):
                                    atol=PADDING_ATOL)
 
 
+@pytest.mark.slow
 def test_keras_file_round_trip(encoder16, tmp_path):
     path = tmp_path / "aisfx.keras"
     encoder16.save(path)
@@ -185,6 +187,7 @@ def padded_tones(rate: int = 16000, seconds: float = 0.8, count: int = 8) -> np.
     return waveforms
 
 
+@pytest.mark.slow
 def test_nested_encoder_answers_alike_eager_traced_and_saved(encoder, tmp_path):
     """The encoder nested in an outer functional model, as the pretrained families build it: the same
     embeddings eagerly, traced with an unknown batch and length (as the SavedModel export traces it), and

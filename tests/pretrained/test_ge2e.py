@@ -43,6 +43,7 @@ def compiled(model: keras.Model):
     return lambda waveforms: function(tf.constant(np.asarray(waveforms, np.float32))).numpy()
 
 
+@pytest.mark.slow
 def test_matches_resemblyzer_embeddings(embed, golden):
     for clip, expected in zip(clips(golden), golden["embeddings"]):
         np.testing.assert_allclose(embed(clip[None])[0], expected, rtol=0, atol=GOLDEN_ATOL)
@@ -52,6 +53,7 @@ def test_matches_resemblyzer_embeddings(embed, golden):
     np.testing.assert_allclose(norms, 1.0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_matches_resemblyzer_partial_embeddings(encoder, golden):
     partials = keras.Model(encoder.input, [encoder.get_layer("unfold_partials").output,
                                            encoder.get_layer("partial_utterances").output[1]])
@@ -60,6 +62,7 @@ def test_matches_resemblyzer_partial_embeddings(encoder, golden):
     np.testing.assert_allclose(embeddings[valid], golden["partial_embeddings"], rtol=0, atol=GOLDEN_ATOL)
 
 
+@pytest.mark.slow
 def test_zero_padding_does_not_change_the_embedding(embed, golden):
     for clip in clips(golden):
         alone = embed(clip[None])

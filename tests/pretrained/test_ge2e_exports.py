@@ -11,6 +11,8 @@ import tensorflow as tf
 
 from keras_audio.export_formats import FORMAT_ATOL, export_onnx, export_tflite, onnx_predictor, tflite_predictor
 
+pytestmark = pytest.mark.slow  # SavedModel, TFLite and ONNX conversions of the encoder
+
 GOLDEN = Path(__file__).with_name("golden_ge2e.npz")
 
 

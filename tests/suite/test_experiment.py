@@ -13,6 +13,8 @@ from keras_audio.suite.results import ModelKey, reference_model
 from keras_audio.suite.stages.data import rounds
 from tests.tiny_run import SAMPLE_RATE, tiny_config, write_tone_corpus
 
+pytestmark = pytest.mark.slow  # a whole run, shared by the module
+
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):

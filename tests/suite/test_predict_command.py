@@ -15,6 +15,8 @@ from keras_audio.models import build_model
 from keras_audio.suite.predict_command import plot_paths, predict_paths
 from keras_audio.windowing import frame_windows, window_starts
 
+pytestmark = pytest.mark.slow  # exports a model and predicts files with it
+
 RATE = 16000
 CLIP = 8000  # 0.5 s
 FEATURES = FeatureConfig(n_mels=16)

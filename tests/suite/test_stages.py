@@ -12,6 +12,8 @@ from keras_audio.suite.experiment import rereport, run_evaluation, run_experimen
 from keras_audio.suite.tables import read_long_table
 from tests.tiny_run import tiny_config as _config, write_tone_corpus
 
+pytestmark = pytest.mark.slow  # whole runs: train, evaluate and report
+
 QUIET = lambda *args: None  # noqa: E731
 
 

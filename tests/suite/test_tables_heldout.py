@@ -14,6 +14,8 @@ from keras_audio.suite.tables import heldout_results, render_heldout
 from keras_audio.suite.results import ModelKey, read_predictions
 from tests.tiny_run import tiny_config, write_tone_corpus
 
+pytestmark = pytest.mark.slow  # a tiny run trains every held-out policy
+
 FAMILIES = {"noise": ("white_noise", "pink_noise"), "pitch_tempo": ("speed",), "room": ("reverb",)}
 
 

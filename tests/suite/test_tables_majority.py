@@ -5,6 +5,7 @@ noise than clean, so its mCE would call it the most robust model)."""
 import json
 
 import numpy as np
+import pytest
 
 from keras_audio.suite import cli, results
 from keras_audio.suite.config import RunConfig
@@ -40,6 +41,7 @@ def _row(text, model):
     return next(line for line in text.splitlines() if line.startswith(f"| {model} | none |"))
 
 
+@pytest.mark.slow
 def test_report_shows_balanced_accuracy_marks_the_collapsed_model_and_withholds_its_mce(tmp_path, capsys):
     run = _run_folder(tmp_path / "run")
     assert cli.main(["report", str(run)]) == 0

@@ -24,6 +24,8 @@ from keras_audio.suite.testset import (
     read_conditions, score_predictions, verify_testset,
 )
 
+pytestmark = pytest.mark.slow  # publishes and scores a whole spoiled test set
+
 SR = 16000
 CLIP_SAMPLES = 4000
 SEED = 7
