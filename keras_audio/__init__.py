@@ -1,7 +1,7 @@
 """keras_audio: how much accuracy survives when audio is spoiled, and what gets it back.
 
 The data flows one way: corpus -> manifest -> waveform dataset -> corruption -> features -> model ->
-metrics -> report. Each step is a module; see the README's "Design" section.
+metrics -> report. Each step is a module; the map is docs/design.md.
 
 Use a trained model::
 
@@ -19,6 +19,8 @@ once); each public name loads its module on first use. To read a suite's `model.
 
 import importlib
 import os
+
+from keras_audio.lazy_exports import lazy_exports
 
 # Keras 3 picks its backend at import time; this suite is built on TensorFlow (tf.data, tf.signal).
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -63,19 +65,7 @@ _LAYER_MODULES = (
 )
 
 
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"keras_audio.{name}")  # the import sets the attribute on this module
-    module = _API.get(name)
-    if module is None:
-        raise AttributeError(f"module 'keras_audio' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_API) | set(_SUBMODULES))
+__getattr__, __dir__ = lazy_exports(__name__, _API, globals(), _SUBMODULES)
 
 
 def register_layers() -> None:

@@ -17,7 +17,7 @@ The names are resolved on first use (module `__getattr__`): importing one corrup
 them all.
 """
 
-import importlib
+from keras_audio.lazy_exports import lazy_exports
 
 _EXPORTS = {
     # the classes, one per registered corruption
@@ -67,16 +67,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str):
-    # An AttributeError (not an ImportError) for other names: `from keras_audio.corruptions import resampling`
-    # then falls back to importing the submodule, as it did before this package exported anything.
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'keras_audio.corruptions' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -7,7 +7,7 @@ The names are resolved on first use (module `__getattr__`): importing one layer 
 (`keras_audio.models.masking`) then loads neither the registry nor every family and its dependencies.
 """
 
-import importlib
+from keras_audio.lazy_exports import lazy_exports
 
 _EXPORTS = {
     # the registry
@@ -38,14 +38,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'keras_audio.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
