@@ -38,10 +38,16 @@ from keras_audio.audio import read_audio, write_wav  # noqa: E402
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CORPORA = {
     # name -> (files, rate, digit names)
-    "fsdd": ("fsdd/recordings/*.wav", 8000,
-             ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")),
-    "audiomnist_az": ("audiomnist_az/data/*/*.flac", 16000,
-                      ("sıfır", "bir", "iki", "üç", "dörd", "beş", "altı", "yeddi", "səkkiz", "doqquz")),
+    "fsdd": (
+        "fsdd/recordings/*.wav",
+        8000,
+        ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+    ),
+    "audiomnist_az": (
+        "audiomnist_az/data/*/*.flac",
+        16000,
+        ("sıfır", "bir", "iki", "üç", "dörd", "beş", "altı", "yeddi", "səkkiz", "doqquz"),
+    ),
 }
 WORD_PAUSE = (0.08, 0.6)  # seconds between words of a sentence
 SENTENCE_PAUSE = (0.8, 2.5)  # ... and between sentences
@@ -87,8 +93,7 @@ def reference_segments(words: list[Word], max_seconds: float) -> list[Segment]:
 
 
 def describe(durations: list[float]) -> str:
-    return (f"min {min(durations):.1f} s, median {statistics.median(durations):.1f} s, "
-            f"max {max(durations):.1f} s")
+    return f"min {min(durations):.1f} s, median {statistics.median(durations):.1f} s, max {max(durations):.1f} s"
 
 
 def mean_cut_pause(segments: list[Segment], words: list[Word]) -> float:
@@ -118,29 +123,45 @@ def main(argv: list[str] | None = None) -> None:
         write_wav(work / "recording.wav", waveform, rate)  # 16-bit PCM at the corpus' rate, as recorded
         write_transcript(words, work / "recording.json", "phrases", phrase_gap=SENTENCE_PAUSE[0])
         speech = sum(w.duration for w in words) / (waveform.size / rate)
-        print(f"recording: {waveform.size / rate / 60:.1f} min at {rate} Hz, {len(words)} words from "
-              f"{args.corpus}, speech {speech:.0%} of the time (built in {built:.1f} s)")
-        summary = prepare_asr(work / "recording.wav", work / "recording.json", work / "prepared",
-                              max_seconds=args.max_seconds, augment=args.augment, severity=args.severity,
-                              seed=args.seed, plot=True, progress=False)
+        print(
+            f"recording: {waveform.size / rate / 60:.1f} min at {rate} Hz, {len(words)} words from "
+            f"{args.corpus}, speech {speech:.0%} of the time (built in {built:.1f} s)"
+        )
+        summary = prepare_asr(
+            work / "recording.wav",
+            work / "recording.json",
+            work / "prepared",
+            max_seconds=args.max_seconds,
+            augment=args.augment,
+            severity=args.severity,
+            seed=args.seed,
+            plot=True,
+            progress=False,
+        )
         ours = segment_words(words, args.max_seconds)
         spans = [s.span for s in ours]
         assert len(ours) == summary.segments and max(spans) <= args.max_seconds
         assert [w for s in ours for w in s.words] == words
-        print(f"prepare_asr: {summary.segments} segments ({describe(spans)}), {summary.total_seconds:.1f} s "
-              f"of audio in segments, {summary.files} WAV + log-mel files (augment: "
-              f"{', '.join(summary.augment) or 'none'}) in {summary.seconds_taken:.1f} s "
-              f"({waveform.size / rate / summary.seconds_taken:.0f}x real time)")
+        print(
+            f"prepare_asr: {summary.segments} segments ({describe(spans)}), {summary.total_seconds:.1f} s "
+            f"of audio in segments, {summary.files} WAV + log-mel files (augment: "
+            f"{', '.join(summary.augment) or 'none'}) in {summary.seconds_taken:.1f} s "
+            f"({waveform.size / rate / summary.seconds_taken:.0f}x real time)"
+        )
         greedy = segment_words(words, args.max_seconds, min_fraction=1.0)
-        print(f"  mean pause at a cut: {mean_cut_pause(ours, words):.2f} s (longest pause in the last third); "
-              f"{mean_cut_pause(greedy, words):.2f} s cutting at the last word that fits "
-              f"({len(greedy)} segments)")
+        print(
+            f"  mean pause at a cut: {mean_cut_pause(ours, words):.2f} s (longest pause in the last third); "
+            f"{mean_cut_pause(greedy, words):.2f} s cutting at the last word that fits "
+            f"({len(greedy)} segments)"
+        )
         reference = reference_segments(words, args.max_seconds)
         reference_spans = [s.span for s in reference]
         longer = [d for d in reference_spans if d > args.max_seconds]
-        print(f"reference rule (sum of word durations <= {args.max_seconds:g} s): {len(reference)} segments, "
-              f"spans {describe(reference_spans)}; {len(longer)} of {len(reference)} longer than "
-              f"{args.max_seconds:g} s (longest {max(reference_spans):.1f} s)")
+        print(
+            f"reference rule (sum of word durations <= {args.max_seconds:g} s): {len(reference)} segments, "
+            f"spans {describe(reference_spans)}; {len(longer)} of {len(reference)} longer than "
+            f"{args.max_seconds:g} s (longest {max(reference_spans):.1f} s)"
+        )
         if args.out:
             print(f"kept: {work}")
     finally:

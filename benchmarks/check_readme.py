@@ -125,8 +125,10 @@ def compare(readme_text: str, metrics: Mapping) -> list[str]:
             if cell != expected:
                 problems.append(f"{key[0]} / {key[1]}, {name}: README {cell}, run {expected}")
             if conditions and int(conditions.group(1)) != _conditions(mine_rows):
-                problems.append(f"{key[0]} / {key[1]}: README {conditions.group(1)} spoiled conditions, "
-                                f"run {_conditions(mine_rows)}")
+                problems.append(
+                    f"{key[0]} / {key[1]}: README {conditions.group(1)} spoiled conditions, "
+                    f"run {_conditions(mine_rows)}"
+                )
     return problems
 
 

@@ -28,8 +28,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from keras_audio.suite.tables import markdown_table, read_long_table  # noqa: E402
 from keras_audio.statistics import per_seed_values, seed_spread  # noqa: E402
+from keras_audio.suite.tables import markdown_table, read_long_table  # noqa: E402
 
 CLEAN = "clean"
 MEAN_SPOILED = "mean spoiled"
@@ -61,8 +61,9 @@ def load_run(path: str | Path, metric: str = "accuracy") -> Run:
     if not table.is_file():
         raise ValueError(f"{path}: no table.csv; is it a run folder (results/<run>)?")
     # Mappings for `per_seed_values`; the policy as the tables show it.
-    rows = [{**r.metrics(), "policy": r.policy_label, "test_corpus": r.test_corpus or ""}
-            for r in read_long_table(table)]
+    rows = [
+        {**r.metrics(), "policy": r.policy_label, "test_corpus": r.test_corpus or ""} for r in read_long_table(table)
+    ]
     # The run's own test set only: rows of other corpora (--test-corpus) are not the same conditions.
     rows = [r for r in rows if r.get("test_corpus", "") == rows[0].get("test_corpus", "")] if rows else rows
     metrics_file = path / "metrics.json"
@@ -71,10 +72,16 @@ def load_run(path: str | Path, metric: str = "accuracy") -> Run:
     values = per_seed_values(rows, ("model", "policy", "corruption"), metric)
     spoiled = per_seed_values([r for r in rows if r["corruption"] != CLEAN], ("model", "policy"), metric)
     values.update({(model, policy, MEAN_SPOILED): v for (model, policy), v in spoiled.items()})
-    return Run(path=path, name=path.name, corpus=metrics.get("corpus", "?"), task=metrics.get("task", "?"),
-               seeds=len({r["seed"] for r in rows}), values=values,
-               conditions=[CLEAN, *corruptions, MEAN_SPOILED] if corruptions else [CLEAN],
-               severities=sorted({r["severity"] for r in rows if r["corruption"] != CLEAN}))
+    return Run(
+        path=path,
+        name=path.name,
+        corpus=metrics.get("corpus", "?"),
+        task=metrics.get("task", "?"),
+        seeds=len({r["seed"] for r in rows}),
+        values=values,
+        conditions=[CLEAN, *corruptions, MEAN_SPOILED] if corruptions else [CLEAN],
+        severities=sorted({r["severity"] for r in rows if r["corruption"] != CLEAN}),
+    )
 
 
 def _cell(values: list[float] | None) -> str:
@@ -118,15 +125,24 @@ def compare(runs: Sequence[Run], metric: str = "accuracy") -> str:
                 unknown += near is None
                 deltas.append(f"{delta:+.3f}" + (f" {NEAR}" if near else "") + (" ?" if near is None else ""))
             lines.append([model, policy, condition, *map(_cell, cells), *deltas])
-    notes = [f"- run {i + 1}: `{run.path}` — {run.corpus} / {run.task}, {run.seeds} training seed(s), "
-             f"severities {run.severities}" for i, run in enumerate(runs)]
-    notes.append(f"- cells: {metric}, mean over training seeds (± sd over seeds when there are several); "
-                 "corruptions averaged over their severities; \"mean spoiled\" averages every spoiled condition")
-    notes.append(f"- {NEAR}: the difference is no larger than the seed spread (the larger sd over seeds of the two runs), "
-                 "i.e. within training noise")
+    notes = [
+        f"- run {i + 1}: `{run.path}` — {run.corpus} / {run.task}, {run.seeds} training seed(s), "
+        f"severities {run.severities}"
+        for i, run in enumerate(runs)
+    ]
+    notes.append(
+        f"- cells: {metric}, mean over training seeds (± sd over seeds when there are several); "
+        'corruptions averaged over their severities; "mean spoiled" averages every spoiled condition'
+    )
+    notes.append(
+        f"- {NEAR}: the difference is no larger than the seed spread (the larger sd over seeds of the two runs), "
+        "i.e. within training noise"
+    )
     if unknown:
-        notes.append("- ?: no seed spread is known (both runs have one seed), so the difference is not judged; "
-                     "rerun with `--seeds 3`")
+        notes.append(
+            "- ?: no seed spread is known (both runs have one seed), so the difference is not judged; "
+            "rerun with `--seeds 3`"
+        )
     if len({(run.corpus, run.task) for run in runs}) > 1:
         notes.append("- **the runs are on different corpora or tasks**: differences compare different test sets")
     if len({tuple(run.severities) for run in runs}) > 1:
@@ -139,8 +155,12 @@ def compare(runs: Sequence[Run], metric: str = "accuracy") -> str:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=Path, help="run folders (results/<run>); the first is the base")
-    parser.add_argument("--metric", choices=("accuracy", "balanced_accuracy"), default="accuracy",
-                        help="which column of table.csv to compare (default accuracy)")
+    parser.add_argument(
+        "--metric",
+        choices=("accuracy", "balanced_accuracy"),
+        default="accuracy",
+        help="which column of table.csv to compare (default accuracy)",
+    )
     parser.add_argument("--out", type=Path, help="also write the Markdown to this file")
     return parser.parse_args(argv)
 

@@ -23,7 +23,7 @@ op thread per call, as `tf.data` recommends for input pipelines; one seed per cl
 - ``batched cpu ms``: CPU time per clip of `Corruption.corrupt_batch` called on batches of `--batch`
   clips (as evaluation spoils them, the identity's cost subtracted), and ``per clip / batched`` the gain.
 
-``--grid`` times `evaluate.evaluate_grid` on the full grid (every corruption × severities 1-5, plus clean)
+``--grid`` times `grid.evaluate_grid` on the full grid (every corruption × severities 1-5, plus clean)
 for two small untrained models (conv1d, conv2d), first the per-clip path (`batched=False`, today's loop:
 one per-clip pipeline per condition, batches of `--eval-batch`), then the batched stream, in the same
 process, and checks that both give the same predictions.
@@ -115,9 +115,14 @@ def pipeline_cost(fn: Callable, clip: np.ndarray, clips: int, repeats: int) -> t
     options = tf.data.Options()
     options.threading.max_intra_op_parallelism = 1
     options.threading.private_threadpool_size = 2
-    dataset = tf.data.Dataset.range(clips).map(
-        lambda i: fn(clip_tensor, tf.stack([i, tf.constant(17, tf.int64)])), num_parallel_calls=2,
-    ).with_options(options)
+    dataset = (
+        tf.data.Dataset.range(clips)
+        .map(
+            lambda i: fn(clip_tensor, tf.stack([i, tf.constant(17, tf.int64)])),
+            num_parallel_calls=2,
+        )
+        .with_options(options)
+    )
     summed = dataset.map(tf.reduce_sum)  # consumed inside TensorFlow: no Python per element
 
     def run():
@@ -139,8 +144,9 @@ def best_time(run: Callable, repeats: int) -> tuple[float, float]:
     return best_wall, best_cpu
 
 
-def batched_pipeline_cost(corruption, severity: int, clip: np.ndarray, clips: int, batch: int,
-                          repeats: int) -> tuple[float, float]:
+def batched_pipeline_cost(
+    corruption, severity: int, clip: np.ndarray, clips: int, batch: int, repeats: int
+) -> tuple[float, float]:
     """Best (wall ms, CPU ms) per clip of `corrupt_batch` over batches of `batch` copies of `clip` (one seed
     per clip, one batch at a time); `corruption` None measures the identity.
 
@@ -199,9 +205,10 @@ def references(sample_rate: int, severity: int) -> dict[str, tuple[str, Callable
     def add_from_bank(bank):
         def add(x):
             start = rng.integers(0, bank.size - x.size)
-            noise = bank[start: start + x.size]
-            gain = np.sqrt(np.mean(x ** 2) / np.mean(noise ** 2)) / 10 ** (10 / 20)
+            noise = bank[start : start + x.size]
+            gain = np.sqrt(np.mean(x**2) / np.mean(noise**2)) / 10 ** (10 / 20)
             return x + gain * noise
+
         return add
 
     white_bank = rng.standard_normal(20 * sample_rate).astype(np.float32)
@@ -216,8 +223,9 @@ def references(sample_rate: int, severity: int) -> dict[str, tuple[str, Callable
     rt60 = row("reverb")["rt60_s"]
     ir_files = sorted((SHARED_DATA / "impulse_responses").glob("*.wav"))
     recorded_irs = [librosa.load(f, sr=sample_rate)[0] for f in ir_files] or [
-        white_bank[:8000] * np.exp(-np.arange(8000) / 1000)]
-    ir_turn = iter(range(10 ** 9))
+        white_bank[:8000] * np.exp(-np.arange(8000) / 1000)
+    ]
+    ir_turn = iter(range(10**9))
     packet = int(0.02 * sample_rate)
     shift = int(row("time_shift")["shift_ms"] * sample_rate / 1000)
 
@@ -236,7 +244,7 @@ def references(sample_rate: int, severity: int) -> dict[str, tuple[str, Callable
         h = white_bank[:n] * np.exp(-6.9078 * np.arange(n) / n)
         h[0] = 1.0
         y = scipy.signal.fftconvolve(x, h)[: x.size]
-        return y * np.sqrt(np.mean(x ** 2) / np.mean(y ** 2))
+        return y * np.sqrt(np.mean(x**2) / np.mean(y**2))
 
     def packet_loss(x):
         packets = -(-x.size // packet)
@@ -246,26 +254,42 @@ def references(sample_rate: int, severity: int) -> dict[str, tuple[str, Callable
 
     noise = ("NumPy: crop a pre-made bank, scale to the SNR, add", add_from_bank(white_bank))
     return {
-        "white_noise": noise, "pink_noise": noise, "brown_noise": noise, "background_noise": noise,
+        "white_noise": noise,
+        "pink_noise": noise,
+        "brown_noise": noise,
+        "background_noise": noise,
         "babble": noise,
         "gain": ("NumPy: multiply", lambda x: x * 10 ** (row("gain")["gain_db"] / 20)),
-        "clipping": ("NumPy: np.clip at a fraction of the peak",
-                     lambda x: np.clip(x, -0.25 * np.abs(x).max(), 0.25 * np.abs(x).max())),
+        "clipping": (
+            "NumPy: np.clip at a fraction of the peak",
+            lambda x: np.clip(x, -0.25 * np.abs(x).max(), 0.25 * np.abs(x).max()),
+        ),
         "bit_depth": ("NumPy: round to the PCM grid", lambda x: quantize(x, bits)),
         "mu_law": ("librosa: mu_compress + mu_expand", mu_law),
-        "speed": ("librosa: resample (soxr_hq)",
-                  lambda x: librosa.resample(x, orig_sr=sample_rate, target_sr=round(sample_rate / speed))),
+        "speed": (
+            "librosa: resample (soxr_hq)",
+            lambda x: librosa.resample(x, orig_sr=sample_rate, target_sr=round(sample_rate / speed)),
+        ),
         "time_stretch": ("librosa: effects.time_stretch", lambda x: librosa.effects.time_stretch(x, rate=stretch)),
-        "pitch_shift": ("librosa: effects.pitch_shift",
-                        lambda x: librosa.effects.pitch_shift(x, sr=sample_rate, n_steps=semitones)),
-        "lowpass": ("SciPy: sosfiltfilt (zero phase, as ours), Butterworth order 8",
-                    lambda x: scipy.signal.sosfiltfilt(lowpass_sos, x)),
-        "telephone": ("SciPy: sosfiltfilt band-pass order 6 + librosa μ-law",
-                      lambda x: mu_law(scipy.signal.sosfiltfilt(band_sos, x).astype(np.float32))),
+        "pitch_shift": (
+            "librosa: effects.pitch_shift",
+            lambda x: librosa.effects.pitch_shift(x, sr=sample_rate, n_steps=semitones),
+        ),
+        "lowpass": (
+            "SciPy: sosfiltfilt (zero phase, as ours), Butterworth order 8",
+            lambda x: scipy.signal.sosfiltfilt(lowpass_sos, x),
+        ),
+        "telephone": (
+            "SciPy: sosfiltfilt band-pass order 6 + librosa μ-law",
+            lambda x: mu_law(scipy.signal.sosfiltfilt(band_sos, x).astype(np.float32)),
+        ),
         "reverb": ("NumPy IR + SciPy fftconvolve", synthetic_reverb),
-        "ir_reverb": ("SciPy: fftconvolve with each IR in turn, mix",
-                      lambda x: 0.4 * x + 0.6 * scipy.signal.fftconvolve(
-                          x, recorded_irs[next(ir_turn) % len(recorded_irs)])[: x.size]),
+        "ir_reverb": (
+            "SciPy: fftconvolve with each IR in turn, mix",
+            lambda x: (
+                0.4 * x + 0.6 * scipy.signal.fftconvolve(x, recorded_irs[next(ir_turn) % len(recorded_irs)])[: x.size]
+            ),
+        ),
         "packet_loss": ("NumPy: mask of 20-ms packets", packet_loss),
         "time_shift": ("NumPy: pad and slice", lambda x: np.pad(x, (shift, 0))[: x.size]),
     }
@@ -293,9 +317,16 @@ def call_cost(fn: Callable, clip: np.ndarray, calls: int, repeats: int) -> float
 
 
 # ------------------------------------------------------------------------------------------- the rows
-def corruption_costs(sample_rate: int = 16000, seconds: float = 3.0, clips: int = 1000, calls: int = 50,
-                     repeats: int = 5, severity: int = SEVERITY, names: list[str] | None = None,
-                     batch: int = 64) -> list[dict]:
+def corruption_costs(
+    sample_rate: int = 16000,
+    seconds: float = 3.0,
+    clips: int = 1000,
+    calls: int = 50,
+    repeats: int = 5,
+    severity: int = SEVERITY,
+    names: list[str] | None = None,
+    batch: int = 64,
+) -> list[dict]:
     """One row per corruption: its tf.data cost, its reference's cost, and their ratios.
 
     Keys: ``corruption``, ``tf_cpu_ms``, ``tf_wall_ms`` (2 parallel calls), ``reference``, ``ref_ms`` (CPU),
@@ -313,12 +344,31 @@ def corruption_costs(sample_rate: int = 16000, seconds: float = 3.0, clips: int 
     log_mel, log_mel_what = log_mel_function(sample_rate)
     mel_wall, mel_cpu = pipeline_cost(log_mel, clip, clips, repeats)
     mel_wall, mel_cpu = mel_wall - identity_wall, mel_cpu - identity_cpu
-    librosa_mel = call_cost(lambda x: librosa.power_to_db(librosa.feature.melspectrogram(
-        y=x, sr=sample_rate, n_fft=512, hop_length=160, n_mels=64)), clip, calls, repeats)
-    rows = [{"corruption": "(log-mel)", "tf_cpu_ms": mel_cpu, "tf_wall_ms": mel_wall,
-             "reference": "librosa: melspectrogram + power_to_db", "ref_ms": librosa_mel, "ref_in_tf_data_ms": None,
-             "tf_over_ref": mel_cpu / librosa_mel, "pct_log_mel": 100.0, "target": "", "met": "",
-             "note": log_mel_what, "batched_cpu_ms": None, "per_clip_over_batched": None}]
+    librosa_mel = call_cost(
+        lambda x: librosa.power_to_db(
+            librosa.feature.melspectrogram(y=x, sr=sample_rate, n_fft=512, hop_length=160, n_mels=64)
+        ),
+        clip,
+        calls,
+        repeats,
+    )
+    rows = [
+        {
+            "corruption": "(log-mel)",
+            "tf_cpu_ms": mel_cpu,
+            "tf_wall_ms": mel_wall,
+            "reference": "librosa: melspectrogram + power_to_db",
+            "ref_ms": librosa_mel,
+            "ref_in_tf_data_ms": None,
+            "tf_over_ref": mel_cpu / librosa_mel,
+            "pct_log_mel": 100.0,
+            "target": "",
+            "met": "",
+            "note": log_mel_what,
+            "batched_cpu_ms": None,
+            "per_clip_over_batched": None,
+        }
+    ]
     refs = references(sample_rate, severity)
     for name, corruption in suite.items():
         # The identity baseline is measured again next to each corruption: on a shared machine it drifts.
@@ -332,7 +382,10 @@ def corruption_costs(sample_rate: int = 16000, seconds: float = 3.0, clips: int 
         ref_ms = call_cost(reference, clip, calls, repeats)
         _, ref_in_pipeline = pipeline_cost(
             lambda x, seed, f=reference: tf.numpy_function(lambda a: np.asarray(f(a), np.float32), [x], tf.float32),
-            clip, max(clips // 4, 20), repeats)
+            clip,
+            max(clips // 4, 20),
+            repeats,
+        )
         ref_in_pipeline = max(ref_in_pipeline - identity_cpu, 0.0)
         percent = 100.0 * cpu / mel_cpu
         target = "<= ref"
@@ -344,25 +397,41 @@ def corruption_costs(sample_rate: int = 16000, seconds: float = 3.0, clips: int 
         if name in ONE_PASS:
             one_pass = call_cost(ONE_PASS[name](sample_rate, severity), clip, calls, repeats)
             note = (note + "; " if note else "") + f"one-pass sosfilt (not zero-phase): {one_pass:.3f} ms"
-        rows.append({"corruption": name, "tf_cpu_ms": cpu, "tf_wall_ms": wall, "reference": what, "ref_ms": ref_ms,
-                     "ref_in_tf_data_ms": ref_in_pipeline,
-                     "tf_over_ref": cpu / ref_ms, "pct_log_mel": percent, "target": target,
-                     "met": "yes" if met else "NO", "note": note, "batched_cpu_ms": batched,
-                     "per_clip_over_batched": cpu / batched if batched > 0 else float("inf")})
+        rows.append(
+            {
+                "corruption": name,
+                "tf_cpu_ms": cpu,
+                "tf_wall_ms": wall,
+                "reference": what,
+                "ref_ms": ref_ms,
+                "ref_in_tf_data_ms": ref_in_pipeline,
+                "tf_over_ref": cpu / ref_ms,
+                "pct_log_mel": percent,
+                "target": target,
+                "met": "yes" if met else "NO",
+                "note": note,
+                "batched_cpu_ms": batched,
+                "per_clip_over_batched": cpu / batched if batched > 0 else float("inf"),
+            }
+        )
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| corruption | tf cpu ms | tf wall ms | batched cpu ms | per clip / batched | reference | ref ms | "
-             "ref in tf.data ms | tf/ref | % log-mel | target | met | note |",
-             "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---|---|"]
+    lines = [
+        "| corruption | tf cpu ms | tf wall ms | batched cpu ms | per clip / batched | reference | ref ms | "
+        "ref in tf.data ms | tf/ref | % log-mel | target | met | note |",
+        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---|---|",
+    ]
     for r in rows:
         in_pipeline = "" if r["ref_in_tf_data_ms"] is None else f"{r['ref_in_tf_data_ms']:.3f}"
         batched = "" if r["batched_cpu_ms"] is None else f"{r['batched_cpu_ms']:.3f}"
         ratio = "" if r["per_clip_over_batched"] is None else f"{r['per_clip_over_batched']:.1f}"
-        lines.append(f"| {r['corruption']} | {r['tf_cpu_ms']:.3f} | {r['tf_wall_ms']:.3f} | {batched} | {ratio} | "
-                     f"{r['reference']} | {r['ref_ms']:.3f} | {in_pipeline} | {r['tf_over_ref']:.2f} | "
-                     f"{r['pct_log_mel']:.0f} | {r['target']} | {r['met']} | {r['note']} |")
+        lines.append(
+            f"| {r['corruption']} | {r['tf_cpu_ms']:.3f} | {r['tf_wall_ms']:.3f} | {batched} | {ratio} | "
+            f"{r['reference']} | {r['ref_ms']:.3f} | {in_pipeline} | {r['tf_over_ref']:.2f} | "
+            f"{r['pct_log_mel']:.0f} | {r['target']} | {r['met']} | {r['note']} |"
+        )
     return "\n".join(lines)
 
 
@@ -370,8 +439,14 @@ def markdown(rows: list[dict]) -> str:
 GRID_QUICK_CORRUPTIONS = ["white_noise", "background_noise", "gain", "lowpass", "speed", "packet_loss"]
 
 
-def grid_cost(clips: int = 200, seconds: float = 2.0, sample_rate: int = 16000, names: list[str] | None = None,
-              eval_batch: int = 32, models: tuple[str, ...] = ("conv1d", "conv2d")) -> dict:
+def grid_cost(
+    clips: int = 200,
+    seconds: float = 2.0,
+    sample_rate: int = 16000,
+    names: list[str] | None = None,
+    eval_batch: int = 32,
+    models: tuple[str, ...] = ("conv1d", "conv2d"),
+) -> dict:
     """`evaluate_grid` per clip (`batched=False`) then batched, in this process: wall and CPU seconds of each.
 
     The clips are speech-like tones of varied length (some shorter than `seconds`), the models untrained
@@ -390,11 +465,22 @@ def grid_cost(clips: int = 200, seconds: float = 2.0, sample_rate: int = 16000, 
     lengths = rng.integers(int(0.6 * seconds * sample_rate), int(1.5 * seconds * sample_rate), size=clips)
     waveforms = [np.roll(base, int(rng.integers(base.size)))[:n] * rng.uniform(0.3, 3.0) for n in lengths]
     clip_ids = [f"clip{i:04d}" for i in range(clips)]
-    store = WaveformStore(np.concatenate(waveforms).astype(np.float32), np.concatenate([[0], np.cumsum(lengths)[:-1]]),
-                          lengths, clip_ids, sample_rate)
-    frame = pd.DataFrame({"clip_id": clip_ids, "path": [f"{c}.wav" for c in clip_ids],
-                          "label": ["low" if i % 2 else "high" for i in range(clips)],
-                          "speaker": [f"s{i}" for i in range(clips)], "split": "test"})
+    store = WaveformStore(
+        np.concatenate(waveforms).astype(np.float32),
+        np.concatenate([[0], np.cumsum(lengths)[:-1]]),
+        lengths,
+        clip_ids,
+        sample_rate,
+    )
+    frame = pd.DataFrame(
+        {
+            "clip_id": clip_ids,
+            "path": [f"{c}.wav" for c in clip_ids],
+            "label": ["low" if i % 2 else "high" for i in range(clips)],
+            "speaker": [f"s{i}" for i in range(clips)],
+            "split": "test",
+        }
+    )
     source = ClipSource(store, Manifest(frame, name="grid"))
     with tempfile.TemporaryDirectory() as scratch:
         resources_, _ = resources(sample_rate, Path(scratch))
@@ -409,14 +495,21 @@ def grid_cost(clips: int = 200, seconds: float = 2.0, sample_rate: int = 16000, 
     timings, results = {}, {}
     for label, batched in (("per clip", False), ("batched", True)):
         wall, cpu = time.perf_counter(), time.process_time()
-        results[label] = evaluate_grid(predictors, source, conditions, clip_samples, eval_batch, seed=0,
-                                       progress=False, batched=batched)
+        results[label] = evaluate_grid(
+            predictors, source, conditions, clip_samples, eval_batch, seed=0, progress=False, batched=batched
+        )
         timings[label] = (time.perf_counter() - wall, time.process_time() - cpu)
     before, after = results["per clip"], results["batched"]
     same = all(np.array_equal(before.predictions[k], after.predictions[k]) for k in before.predictions)
     largest = max(float(np.max(np.abs(before.probabilities[k] - after.probabilities[k]))) for k in before.probabilities)
-    return {"clips": clips, "conditions": len(conditions), "models": list(models), "timings": timings,
-            "same_predictions": same, "max_probability_difference": largest}
+    return {
+        "clips": clips,
+        "conditions": len(conditions),
+        "models": list(models),
+        "timings": timings,
+        "same_predictions": same,
+        "max_probability_difference": largest,
+    }
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -444,23 +537,36 @@ def main(argv: list[str] | None = None) -> list[dict]:
         names = args.only or (GRID_QUICK_CORRUPTIONS if args.quick else None)
         figures = grid_cost(40 if args.quick else args.grid_clips, 2.0, args.sample_rate, names, args.eval_batch)
         (before_wall, before_cpu), (after_wall, after_cpu) = figures["timings"].values()
-        print(f"# evaluate_grid: {figures['clips']} clips of 2 s x {figures['conditions']} conditions x "
-              f"{len(figures['models'])} untrained models ({', '.join(figures['models'])}), "
-              f"{len(os.sched_getaffinity(0))} cores")
+        print(
+            f"# evaluate_grid: {figures['clips']} clips of 2 s x {figures['conditions']} conditions x "
+            f"{len(figures['models'])} untrained models ({', '.join(figures['models'])}), "
+            f"{len(os.sched_getaffinity(0))} cores"
+        )
         print()
         print("| path | wall s | cpu s |\n|---|---:|---:|")
         print(f"| per clip (batched=False, batch {args.eval_batch}) | {before_wall:.1f} | {before_cpu:.1f} |")
         print(f"| batched stream (batch 256) | {after_wall:.1f} | {after_cpu:.1f} |")
         print(f"| per clip / batched | {before_wall / after_wall:.2f} | {before_cpu / after_cpu:.2f} |")
         print()
-        print(f"same predictions: {figures['same_predictions']}; largest probability difference "
-              f"{figures['max_probability_difference']:.2g} (the models' kernels at another batch size)")
+        print(
+            f"same predictions: {figures['same_predictions']}; largest probability difference "
+            f"{figures['max_probability_difference']:.2g} (the models' kernels at another batch size)"
+        )
         return [figures]
     clips, repeats = (200, 3) if args.quick else (args.clips, args.repeats)
-    rows = corruption_costs(args.sample_rate, args.seconds, clips=clips, repeats=repeats, severity=args.severity,
-                            names=args.only, batch=args.batch)
-    print(f"# Corruption cost per {args.seconds:g}-s clip at {args.sample_rate} Hz, severity {args.severity}, "
-          f"tf.data map with 2 parallel calls on {len(os.sched_getaffinity(0))} cores, best of {repeats}")
+    rows = corruption_costs(
+        args.sample_rate,
+        args.seconds,
+        clips=clips,
+        repeats=repeats,
+        severity=args.severity,
+        names=args.only,
+        batch=args.batch,
+    )
+    print(
+        f"# Corruption cost per {args.seconds:g}-s clip at {args.sample_rate} Hz, severity {args.severity}, "
+        f"tf.data map with 2 parallel calls on {len(os.sched_getaffinity(0))} cores, best of {repeats}"
+    )
     print()
     print(markdown(rows))
     return rows

@@ -42,8 +42,9 @@ SHARED_CHECKS = {
 }
 
 
-def measure(corpus: str, data_dir: Path, sample_rate: int, cache_dir: Path, workers: int | None,
-            repeats: int = 3, **options) -> dict:
+def measure(
+    corpus: str, data_dir: Path, sample_rate: int, cache_dir: Path, workers: int | None, repeats: int = 3, **options
+) -> dict:
     """Cold decode vs. cache hit for one corpus; returns the figures."""
     manifest = load_corpus(corpus, data_dir, **options)
     cold = load_waveforms(manifest, sample_rate, cache_dir, workers=workers, progress=False, skip_bad=True)
@@ -58,10 +59,14 @@ def measure(corpus: str, data_dir: Path, sample_rate: int, cache_dir: Path, work
         warm_read.append(time.perf_counter() - started)
     audio_seconds = float(cold.store.lengths.sum()) / sample_rate
     return {
-        "corpus": manifest.name, "clips": len(manifest), "bad": len(cold.bad_files),
+        "corpus": manifest.name,
+        "clips": len(manifest),
+        "bad": len(cold.bad_files),
         "audio_hours": audio_seconds / 3600,
-        "cache_mb": cold.store.samples.nbytes / 1e6, "cold_s": cold.seconds,
-        "warm_open_s": statistics.median(warm_open), "warm_read_s": statistics.median(warm_read),
+        "cache_mb": cold.store.samples.nbytes / 1e6,
+        "cold_s": cold.seconds,
+        "warm_open_s": statistics.median(warm_open),
+        "warm_read_s": statistics.median(warm_read),
         "checksum": checksum,
     }
 
@@ -82,10 +87,12 @@ def check_shared(shared: Path, sample_rate: int, cache_dir: Path, workers: int |
             result = load_waveforms(manifest, sample_rate, cache_dir, workers=workers, progress=False, skip_bad=True)
             summary = manifest.summary()
             label = f"{folder} [{corpus}, task={task}{''.join(f', {k}={v}' for k, v in options.items())}]"
-            print(f"{label}: {summary['clips']} clips, {summary['speakers']} speakers, "
-                  f"{len(manifest.classes)} classes; decoded {len(result.store)} clips "
-                  f"({'cache hit' if result.cache_hit else 'decoded'} in {result.seconds:.1f} s), "
-                  f"{len(result.bad_files)} bad file(s)")
+            print(
+                f"{label}: {summary['clips']} clips, {summary['speakers']} speakers, "
+                f"{len(manifest.classes)} classes; decoded {len(result.store)} clips "
+                f"({'cache hit' if result.cache_hit else 'decoded'} in {result.seconds:.1f} s), "
+                f"{len(result.bad_files)} bad file(s)"
+            )
             for split, counts in summary["per_split"].items():
                 labels = ", ".join(f"{k}: {v}" for k, v in counts["labels"].items())
                 print(f"    {split:<10} {counts['clips']:>5} clips  {counts['speakers']:>3} speakers  ({labels})")
@@ -119,14 +126,18 @@ def main(argv: list[str] | None = None) -> None:
             return
         options = {"task": args.task} if args.task else {}
         figures = measure(args.corpus, args.data_dir, args.sample_rate, cache_dir, args.workers, **options)
-    print(f"corpus {figures['corpus']}: {figures['clips']} clips ({figures['bad']} bad), "
-          f"{figures['audio_hours'] * 60:.1f} min of audio at {args.sample_rate} Hz, "
-          f"cache {figures['cache_mb']:.0f} MB; {os.cpu_count()} cores, workers={args.workers or os.cpu_count()}")
+    print(
+        f"corpus {figures['corpus']}: {figures['clips']} clips ({figures['bad']} bad), "
+        f"{figures['audio_hours'] * 60:.1f} min of audio at {args.sample_rate} Hz, "
+        f"cache {figures['cache_mb']:.0f} MB; {os.cpu_count()} cores, workers={args.workers or os.cpu_count()}"
+    )
     print(f"  cold (decode + resample + write cache): {figures['cold_s']:8.2f} s")
     print(f"  warm (cache hit, open):                  {figures['warm_open_s']:8.3f} s")
     print(f"  warm (cache hit, read every sample):     {figures['warm_read_s']:8.3f} s")
-    print(f"  saving per load: {figures['cold_s'] - figures['warm_read_s']:.2f} s "
-          f"({figures['cold_s'] / figures['warm_read_s']:.0f}x faster with every sample read)")
+    print(
+        f"  saving per load: {figures['cold_s'] - figures['warm_read_s']:.2f} s "
+        f"({figures['cold_s'] / figures['warm_read_s']:.0f}x faster with every sample read)"
+    )
 
 
 if __name__ == "__main__":

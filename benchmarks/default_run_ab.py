@@ -59,8 +59,11 @@ def resolve(repo: Path, revision: str) -> str:
     Raises:
         ValueError: `revision` names no commit there.
     """
-    done = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise ValueError(f"{repo}: {revision!r} names no commit")
     return done.stdout.strip()
@@ -84,9 +87,13 @@ def run_default(tree: Path, run_name: str, run_args: list[str], log: Path) -> tu
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with open(log, "w") as out:
-        done = subprocess.run([sys.executable, "benchmarks/run.py", "--run-name", run_name, "--no-progress",
-                               *run_args], cwd=tree, stdout=out, stderr=subprocess.STDOUT,
-                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        done = subprocess.run(
+            [sys.executable, "benchmarks/run.py", "--run-name", run_name, "--no-progress", *run_args],
+            cwd=tree,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -106,13 +113,22 @@ def read_run(folder: Path) -> tuple[dict[str, float], dict[str, float], bytes]:
             raise ValueError(f"{folder}: no {name}; not a finished run")
     record = json.loads((folder / "record.json").read_text())
     stages = {k: float(v) for k, v in record.get("stages_seconds", {}).items()}
-    trains = {f"{m['model']}-{m.get('policy', '')}".rstrip("-"): float(m["train_seconds"])
-              for m in record.get("models", [])}
+    trains = {
+        f"{m['model']}-{m.get('policy', '')}".rstrip("-"): float(m["train_seconds"]) for m in record.get("models", [])
+    }
     return stages, trains, (folder / "metrics.json").read_bytes()
 
 
-def measure(before: str, after: str, rounds: int, work: Path, run_args: list[str], repo: Path = REPO,
-            shared: Path | None = None, echo: Callable[[str], None] = print) -> list[RunTime]:
+def measure(
+    before: str,
+    after: str,
+    rounds: int,
+    work: Path,
+    run_args: list[str],
+    repo: Path = REPO,
+    shared: Path | None = None,
+    echo: Callable[[str], None] = print,
+) -> list[RunTime]:
     """The default run of `before` and `after` alternated for `rounds` rounds, each on a fresh clone in `work`
     (`shared`: the development recordings the clones see as `../shared`; default this repository's).
 
@@ -136,16 +152,21 @@ def measure(before: str, after: str, rounds: int, work: Path, run_args: list[str
             wall, cpu = run_default(tree, name, run_args, work / f"{commit[:7]}-round{round_}.log")
             stages, trains, metrics = read_run(tree / "results" / name)
             runs.append(RunTime(commit[:7], round_, wall, cpu, stages, trains, metrics))
-            echo(f"round {round_} {commit[:7]}: {wall:.1f} s wall, {cpu:.1f} s CPU, "
-                 + ", ".join(f"{k} {stages[k]:.1f}" for k in STAGES if k in stages)
-                 + "; " + ", ".join(f"{k} {v:.1f}" for k, v in trains.items()))
+            echo(
+                f"round {round_} {commit[:7]}: {wall:.1f} s wall, {cpu:.1f} s CPU, "
+                + ", ".join(f"{k} {stages[k]:.1f}" for k in STAGES if k in stages)
+                + "; "
+                + ", ".join(f"{k} {v:.1f}" for k, v in trains.items())
+            )
     return runs
 
 
 def render(runs: list[RunTime]) -> str:
     """The runs as a markdown table, then the median ratios and whether each round's metrics are identical."""
-    lines = ["| round | commit | wall s | CPU s | " + " | ".join(STAGES) + " | training per model |",
-             "|---:|---|---:|---:|" + "---:|" * len(STAGES) + "---|"]
+    lines = [
+        "| round | commit | wall s | CPU s | " + " | ".join(STAGES) + " | training per model |",
+        "|---:|---|---:|---:|" + "---:|" * len(STAGES) + "---|",
+    ]
     for r in runs:
         stages = " | ".join(f"{r.stages[k]:.1f}" if k in r.stages else "" for k in STAGES)
         trains = ", ".join(f"{k} {v:.1f}" for k, v in r.train_seconds.items())
@@ -157,10 +178,16 @@ def render(runs: list[RunTime]) -> str:
         def ratio(get):
             return statistics.median(get(r) for r in first) / statistics.median(get(r) for r in second)
 
-        lines += ["", f"median {commits[0]} / median {commits[1]}: wall {ratio(lambda r: r.wall_seconds):.2f}x, "
-                      f"CPU {ratio(lambda r: r.cpu_seconds):.2f}x, "
-                  + ", ".join(f"{k} {ratio(lambda r, k=k: r.stages[k]):.2f}x" for k in STAGES
-                              if all(k in r.stages and r.stages[k] > 0 for r in runs))]
+        lines += [
+            "",
+            f"median {commits[0]} / median {commits[1]}: wall {ratio(lambda r: r.wall_seconds):.2f}x, "
+            f"CPU {ratio(lambda r: r.cpu_seconds):.2f}x, "
+            + ", ".join(
+                f"{k} {ratio(lambda r, k=k: r.stages[k]):.2f}x"
+                for k in STAGES
+                if all(k in r.stages and r.stages[k] > 0 for r in runs)
+            ),
+        ]
         same = [a.metrics == b.metrics for a, b in zip(first, second)]
         lines.append(f"metrics.json byte-identical across the commits: {', '.join(map(str, same))} (per round)")
     return "\n".join(lines)
@@ -168,8 +195,8 @@ def render(runs: list[RunTime]) -> str:
 
 def main(argv: list[str] | None = None) -> list[RunTime]:
     argv = sys.argv[1:] if argv is None else list(argv)
-    run_args = argv[argv.index("--") + 1:] if "--" in argv else []
-    argv = argv[:argv.index("--")] if "--" in argv else argv
+    run_args = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("before", help="the commit measured first in each round (e.g. the tree before a change)")
     parser.add_argument("after", help="the commit measured second (e.g. HEAD)")

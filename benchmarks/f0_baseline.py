@@ -31,8 +31,10 @@ from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from keras_audio.corpora import default_data_dir  # noqa: E402
-from keras_audio.corpora import synthetic  # noqa: E402
+from keras_audio.corpora import (
+    default_data_dir,  # noqa: E402
+    synthetic,  # noqa: E402
+)
 
 # pYIN on a quarter-semitone grid with 40 thresholds: ~5x faster than librosa's defaults, the same means
 # to within a fraction of a semitone on this corpus. On rare clips (1 in 1920) the coarse grid finds no
@@ -55,8 +57,11 @@ def measure(path: str) -> tuple[float, np.ndarray]:
     rms = librosa.feature.rms(y=waveform, frame_length=PYIN["frame_length"], hop_length=PYIN["hop_length"])[0]
     loud = 20 * np.log10(np.maximum(rms, 1e-10)) > 20 * np.log10(rms.max()) - GATE_DB
     keep = voiced & loud[: len(voiced)] & np.isfinite(f0)
-    mel = librosa.power_to_db(librosa.feature.melspectrogram(
-        y=waveform, sr=rate, n_fft=512, win_length=400, hop_length=PYIN["hop_length"], n_mels=64))
+    mel = librosa.power_to_db(
+        librosa.feature.melspectrogram(
+            y=waveform, sr=rate, n_fft=512, win_length=400, hop_length=PYIN["hop_length"], n_mels=64
+        )
+    )
     mel_frames = loud[: mel.shape[1]]
     mel_mean = mel[:, mel_frames].mean(axis=1) if mel_frames.any() else mel.mean(axis=1)
     return (float(np.mean(f0[keep])) if keep.any() else float("nan")), mel_mean
@@ -85,8 +90,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     args = parser.parse_args()
 
-    options = dict(num_speakers=args.num_speakers, utterances_per_speaker=args.utterances_per_speaker,
-                   corpus_seed=args.corpus_seed, workers=args.workers)
+    options = dict(
+        num_speakers=args.num_speakers,
+        utterances_per_speaker=args.utterances_per_speaker,
+        corpus_seed=args.corpus_seed,
+        workers=args.workers,
+    )
     with tempfile.TemporaryDirectory() as scratch:
         data_dir = Path(scratch) / "synthetic" if args.fresh else Path(args.data_dir or default_data_dir("synthetic"))
         existed = synthetic.stored_settings(data_dir) is not None
@@ -96,19 +105,22 @@ def main() -> None:
         frame = manifest.frame
         size_mb = sum(p.stat().st_size for p in data_dir.rglob("*") if p.is_file()) / 1e6
         what = "loaded (already generated)" if existed else "generated"
-        print(f"corpus: {data_dir} {what} in {seconds:.1f} s wall, {cpu:.1f} s CPU "
-              f"({args.workers} worker(s))")
-        print(f"  {frame['speaker'].nunique()} speakers, {len(frame)} clips, "
-              f"{frame['duration'].sum() / 3600:.2f} h, {size_mb:.0f} MB on disk; "
-              f"female share {np.mean(frame['label'] == 'female'):.3f}")
+        print(f"corpus: {data_dir} {what} in {seconds:.1f} s wall, {cpu:.1f} s CPU ({args.workers} worker(s))")
+        print(
+            f"  {frame['speaker'].nunique()} speakers, {len(frame)} clips, "
+            f"{frame['duration'].sum() / 3600:.2f} h, {size_mb:.0f} MB on disk; "
+            f"female share {np.mean(frame['label'] == 'female'):.3f}"
+        )
 
         start = time.perf_counter()
         with concurrent.futures.ProcessPoolExecutor(args.workers) as pool:
             measured = list(pool.map(measure, [str(p) for p in manifest.paths()], chunksize=16))
         f0 = np.array([m[0] for m in measured])
         mel = np.stack([m[1] for m in measured])
-        print(f"pYIN on {len(f0)} clips: {time.perf_counter() - start:.1f} s; no voiced frame in "
-              f"{int(np.isnan(f0).sum())} clip(s) (counted as errors)")
+        print(
+            f"pYIN on {len(f0)} clips: {time.perf_counter() - start:.1f} s; no voiced frame in "
+            f"{int(np.isnan(f0).sum())} clip(s) (counted as errors)"
+        )
 
     female = (frame["label"] == "female").to_numpy()
     train = (frame["split"] == "train").to_numpy() & np.isfinite(f0)
@@ -124,12 +136,16 @@ def main() -> None:
     model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
     model.fit(features[train], female[train])
     test = (frame["split"] == "test").to_numpy()
-    print(f"reference: logistic regression on log mean F0 + mean log-mel shape (64 bands): "
-          f"test accuracy {model.score(features[test], female[test]):.3f}")
+    print(
+        f"reference: logistic regression on log mean F0 + mean log-mel shape (64 bands): "
+        f"test accuracy {model.score(features[test], female[test]):.3f}"
+    )
     for sex in ("female", "male"):
         rows = frame["label"].to_numpy() == sex
-        print(f"  mean F0 of {sex} clips: median {np.nanmedian(f0[rows]):.0f} Hz, "
-              f"5-95 % {np.nanpercentile(f0[rows], 5):.0f}-{np.nanpercentile(f0[rows], 95):.0f} Hz")
+        print(
+            f"  mean F0 of {sex} clips: median {np.nanmedian(f0[rows]):.0f} Hz, "
+            f"5-95 % {np.nanpercentile(f0[rows], 5):.0f}-{np.nanpercentile(f0[rows], 95):.0f} Hz"
+        )
 
 
 def _cpu_seconds() -> float:

@@ -24,8 +24,8 @@ Timing estimate (from `--quick`, timed on this machine while it was shared, scal
 19 conditions and the whole-clip pass: 48 × (2 × 7 + 3 + 13) s ≈ 24 min, ±40 % (the estimate rests on one
 loaded measurement). `--epochs 4` ≈ 35 min.
 
-It calls the library (`keras_audio.suite.cli.main(["run", ...])`, the model widths in a temporary `--config`), then prints
-the run's "Held-out corruption families" section of `table.md` (mean ± sd over seeds; mCE on held-out families
+It calls the library (`keras_audio.suite.cli.main(["run", ...])`, the model widths in a temporary `--config`), then
+prints the run's "Held-out corruption families" section of `table.md` (mean ± sd over seeds; mCE on held-out families
 against `conv2d / none`). Everything else a run writes is in the run folder it names.
 """
 
@@ -39,22 +39,58 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from keras_audio.suite import cli  # noqa: E402
 from keras_audio.corruptions import registry  # noqa: E402
+from keras_audio.suite import cli  # noqa: E402
 
 SECTION = "## Held-out corruption families"
 LEFT_OUT = ("gain", "ir_reverb")  # gain: see the docstring; ir_reverb needs recorded impulse responses
-RECIPE = ["--corpus", "synthetic", "--no-shared-data", "--models", "conv2d", "crnn", "--policies", "none", "heldout",
-          "--seeds", "3", "--epochs", "2", "--severities", "3", "--clip-seconds", "1",
-          "--corruptions", *[name for name in registry.names() if name not in LEFT_OUT],
-          "--run-name", "heldout-synthetic", "--no-progress"]
+RECIPE = [
+    "--corpus",
+    "synthetic",
+    "--no-shared-data",
+    "--models",
+    "conv2d",
+    "crnn",
+    "--policies",
+    "none",
+    "heldout",
+    "--seeds",
+    "3",
+    "--epochs",
+    "2",
+    "--severities",
+    "3",
+    "--clip-seconds",
+    "1",
+    "--corruptions",
+    *[name for name in registry.names() if name not in LEFT_OUT],
+    "--run-name",
+    "heldout-synthetic",
+    "--no-progress",
+]
 # The same path on a small scale (4 models, about 2 minutes of compute): 1 seed, 1 epoch, one corruption of two
 # families at severity 3, and only `none` + `suite-minus:noise` (no `suite`: its column reads "–").
-QUICK = ["--seeds", "1", "--epochs", "1", "--severities", "3", "--corruptions", "white_noise", "lowpass",
-         "--policies", "none", "suite-minus:noise", "--run-name", "heldout-synthetic-quick"]
+QUICK = [
+    "--seeds",
+    "1",
+    "--epochs",
+    "1",
+    "--severities",
+    "3",
+    "--corruptions",
+    "white_noise",
+    "lowpass",
+    "--policies",
+    "none",
+    "suite-minus:noise",
+    "--run-name",
+    "heldout-synthetic-quick",
+]
 # Half the default widths (conv2d 61k -> 16k parameters): 48 models must train in seconds each.
-MODEL_OPTIONS = {"conv2d": {"filters": [8, 16, 32, 32]}, "crnn": {"filters": [8, 16, 32], "units": 32,
-                                                                   "attention_units": 16}}
+MODEL_OPTIONS = {
+    "conv2d": {"filters": [8, 16, 32, 32]},
+    "crnn": {"filters": [8, 16, 32], "units": 32, "attention_units": 16},
+}
 
 
 def heldout_section(table_md: str) -> str:
@@ -63,7 +99,7 @@ def heldout_section(table_md: str) -> str:
     if start < 0:
         return ""
     end = table_md.find("\n## ", start + len(SECTION))
-    return table_md[start:] if end < 0 else table_md[start:end + 1]
+    return table_md[start:] if end < 0 else table_md[start : end + 1]
 
 
 def main(argv: list[str] | None = None) -> int:

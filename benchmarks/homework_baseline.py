@@ -39,8 +39,16 @@ class HomeworkMel:
         fmax: highest mel frequency in Hz (None: `sample_rate / 2`).
     """
 
-    def __init__(self, sample_rate: int = 16000, n_fft: int = 512, win_length: int = 400, hop_length: int = 160,
-                 n_mels: int = 64, fmin: float = 0.0, fmax: float | None = None):
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        n_fft: int = 512,
+        win_length: int = 400,
+        hop_length: int = 160,
+        n_mels: int = 64,
+        fmin: float = 0.0,
+        fmax: float | None = None,
+    ):
         if win_length > n_fft:
             raise ValueError(f"HomeworkMel: win_length={win_length} exceeds n_fft={n_fft}")
         self.n_fft = n_fft
@@ -54,7 +62,7 @@ class HomeworkMel:
     def __call__(self, clip: np.ndarray) -> np.ndarray:
         """One clip `[samples]` -> power mel `[n_mels, frames]` (librosa's orientation), float64."""
         padded = np.pad(clip, self.n_fft // 2)
-        frames = np.lib.stride_tricks.sliding_window_view(padded, self.n_fft)[::self.hop_length]
+        frames = np.lib.stride_tricks.sliding_window_view(padded, self.n_fft)[:: self.hop_length]
         spectrum = np.fft.rfft(frames * self.window, axis=-1)
         power = np.abs(spectrum) ** 2
         return self.mel_basis @ power.T
@@ -67,13 +75,29 @@ class HomeworkMel:
         return out
 
 
-def librosa_features(clips: Iterable[np.ndarray], sample_rate: int = 16000, n_fft: int = 512, win_length: int = 400,
-                     hop_length: int = 160, n_mels: int = 64, fmin: float = 0.0, fmax: float | None = None,
-                     top_db: float | None = 80.0) -> list[np.ndarray]:
+def librosa_features(
+    clips: Iterable[np.ndarray],
+    sample_rate: int = 16000,
+    n_fft: int = 512,
+    win_length: int = 400,
+    hop_length: int = 160,
+    n_mels: int = 64,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    top_db: float | None = 80.0,
+) -> list[np.ndarray]:
     """The librosa loop: `melspectrogram` + `power_to_db` per clip -> list of `[n_mels, frames]` dB arrays."""
     out = []
     for clip in clips:
-        power = librosa.feature.melspectrogram(y=clip, sr=sample_rate, n_fft=n_fft, hop_length=hop_length,
-                                               win_length=win_length, n_mels=n_mels, fmin=fmin, fmax=fmax)
+        power = librosa.feature.melspectrogram(
+            y=clip,
+            sr=sample_rate,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            win_length=win_length,
+            n_mels=n_mels,
+            fmin=fmin,
+            fmax=fmax,
+        )
         out.append(librosa.power_to_db(power, top_db=top_db))
     return out

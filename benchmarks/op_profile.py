@@ -87,8 +87,9 @@ def op_rows(xplane_path: str | Path) -> list[tuple[str, str, float]]:
     for row in table["rows"]:
         values = dict(zip(columns, (cell.get("v") for cell in row["c"])))
         if values.get("Host/device", "Host") == "Host":
-            rows.append((values["Operation Type"], str(values.get("Operation Name", "")),
-                         float(values["Total self-time (us)"])))
+            rows.append(
+                (values["Operation Type"], str(values.get("Operation Name", "")), float(values["Total self-time (us)"]))
+            )
     return rows
 
 
@@ -113,8 +114,9 @@ def _summed(items) -> dict[str, float]:
     return totals
 
 
-def profile(stage: str, step: Callable[[], None], steps: int, warmup: int = 2,
-            layers: Collection[str] | None = None) -> OpProfile:
+def profile(
+    stage: str, step: Callable[[], None], steps: int, warmup: int = 2, layers: Collection[str] | None = None
+) -> OpProfile:
     """Trace `steps` calls of `step` (after `warmup` untraced ones) and sum the op types' self time, or the
     layers' (`layer_of`) when `layers` names them.
 
@@ -153,8 +155,15 @@ def waveforms(batch: int, clip_samples: int, seed: int = 0) -> np.ndarray:
     return clips
 
 
-def model_profiles(name: str, batch: int, inference_batch: int, steps: int, clip_samples: int = 32000,
-                   sample_rate: int = 16000, by_layer: bool = False) -> list[OpProfile]:
+def model_profiles(
+    name: str,
+    batch: int,
+    inference_batch: int,
+    steps: int,
+    clip_samples: int = 32000,
+    sample_rate: int = 16000,
+    by_layer: bool = False,
+) -> list[OpProfile]:
     """The training-step and inference-batch profiles of the registry's model `name` (untrained), per op
     type or, `by_layer`, per layer."""
     import keras
@@ -180,42 +189,57 @@ def model_profiles(name: str, batch: int, inference_batch: int, steps: int, clip
         forward(inputs).numpy()
 
     layers = {layer.name for layer in model.layers} if by_layer else None
-    return [profile(f"{name} training (batch {batch})", training_step, steps, layers=layers),
-            profile(f"{name} inference (batch {inference_batch})", inference_step, steps, layers=layers)]
+    return [
+        profile(f"{name} training (batch {batch})", training_step, steps, layers=layers),
+        profile(f"{name} inference (batch {inference_batch})", inference_step, steps, layers=layers),
+    ]
 
 
 def render(profiles: list[OpProfile], top: int = 8) -> str:
     lines = []
     for p in profiles:
         by_type = p.grouped_by == "op type"
-        lines += [f"## {p.stage}: {p.busy_ms:.1f} ms busy per step, kernels {p.kernel_share * 100:.0f} %", "",
-                  f"| {p.grouped_by} | ms per step | share of busy time |" + (" kernel |" if by_type else ""),
-                  "|---|---:|---:|" + ("---|" if by_type else "")]
+        lines += [
+            f"## {p.stage}: {p.busy_ms:.1f} ms busy per step, kernels {p.kernel_share * 100:.0f} %",
+            "",
+            f"| {p.grouped_by} | ms per step | share of busy time |" + (" kernel |" if by_type else ""),
+            "|---|---:|---:|" + ("---|" if by_type else ""),
+        ]
         for op in p.ops[:top]:
             kernel = f" {'yes' if is_kernel(op.op_type) else ''} |" if by_type else ""
             lines.append(f"| {op.op_type} | {op.ms:.2f} | {op.share * 100:.1f} % |{kernel}")
         rest = p.ops[top:]
         if rest:
-            lines.append(f"| ({len(rest)} other {p.grouped_by}s) | {sum(o.ms for o in rest):.2f} | "
-                         f"{sum(o.share for o in rest) * 100:.1f} % |" + (" |" if by_type else ""))
+            lines.append(
+                f"| ({len(rest)} other {p.grouped_by}s) | {sum(o.ms for o in rest):.2f} | "
+                f"{sum(o.share for o in rest) * 100:.1f} % |" + (" |" if by_type else "")
+            )
         lines.append("")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", nargs="+", default=["conv1d", "conv2d", "crnn"])
     parser.add_argument("--batch", type=int, default=32, help="training batch (the default run's)")
     parser.add_argument("--inference-batch", type=int, default=256, help="inference batch (evaluation's)")
     parser.add_argument("--steps", type=int, default=10, help="traced steps per stage")
     parser.add_argument("--top", type=int, default=8, help="op types listed per stage")
-    parser.add_argument("--by", choices=("type", "layer"), default="type",
-                        help="sum the self times per op type (default) or per Keras layer")
+    parser.add_argument(
+        "--by",
+        choices=("type", "layer"),
+        default="type",
+        help="sum the self times per op type (default) or per Keras layer",
+    )
     parser.add_argument("--json", type=Path, help="also write the profiles here")
     args = parser.parse_args(argv)
-    profiles = [p for name in args.models for p in model_profiles(name, args.batch, args.inference_batch, args.steps,
-                                                                  by_layer=args.by == "layer")]
+    profiles = [
+        p
+        for name in args.models
+        for p in model_profiles(name, args.batch, args.inference_batch, args.steps, by_layer=args.by == "layer")
+    ]
     print(render(profiles, args.top))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -44,8 +44,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from keras_audio import paths  # noqa: E402
-from keras_audio.suite.cli import main as cli_main  # noqa: E402
 from keras_audio.corruptions.registry import QUICK_GRID  # noqa: E402
+from keras_audio.suite.cli import main as cli_main  # noqa: E402
 
 AUDIOMNIST, ESC50 = "audiomnist_az", "esc50_fold4"
 FOLDS = 5
@@ -72,8 +72,9 @@ def esc50_folds(root: Path, out: Path, folds: int = FOLDS, seed: int = 0) -> Pat
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["path", "label", "speaker", "fold"])
         for row, fold in zip(rows, fold_of):
-            writer.writerow([str((root / "audio" / row["filename"]).resolve()), row["category"],
-                             row["src_file"], int(fold)])
+            writer.writerow(
+                [str((root / "audio" / row["filename"]).resolve()), row["category"], row["src_file"], int(fold)]
+            )
     return manifest
 
 
@@ -86,30 +87,123 @@ def commands(args, shared: Path, out: Path) -> dict[str, list[list[str]]]:
     speech_run = out / "speech"
     return {
         "speech": [
-            ["run", "--run-name", "speech", "--models", "conv2d", "ge2e", "ge2e_finetune", "--policies", "none",
-             "suite", *quick, "--severities", "3", "--test-corpus", f"audiomnist={audiomnist}", *common],
-            *[["evaluate", str(speech_run / "models" / f"{model}-{policy}-seed{args.seed}"), "--corpus", "audiomnist",
-               "--data-dir", audiomnist, "--task", "gender", "--split", "all", "--corruptions", "white_noise",
-               "--severities", "3",
-               "--run-name", f"speech-{model}-{policy}-on-audiomnist", "--out", str(out), "--no-progress"]
-              for model in ("conv2d", "ge2e", "ge2e_finetune") for policy in ("none", "suite")],
+            [
+                "run",
+                "--run-name",
+                "speech",
+                "--models",
+                "conv2d",
+                "ge2e",
+                "ge2e_finetune",
+                "--policies",
+                "none",
+                "suite",
+                *quick,
+                "--severities",
+                "3",
+                "--test-corpus",
+                f"audiomnist={audiomnist}",
+                *common,
+            ],
+            *[
+                [
+                    "evaluate",
+                    str(speech_run / "models" / f"{model}-{policy}-seed{args.seed}"),
+                    "--corpus",
+                    "audiomnist",
+                    "--data-dir",
+                    audiomnist,
+                    "--task",
+                    "gender",
+                    "--split",
+                    "all",
+                    "--corruptions",
+                    "white_noise",
+                    "--severities",
+                    "3",
+                    "--run-name",
+                    f"speech-{model}-{policy}-on-audiomnist",
+                    "--out",
+                    str(out),
+                    "--no-progress",
+                ]
+                for model in ("conv2d", "ge2e", "ge2e_finetune")
+                for policy in ("none", "suite")
+            ],
         ],
         "audiomnist": [
-            ["run", "--run-name", "audiomnist", "--corpus", "audiomnist", "--data-dir", audiomnist, "--task",
-             "gender", "--models", "conv2d", "ge2e", *quick, "--severities", "3", "--test-corpus",
-             "synthetic=", *common],
+            [
+                "run",
+                "--run-name",
+                "audiomnist",
+                "--corpus",
+                "audiomnist",
+                "--data-dir",
+                audiomnist,
+                "--task",
+                "gender",
+                "--models",
+                "conv2d",
+                "ge2e",
+                *quick,
+                "--severities",
+                "3",
+                "--test-corpus",
+                "synthetic=",
+                *common,
+            ],
         ],
         "audiomnist-splits": [
-            ["run", "--run-name", f"audiomnist-splits-seed{seed}", "--corpus", "audiomnist", "--data-dir", audiomnist,
-             "--task", "gender", "--models", "conv2d", "ge2e", "--corruptions", "white_noise", "--severities", "3",
-             "--seed", str(seed), "--epochs", str(args.epochs), "--out", str(out), "--no-progress"]
+            [
+                "run",
+                "--run-name",
+                f"audiomnist-splits-seed{seed}",
+                "--corpus",
+                "audiomnist",
+                "--data-dir",
+                audiomnist,
+                "--task",
+                "gender",
+                "--models",
+                "conv2d",
+                "ge2e",
+                "--corruptions",
+                "white_noise",
+                "--severities",
+                "3",
+                "--seed",
+                str(seed),
+                "--epochs",
+                str(args.epochs),
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
             for seed in split_seeds
         ],
         "esc50": [
-            ["run", "--run-name", "esc50", "--corpus", "csv", "--data-dir", str(out / "esc50_fold4_manifest.csv"),
-             "--models", "conv2d", "aisfx", "--cross-validation", "--allow-missing-classes", "--sample-rate", "22050",
-             "--clip-seconds", "5",
-             *quick, "--severities", "3", *common],
+            [
+                "run",
+                "--run-name",
+                "esc50",
+                "--corpus",
+                "csv",
+                "--data-dir",
+                str(out / "esc50_fold4_manifest.csv"),
+                "--models",
+                "conv2d",
+                "aisfx",
+                "--cross-validation",
+                "--allow-missing-classes",
+                "--sample-rate",
+                "22050",
+                "--clip-seconds",
+                "5",
+                *quick,
+                "--severities",
+                "3",
+                *common,
+            ],
         ],
     }
 
@@ -134,22 +228,34 @@ def summary(run_dir: Path) -> list[dict]:
         mine = [r for r in rows if (r["model"], r["policy"], r["test_corpus"]) == (model, policy, test)]
         clean = [r for r in mine if r["corruption"] == "clean"]
         spoiled = [r for r in mine if r["corruption"] != "clean"]
-        per_corruption = {c: _mean(r["accuracy"] for r in spoiled if r["corruption"] == c)
-                          for c in dict.fromkeys(r["corruption"] for r in spoiled)}
+        per_corruption = {
+            c: _mean(r["accuracy"] for r in spoiled if r["corruption"] == c)
+            for c in dict.fromkeys(r["corruption"] for r in spoiled)
+        }
         worst = min(per_corruption, key=per_corruption.get) if per_corruption else None
-        out.append({"model": model, "policy": policy, "test": test,
-                    "clean": _mean(r["accuracy"] for r in clean),
-                    "balanced": _mean(r["balanced_accuracy"] for r in clean),
-                    "spoiled": _mean(r["accuracy"] for r in spoiled),
-                    "worst": f"{worst} ({per_corruption[worst]:.3f})" if worst else "—"})
+        out.append(
+            {
+                "model": model,
+                "policy": policy,
+                "test": test,
+                "clean": _mean(r["accuracy"] for r in clean),
+                "balanced": _mean(r["balanced_accuracy"] for r in clean),
+                "spoiled": _mean(r["accuracy"] for r in spoiled),
+                "worst": f"{worst} ({per_corruption[worst]:.3f})" if worst else "—",
+            }
+        )
     return out
 
 
 def _table(figures: list[dict], header: str) -> list[str]:
-    lines = [f"| model | policy | {header} clean | balanced | mean spoiled | worst corruption |",
-             "| --- | --- | ---: | ---: | ---: | --- |"]
-    lines += [f"| {f['model']} | {f['policy']} | {f['clean']:.3f} | {f['balanced']:.3f} | {f['spoiled']:.3f} | "
-              f"{f['worst']} |" for f in figures]
+    lines = [
+        f"| model | policy | {header} clean | balanced | mean spoiled | worst corruption |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    lines += [
+        f"| {f['model']} | {f['policy']} | {f['clean']:.3f} | {f['balanced']:.3f} | {f['spoiled']:.3f} | {f['worst']} |"
+        for f in figures
+    ]
     return lines
 
 
@@ -177,13 +283,17 @@ def splits_table(run_dirs: list[Path]) -> list[str]:
             entry["spoiled"].append(f["spoiled"])
     if not per_model:
         return []
-    lines = ["| model | policy | clean balanced, per seed (" + ", ".join(seeds) + ") | clean balanced: mean ± sd | "
-             "clean: mean ± sd | white noise (sev. 3): mean ± sd |",
-             "| --- | --- | --- | ---: | ---: | ---: |"]
+    lines = [
+        "| model | policy | clean balanced, per seed (" + ", ".join(seeds) + ") | clean balanced: mean ± sd | "
+        "clean: mean ± sd | white noise (sev. 3): mean ± sd |",
+        "| --- | --- | --- | ---: | ---: | ---: |",
+    ]
     for key, e in per_model.items():
-        lines.append(f"| {key} | {' '.join(f'{v:.3f}' for v in e['balanced'])} | {_mean(e['balanced']):.3f} ± "
-                     f"{_sd(e['balanced']):.3f} | {_mean(e['clean']):.3f} ± {_sd(e['clean']):.3f} | "
-                     f"{_mean(e['spoiled']):.3f} ± {_sd(e['spoiled']):.3f} |")
+        lines.append(
+            f"| {key} | {' '.join(f'{v:.3f}' for v in e['balanced'])} | {_mean(e['balanced']):.3f} ± "
+            f"{_sd(e['balanced']):.3f} | {_mean(e['clean']):.3f} ± {_sd(e['clean']):.3f} | "
+            f"{_mean(e['spoiled']):.3f} ± {_sd(e['spoiled']):.3f} |"
+        )
     return lines
 
 
@@ -213,10 +323,15 @@ def main(argv=None) -> int:
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--split-seeds", type=int, default=SPLIT_SEEDS,
-                        help=f"audiomnist-splits: how many seeds, hence speaker splits (default {SPLIT_SEEDS})")
-    parser.add_argument("--data-root", type=Path,
-                        help="the development recordings (default: ../shared/data beside the checkout)")
+    parser.add_argument(
+        "--split-seeds",
+        type=int,
+        default=SPLIT_SEEDS,
+        help=f"audiomnist-splits: how many seeds, hence speaker splits (default {SPLIT_SEEDS})",
+    )
+    parser.add_argument(
+        "--data-root", type=Path, help="the development recordings (default: ../shared/data beside the checkout)"
+    )
     parser.add_argument("--out", type=Path, help="default: results/pretrained")
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
@@ -225,8 +340,10 @@ def main(argv=None) -> int:
     shared = (args.data_root or paths.shared_data_dir()).resolve()
     missing = [name for name in (AUDIOMNIST, ESC50) if not (shared / name).is_dir()]
     if missing:
-        print(f"pretrained.py: needs the development recordings {missing} in {shared} (see ../shared/data/README.md)",
-              file=sys.stderr)
+        print(
+            f"pretrained.py: needs the development recordings {missing} in {shared} (see ../shared/data/README.md)",
+            file=sys.stderr,
+        )
         return 2
     out = (args.out or paths.results_dir() / "pretrained").resolve()
     runs = commands(args, shared, out)
@@ -246,7 +363,11 @@ def main(argv=None) -> int:
                 continue
             print(f"[pretrained] {name}: running ({time.perf_counter() - started:.0f} s so far)", flush=True)
             out.mkdir(parents=True, exist_ok=True)
-            with open(out / f"{name}.log", "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            with (
+                open(out / f"{name}.log", "w") as log,
+                contextlib.redirect_stdout(log),
+                contextlib.redirect_stderr(log),
+            ):
                 status = cli_main(argv_)
             if status != 0:
                 print(f"[pretrained] {name}: failed (exit {status}; log {out / (name + '.log')})", flush=True)

@@ -42,7 +42,8 @@ AUDIOMNIST = "audiomnist_az"
 SAMPLE_RATE = 16000
 # (label, C or None for the suite's L2, class_weight)
 HEADS = [("suite L2, balanced", None, "balanced"), ("suite L2, unweighted", None, None)] + [
-    (f"C={c:g}, {'balanced' if w else 'unweighted'}", c, w) for c in (0.01, 0.1, 1.0, 10.0) for w in ("balanced", None)]
+    (f"C={c:g}, {'balanced' if w else 'unweighted'}", c, w) for c in (0.01, 0.1, 1.0, 10.0) for w in ("balanced", None)
+]
 
 
 def embeddings(manifest, cache_dir: Path, clip_seconds: float, encoder) -> np.ndarray:
@@ -52,8 +53,9 @@ def embeddings(manifest, cache_dir: Path, clip_seconds: float, encoder) -> np.nd
     from keras_audio.feature_cache import FeatureSource
     from keras_audio.pipeline import ClipSource
 
-    decoded = load_waveforms(manifest, SAMPLE_RATE, cache_dir, progress=False,
-                              min_samples=FeatureConfig().n_fft)  # the run's, so its decode cache is shared
+    decoded = load_waveforms(
+        manifest, SAMPLE_RATE, cache_dir, progress=False, min_samples=FeatureConfig().n_fft
+    )  # the run's, so its decode cache is shared
     if decoded.bad_files:
         raise ValueError(f"{manifest.name}: {len(decoded.bad_files)} bad file(s)")
     clip_samples = round(clip_seconds * SAMPLE_RATE)
@@ -103,31 +105,51 @@ def main(argv=None) -> int:
     assert list(synthetic.classes) == list(base.classes), (synthetic.classes, base.classes)
     train = synthetic.subset("train")
     x_gen, y_gen = embeddings(train, paths.cache_dir(), args.clip_seconds, encoder), np.asarray(train.label_ids)
-    print(f"embeddings: {len(x_az)} AudioMNIST_AZ clips, {len(x_gen)} generated training clips "
-          f"({time.perf_counter() - started:.0f} s)", flush=True)
+    print(
+        f"embeddings: {len(x_az)} AudioMNIST_AZ clips, {len(x_gen)} generated training clips "
+        f"({time.perf_counter() - started:.0f} s)",
+        flush=True,
+    )
     order = {clip: i for i, clip in enumerate(base.clip_ids)}
-    results = {"classes": list(base.classes), "l2": L2, "clip_seconds": args.clip_seconds, "seeds": args.seeds,
-               "heads": {}}
+    results = {
+        "classes": list(base.classes),
+        "l2": L2,
+        "clip_seconds": args.clip_seconds,
+        "seeds": args.seeds,
+        "heads": {},
+    }
     for label, c, weight in HEADS:
         split_scores = []
         for seed in args.seeds:
             frame = corpora.load_corpus("audiomnist", root, "gender", seed).frame
-            index = {split: np.array([order[c_] for c_ in frame.loc[frame["split"] == split, "clip_id"]])
-                     for split in ("train", "test")}
-            split_scores.append(fit_score(x_az[index["train"]], y_az[index["train"]], x_az[index["test"]],
-                                          y_az[index["test"]], c, weight, L2))
+            index = {
+                split: np.array([order[c_] for c_ in frame.loc[frame["split"] == split, "clip_id"]])
+                for split in ("train", "test")
+            }
+            split_scores.append(
+                fit_score(
+                    x_az[index["train"]], y_az[index["train"]], x_az[index["test"]], y_az[index["test"]], c, weight, L2
+                )
+            )
         transfer = fit_score(x_gen, y_gen, x_az, y_az, c, weight, L2)
         results["heads"][label] = {"audiomnist_split": split_scores, "generated_to_audiomnist": transfer}
-        print(f"{label:28s} split {np.mean(split_scores):.3f} ({' '.join(f'{v:.3f}' for v in split_scores)}), "
-              f"transfer {transfer:.3f}", flush=True)
+        print(
+            f"{label:28s} split {np.mean(split_scores):.3f} ({' '.join(f'{v:.3f}' for v in split_scores)}), "
+            f"transfer {transfer:.3f}",
+            flush=True,
+        )
     (out / "probe.json").write_text(json.dumps(results, indent=1) + "\n")
-    lines = ["| head | AudioMNIST_AZ split: balanced, mean ± sd | per seed | generated -> all of AudioMNIST_AZ |",
-             "| --- | ---: | --- | ---: |"]
+    lines = [
+        "| head | AudioMNIST_AZ split: balanced, mean ± sd | per seed | generated -> all of AudioMNIST_AZ |",
+        "| --- | ---: | --- | ---: |",
+    ]
     for label, r in results["heads"].items():
         s = r["audiomnist_split"]
         sd = np.std(s, ddof=1) if len(s) > 1 else 0.0
-        lines.append(f"| {label} | {np.mean(s):.3f} ± {sd:.3f} | {' '.join(f'{v:.3f}' for v in s)} | "
-                     f"{r['generated_to_audiomnist']:.3f} |")
+        lines.append(
+            f"| {label} | {np.mean(s):.3f} ± {sd:.3f} | {' '.join(f'{v:.3f}' for v in s)} | "
+            f"{r['generated_to_audiomnist']:.3f} |"
+        )
     (out / "probe.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

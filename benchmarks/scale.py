@@ -51,8 +51,9 @@ def write_corpus(folder: Path, clips: int, clip_samples: int, sample_rate: int, 
     lengths = rng.integers(int(0.8 * clip_samples), clip_samples + 1, size=clips).astype(np.int64)
     t = np.arange(clip_samples) / sample_rate
     with open(folder / "samples.npy", "wb") as out:
-        np.lib.format.write_array_header_1_0(out, {"descr": "<f4", "fortran_order": False,
-                                                   "shape": (int(lengths.sum()),)})
+        np.lib.format.write_array_header_1_0(
+            out, {"descr": "<f4", "fortran_order": False, "shape": (int(lengths.sum()),)}
+        )
         for first in range(0, clips, CHUNK_CLIPS):
             parts = []
             for i in range(first, min(first + CHUNK_CLIPS, clips)):
@@ -93,11 +94,22 @@ def measure(folder: Path, source_kind: str, args) -> dict:
     set_global_seed(0)
     lengths = np.load(folder / "lengths.npy")
     clip_ids = [f"c{i:07d}" for i in range(len(lengths))]
-    store = WaveformStore(np.load(folder / "samples.npy", mmap_mode="r"), np.load(folder / "offsets.npy"),
-                          lengths, clip_ids, args.sample_rate)
-    frame = pd.DataFrame({"clip_id": clip_ids, "path": [f"{c}.wav" for c in clip_ids],
-                          "label": np.where(np.arange(len(clip_ids)) % 2, "tone", "noise"),
-                          "speaker": [f"s{i // 10}" for i in range(len(clip_ids))], "split": "train"})
+    store = WaveformStore(
+        np.load(folder / "samples.npy", mmap_mode="r"),
+        np.load(folder / "offsets.npy"),
+        lengths,
+        clip_ids,
+        args.sample_rate,
+    )
+    frame = pd.DataFrame(
+        {
+            "clip_id": clip_ids,
+            "path": [f"{c}.wav" for c in clip_ids],
+            "label": np.where(np.arange(len(clip_ids)) % 2, "tone", "noise"),
+            "speaker": [f"s{i // 10}" for i in range(len(clip_ids))],
+            "split": "train",
+        }
+    )
     started = time.perf_counter()
     manifest = Manifest(frame, name="scale")
     source = (StreamedClipSource if source_kind == "stream" else ClipSource)(store, manifest)
@@ -113,16 +125,27 @@ def measure(folder: Path, source_kind: str, args) -> dict:
     model.fit(dataset, epochs=1, steps_per_epoch=args.steps, verbose=0)
     seconds = time.perf_counter() - began
     del keras, tf
-    return {"clips": len(lengths), "source": source_kind, "samples_gb": 4 * float(lengths.sum()) / 1e9,
-            "examples_per_s": args.steps * args.batch_size / seconds, "load_seconds": loaded_seconds,
-            "rss_loaded_mb": rss_loaded, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "clips": len(lengths),
+        "source": source_kind,
+        "samples_gb": 4 * float(lengths.sum()) / 1e9,
+        "examples_per_s": args.steps * args.batch_size / seconds,
+        "load_seconds": loaded_seconds,
+        "rss_loaded_mb": rss_loaded,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", type=int, default=[10000, 30000, 100000], help="clips per corpus")
-    parser.add_argument("--memory-sizes", nargs="*", type=int, default=None,
-                        help="sizes also measured with the in-memory source (default: sizes up to 30000)")
+    parser.add_argument(
+        "--memory-sizes",
+        nargs="*",
+        type=int,
+        default=None,
+        help="sizes also measured with the in-memory source (default: sizes up to 30000)",
+    )
     parser.add_argument("--clip-seconds", type=float, default=0.5)
     parser.add_argument("--sample-rate", type=int, default=8000)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -146,8 +169,10 @@ def main(argv=None) -> int:
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="keras-audio-scale-"))
     clip_samples = int(round(args.clip_seconds * args.sample_rate))
     rows = []
-    passed = [f"--{k.replace('_', '-')}={getattr(args, k)}" for k in ("clip_seconds", "sample_rate", "batch_size",
-                                                                      "steps", "warmup")]
+    passed = [
+        f"--{k.replace('_', '-')}={getattr(args, k)}"
+        for k in ("clip_seconds", "sample_rate", "batch_size", "steps", "warmup")
+    ]
     try:
         for size in sorted(set(args.sizes) | set(memory_sizes)):
             folder = work / f"clips-{size}"
@@ -155,15 +180,19 @@ def main(argv=None) -> int:
             write_corpus(folder, size, clip_samples, args.sample_rate)
             print(f"wrote {size} clips in {time.perf_counter() - began:.1f} s ({folder})", flush=True)
             for kind in ["stream"] * (size in args.sizes) + ["memory"] * (size in memory_sizes):
-                child = subprocess.run([sys.executable, __file__, "--child", str(folder), kind, *passed],
-                                       capture_output=True, text=True)
+                child = subprocess.run(
+                    [sys.executable, __file__, "--child", str(folder), kind, *passed], capture_output=True, text=True
+                )
                 if child.returncode:
                     print(child.stderr[-3000:], file=sys.stderr)
                     raise SystemExit(f"scale: the {kind} measurement of {size} clips failed")
                 rows.append(json.loads(child.stdout.strip().splitlines()[-1]))
                 row = rows[-1]
-                print(f"  {kind:>6}: {row['examples_per_s']:8.0f} examples/s, resident {row['rss_loaded_mb']:7.0f} MB "
-                      f"loaded, {row['peak_rss_mb']:7.0f} MB peak", flush=True)
+                print(
+                    f"  {kind:>6}: {row['examples_per_s']:8.0f} examples/s, resident {row['rss_loaded_mb']:7.0f} MB "
+                    f"loaded, {row['peak_rss_mb']:7.0f} MB peak",
+                    flush=True,
+                )
             if not args.keep:
                 shutil.rmtree(folder, ignore_errors=True)
     finally:
@@ -172,16 +201,20 @@ def main(argv=None) -> int:
     print("\n| clips | source | samples (GB) | examples/s | resident after loading (MB) | peak resident (MB) |")
     print("|---:|---|---:|---:|---:|---:|")
     for row in rows:
-        print(f"| {row['clips']:,} | {row['source']} | {row['samples_gb']:.2f} | {row['examples_per_s']:.0f} | "
-              f"{row['rss_loaded_mb']:.0f} | {row['peak_rss_mb']:.0f} |")
+        print(
+            f"| {row['clips']:,} | {row['source']} | {row['samples_gb']:.2f} | {row['examples_per_s']:.0f} | "
+            f"{row['rss_loaded_mb']:.0f} | {row['peak_rss_mb']:.0f} |"
+        )
     streamed = [r for r in rows if r["source"] == "stream"]
     status = 0
     if len(streamed) > 1:
         low, high = min(streamed, key=lambda r: r["clips"]), max(streamed, key=lambda r: r["clips"])
         growth = high["peak_rss_mb"] / low["peak_rss_mb"] - 1
         flat = growth <= FLAT_TOLERANCE
-        print(f"\nstreamed peak memory from {low['clips']:,} to {high['clips']:,} clips: {growth:+.1%} "
-              f"({'flat' if flat else 'NOT flat'}: limit +{FLAT_TOLERANCE:.0%})")
+        print(
+            f"\nstreamed peak memory from {low['clips']:,} to {high['clips']:,} clips: {growth:+.1%} "
+            f"({'flat' if flat else 'NOT flat'}: limit +{FLAT_TOLERANCE:.0%})"
+        )
         status = 0 if flat else 1
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")

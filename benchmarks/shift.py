@@ -56,8 +56,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from keras_audio import paths  # noqa: E402
-from keras_audio.suite.cli import main as cli_main  # noqa: E402
 from keras_audio.corruptions import registry  # noqa: E402
+from keras_audio.suite.cli import main as cli_main  # noqa: E402
 
 MODEL = "conv2d"
 SEEDS = 3
@@ -99,16 +99,19 @@ class Remedy:
 
 def remedies(held_out: str) -> dict[str, Remedy]:
     minus = f"suite-minus:{held_out}"
-    return {r.name: r for r in (
-        Remedy("none", "none"),
-        Remedy("suite", minus, None),
-        Remedy("suite+specaugment", f"{minus}+specaugment", None),
-        Remedy("gain+eq", minus, ("gain", "eq")),
-        Remedy("codec", minus, ("mp3",)),
-        Remedy("mixup", "none", (), {"mixup_alpha": MIXUP_ALPHA}),
-        Remedy("pcen", "none", (), {"models": {MODEL: {"frontend": "pcen"}}}),
-        Remedy("multi-corpus", "none", (), multi_corpus=True),
-    )}
+    return {
+        r.name: r
+        for r in (
+            Remedy("none", "none"),
+            Remedy("suite", minus, None),
+            Remedy("suite+specaugment", f"{minus}+specaugment", None),
+            Remedy("gain+eq", minus, ("gain", "eq")),
+            Remedy("codec", minus, ("mp3",)),
+            Remedy("mixup", "none", (), {"mixup_alpha": MIXUP_ALPHA}),
+            Remedy("pcen", "none", (), {"models": {MODEL: {"frontend": "pcen"}}}),
+            Remedy("multi-corpus", "none", (), multi_corpus=True),
+        )
+    }
 
 
 def directions(shared: Path) -> dict[str, tuple[Corpus, Corpus]]:
@@ -120,8 +123,9 @@ def held_out_corruptions(family: str) -> list[str]:
     """The held-out family's corruptions that need no resource folder (so every run can build them)."""
     members = registry.families().get(family)
     if not members:
-        raise SystemExit(f"shift.py: unknown or empty corruption family {family!r}; "
-                         f"families: {', '.join(registry.families())}")
+        raise SystemExit(
+            f"shift.py: unknown or empty corruption family {family!r}; families: {', '.join(registry.families())}"
+        )
     usable = [name for name in members if not registry.needs_resources(name)]
     if not usable:
         raise SystemExit(f"shift.py: every corruption of family {family!r} needs a resource folder ({members})")
@@ -130,11 +134,20 @@ def held_out_corruptions(family: str) -> list[str]:
 
 def run_config(remedy: Remedy, train: Corpus, other: Corpus, held_out: list[str], args) -> dict:
     """The `RunConfig` (as JSON) of one remedy in one direction."""
-    config = {"corpus": train.name, "data_dir": train.data_dir, "task": train.task, "models": [MODEL],
-              "policies": [remedy.policy], "seeds": args.seeds, "seed": args.seed, "epochs": args.epochs,
-              "clip_seconds": args.clip_seconds, "severities": list(args.severities),
-              "corruptions": None if remedy.trains_on is None else [*remedy.trains_on, *held_out],
-              "options": json.loads(json.dumps(remedy.options))}
+    config = {
+        "corpus": train.name,
+        "data_dir": train.data_dir,
+        "task": train.task,
+        "models": [MODEL],
+        "policies": [remedy.policy],
+        "seeds": args.seeds,
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "clip_seconds": args.clip_seconds,
+        "severities": list(args.severities),
+        "corruptions": None if remedy.trains_on is None else [*remedy.trains_on, *held_out],
+        "options": json.loads(json.dumps(remedy.options)),
+    }
     if remedy.multi_corpus:
         config["options"]["corpora"] = [train.spec(), other.spec()]
         config["corpus"], config["data_dir"] = f"{train.name}+{other.name}", None
@@ -160,11 +173,18 @@ def _rows(run_dir: Path) -> list[dict]:
 
 def _per_seed(rows, test_corpus: str, corruptions=None, field="accuracy") -> dict[int, float]:
     """Seed -> mean `field` over the rows of `test_corpus` (clean rows, or the given corruptions)."""
-    chosen = [r for r in rows if r["test_corpus"] == test_corpus and r["model"] == MODEL
-              and (r["corruption"] == "clean" if corruptions is None else r["corruption"] in corruptions)]
+    chosen = [
+        r
+        for r in rows
+        if r["test_corpus"] == test_corpus
+        and r["model"] == MODEL
+        and (r["corruption"] == "clean" if corruptions is None else r["corruption"] in corruptions)
+    ]
     seeds = sorted({int(r["seed"]) for r in chosen})
-    return {s: sum(float(r[field]) for r in chosen if int(r["seed"]) == s)
-            / sum(1 for r in chosen if int(r["seed"]) == s) for s in seeds}
+    return {
+        s: sum(float(r[field]) for r in chosen if int(r["seed"]) == s) / sum(1 for r in chosen if int(r["seed"]) == s)
+        for s in seeds
+    }
 
 
 def summarize_run(run_dir: Path, remedy: Remedy, train: Corpus, other: Corpus, held_out: list[str]) -> dict:
@@ -178,10 +198,14 @@ def summarize_run(run_dir: Path, remedy: Remedy, train: Corpus, other: Corpus, h
         own, target = "in-domain", other.name
     training = json.loads((run_dir / "training.json").read_text())
     seconds = [m["train_seconds"] for m in training["models"] if m["model"] == MODEL]
-    return {"in_domain_clean": _per_seed(rows, own), "held_out_spoiled": _per_seed(rows, own, held_out),
-            "other_clean": _per_seed(rows, target),
-            "other_balanced": _per_seed(rows, target, field="balanced_accuracy"),
-            "train_seconds": seconds, "run": str(run_dir)}
+    return {
+        "in_domain_clean": _per_seed(rows, own),
+        "held_out_spoiled": _per_seed(rows, own, held_out),
+        "other_clean": _per_seed(rows, target),
+        "other_balanced": _per_seed(rows, target, field="balanced_accuracy"),
+        "train_seconds": seconds,
+        "run": str(run_dir),
+    }
 
 
 def mean_sd(values) -> tuple[float, float]:
@@ -200,15 +224,21 @@ def _cell(values) -> str:
 
 def markdown(results: dict, held_out: str, held_out_names: list[str], settings: str) -> str:
     """One table per direction: every remedy's figures (mean ± sd over seeds) and its costs."""
-    lines = [f"Shift benchmark ({settings}); held-out family `{held_out}` ({', '.join(held_out_names)}), "
-             f"model {MODEL}; mean ± sd over seeds.", ""]
+    lines = [
+        f"Shift benchmark ({settings}); held-out family `{held_out}` ({', '.join(held_out_names)}), "
+        f"model {MODEL}; mean ± sd over seeds.",
+        "",
+    ]
     for direction, by_remedy in results.items():
         baseline = by_remedy.get("none", {})
         base_clean = mean_sd(baseline.get("in_domain_clean", {}).values())[0] if "error" not in baseline else math.nan
-        lines += [f"### {direction}", "",
-                  "| remedy | in-domain clean | held-out spoiled | other corpus clean | balanced | "
-                  "Δ clean vs none | train s/model |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [
+            f"### {direction}",
+            "",
+            "| remedy | in-domain clean | held-out spoiled | other corpus clean | balanced | "
+            "Δ clean vs none | train s/model |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
         for name, figures in by_remedy.items():
             if "error" in figures:
                 lines.append(f"| {name} | not run: {figures['error']} | | | | | |")
@@ -216,25 +246,32 @@ def markdown(results: dict, held_out: str, held_out_names: list[str], settings: 
             clean = mean_sd(figures["in_domain_clean"].values())[0]
             delta = "—" if math.isnan(base_clean) or name == "none" else f"{clean - base_clean:+.3f}"
             label = name + (" (other corpus in training: a ceiling)" if name == "multi-corpus" else "")
-            lines.append(f"| {label} | {_cell(figures['in_domain_clean'].values())} | "
-                         f"{_cell(figures['held_out_spoiled'].values())} | {_cell(figures['other_clean'].values())} | "
-                         f"{_cell(figures['other_balanced'].values())} | {delta} | "
-                         f"{mean_sd(figures['train_seconds'])[0]:.0f} |")
+            lines.append(
+                f"| {label} | {_cell(figures['in_domain_clean'].values())} | "
+                f"{_cell(figures['held_out_spoiled'].values())} | {_cell(figures['other_clean'].values())} | "
+                f"{_cell(figures['other_balanced'].values())} | {delta} | "
+                f"{mean_sd(figures['train_seconds'])[0]:.0f} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------- main
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke test: synthetic-to-audiomnist, remedies none, gain+eq, codec, mixup, 1 seed, "
-                             "1 epoch, 0.5-s clips, severity 3")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: synthetic-to-audiomnist, remedies none, gain+eq, codec, mixup, 1 seed, "
+        "1 epoch, 0.5-s clips, severity 3",
+    )
     parser.add_argument("--remedies", nargs="+", help="a subset of the remedies (default: all)")
     parser.add_argument("--directions", nargs="+", help="a subset of the directions (default: both)")
-    parser.add_argument("--held-out", default=HELD_OUT, help=f"the corruption family no remedy trains on "
-                                                             f"(default {HELD_OUT})")
+    parser.add_argument(
+        "--held-out", default=HELD_OUT, help=f"the corruption family no remedy trains on (default {HELD_OUT})"
+    )
     parser.add_argument("--seeds", type=int, default=SEEDS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=EPOCHS)
@@ -254,17 +291,26 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     shared = paths.shared_data_dir()
     if not (shared / AUDIOMNIST).is_dir():
-        print(f"shift.py: needs the AudioMNIST_AZ development recordings at {shared / AUDIOMNIST} "
-              f"(see ../shared/data/README.md); not found", file=sys.stderr)
+        print(
+            f"shift.py: needs the AudioMNIST_AZ development recordings at {shared / AUDIOMNIST} "
+            f"(see ../shared/data/README.md); not found",
+            file=sys.stderr,
+        )
         return 2
     held_out = held_out_corruptions(args.held_out)
     known, ways = remedies(args.held_out), directions(shared)
     members = set(registry.families()[args.held_out])
-    clash = [(r.name, sorted(members & set(r.trains_on))) for r in known.values()
-             if r.trains_on and members & set(r.trains_on)]
+    clash = [
+        (r.name, sorted(members & set(r.trains_on)))
+        for r in known.values()
+        if r.trains_on and members & set(r.trains_on)
+    ]
     if clash:  # a remedy that trains on the held-out family would make "held out" untrue for its row
-        print(f"shift.py: --held-out {args.held_out} holds {', '.join(clash[0][1])}, which remedy {clash[0][0]!r} "
-              f"trains on; hold out another family", file=sys.stderr)
+        print(
+            f"shift.py: --held-out {args.held_out} holds {', '.join(clash[0][1])}, which remedy {clash[0][0]!r} "
+            f"trains on; hold out another family",
+            file=sys.stderr,
+        )
         return 2
     for kind, chosen, options in (("remedy", args.remedies, known), ("direction", args.directions, ways)):
         unknown = [c for c in chosen or [] if c not in options]
@@ -272,8 +318,10 @@ def main(argv=None) -> int:
             print(f"shift.py: unknown {kind} {unknown[0]!r}; choose from {', '.join(options)}", file=sys.stderr)
             return 2
     out = (args.out or paths.results_dir() / "shift").resolve()
-    settings = (f"{args.seeds} seed(s), {args.epochs} epoch(s), {args.clip_seconds:g}-s clips, severities "
-                f"{', '.join(map(str, args.severities))}")
+    settings = (
+        f"{args.seeds} seed(s), {args.epochs} epoch(s), {args.clip_seconds:g}-s clips, severities "
+        f"{', '.join(map(str, args.severities))}"
+    )
     results: dict[str, dict] = {}
     started = time.perf_counter()
     for direction in args.directions or list(ways):
@@ -287,8 +335,9 @@ def main(argv=None) -> int:
                 print(f"{run_name}: {json.dumps(config)}")
                 continue
             if name == "mixup" and not mixup_wired():
-                results[direction][name] = {"error": "training.mixup_alpha is not passed to the training stream "
-                                                     "(stages/train.py)"}
+                results[direction][name] = {
+                    "error": "training.mixup_alpha is not passed to the training stream (stages/train.py)"
+                }
                 print(f"[shift] {run_name}: skipped, mixup is not wired into the train stage", flush=True)
                 continue
             out.mkdir(parents=True, exist_ok=True)
@@ -303,15 +352,27 @@ def main(argv=None) -> int:
                 log_path = out / f"{run_name}.log"
                 with open(log_path, "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
                     try:
-                        status = cli_main(["run", "--config", str(config_path), "--run-name", run_name,
-                                           "--out", str(out), "--no-progress"])
+                        status = cli_main(
+                            [
+                                "run",
+                                "--config",
+                                str(config_path),
+                                "--run-name",
+                                run_name,
+                                "--out",
+                                str(out),
+                                "--no-progress",
+                            ]
+                        )
                     except Exception:  # a crash of one remedy is its row's note, not the end of the benchmark
                         traceback.print_exc()
                         status = 1
             if status != 0:
                 last = [line for line in (out / f"{run_name}.log").read_text().splitlines() if line.strip()][-1:]
-                results[direction][name] = {"error": (last[0].strip()[:200] if last else f"exit status {status}")
-                                            .replace("|", "/") + f" (log: {run_name}.log)"}
+                results[direction][name] = {
+                    "error": (last[0].strip()[:200] if last else f"exit status {status}").replace("|", "/")
+                    + f" (log: {run_name}.log)"
+                }
                 print(f"[shift] {run_name}: failed: {results[direction][name]['error']}", flush=True)
                 continue
             results[direction][name] = summarize_run(run_dir, remedy, train, other, held_out)
@@ -320,9 +381,20 @@ def main(argv=None) -> int:
     table = markdown(results, args.held_out, held_out, settings)
     total = time.perf_counter() - started
     (out / "shift.md").write_text(table + f"\nTotal wall-clock time: {total:.0f} s.\n")
-    (out / "shift.json").write_text(json.dumps({"settings": settings, "held_out": args.held_out,
-                                                "held_out_corruptions": held_out, "seconds": round(total, 1),
-                                                "results": results}, indent=2, default=str) + "\n")
+    (out / "shift.json").write_text(
+        json.dumps(
+            {
+                "settings": settings,
+                "held_out": args.held_out,
+                "held_out_corruptions": held_out,
+                "seconds": round(total, 1),
+                "results": results,
+            },
+            indent=2,
+            default=str,
+        )
+        + "\n"
+    )
     print(table)
     print(f"Total wall-clock time: {total:.0f} s; written to {out / 'shift.md'}")
     return 0

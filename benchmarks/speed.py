@@ -37,9 +37,9 @@ What it measures, every stage on the same clips (3 s at 16 kHz, n_fft 512, windo
    `model.fit` on NumPy arrays of the clips (the in-memory baseline); ``pipeline``: `model.fit` on
    `training_dataset` (policy none); ``noise``: the same with the ``noise`` policy. Same model, batch size
    and steps; the first epoch is a warm-up, the later epochs are timed; `steps_per_epoch` in both.
-3. ``evaluation``: every `--eval-models` model's compiled forward pass (`evaluate.keras_predictor`) on
+3. ``evaluation``: every `--eval-models` model's compiled forward pass (`grid.keras_predictor`) on
    batches of `--eval-batch` prepared clips (clips/s per model, and every model on each batch in turn, as the
-   evaluation runs them); and `evaluate.evaluate_grid` on clean + the whole suite at `--eval-severities` over
+   evaluation runs them); and `grid.evaluate_grid` on clean + the whole suite at `--eval-severities` over
    the first `--eval-clips` clips, every model on each condition (clip-conditions/s, one pass, each
    corruption's first use included). The models are untrained: the cost does not depend on the weights.
    `--eval-models` may also name the pretrained-encoder families ``ge2e`` (GE2E speaker encoder: 40-band mel,
@@ -94,6 +94,7 @@ for _path in (str(REPO), str(BENCHMARKS)):
 
 from homework_baseline import HomeworkMel, librosa_features  # noqa: E402
 from throughput import flop_counts, matmul_rates  # noqa: E402
+
 from keras_audio.config import FeatureConfig  # noqa: E402
 
 FEATURE_STAGES = ("homework", "librosa", "tfdata", "tfdata_noise", "tfdata_suite")
@@ -107,10 +108,23 @@ SAVEDMODEL_STAGES = tuple(f"savedmodel_{model}" for model in MODELS)
 MATMUL_STAGE = "matmul"  # the machine's sustained matrix-product rate: every "of matmul" fraction divides by it
 EVALUATION_STAGE = "evaluation"
 CORRUPTION_COST_STAGE = "corruption_cost"
-STAGES = ((MATMUL_STAGE,) + FEATURE_STAGES + (PAIRED_STAGE,) + TRAINING_STAGES + (EVALUATION_STAGE,)
-          + SAVEDMODEL_STAGES + (CORRUPTION_COST_STAGE,))
-GROUPS = {"features": FEATURE_STAGES + (PAIRED_STAGE,), "training": TRAINING_STAGES, "savedmodel": SAVEDMODEL_STAGES,
-          "corruptions": (CORRUPTION_COST_STAGE,), "evaluation": (EVALUATION_STAGE,), "machine": (MATMUL_STAGE,)}
+STAGES = (
+    (MATMUL_STAGE,)
+    + FEATURE_STAGES
+    + (PAIRED_STAGE,)
+    + TRAINING_STAGES
+    + (EVALUATION_STAGE,)
+    + SAVEDMODEL_STAGES
+    + (CORRUPTION_COST_STAGE,)
+)
+GROUPS = {
+    "features": FEATURE_STAGES + (PAIRED_STAGE,),
+    "training": TRAINING_STAGES,
+    "savedmodel": SAVEDMODEL_STAGES,
+    "corruptions": (CORRUPTION_COST_STAGE,),
+    "evaluation": (EVALUATION_STAGE,),
+    "machine": (MATMUL_STAGE,),
+}
 
 # The issue's targets (issue 7), checked on the printed figures.
 TARGETS = (
@@ -182,11 +196,23 @@ class SpeedSettings:
     def clip_samples(self) -> int:
         return int(round(self.seconds * self.sample_rate))
 
-    def validate(self, training: bool = True) -> "SpeedSettings":
+    def validate(self, training: bool = True) -> SpeedSettings:
         """Check the settings; `training`: also that the clips suffice for the in-memory training baseline."""
-        for name in ("clips", "batch_size", "passes", "train_steps", "train_epochs", "latency_calls",
-                     "throughput_batch", "throughput_calls", "paired_rounds", "matmul_size", "eval_batch",
-                     "eval_clips", "eval_passes"):
+        for name in (
+            "clips",
+            "batch_size",
+            "passes",
+            "train_steps",
+            "train_epochs",
+            "latency_calls",
+            "throughput_batch",
+            "throughput_calls",
+            "paired_rounds",
+            "matmul_size",
+            "eval_batch",
+            "eval_clips",
+            "eval_passes",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"speed: {name} must be >= 1, got {getattr(self, name)}")
         if self.seconds <= 0:
@@ -194,20 +220,23 @@ class SpeedSettings:
         if not self.matmul_seconds > 0:
             raise ValueError(f"speed: matmul_seconds must be positive, got {self.matmul_seconds}")
         if not self.eval_models or any(m not in MODELS + ENCODERS for m in self.eval_models):
-            raise ValueError(f"speed: eval_models must name some of {', '.join(MODELS + ENCODERS)}, "
-                             f"got {self.eval_models!r}")
+            raise ValueError(
+                f"speed: eval_models must name some of {', '.join(MODELS + ENCODERS)}, got {self.eval_models!r}"
+            )
         if not self.eval_severities or any(s not in (1, 2, 3, 4, 5) for s in self.eval_severities):
             raise ValueError(f"speed: eval_severities must be in 1..5, got {self.eval_severities!r}")
         if self.batch_size > self.clips:
             raise ValueError(f"speed: batch_size {self.batch_size} exceeds clips {self.clips}")
         if self.paired_chunk < self.batch_size or self.paired_chunk % self.batch_size:
-            raise ValueError(f"speed: paired_chunk {self.paired_chunk} must be a multiple of batch_size "
-                             f"{self.batch_size}")
+            raise ValueError(
+                f"speed: paired_chunk {self.paired_chunk} must be a multiple of batch_size {self.batch_size}"
+            )
         needed = (1 + self.train_epochs) * self.train_steps * self.batch_size
         if training and needed > self.clips:
             raise ValueError(
                 f"speed: the in-memory training baseline passes over the arrays at most once, so it needs "
-                f"(1 + train_epochs) * train_steps * batch_size = {needed} clips; got clips={self.clips}")
+                f"(1 + train_epochs) * train_steps * batch_size = {needed} clips; got clips={self.clips}"
+            )
         self.features.validate()
         return self
 
@@ -215,7 +244,7 @@ class SpeedSettings:
         return json.dumps(dataclasses.asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "SpeedSettings":
+    def from_json(cls, text: str) -> SpeedSettings:
         values = json.loads(text)
         values["features"] = FeatureConfig(**values["features"])
         for name in ("eval_models", "eval_severities"):  # JSON has lists
@@ -223,9 +252,25 @@ class SpeedSettings:
         return cls(**values)
 
 
-QUICK = dict(clips=24, seconds=0.5, batch_size=4, passes=1, train_steps=2, train_epochs=1, latency_calls=5,
-             throughput_batch=4, throughput_calls=2, paired_rounds=2, paired_chunk=8, matmul_size=256,
-             matmul_seconds=0.2, eval_batch=8, eval_clips=8, eval_passes=1, eval_severities=(1,))
+QUICK = dict(
+    clips=24,
+    seconds=0.5,
+    batch_size=4,
+    passes=1,
+    train_steps=2,
+    train_epochs=1,
+    latency_calls=5,
+    throughput_batch=4,
+    throughput_calls=2,
+    paired_rounds=2,
+    paired_chunk=8,
+    matmul_size=256,
+    matmul_seconds=0.2,
+    eval_batch=8,
+    eval_clips=8,
+    eval_passes=1,
+    eval_severities=(1,),
+)
 
 
 @dataclasses.dataclass
@@ -274,7 +319,7 @@ class Figure:
 def fit_to_length(waveform: np.ndarray, length: int) -> np.ndarray:
     """The centre `length` samples, or the clip zero-padded at both ends (as `pipeline.center_crop_or_pad`)."""
     start = max(len(waveform) - length, 0) // 2
-    waveform = waveform[start:start + length]
+    waveform = waveform[start : start + length]
     missing = length - len(waveform)
     return np.pad(waveform, (missing // 2, missing - missing // 2))
 
@@ -288,8 +333,14 @@ def load_clips(settings: SpeedSettings) -> Clips:
     from keras_audio.cache import load_waveforms
 
     manifest = corpora.load_corpus(settings.corpus, settings.data_dir, settings.task, settings.seed)
-    decoded = load_waveforms(manifest, settings.sample_rate, settings.cache_dir, skip_bad=True,
-                             min_samples=settings.features.n_fft, progress=False)
+    decoded = load_waveforms(
+        manifest,
+        settings.sample_rate,
+        settings.cache_dir,
+        skip_bad=True,
+        min_samples=settings.features.n_fft,
+        progress=False,
+    )
     manifest = decoded.manifest
     if len(manifest) == 0:
         raise ValueError(f"speed: corpus {settings.corpus!r} has no usable clips")
@@ -300,8 +351,10 @@ def load_clips(settings: SpeedSettings) -> Clips:
     labels = manifest.label_ids[chosen]
     reused = "" if settings.clips <= len(manifest) else f" (its {len(manifest)} clips, taken again in turn)"
     bad = f"; {len(decoded.bad_files)} unreadable file(s) left out" if decoded.bad_files else ""
-    description = (f"corpus {settings.corpus!r}: {settings.clips} clips{reused}, each cropped/padded to "
-                   f"{settings.seconds:g} s at {settings.sample_rate} Hz{bad}")
+    description = (
+        f"corpus {settings.corpus!r}: {settings.clips} clips{reused}, each cropped/padded to "
+        f"{settings.seconds:g} s at {settings.sample_rate} Hz{bad}"
+    )
     return Clips(waveforms.astype(np.float32), labels.astype(np.int32), tuple(manifest.classes), description)
 
 
@@ -315,17 +368,29 @@ def clip_source(clips: Clips, sample_rate: int):
 
     n, samples = clips.waveforms.shape
     clip_ids = [f"clip{i:06d}" for i in range(n)]
-    store = WaveformStore(clips.waveforms.reshape(-1), np.arange(n, dtype=np.int64) * samples,
-                          np.full(n, samples, np.int64), clip_ids, sample_rate)
-    frame = pd.DataFrame({"clip_id": clip_ids, "path": [f"{c}.wav" for c in clip_ids],
-                          "label": [clips.classes[y] for y in clips.labels], "speaker": clip_ids, "split": "train"})
+    store = WaveformStore(
+        clips.waveforms.reshape(-1),
+        np.arange(n, dtype=np.int64) * samples,
+        np.full(n, samples, np.int64),
+        clip_ids,
+        sample_rate,
+    )
+    frame = pd.DataFrame(
+        {
+            "clip_id": clip_ids,
+            "path": [f"{c}.wav" for c in clip_ids],
+            "label": [clips.classes[y] for y in clips.labels],
+            "speaker": clip_ids,
+            "split": "train",
+        }
+    )
     return ClipSource(store, Manifest(frame, classes=clips.classes, name="speed"))
 
 
 def corruption_suite(settings: SpeedSettings, clips: Clips) -> dict:
     """The corruptions a ``suite`` policy draws from, with `run.py`'s default resources (noise, IRs, babble)."""
-    from keras_audio.suite.cli import build_config, build_parser
     from keras_audio.corruptions import registry
+    from keras_audio.suite.cli import build_config, build_parser
 
     argv = ["run", "--corpus", settings.corpus] + (["--data-dir", settings.data_dir] if settings.data_dir else [])
     config = build_config(build_parser().parse_args(argv))  # `run.py` is `keras-audio run`
@@ -334,8 +399,7 @@ def corruption_suite(settings: SpeedSettings, clips: Clips) -> dict:
     return registry.build_suite(None, settings.sample_rate, resources, skip_missing=True)
 
 
-def training_policy(name: str, settings: SpeedSettings, suite: dict | None = None,
-                    probability: float | None = None):
+def training_policy(name: str, settings: SpeedSettings, suite: dict | None = None, probability: float | None = None):
     """The waveform part of training policy `name` (None for ``none``), built by `policy.parse_policy`.
 
     Args:
@@ -396,8 +460,16 @@ def homework_rate(clips: Clips, settings: SpeedSettings) -> Rates:
 def librosa_rate(clips: Clips, settings: SpeedSettings) -> Rates:
     """Clips per second of the librosa loop, one sample per pass."""
     f = settings.features
-    options = dict(sample_rate=settings.sample_rate, n_fft=f.n_fft, win_length=f.win_length,
-                   hop_length=f.hop_length, n_mels=f.n_mels, fmin=f.fmin, fmax=f.fmax, top_db=f.top_db)
+    options = dict(
+        sample_rate=settings.sample_rate,
+        n_fft=f.n_fft,
+        win_length=f.win_length,
+        hop_length=f.hop_length,
+        n_mels=f.n_mels,
+        fmin=f.fmin,
+        fmax=f.fmax,
+        top_db=f.top_db,
+    )
     librosa_features(clips.waveforms[:4], **options)  # warm-up
     return _timed_passes(lambda: librosa_features(clips.waveforms, **options), len(clips), settings.passes)
 
@@ -422,8 +494,16 @@ def feature_dataset(clips: Clips, settings: SpeedSettings, policy: str, suite: d
     waveform_policy = training_policy(policy, settings, suite, probability=1.0 if policy == "noise" else None)
     source = clip_source(clips, settings.sample_rate)
     f = settings.features
-    layer = LogMelSpectrogram(sample_rate=settings.sample_rate, n_fft=f.n_fft, win_length=f.win_length,
-                              hop_length=f.hop_length, n_mels=f.n_mels, fmin=f.fmin, fmax=f.fmax, top_db=f.top_db)
+    layer = LogMelSpectrogram(
+        sample_rate=settings.sample_rate,
+        n_fft=f.n_fft,
+        win_length=f.win_length,
+        hop_length=f.hop_length,
+        n_mels=f.n_mels,
+        fmin=f.fmin,
+        fmax=f.fmax,
+        top_db=f.top_db,
+    )
     dataset = training_dataset(source, settings.clip_samples, settings.batch_size, settings.seed, waveform_policy)
     return dataset.map(lambda waveforms, labels: (layer(waveforms), labels), num_parallel_calls=tf.data.AUTOTUNE)
 
@@ -454,8 +534,16 @@ def paired_feature_rates(clips: Clips, settings: SpeedSettings) -> dict[str, Rat
     """
     f = settings.features
     homework = HomeworkMel(settings.sample_rate, f.n_fft, f.win_length, f.hop_length, f.n_mels, f.fmin, f.fmax)
-    options = dict(sample_rate=settings.sample_rate, n_fft=f.n_fft, win_length=f.win_length,
-                   hop_length=f.hop_length, n_mels=f.n_mels, fmin=f.fmin, fmax=f.fmax, top_db=f.top_db)
+    options = dict(
+        sample_rate=settings.sample_rate,
+        n_fft=f.n_fft,
+        win_length=f.win_length,
+        hop_length=f.hop_length,
+        n_mels=f.n_mels,
+        fmin=f.fmin,
+        fmax=f.fmax,
+        top_db=f.top_db,
+    )
     n = len(clips)
     chunk = min(settings.paired_chunk, n // settings.batch_size * settings.batch_size)
     iterators = {policy: iter(feature_dataset(clips, settings, policy)) for policy in ("none", "noise")}
@@ -466,23 +554,28 @@ def paired_feature_rates(clips: Clips, settings: SpeedSettings) -> dict[str, Rat
             start = starts[method]
             starts[method] = (start + chunk) % n
             return extract(clips.waveforms[np.arange(start, start + chunk) % n])
+
         return (lambda: None), run_chunk
 
     def tf_chunk(policy: str) -> tuple[Callable, Callable]:
         def drain():
             for _ in range(PREFETCHED_BATCHES):
                 next(iterators[policy])
+
         return drain, lambda: [next(iterators[policy])[0].numpy() for _ in range(chunk // settings.batch_size)]
 
-    runners = {"homework": numpy_chunk("homework", homework.features),
-               "librosa": numpy_chunk("librosa", lambda x: librosa_features(x, **options)),
-               "tfdata": tf_chunk("none"), "tfdata_noise": tf_chunk("noise")}
+    runners = {
+        "homework": numpy_chunk("homework", homework.features),
+        "librosa": numpy_chunk("librosa", lambda x: librosa_features(x, **options)),
+        "tfdata": tf_chunk("none"),
+        "tfdata_noise": tf_chunk("noise"),
+    }
     for prepare, run_chunk in runners.values():  # warm-up
         prepare()
         run_chunk()
     rates, watch = {method: Rates() for method in runners}, Stopwatch()
     for round_ in range(settings.paired_rounds):
-        order = list(runners)[round_ % len(runners):] + list(runners)[:round_ % len(runners)]
+        order = list(runners)[round_ % len(runners) :] + list(runners)[: round_ % len(runners)]
         for method in order:
             prepare, run_chunk = runners[method]
             prepare()
@@ -549,8 +642,11 @@ def training_rate(clips: Clips, settings: SpeedSettings, model_name: str, feed: 
 
         source = clip_source(clips, settings.sample_rate)
         waveform_policy = training_policy("noise" if feed == "noise" else "none", settings)
-        model.fit(training_dataset(source, settings.clip_samples, settings.batch_size, settings.seed, waveform_policy),
-                  shuffle=False, **fit)  # the stream is shuffled and seeded by the pipeline
+        model.fit(
+            training_dataset(source, settings.clip_samples, settings.batch_size, settings.seed, waveform_policy),
+            shuffle=False,
+            **fit,
+        )  # the stream is shuffled and seeded by the pipeline
     if len(timer.seconds) != 1 + settings.train_epochs:
         raise RuntimeError(f"training_rate: {len(timer.seconds)} epochs ran, expected {1 + settings.train_epochs}")
     rates = Rates()
@@ -566,12 +662,14 @@ def evaluation_models(clips: Clips, settings: SpeedSettings) -> dict:
     from keras_audio.training import set_global_seed
 
     set_global_seed(settings.seed)
-    return {name: build_model(name, len(clips.classes), settings.sample_rate, settings.features)
-            for name in settings.eval_models}
+    return {
+        name: build_model(name, len(clips.classes), settings.sample_rate, settings.features)
+        for name in settings.eval_models
+    }
 
 
 def forward_rates(clips: Clips, settings: SpeedSettings, models: dict) -> dict[str, Rates]:
-    """Clips per second of each model's compiled forward pass (`evaluate.keras_predictor`) on batches of
+    """Clips per second of each model's compiled forward pass (`grid.keras_predictor`) on batches of
     `eval_batch` prepared clips, one sample per pass over the first `eval_clips`; and under ``all``, every
     model on each batch in turn, as the evaluation runs them."""
     import tensorflow as tf
@@ -580,7 +678,7 @@ def forward_rates(clips: Clips, settings: SpeedSettings, models: dict) -> dict[s
 
     predictors = {name: keras_predictor(model) for name, model in models.items()}
     n, size = min(settings.eval_clips, len(clips)), settings.eval_batch
-    batches = [tf.constant(clips.waveforms[i:min(i + size, n)]) for i in range(0, n, size)]
+    batches = [tf.constant(clips.waveforms[i : min(i + size, n)]) for i in range(0, n, size)]
     for predict in predictors.values():  # warm-up: tracing, the kernels' first choices
         predict(batches[0])
     rates, watch = {name: Rates() for name in [*predictors, "all"]}, Stopwatch()
@@ -597,7 +695,7 @@ def forward_rates(clips: Clips, settings: SpeedSettings, models: dict) -> dict[s
 
 
 def spoiled_rate(clips: Clips, settings: SpeedSettings, models: dict) -> tuple[Rates, int]:
-    """Clip-conditions per second of `evaluate.evaluate_grid`, every model on every condition (clean + the
+    """Clip-conditions per second of `grid.evaluate_grid`, every model on every condition (clean + the
     suite at `eval_severities`) of the first `eval_clips` clips, called as the evaluate stage calls it, at
     the inference batch `eval_batch`; one sample (one pass over the grid: each corruption's first use,
     tracing included, is part of it, as in a run). Returns the rates and the number of conditions."""
@@ -615,8 +713,9 @@ def spoiled_rate(clips: Clips, settings: SpeedSettings, models: dict) -> tuple[R
         options["inference_batch_size"] = settings.eval_batch
 
     def run(conditions_):
-        return evaluate_grid(predictors, source, conditions_, settings.clip_samples, settings.eval_batch,
-                             settings.seed, False, **options)
+        return evaluate_grid(
+            predictors, source, conditions_, settings.clip_samples, settings.eval_batch, settings.seed, False, **options
+        )
 
     run([Condition(None, 0)])  # warm-up: the models' tracing, the clean batches
     rates, watch = Rates(), Stopwatch()
@@ -638,8 +737,13 @@ def savedmodel_figures(clips: Clips, settings: SpeedSettings, model_name: str) -
     set_global_seed(settings.seed)
     model = build_model(model_name, len(clips.classes), settings.sample_rate, settings.features)
     with tempfile.TemporaryDirectory(prefix="speed-export-") as folder:
-        export_model(model, folder, class_names=clips.classes, sample_rate=settings.sample_rate,
-                     clip_samples=settings.clip_samples)
+        export_model(
+            model,
+            folder,
+            class_names=clips.classes,
+            sample_rate=settings.sample_rate,
+            clip_samples=settings.clip_samples,
+        )
         loaded = tf.saved_model.load(str(Path(folder) / "saved_model"))
         serve = loaded.signatures["serving_default"]
 
@@ -690,8 +794,9 @@ def count_flops(settings: SpeedSettings, num_classes: int) -> dict:
 
     models = {}
     for name in MODELS + tuple(m for m in ENCODERS if m in settings.eval_models):
-        counts = flop_counts(build_model(name, num_classes, settings.sample_rate, settings.features),
-                             settings.clip_samples)
+        counts = flop_counts(
+            build_model(name, num_classes, settings.sample_rate, settings.features), settings.clip_samples
+        )
         models[name] = dict(dataclasses.asdict(counts), training=counts.training)
         if name in ENCODERS:
             models[name].update(features=None, training=None)
@@ -719,38 +824,74 @@ def measure_stage(stage: str, clips: Clips, settings: SpeedSettings, flops: dict
         size = settings.matmul_size
         return [Figure(stage, f"tf.linalg.matmul {size}x{size} float32 (2n^3 FLOPs)", "GFLOP/s", wall, cpu)]
     if stage in FEATURE_STAGES or stage == PAIRED_STAGE:
-        return [dataclasses.replace(figure, flops_per_item=flops.get("features"))
-                for figure in measure_feature_stage(stage, clips, settings)]
+        return [
+            dataclasses.replace(figure, flops_per_item=flops.get("features"))
+            for figure in measure_feature_stage(stage, clips, settings)
+        ]
     if stage in TRAINING_STAGES:
         _, model_name, feed = stage.split("_")
-        label = {"memory": "fit on in-memory arrays", "pipeline": "fit on the tf.data pipeline",
-                 "noise": "fit on the tf.data pipeline, noise policy"}[feed]
-        return [rate_figure(f"{model_name}: {label}", "examples/s", training_rate(clips, settings, model_name, feed),
-                            models.get(model_name, {}).get("training"))]
+        label = {
+            "memory": "fit on in-memory arrays",
+            "pipeline": "fit on the tf.data pipeline",
+            "noise": "fit on the tf.data pipeline, noise policy",
+        }[feed]
+        return [
+            rate_figure(
+                f"{model_name}: {label}",
+                "examples/s",
+                training_rate(clips, settings, model_name, feed),
+                models.get(model_name, {}).get("training"),
+            )
+        ]
     if stage == EVALUATION_STAGE:
         built = evaluation_models(clips, settings)
         forward = {name: models.get(name, {}).get("forward") for name in built}
         total = None if None in forward.values() else sum(forward.values())
-        figures = [Figure(f"{stage}:{name}", f"{name}: forward pass, batch {settings.eval_batch}", "clips/s",
-                          r.wall, r.cpu, total if name == "all" else forward[name])
-                   for name, r in forward_rates(clips, settings, built).items()]
+        figures = [
+            Figure(
+                f"{stage}:{name}",
+                f"{name}: forward pass, batch {settings.eval_batch}",
+                "clips/s",
+                r.wall,
+                r.cpu,
+                total if name == "all" else forward[name],
+            )
+            for name, r in forward_rates(clips, settings, built).items()
+        ]
         figures[-1].name = f"every model on each batch ({', '.join(built)}), batch {settings.eval_batch}"
         spoiled, conditions = spoiled_rate(clips, settings, built)
-        figures.append(Figure(f"{stage}:spoiled", f"evaluate_grid: {conditions} conditions x {len(built)} models, "
-                              f"batch {settings.eval_batch} (corruption FLOPs not counted)", "clip-conditions/s",
-                              spoiled.wall, spoiled.cpu, total))
+        figures.append(
+            Figure(
+                f"{stage}:spoiled",
+                f"evaluate_grid: {conditions} conditions x {len(built)} models, "
+                f"batch {settings.eval_batch} (corruption FLOPs not counted)",
+                "clip-conditions/s",
+                spoiled.wall,
+                spoiled.cpu,
+                total,
+            )
+        )
         return figures
     if stage in SAVEDMODEL_STAGES:
         model_name = stage.split("_", 1)[1]
         latency, throughput = savedmodel_figures(clips, settings, model_name)
-        return [Figure(stage, f"{model_name} SavedModel: latency, one clip", "ms", latency),
-                Figure(stage + "_batch", f"{model_name} SavedModel: batch {settings.throughput_batch}", "clips/s",
-                       throughput.wall, throughput.cpu, models.get(model_name, {}).get("forward"))]
+        return [
+            Figure(stage, f"{model_name} SavedModel: latency, one clip", "ms", latency),
+            Figure(
+                stage + "_batch",
+                f"{model_name} SavedModel: batch {settings.throughput_batch}",
+                "clips/s",
+                throughput.wall,
+                throughput.cpu,
+                models.get(model_name, {}).get("forward"),
+            ),
+        ]
     raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
 
 
 def measure_feature_stage(stage: str, clips: Clips, settings: SpeedSettings) -> list[Figure]:
     """The figures of a feature stage (no FLOP counts attached)."""
+
     def rate_figure(name: str, unit: str, rates: Rates) -> Figure:
         return Figure(stage, name, unit, rates.wall, rates.cpu)
 
@@ -766,10 +907,16 @@ def measure_feature_stage(stage: str, clips: Clips, settings: SpeedSettings) -> 
         label = f"tf.data log-mel, suite policy ({len(suite)} corruptions, half the clips)"
         return [rate_figure(label, "clips/s", pipeline_rate(clips, settings, "suite", suite))]
     if stage == PAIRED_STAGE:
-        names = {"homework": "homework", "librosa": "librosa", "tfdata": "tf.data clean",
-                 "tfdata_noise": "tf.data white noise"}
-        return [Figure(f"{stage}:{method}", f"interleaved: {names[method]}", "clips/s", r.wall, r.cpu)
-                for method, r in paired_feature_rates(clips, settings).items()]
+        names = {
+            "homework": "homework",
+            "librosa": "librosa",
+            "tfdata": "tf.data clean",
+            "tfdata_noise": "tf.data white noise",
+        }
+        return [
+            Figure(f"{stage}:{method}", f"interleaved: {names[method]}", "clips/s", r.wall, r.cpu)
+            for method, r in paired_feature_rates(clips, settings).items()
+        ]
     raise ValueError(f"not a feature stage: {stage!r}")
 
 
@@ -809,13 +956,24 @@ def stage_main(stage: str, work: Path) -> dict:
         rss_start = current_rss_mb()
         figures = measure_stage(stage, None, settings)
     else:
-        clips = Clips(np.load(work / "waveforms.npy"), np.load(work / "labels.npy"),
-                      tuple(json.loads((work / "clips.json").read_text())["classes"]))
+        clips = Clips(
+            np.load(work / "waveforms.npy"),
+            np.load(work / "labels.npy"),
+            tuple(json.loads((work / "clips.json").read_text())["classes"]),
+        )
         rss_start = current_rss_mb()
         figures = measure_stage(stage, clips, settings, flops)
-    return {"stage": stage, "figures": [dataclasses.asdict(f) for f in figures], "rows": rows, "table": table,
-            "rss_start_mb": rss_start, "peak_rss_mb": peak_rss_mb(), "load_before": load_before,
-            "load_after": os.getloadavg()[0], "versions": _versions()}
+    return {
+        "stage": stage,
+        "figures": [dataclasses.asdict(f) for f in figures],
+        "rows": rows,
+        "table": table,
+        "rss_start_mb": rss_start,
+        "peak_rss_mb": peak_rss_mb(),
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+        "versions": _versions(),
+    }
 
 
 def corruption_cost_rows(settings: SpeedSettings) -> tuple[list[dict], str]:
@@ -840,8 +998,12 @@ def prepare_main(work: Path) -> dict:
     started = time.perf_counter()
     flops = count_flops(settings, len(clips.classes))
     (work / FLOPS_FILE).write_text(json.dumps(flops))
-    return {"description": clips.description, "seconds": seconds, "flops": flops,
-            "flops_seconds": time.perf_counter() - started}
+    return {
+        "description": clips.description,
+        "seconds": seconds,
+        "flops": flops,
+        "flops_seconds": time.perf_counter() - started,
+    }
 
 
 class StageFailed(RuntimeError):
@@ -861,8 +1023,16 @@ def run_stage_process(stage: str, work: Path, timeout: float | None = None) -> d
         StageFailed: the process failed (its stderr is in the message).
     """
     out = work / f"result-{stage}-{time.monotonic_ns()}.json"
-    command = [sys.executable, str(Path(__file__).resolve()), "--stage", stage, "--work", str(work),
-               "--stage-out", str(out)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--stage",
+        stage,
+        "--work",
+        str(work),
+        "--stage-out",
+        str(out),
+    ]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     if completed.returncode != 0:
         raise StageFailed(stage, completed.returncode, completed.stderr)
@@ -880,8 +1050,13 @@ def machine() -> dict:
                 cpu = line.split(":", 1)[1].strip()
                 break
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cores": os.cpu_count(), "usable_cores": usable, "cpu": cpu, "python": platform.python_version(),
-            "platform": platform.platform()}
+    return {
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def _versions() -> dict:
@@ -911,9 +1086,15 @@ def summarize(results: list[dict]) -> dict[str, StageSummary]:
         figures = [Figure(**f) for f in result["figures"]]
         summary = summaries.get(result["stage"])
         if summary is None:
-            summaries[result["stage"]] = StageSummary(result["stage"], figures, result["rss_start_mb"],
-                                                      result["peak_rss_mb"], [result["load_before"], result["load_after"]],
-                                                      result.get("rows"), result.get("table"))
+            summaries[result["stage"]] = StageSummary(
+                result["stage"],
+                figures,
+                result["rss_start_mb"],
+                result["peak_rss_mb"],
+                [result["load_before"], result["load_after"]],
+                result.get("rows"),
+                result.get("table"),
+            )
             continue
         for mine, new in zip(summary.figures, figures):
             mine.samples += new.samples
@@ -958,14 +1139,22 @@ def ratio_text(figure: Figure, figures: dict[str, Figure]) -> str:
         method = figure.stage.split(":", 1)[1]
         if method == "homework":
             return "1.00x (baseline)"
-        parts = [f"{ratio:.2f}x {base}" for base in ("homework", "librosa") if base != method
-                 for ratio in [paired_ratio(figures, method, base)] if ratio is not None]
+        parts = [
+            f"{ratio:.2f}x {base}"
+            for base in ("homework", "librosa")
+            if base != method
+            for ratio in [paired_ratio(figures, method, base)]
+            if ratio is not None
+        ]
         return "; ".join(parts) + " (same-round medians)" if parts else ""
     if figure.stage in FEATURE_STAGES:
         if figure.stage == "homework":
             return "1.00x (baseline)"
-        parts = [f"{figure.value / values[base]:.2f}x {base}" for base in ("homework", "librosa")
-                 if base in values and figure.stage != base]
+        parts = [
+            f"{figure.value / values[base]:.2f}x {base}"
+            for base in ("homework", "librosa")
+            if base in values and figure.stage != base
+        ]
         return "; ".join(parts)
     if figure.stage in TRAINING_STAGES:
         _, model_name, feed = figure.stage.split("_")
@@ -993,8 +1182,9 @@ def fraction_checks(figures: dict[str, Figure]) -> list[dict]:
     for target, stage, threshold in FRACTION_TARGETS:
         fraction = None if stage not in figures else matmul_fraction(figures[stage], figures)
         if fraction is not None:
-            checks.append({"target": target, "fraction": fraction, "threshold": threshold,
-                           "met": fraction >= threshold})
+            checks.append(
+                {"target": target, "fraction": fraction, "threshold": threshold, "met": fraction >= threshold}
+            )
     return checks
 
 
@@ -1045,45 +1235,71 @@ def render(summaries: dict[str, StageSummary], settings: SpeedSettings, info: di
             gflops = "" if figure.gflops is None or figure.unit == "GFLOP/s" else _format(figure.gflops)
             fraction = matmul_fraction(figure, figures)
             fraction = "" if fraction is None else f"{100 * fraction:.0f} %"
-            lines.append(f"| {figure.stage} | {figure.name} | {_format(figure.value)} | {figure.unit} | "
-                         f"{ratio_text(figure, figures)} | {gflops} | {fraction} | {spread} | {per_cpu} | "
-                         f"{statistics.median(summary.loads):.1f} | {summary.rss_start_mb:,.0f} | "
-                         f"{summary.peak_rss_mb:,.0f} |")
+            lines.append(
+                f"| {figure.stage} | {figure.name} | {_format(figure.value)} | {figure.unit} | "
+                f"{ratio_text(figure, figures)} | {gflops} | {fraction} | {spread} | {per_cpu} | "
+                f"{statistics.median(summary.loads):.1f} | {summary.rss_start_mb:,.0f} | "
+                f"{summary.peak_rss_mb:,.0f} |"
+            )
     checks = target_checks(figures)
     if checks:
-        lines += ["", "| target (issue 7) | needed | measured | met | from | ratio per CPU-s |",
-                  "|---|---:|---:|---|---|---:|"]
+        lines += [
+            "",
+            "| target (issue 7) | needed | measured | met | from | ratio per CPU-s |",
+            "|---|---:|---:|---|---|---:|",
+        ]
         for check in checks:
             per_cpu = "" if check["per_cpu_ratio"] is None else f"{check['per_cpu_ratio']:.2f}x"
-            lines.append(f"| {check['target']} | {check['threshold']:.2f}x | {check['ratio']:.2f}x | "
-                         f"{'yes' if check['met'] else 'NO'} | {check['source']} | {per_cpu} |")
-        lines += ["", "'ratio per CPU-s' compares work per CPU-second, whatever the parallelism: wall-clock ratios "
-                      "are what the targets name; under other processes' load, a process with more threads "
-                      "(tf.data) gets a larger share of the cores than a one-thread loop, so prefer figures "
-                      "measured on an idle machine."]
+            lines.append(
+                f"| {check['target']} | {check['threshold']:.2f}x | {check['ratio']:.2f}x | "
+                f"{'yes' if check['met'] else 'NO'} | {check['source']} | {per_cpu} |"
+            )
+        lines += [
+            "",
+            "'ratio per CPU-s' compares work per CPU-second, whatever the parallelism: wall-clock ratios "
+            "are what the targets name; under other processes' load, a process with more threads "
+            "(tf.data) gets a larger share of the cores than a one-thread loop, so prefer figures "
+            "measured on an idle machine.",
+        ]
     fractions = fraction_checks(figures)
     if fractions:
         lines += ["", "| target (issue 15) | needed | measured | met |", "|---|---:|---:|---|"]
-        lines += [f"| {c['target']} | {100 * c['threshold']:.0f} % | {100 * c['fraction']:.0f} % | "
-                  f"{'yes' if c['met'] else 'NO'} |" for c in fractions]
+        lines += [
+            f"| {c['target']} | {100 * c['threshold']:.0f} % | {100 * c['fraction']:.0f} % | "
+            f"{'yes' if c['met'] else 'NO'} |"
+            for c in fractions
+        ]
     if info.get("flops"):
-        lines += ["", f"## FLOPs per clip of {info['flops']['clip_samples']} samples (throughput.py)", "",
-                  "| model | profiler (whole graph) | forward | of which features | FFT added | recurrent added | "
-                  "training |", "|---|---:|---:|---:|---:|---:|---:|"]
-        lines += [f"| {name} | {_gflop(c['profiler'])} | {_gflop(c['forward'])} | {_gflop(c['features'])} | "
-                  f"{_gflop(c['fft'])} | {_gflop(c['recurrent'])} | {_gflop(c['training'])} |"
-                  for name, c in info["flops"]["models"].items()]
-        lines += ["", "GFLOP per clip. 'profiler': `tf.compat.v1.profiler` on the frozen inference graph as is (no "
-                      "rule for RFFT; a while loop's body counted once); 'forward' replaces the loop bodies by the "
-                      "recurrent layers' steps and adds the FFTs. The pretrained encoders (their own front-ends "
-                      "inside) are counted for their forward pass only."]
+        lines += [
+            "",
+            f"## FLOPs per clip of {info['flops']['clip_samples']} samples (throughput.py)",
+            "",
+            "| model | profiler (whole graph) | forward | of which features | FFT added | recurrent added | training |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {name} | {_gflop(c['profiler'])} | {_gflop(c['forward'])} | {_gflop(c['features'])} | "
+            f"{_gflop(c['fft'])} | {_gflop(c['recurrent'])} | {_gflop(c['training'])} |"
+            for name, c in info["flops"]["models"].items()
+        ]
+        lines += [
+            "",
+            "GFLOP per clip. 'profiler': `tf.compat.v1.profiler` on the frozen inference graph as is (no "
+            "rule for RFFT; a while loop's body counted once); 'forward' replaces the loop bodies by the "
+            "recurrent layers' steps and adds the FFTs. The pretrained encoders (their own front-ends "
+            "inside) are counted for their forward pass only.",
+        ]
     if info.get("failures"):
         lines += ["", "## Failed stages (no figures)", ""]
         lines += [f"- {f['stage']} (round {f['round']}): {f['reason']}" for f in info["failures"]]
     for summary in summaries.values():
         if summary.table:
-            lines += ["", "## Corruption costs per clip (benchmarks/corruption_cost.py, first round)", "",
-                      summary.table]
+            lines += [
+                "",
+                "## Corruption costs per clip (benchmarks/corruption_cost.py, first round)",
+                "",
+                summary.table,
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -1101,8 +1317,16 @@ def target_checks(figures: dict[str, Figure]) -> list[dict]:
             ratio, source = figures[stage].value / figures[base].value, "separate processes, medians"
             per_cpu = cpu_ratio(figures, stage, base)
         if ratio is not None:
-            checks.append({"target": target, "ratio": ratio, "threshold": threshold, "met": ratio >= threshold,
-                           "source": source, "per_cpu_ratio": per_cpu})
+            checks.append(
+                {
+                    "target": target,
+                    "ratio": ratio,
+                    "threshold": threshold,
+                    "met": ratio >= threshold,
+                    "source": source,
+                    "per_cpu_ratio": per_cpu,
+                }
+            )
     return checks
 
 
@@ -1139,23 +1363,54 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--train-steps", type=int, default=defaults.train_steps, help="training steps per epoch")
     parser.add_argument("--train-epochs", type=int, default=defaults.train_epochs, help="timed training epochs")
     parser.add_argument("--latency-calls", type=int, default=defaults.latency_calls)
-    parser.add_argument("--paired-rounds", type=int, default=defaults.paired_rounds,
-                        help="rounds of the interleaved feature comparison")
-    parser.add_argument("--paired-chunk", type=int, default=defaults.paired_chunk,
-                        help="clips per method per round of the interleaved comparison (a multiple of --batch-size)")
-    parser.add_argument("--matmul-seconds", type=float, default=defaults.matmul_seconds,
-                        help=f"seconds the matmul stage times (default {defaults.matmul_seconds:g})")
-    parser.add_argument("--eval-models", nargs="+", default=list(defaults.eval_models), choices=MODELS + ENCODERS,
-                        help=f"models of the evaluation stage (default {' '.join(MODELS)}; the pretrained "
-                             f"encoders {' '.join(ENCODERS)} need their packages' weights)")
-    parser.add_argument("--eval-batch", type=int, default=defaults.eval_batch,
-                        help=f"clips per model call in the evaluation stage (default {defaults.eval_batch})")
-    parser.add_argument("--eval-clips", type=int, default=defaults.eval_clips,
-                        help=f"clips of the evaluation stage (default {defaults.eval_clips})")
-    parser.add_argument("--eval-severities", type=int, nargs="+", default=list(defaults.eval_severities),
-                        help="severities of the spoiled grid (default 3)")
-    parser.add_argument("--repeats", type=int, default=1,
-                        help="rounds of every stage, in turn (medians pool all rounds); 3 on a busy machine")
+    parser.add_argument(
+        "--paired-rounds", type=int, default=defaults.paired_rounds, help="rounds of the interleaved feature comparison"
+    )
+    parser.add_argument(
+        "--paired-chunk",
+        type=int,
+        default=defaults.paired_chunk,
+        help="clips per method per round of the interleaved comparison (a multiple of --batch-size)",
+    )
+    parser.add_argument(
+        "--matmul-seconds",
+        type=float,
+        default=defaults.matmul_seconds,
+        help=f"seconds the matmul stage times (default {defaults.matmul_seconds:g})",
+    )
+    parser.add_argument(
+        "--eval-models",
+        nargs="+",
+        default=list(defaults.eval_models),
+        choices=MODELS + ENCODERS,
+        help=f"models of the evaluation stage (default {' '.join(MODELS)}; the pretrained "
+        f"encoders {' '.join(ENCODERS)} need their packages' weights)",
+    )
+    parser.add_argument(
+        "--eval-batch",
+        type=int,
+        default=defaults.eval_batch,
+        help=f"clips per model call in the evaluation stage (default {defaults.eval_batch})",
+    )
+    parser.add_argument(
+        "--eval-clips",
+        type=int,
+        default=defaults.eval_clips,
+        help=f"clips of the evaluation stage (default {defaults.eval_clips})",
+    )
+    parser.add_argument(
+        "--eval-severities",
+        type=int,
+        nargs="+",
+        default=list(defaults.eval_severities),
+        help="severities of the spoiled grid (default 3)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="rounds of every stage, in turn (medians pool all rounds); 3 on a busy machine",
+    )
     parser.add_argument("--stages", nargs="+", help=f"stages or groups ({', '.join(GROUPS)}); default all")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--json", type=Path, help="also write every figure and sample to this JSON file")
@@ -1167,20 +1422,39 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def settings_from_args(args: argparse.Namespace) -> SpeedSettings:
-    settings = SpeedSettings(corpus=args.corpus, data_dir=args.data_dir, task=args.task, cache_dir=args.cache_dir,
-                             clips=args.clips, seconds=args.seconds, batch_size=args.batch_size, passes=args.passes,
-                             train_steps=args.train_steps, train_epochs=args.train_epochs,
-                             latency_calls=args.latency_calls, paired_rounds=args.paired_rounds,
-                             paired_chunk=args.paired_chunk, matmul_seconds=args.matmul_seconds,
-                             eval_models=tuple(args.eval_models), eval_batch=args.eval_batch,
-                             eval_clips=args.eval_clips, eval_severities=tuple(args.eval_severities), seed=args.seed)
+    settings = SpeedSettings(
+        corpus=args.corpus,
+        data_dir=args.data_dir,
+        task=args.task,
+        cache_dir=args.cache_dir,
+        clips=args.clips,
+        seconds=args.seconds,
+        batch_size=args.batch_size,
+        passes=args.passes,
+        train_steps=args.train_steps,
+        train_epochs=args.train_epochs,
+        latency_calls=args.latency_calls,
+        paired_rounds=args.paired_rounds,
+        paired_chunk=args.paired_chunk,
+        matmul_seconds=args.matmul_seconds,
+        eval_models=tuple(args.eval_models),
+        eval_batch=args.eval_batch,
+        eval_clips=args.eval_clips,
+        eval_severities=tuple(args.eval_severities),
+        seed=args.seed,
+    )
     if args.quick:
         settings = dataclasses.replace(settings, **QUICK)
     return settings
 
 
-def run(settings: SpeedSettings, stages: list[str], repeats: int = 1, work: Path | None = None,
-        log: Callable[[str], None] = print) -> tuple[dict[str, StageSummary], dict]:
+def run(
+    settings: SpeedSettings,
+    stages: list[str],
+    repeats: int = 1,
+    work: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[dict[str, StageSummary], dict]:
     """Prepare the clips once, then run every stage `repeats` times in rounds, each in a fresh process."""
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
@@ -1190,8 +1464,10 @@ def run(settings: SpeedSettings, stages: list[str], repeats: int = 1, work: Path
         (work / "settings.json").write_text(settings.to_json())
         log("preparing the clips ...")
         prepared = run_stage_process("prepare", work)
-        log(f"  {prepared['description']} ({prepared['seconds']:.1f} s; FLOPs counted in "
-            f"{prepared['flops_seconds']:.1f} s)")
+        log(
+            f"  {prepared['description']} ({prepared['seconds']:.1f} s; FLOPs counted in "
+            f"{prepared['flops_seconds']:.1f} s)"
+        )
         results, failures = [], []
         for round_ in range(repeats):
             for stage in stages:
@@ -1204,8 +1480,15 @@ def run(settings: SpeedSettings, stages: list[str], repeats: int = 1, work: Path
                     log(str(error))
                     failures.append({"stage": stage, "round": round_ + 1, "reason": error.reason})
         loads = [x for r in results for x in (r["load_before"], r["load_after"])]
-        info = {"machine": machine(), "clips": prepared["description"], "repeats": repeats, "loads": loads,
-                "raw": results, "failures": failures, "flops": prepared.get("flops")}
+        info = {
+            "machine": machine(),
+            "clips": prepared["description"],
+            "repeats": repeats,
+            "loads": loads,
+            "raw": results,
+            "failures": failures,
+            "flops": prepared.get("flops"),
+        }
         return summarize(results), info
 
 
@@ -1223,16 +1506,30 @@ def main(argv=None) -> int:
     print()
     print(report)
     if args.json:
-        payload = {"settings": dataclasses.asdict(settings), "machine": info["machine"], "clips": info["clips"],
-                   "repeats": info["repeats"], "loads": info["loads"],
-                   "figures": [dict(dataclasses.asdict(f), value=f.value, gflops=f.gflops,
-                                    matmul_fraction=matmul_fraction(f, all_figures(summaries)),
-                                    peak_rss_mb=s.peak_rss_mb, rss_start_mb=s.rss_start_mb)
-                               for s in summaries.values() for f in s.figures],
-                   "targets": target_checks(all_figures(summaries)),
-                   "fraction_targets": fraction_checks(all_figures(summaries)), "flops": info["flops"],
-                   "corruption_costs": next((s.rows for s in summaries.values() if s.rows), None),
-                   "failures": info["failures"]}
+        payload = {
+            "settings": dataclasses.asdict(settings),
+            "machine": info["machine"],
+            "clips": info["clips"],
+            "repeats": info["repeats"],
+            "loads": info["loads"],
+            "figures": [
+                dict(
+                    dataclasses.asdict(f),
+                    value=f.value,
+                    gflops=f.gflops,
+                    matmul_fraction=matmul_fraction(f, all_figures(summaries)),
+                    peak_rss_mb=s.peak_rss_mb,
+                    rss_start_mb=s.rss_start_mb,
+                )
+                for s in summaries.values()
+                for f in s.figures
+            ],
+            "targets": target_checks(all_figures(summaries)),
+            "fraction_targets": fraction_checks(all_figures(summaries)),
+            "flops": info["flops"],
+            "corruption_costs": next((s.rows for s in summaries.values() if s.rows), None),
+            "failures": info["failures"],
+        }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
     return 1 if info["failures"] else 0

@@ -81,8 +81,9 @@ def matmul_gflops(size: int = 2048, seconds: float = 3.0, repeats: int = 5, warm
     return statistics.median(matmul_rates(size, seconds, repeats, warmup)[0])
 
 
-def matmul_rates(size: int = 2048, seconds: float = 3.0, repeats: int = 5, warmup: int = 2
-                 ) -> tuple[list[float], list[float]]:
+def matmul_rates(
+    size: int = 2048, seconds: float = 3.0, repeats: int = 5, warmup: int = 2
+) -> tuple[list[float], list[float]]:
     """`tf.linalg.matmul` of two `size` × `size` float32 matrices (2·size³ FLOPs a product), timed `repeats`
     times: (GFLOP per wall-clock second, GFLOP per second of this process's CPU time), one per timing.
 
@@ -96,8 +97,10 @@ def matmul_rates(size: int = 2048, seconds: float = 3.0, repeats: int = 5, warmu
     import tensorflow as tf
 
     if size < 1 or repeats < 1 or warmup < 0 or not seconds > 0:
-        raise ValueError(f"matmul_rates: size and repeats must be >= 1, warmup >= 0, seconds > 0; got size={size}, "
-                         f"repeats={repeats}, warmup={warmup}, seconds={seconds}")
+        raise ValueError(
+            f"matmul_rates: size and repeats must be >= 1, warmup >= 0, seconds > 0; got size={size}, "
+            f"repeats={repeats}, warmup={warmup}, seconds={seconds}"
+        )
     rng = np.random.default_rng(0)
     a = tf.constant(rng.standard_normal((size, size), np.float32))
     b = tf.constant(rng.standard_normal((size, size), np.float32))
@@ -173,8 +176,12 @@ def recurrent_inputs(model, inputs) -> list[tuple[object, tuple]]:
         return type(layer).__name__ in RECURRENT_GATES
 
     direct = [layer for layer in model.layers if recurrent(layer)]
-    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)
-              and any(recurrent(inner) for inner in layer._flatten_layers(include_self=False))]
+    nested = [
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.Model)
+        and any(recurrent(inner) for inner in layer._flatten_layers(include_self=False))
+    ]
     if not direct and not nested:
         return []
     # A nested model's `input` is its own Input; the Operation's is where `model` calls it.
@@ -182,7 +189,7 @@ def recurrent_inputs(model, inputs) -> list[tuple[object, tuple]]:
     values = keras.Model(model.input, tensors)(inputs, training=False)
     values = values if isinstance(values, (list, tuple)) else [values]
     found = [(layer, tuple(value.shape)) for layer, value in zip(direct, values)]
-    for layer, value in zip(nested, values[len(direct):]):
+    for layer, value in zip(nested, values[len(direct) :]):
         found += recurrent_inputs(layer, value)
     return found
 
@@ -202,8 +209,9 @@ def feature_layer(model):
     """The model's `LogMelSpectrogram` layer (None when it has none)."""
     from keras_audio.features import LogMelSpectrogram
 
-    return next((layer for layer in model._flatten_layers(include_self=False)
-                 if isinstance(layer, LogMelSpectrogram)), None)
+    return next(
+        (layer for layer in model._flatten_layers(include_self=False) if isinstance(layer, LogMelSpectrogram)), None
+    )
 
 
 def features_flops(layer, clip_samples: int) -> float:
@@ -232,8 +240,9 @@ def flop_counts(model, clip_samples: int) -> ModelFlops:
     recurrent = recurrent_flops(model, clip_samples)
     layer = feature_layer(model)
     features = 0.0 if layer is None else features_flops(layer, clip_samples)
-    return ModelFlops(profiler=profiler, forward=outside_loops + fft + recurrent, features=features, fft=fft,
-                      recurrent=recurrent)
+    return ModelFlops(
+        profiler=profiler, forward=outside_loops + fft + recurrent, features=features, fft=fft, recurrent=recurrent
+    )
 
 
 def model_flops(model, clip_samples: int, training: bool = False) -> float:

@@ -86,11 +86,16 @@ class ModelInfo:
         return self.clip_samples / self.sample_rate
 
     @classmethod
-    def from_metadata(cls, metadata: Mapping) -> "ModelInfo":
+    def from_metadata(cls, metadata: Mapping) -> ModelInfo:
         """From an export's metadata (`min_samples`, or the front-end's `n_fft` for older exports)."""
         try:
-            return cls(tuple(metadata["class_names"]), int(metadata["sample_rate"]), int(metadata["clip_samples"]),
-                       min(metadata_min_samples(metadata), int(metadata["clip_samples"])), metadata)
+            return cls(
+                tuple(metadata["class_names"]),
+                int(metadata["sample_rate"]),
+                int(metadata["clip_samples"]),
+                min(metadata_min_samples(metadata), int(metadata["clip_samples"])),
+                metadata,
+            )
         except KeyError as missing:
             raise ValueError(f"export metadata lacks {missing}") from None
 
@@ -132,11 +137,15 @@ class WindowTable:
             object.__setattr__(self, name, _read_only(getattr(self, name)))
         object.__setattr__(self, "class_names", tuple(self.class_names))
         count = len(self.start_s)
-        if not (len(self.end_s) == len(self.label_ids) == count and self.probabilities.shape
-                == (count, len(self.class_names))):
-            raise ValueError(f"WindowTable: inconsistent sizes: {count} starts, {len(self.end_s)} ends, "
-                             f"probabilities {self.probabilities.shape}, {len(self.label_ids)} labels, "
-                             f"{len(self.class_names)} classes")
+        if not (
+            len(self.end_s) == len(self.label_ids) == count
+            and self.probabilities.shape == (count, len(self.class_names))
+        ):
+            raise ValueError(
+                f"WindowTable: inconsistent sizes: {count} starts, {len(self.end_s)} ends, "
+                f"probabilities {self.probabilities.shape}, {len(self.label_ids)} labels, "
+                f"{len(self.class_names)} classes"
+            )
 
     def __len__(self) -> int:
         return len(self.start_s)
@@ -151,11 +160,15 @@ class WindowTable:
 
     def rows(self) -> list[dict]:
         """One dict per window: ``start_s``, ``end_s``, ``p_<class>`` per class, ``label``."""
-        return [{"start_s": float(start), "end_s": float(end),
-                 **{f"p_{name}": float(p) for name, p in zip(self.class_names, probabilities)},
-                 "label": self.class_names[label]}
-                for start, end, probabilities, label in zip(self.start_s, self.end_s, self.probabilities,
-                                                            self.label_ids)]
+        return [
+            {
+                "start_s": float(start),
+                "end_s": float(end),
+                **{f"p_{name}": float(p) for name, p in zip(self.class_names, probabilities)},
+                "label": self.class_names[label],
+            }
+            for start, end, probabilities, label in zip(self.start_s, self.end_s, self.probabilities, self.label_ids)
+        ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -231,8 +244,9 @@ class Classifier:
         source: where the model came from (shown in `repr`).
     """
 
-    def __init__(self, predict: PredictFunction, info: ModelInfo, batch_size: int = DEFAULT_BATCH_SIZE,
-                 source: str | None = None):
+    def __init__(
+        self, predict: PredictFunction, info: ModelInfo, batch_size: int = DEFAULT_BATCH_SIZE, source: str | None = None
+    ):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         self._predict = predict
@@ -241,11 +255,23 @@ class Classifier:
         self._source = source
 
     @classmethod
-    def from_keras(cls, model, *, class_names: Sequence[str], sample_rate: int, clip_samples: int,
-                   min_samples: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> "Classifier":
+    def from_keras(
+        cls,
+        model,
+        *,
+        class_names: Sequence[str],
+        sample_rate: int,
+        clip_samples: int,
+        min_samples: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> Classifier:
         """A classifier around a Keras model in memory (called compiled, in inference mode)."""
-        info = ModelInfo(tuple(class_names), sample_rate, clip_samples,
-                         analysis_window(model) if min_samples is None else min_samples)
+        info = ModelInfo(
+            tuple(class_names),
+            sample_rate,
+            clip_samples,
+            analysis_window(model) if min_samples is None else min_samples,
+        )
         return cls(keras_predictor(model), info, batch_size, source=getattr(model, "name", None))
 
     # ------------------------------------------------------------------ what the model is
@@ -278,8 +304,10 @@ class Classifier:
         return self._info.metadata
 
     def __repr__(self) -> str:
-        return (f"Classifier({self._source or 'in memory'}: {len(self.class_names)} classes "
-                f"{list(self.class_names)}, {self.sample_rate} Hz, clips of {self.clip_seconds:g} s)")
+        return (
+            f"Classifier({self._source or 'in memory'}: {len(self.class_names)} classes "
+            f"{list(self.class_names)}, {self.sample_rate} Hz, clips of {self.clip_seconds:g} s)"
+        )
 
     # ------------------------------------------------------------------ input
     def read(self, path: str | os.PathLike, max_seconds: float | None = None) -> np.ndarray:
@@ -315,14 +343,17 @@ class Classifier:
         if not np.all(np.isfinite(data)):
             raise ValueError(f"samples: {int(np.sum(~np.isfinite(data)))} NaN or infinite sample(s)")
         if np.max(np.abs(data)) > MAX_ABS_SAMPLE:  # read_audio's limit: mis-scaled audio would overflow the features
-            raise ValueError(f"samples: magnitude {np.max(np.abs(data)):.3g} exceeds {MAX_ABS_SAMPLE:g} (audio is "
-                             f"full scale at 1.0)")
+            raise ValueError(
+                f"samples: magnitude {np.max(np.abs(data)):.3g} exceeds {MAX_ABS_SAMPLE:g} (audio is full scale at 1.0)"
+            )
         # The order of read_audio: downmix (mean of the channels), then resample.
         waveform = data.mean(axis=1) if data.ndim == 2 and data.shape[1] > 1 else data.reshape(len(data))
         waveform = resample(waveform, int(sample_rate), self.sample_rate)
         if len(waveform) < self.min_samples:
-            raise ValueError(f"samples: too short: {len(waveform)} samples at {self.sample_rate} Hz < one analysis "
-                             f"window ({self.min_samples})")
+            raise ValueError(
+                f"samples: too short: {len(waveform)} samples at {self.sample_rate} Hz < one analysis "
+                f"window ({self.min_samples})"
+            )
         return np.ascontiguousarray(waveform, dtype=np.float32)
 
     # ------------------------------------------------------------------ prediction
@@ -331,13 +362,22 @@ class Classifier:
         waveforms = np.asarray(waveforms, np.float32)
         if waveforms.ndim != 2 or waveforms.shape[0] == 0:
             raise ValueError(f"waveforms must be [batch, samples] with batch >= 1, got shape {waveforms.shape}")
-        parts = [np.asarray(self._predict(tf.constant(waveforms[i:i + self._batch_size])))
-                 for i in range(0, len(waveforms), self._batch_size)]
+        parts = [
+            np.asarray(self._predict(tf.constant(waveforms[i : i + self._batch_size])))
+            for i in range(0, len(waveforms), self._batch_size)
+        ]
         return np.concatenate(parts).astype(np.float32)
 
-    def predict_waveform(self, samples, sample_rate: int, mode: str = "windows", *,
-                         window_seconds: float | None = None, hop_seconds: float | None = None,
-                         smooth: int = 0) -> Prediction:
+    def predict_waveform(
+        self,
+        samples,
+        sample_rate: int,
+        mode: str = "windows",
+        *,
+        window_seconds: float | None = None,
+        hop_seconds: float | None = None,
+        smooth: int = 0,
+    ) -> Prediction:
         """Classify one recording held in memory.
 
         Args:
@@ -347,13 +387,22 @@ class Classifier:
                 (the centre `clip_samples`, zero-padded if shorter: what the centre-crop tables measure).
             window_seconds, hop_seconds, smooth: as in `predict_windows` (mode ``windows`` only).
         """
-        return self._predict_prepared(self.prepare(samples, sample_rate), mode, window_seconds, hop_seconds,
-                                      smooth, None)
+        return self._predict_prepared(
+            self.prepare(samples, sample_rate), mode, window_seconds, hop_seconds, smooth, None
+        )
 
-    def predict_file(self, path: str | os.PathLike, mode: str = "windows", *, window_seconds: float | None = None,
-                     hop_seconds: float | None = None, smooth: int = 0, max_seconds: float | None = None,
-                     block_seconds: float = DEFAULT_BLOCK_SECONDS,
-                     on_samples: Callable[[np.ndarray], object] | None = None) -> Prediction:
+    def predict_file(
+        self,
+        path: str | os.PathLike,
+        mode: str = "windows",
+        *,
+        window_seconds: float | None = None,
+        hop_seconds: float | None = None,
+        smooth: int = 0,
+        max_seconds: float | None = None,
+        block_seconds: float = DEFAULT_BLOCK_SECONDS,
+        on_samples: Callable[[np.ndarray], object] | None = None,
+    ) -> Prediction:
         """Classify one audio file (any format libsndfile reads, any rate, stereo): see `predict_waveform`.
 
         Mode ``windows`` reads the file in blocks and never holds it whole (module docstring); mode ``center``
@@ -369,8 +418,9 @@ class Classifier:
             AudioError: the file cannot be used, naming it and the problem.
         """
         if mode == "windows":
-            table, size = self._stream_table(self._blocks(path, max_seconds, block_seconds), window_seconds,
-                                             hop_seconds, smooth, on_samples)
+            table, size = self._stream_table(
+                self._blocks(path, max_seconds, block_seconds), window_seconds, hop_seconds, smooth, on_samples
+            )
             return self._prediction(table.mean_probabilities(), table, mode, size, str(path))
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -379,8 +429,14 @@ class Classifier:
             on_samples(waveform)
         return self._predict_prepared(waveform, mode, window_seconds, hop_seconds, smooth, str(path))
 
-    def predict_windows(self, samples_or_path, sample_rate: int | None = None, window_seconds: float | None = None,
-                        hop_seconds: float | None = None, smooth: int = 0) -> WindowTable:
+    def predict_windows(
+        self,
+        samples_or_path,
+        sample_rate: int | None = None,
+        window_seconds: float | None = None,
+        hop_seconds: float | None = None,
+        smooth: int = 0,
+    ) -> WindowTable:
         """Per-window probabilities over a recording (a file path, or an array with its `sample_rate`).
 
         Args:
@@ -395,8 +451,9 @@ class Classifier:
         if isinstance(samples_or_path, (str, os.PathLike)):
             if sample_rate is not None:
                 raise ValueError(f"{samples_or_path}: sample_rate is read from the file; do not pass it")
-            return self._stream_table(self._blocks(samples_or_path, None, DEFAULT_BLOCK_SECONDS), window_seconds,
-                                      hop_seconds, smooth)[0]
+            return self._stream_table(
+                self._blocks(samples_or_path, None, DEFAULT_BLOCK_SECONDS), window_seconds, hop_seconds, smooth
+            )[0]
         if sample_rate is None:
             raise ValueError("predict_windows: an array needs its sample_rate")
         return self._window_table(self.prepare(samples_or_path, sample_rate), window_seconds, hop_seconds, smooth)
@@ -409,36 +466,43 @@ class Classifier:
                 raise ValueError(f"window_seconds must be a positive number, got {window_seconds!r}")
             window = int(round(window_seconds * self.sample_rate))
             if window < self.min_samples:
-                raise ValueError(f"window_seconds={window_seconds}: {window} samples, fewer than one analysis "
-                                 f"window ({self.min_samples} at {self.sample_rate} Hz)")
+                raise ValueError(
+                    f"window_seconds={window_seconds}: {window} samples, fewer than one analysis "
+                    f"window ({self.min_samples} at {self.sample_rate} Hz)"
+                )
         if hop_seconds is None:
             return window, None
         if not _positive_number(hop_seconds):
             raise ValueError(f"hop_seconds must be a positive number, got {hop_seconds!r}")
         hop = max(1, int(round(hop_seconds * self.sample_rate)))
         if hop > window:
-            raise ValueError(f"hop_seconds={hop_seconds} exceeds the window ({window / self.sample_rate:g} s): "
-                             "audio between windows would not be analysed")
+            raise ValueError(
+                f"hop_seconds={hop_seconds} exceeds the window ({window / self.sample_rate:g} s): "
+                "audio between windows would not be analysed"
+            )
         return window, hop
 
-    def _table(self, starts: np.ndarray, window: int, size: int, probabilities: np.ndarray,
-               smooth: int) -> WindowTable:
+    def _table(self, starts: np.ndarray, window: int, size: int, probabilities: np.ndarray, smooth: int) -> WindowTable:
         label_ids = probabilities.argmax(axis=1)
         if smooth:
             label_ids = smooth_labels(label_ids, smooth, len(self.class_names))
         starts = np.asarray(starts, np.int64)
-        return WindowTable(start_s=np.maximum(starts, 0) / self.sample_rate,
-                           end_s=np.minimum(starts + window, size) / self.sample_rate,
-                           probabilities=probabilities, label_ids=label_ids, class_names=self.class_names,
-                           smooth=int(smooth))
+        return WindowTable(
+            start_s=np.maximum(starts, 0) / self.sample_rate,
+            end_s=np.minimum(starts + window, size) / self.sample_rate,
+            probabilities=probabilities,
+            label_ids=label_ids,
+            class_names=self.class_names,
+            smooth=int(smooth),
+        )
 
     def _blocks(self, path, max_seconds, block_seconds):
         """The file as the model's input, in blocks (`audio.read_audio_blocks`; `read` in one piece)."""
-        return read_audio_blocks(path, self.sample_rate, min_samples=self.min_samples, max_seconds=max_seconds,
-                                 block_seconds=block_seconds)
+        return read_audio_blocks(
+            path, self.sample_rate, min_samples=self.min_samples, max_seconds=max_seconds, block_seconds=block_seconds
+        )
 
-    def _stream_table(self, blocks, window_seconds, hop_seconds, smooth,
-                      on_samples=None) -> tuple[WindowTable, int]:
+    def _stream_table(self, blocks, window_seconds, hop_seconds, smooth, on_samples=None) -> tuple[WindowTable, int]:
         """`(table, samples)` of a prepared waveform given in blocks: windows cut as the blocks come, through the
         model in full batches of `batch_size` while reading and the rest at the end, the batches the whole
         waveform gives, so the probabilities do not depend on the blocks."""
@@ -467,13 +531,15 @@ class Classifier:
     def _window_table(self, waveform: np.ndarray, window_seconds, hop_seconds, smooth) -> WindowTable:
         return self._stream_table([waveform], window_seconds, hop_seconds, smooth)[0]
 
-    def _prediction(self, probabilities: np.ndarray, table: WindowTable, mode: str, size: int,
-                    source: str | None) -> Prediction:
+    def _prediction(
+        self, probabilities: np.ndarray, table: WindowTable, mode: str, size: int, source: str | None
+    ) -> Prediction:
         label = self.class_names[int(np.argmax(probabilities))]
         return Prediction(label, probabilities, self.class_names, table, mode, size / self.sample_rate, source)
 
-    def _predict_prepared(self, waveform: np.ndarray, mode: str, window_seconds, hop_seconds, smooth,
-                          source: str | None) -> Prediction:
+    def _predict_prepared(
+        self, waveform: np.ndarray, mode: str, window_seconds, hop_seconds, smooth, source: str | None
+    ) -> Prediction:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if mode == "windows":
@@ -481,19 +547,29 @@ class Classifier:
             probabilities = table.mean_probabilities()
         else:
             if window_seconds is not None or hop_seconds is not None or smooth:
-                raise ValueError("mode 'center' takes the centre clip_samples: window_seconds, hop_seconds and "
-                                 "smooth apply to mode 'windows'")
+                raise ValueError(
+                    "mode 'center' takes the centre clip_samples: window_seconds, hop_seconds and "
+                    "smooth apply to mode 'windows'"
+                )
             clip = center_crop_or_pad(tf.constant(waveform), self.clip_samples).numpy()
             probabilities = self.probabilities(clip[None])[0]
-            start = (len(waveform) - self.clip_samples) // 2 if len(waveform) > self.clip_samples else \
-                -((self.clip_samples - len(waveform)) // 2)
+            start = (
+                (len(waveform) - self.clip_samples) // 2
+                if len(waveform) > self.clip_samples
+                else -((self.clip_samples - len(waveform)) // 2)
+            )
             table = self._table(np.array([start]), self.clip_samples, len(waveform), probabilities[None], 0)
         return self._prediction(probabilities, table, mode, len(waveform), source)
 
 
-def load_model(export_dir: str | os.PathLike, batch_size: int = DEFAULT_BATCH_SIZE, *,
-               class_names: Sequence[str] | None = None, sample_rate: int | None = None,
-               clip_seconds: float | None = None) -> Classifier:
+def load_model(
+    export_dir: str | os.PathLike,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    *,
+    class_names: Sequence[str] | None = None,
+    sample_rate: int | None = None,
+    clip_seconds: float | None = None,
+) -> Classifier:
     """Load a model through the suite's one loader (`loader.load_predictor`): an export folder written by a
     run (`results/<run>/models/<tag>/`), its ``saved_model/``, its ``model.keras`` or its ``.tflite`` /
     ``.onnx`` copies, or a model from elsewhere (a `.keras` file, a SavedModel, an ONNX or TFLite file).

@@ -34,8 +34,22 @@ DEFAULT_BLOCK_SECONDS = 30.0
 # against float32's 3.4e38, whereas a finite sample of 3e29 overflows it and gives a NaN log-mel.
 MAX_ABS_SAMPLE = 1e4
 # File suffixes of the formats libsndfile reads (``.sph``: NIST SPHERE, as in TIMIT; ``.opus``: Ogg/Opus).
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".sph", ".aif", ".aiff", ".aifc", ".au", ".caf",
-                  ".w64", ".rf64")
+AUDIO_SUFFIXES = (
+    ".wav",
+    ".flac",
+    ".ogg",
+    ".oga",
+    ".opus",
+    ".mp3",
+    ".sph",
+    ".aif",
+    ".aiff",
+    ".aifc",
+    ".au",
+    ".caf",
+    ".w64",
+    ".rf64",
+)
 
 
 class AudioError(ValueError):
@@ -83,8 +97,11 @@ def read_audio(
             `MIN_SAMPLE_RATE`, holds NaN or infinite samples or samples beyond `max_abs`, is all-silent (or its
             channels cancel when downmixed), too short or too long.
     """
-    blocks = list(read_audio_blocks(path, sample_rate, offset, duration, min_samples, max_seconds, resampler,
-                                    max_abs, block_seconds=None))
+    blocks = list(
+        read_audio_blocks(
+            path, sample_rate, offset, duration, min_samples, max_seconds, resampler, max_abs, block_seconds=None
+        )
+    )
     return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
 
@@ -124,8 +141,9 @@ def read_audio_blocks(
         raise ValueError(f"max_abs must be a finite positive number or None, got {max_abs!r}")
     if resampler not in ("soxr", "tfio"):
         raise ValueError(f"resampler must be 'soxr' or 'tfio', got {resampler!r}")
-    if block_seconds is not None and not (isinstance(block_seconds, (int, float)) and math.isfinite(block_seconds)
-                                          and block_seconds > 0):
+    if block_seconds is not None and not (
+        isinstance(block_seconds, (int, float)) and math.isfinite(block_seconds) and block_seconds > 0
+    ):
         raise ValueError(f"block_seconds must be a positive number or None, got {block_seconds!r}")
     if resampler == "tfio" and block_seconds is not None:
         raise ValueError("resampler 'tfio' reads the whole file at once: pass block_seconds=None")
@@ -136,8 +154,9 @@ def read_audio_blocks(
     return _blocks(path, info, start, frames, block, sample_rate, min_samples, resampler, max_abs)
 
 
-def _open_segment(path: Path, offset: float, duration: float | None,
-                  max_seconds: float | None) -> tuple[sf._SoundFileInfo, int, int]:
+def _open_segment(
+    path: Path, offset: float, duration: float | None, max_seconds: float | None
+) -> tuple[sf._SoundFileInfo, int, int]:
     """The header's checks: `(info, first frame, stop frame)` of the segment to read, or the `AudioError`."""
     # Segments come from manifests a person wrote: soundfile would read a negative start or stop as counted
     # from the end of the file, so a typo would silently select other audio.
@@ -159,8 +178,11 @@ def _open_segment(path: Path, offset: float, duration: float | None,
     except sf.SoundFileError as error:
         raise AudioError(path, f"not a readable audio file ({_libsndfile_reason(error)})") from None
     if info.samplerate < MIN_SAMPLE_RATE:
-        raise AudioError(path, f"sample rate {info.samplerate} Hz is implausible (below {MIN_SAMPLE_RATE} Hz): a "
-                               f"damaged or mis-written header")
+        raise AudioError(
+            path,
+            f"sample rate {info.samplerate} Hz is implausible (below {MIN_SAMPLE_RATE} Hz): a "
+            f"damaged or mis-written header",
+        )
     truncation = _truncation(path, size, info)
     if truncation:
         raise AudioError(path, truncation)
@@ -179,8 +201,17 @@ def _open_segment(path: Path, offset: float, duration: float | None,
     return info, start, stop
 
 
-def _blocks(path: Path, info: sf._SoundFileInfo, start: int, frames: int, block: int, sample_rate: int,
-            min_samples: int, resampler: str, max_abs: float | None) -> Iterator[np.ndarray]:
+def _blocks(
+    path: Path,
+    info: sf._SoundFileInfo,
+    start: int,
+    frames: int,
+    block: int,
+    sample_rate: int,
+    min_samples: int,
+    resampler: str,
+    max_abs: float | None,
+) -> Iterator[np.ndarray]:
     rate = info.samplerate
     stream = None
     if rate != sample_rate and resampler == "soxr":
@@ -208,14 +239,19 @@ def _blocks(path: Path, info: sf._SoundFileInfo, start: int, frames: int, block:
             read += data.shape[0]
             if not np.all(np.isfinite(data)):
                 bad = int(np.sum(~np.isfinite(data)))
-                raise AudioError(path, f"{bad} NaN or infinite sample(s)"
-                                 + (f" in the block from frame {start + read - data.shape[0]}" if block < frames
-                                    else ""))
+                raise AudioError(
+                    path,
+                    f"{bad} NaN or infinite sample(s)"
+                    + (f" in the block from frame {start + read - data.shape[0]}" if block < frames else ""),
+                )
             peak = float(np.max(np.abs(data)))
             if max_abs is not None and peak > max_abs:
-                raise AudioError(path, f"sample magnitude {peak:.3g} exceeds {max_abs:g} (float audio is full scale "
-                                       f"at 1.0; the file is mis-scaled, e.g. integer values stored as floats, or "
-                                       f"not audio, and would overflow the features)")
+                raise AudioError(
+                    path,
+                    f"sample magnitude {peak:.3g} exceeds {max_abs:g} (float audio is full scale "
+                    f"at 1.0; the file is mis-scaled, e.g. integer values stored as floats, or "
+                    f"not audio, and would overflow the features)",
+                )
             nonzero = nonzero or bool(np.any(data))
             waveform = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
             if data.shape[1] > 1:
@@ -231,8 +267,9 @@ def _blocks(path: Path, info: sf._SoundFileInfo, start: int, frames: int, block:
     if read == 0:
         raise AudioError(path, "holds no samples in the requested segment")
     if read < frames:
-        raise AudioError(path, f"truncated: the header declares {info.frames} frames, only {start + read} could be "
-                               f"read")
+        raise AudioError(
+            path, f"truncated: the header declares {info.frames} frames, only {start + read} could be read"
+        )
     if not nonzero:
         raise AudioError(path, "all-silent (every sample is zero)")
     if info.channels > 1 and math.sqrt(mono_energy) < 1e-3 * math.sqrt(channels_energy):

@@ -83,7 +83,7 @@ class WaveformStore:
         return len(self.clip_ids)
 
     def waveform(self, i: int) -> np.ndarray:
-        return np.asarray(self.samples[self.offsets[i]:self.offsets[i] + self.lengths[i]])
+        return np.asarray(self.samples[self.offsets[i] : self.offsets[i] + self.lengths[i]])
 
     def indices(self, clip_ids: list[str]) -> np.ndarray:
         """Positions of `clip_ids` in the store (KeyError names the first missing clip)."""
@@ -106,8 +106,15 @@ def cache_key(manifest: Manifest, sample_rate: int, min_samples: int, max_second
     """A hash of everything that changes the decoded arrays."""
     digest = hashlib.sha256()
     # Library versions are part of the key: a new libsndfile or soxr may decode or resample differently.
-    settings = {"version": CACHE_VERSION, "rate": sample_rate, "min": min_samples, "max": max_seconds,
-                "max_abs": MAX_ABS_SAMPLE, "libsndfile": soundfile.__libsndfile_version__, "soxr": soxr.__version__}
+    settings = {
+        "version": CACHE_VERSION,
+        "rate": sample_rate,
+        "min": min_samples,
+        "max": max_seconds,
+        "max_abs": MAX_ABS_SAMPLE,
+        "libsndfile": soundfile.__libsndfile_version__,
+        "soxr": soxr.__version__,
+    }
     digest.update(json.dumps(settings, sort_keys=True).encode())
     frame = manifest.frame
     segments = [frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in ("offset", "duration")]
@@ -188,7 +195,9 @@ def _read_index(folder: Path) -> dict | None:
         complete = (
             index.get("complete") is True
             and len(index["clip_ids"]) == len(lengths) == len(offsets)
-            and samples.dtype == np.float32 and samples.ndim == 1 and samples.shape[0] == int(lengths.sum())
+            and samples.dtype == np.float32
+            and samples.ndim == 1
+            and samples.shape[0] == int(lengths.sum())
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         complete = False
@@ -236,8 +245,15 @@ def _npy_header(length: int) -> bytes:
     return buffer.getvalue()
 
 
-def _decode_to(folder: Path, manifest: Manifest, sample_rate: int, min_samples: int,
-               max_seconds: float | None, workers: int | None, progress: bool) -> None:
+def _decode_to(
+    folder: Path,
+    manifest: Manifest,
+    sample_rate: int,
+    min_samples: int,
+    max_seconds: float | None,
+    workers: int | None,
+    progress: bool,
+) -> None:
     frame = manifest.frame
     offsets = frame["offset"].fillna(0.0).tolist() if "offset" in frame else [0.0] * len(frame)
     durations = frame["duration"].tolist() if "duration" in frame else [None] * len(frame)
@@ -246,8 +262,14 @@ def _decode_to(folder: Path, manifest: Manifest, sample_rate: int, min_samples: 
 
     def decode(i: int):
         try:
-            return read_audio(paths[i], sample_rate, offset=float(offsets[i]), duration=durations[i],
-                              min_samples=min_samples, max_seconds=max_seconds)
+            return read_audio(
+                paths[i],
+                sample_rate,
+                offset=float(offsets[i]),
+                duration=durations[i],
+                min_samples=min_samples,
+                max_seconds=max_seconds,
+            )
         except AudioError as error:
             return error
 
@@ -259,12 +281,22 @@ def _decode_to(folder: Path, manifest: Manifest, sample_rate: int, min_samples: 
     temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-{os.getpid()}-", dir=folder.parent))
     try:
         header = _npy_header(0)
-        with open(temporary / "samples.npy", "wb") as out, \
-                concurrent.futures.ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        with (
+            open(temporary / "samples.npy", "wb") as out,
+            concurrent.futures.ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool,
+        ):
             out.write(header)
             results = pool.map(decode, range(len(frame)))
-            for i, result in enumerate(tqdm(results, total=len(frame), desc=f"decoding {manifest.name}",
-                                            unit="clip", disable=not progress, leave=False)):
+            for i, result in enumerate(
+                tqdm(
+                    results,
+                    total=len(frame),
+                    desc=f"decoding {manifest.name}",
+                    unit="clip",
+                    disable=not progress,
+                    leave=False,
+                )
+            ):
                 if isinstance(result, AudioError):
                     bad.append(dataclasses.asdict(BadFile(manifest.clip_ids[i], result.path, result.problem)))
                 else:
@@ -280,8 +312,13 @@ def _decode_to(folder: Path, manifest: Manifest, sample_rate: int, min_samples: 
         starts = np.concatenate([[0], np.cumsum(lengths_array)[:-1]]).astype(np.int64) if lengths else lengths_array
         np.save(temporary / "offsets.npy", starts)
         np.save(temporary / "lengths.npy", lengths_array)
-        index = {"corpus": manifest.name, "sample_rate": sample_rate, "clip_ids": clip_ids, "bad_files": bad,
-                 "complete": True}
+        index = {
+            "corpus": manifest.name,
+            "sample_rate": sample_rate,
+            "clip_ids": clip_ids,
+            "bad_files": bad,
+            "complete": True,
+        }
         (temporary / "index.json").write_text(json.dumps(index))
         try:
             temporary.rename(folder)

@@ -88,8 +88,9 @@ def check_int(key: str, value: Any, minimum: int | None = None, maximum: int | N
     return int(value)
 
 
-def check_float(key: str, value: Any, *, positive: bool = False, minimum: float | None = None,
-                maximum: float | None = None) -> float:
+def check_float(
+    key: str, value: Any, *, positive: bool = False, minimum: float | None = None, maximum: float | None = None
+) -> float:
     """A finite real number (an int is accepted: JSON writes 2.0 as 2 when a person types it)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ConfigError(key, f"must be a number, got {shown(value)}")
@@ -164,8 +165,9 @@ class FeatureConfig:
         if sample_rate is not None:
             nyquist = sample_rate / 2
             if self.fmax is not None and self.fmax > nyquist:
-                raise ConfigError("features.fmax", f"{self.fmax} Hz is above Nyquist ({nyquist:g} Hz at "
-                                                   f"{sample_rate} Hz)")
+                raise ConfigError(
+                    "features.fmax", f"{self.fmax} Hz is above Nyquist ({nyquist:g} Hz at {sample_rate} Hz)"
+                )
             top = self.fmax if self.fmax is not None else nyquist
             if self.fmin >= top:
                 raise ConfigError("features.fmin", f"{self.fmin} Hz must be below fmax ({top:g} Hz)")

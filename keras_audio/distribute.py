@@ -72,8 +72,11 @@ def worker_from_tf_config(text: str | None = None) -> Worker:
         config = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(f"TF_CONFIG is not valid JSON ({error})") from None
-    if not isinstance(config, Mapping) or not isinstance(config.get("cluster"), Mapping) or \
-            not isinstance(config.get("task"), Mapping):
+    if (
+        not isinstance(config, Mapping)
+        or not isinstance(config.get("cluster"), Mapping)
+        or not isinstance(config.get("task"), Mapping)
+    ):
         raise ValueError(f"TF_CONFIG must hold a 'cluster' and a 'task' object, got {text[:200]!r}")
     cluster, task = config["cluster"], config["task"]
     chiefs, workers = list(cluster.get("chief", [])), list(cluster.get("worker", []))
@@ -136,12 +139,15 @@ class Distribution:
             ValueError: the global batch does not split evenly (the steps would then not match one process).
         """
         if global_batch % self.replicas:
-            raise ValueError(f"batch_size {global_batch} does not split evenly over {self.replicas} replicas "
-                             f"({self.name}); choose a multiple of {self.replicas}")
+            raise ValueError(
+                f"batch_size {global_batch} does not split evenly over {self.replicas} replicas "
+                f"({self.name}); choose a multiple of {self.replicas}"
+            )
         return global_batch // self.replicas
 
-    def training_stream(self, make: Callable[[int, tuple[int, int] | None], tf.data.Dataset],
-                        global_batch: int) -> tf.data.Dataset:
+    def training_stream(
+        self, make: Callable[[int, tuple[int, int] | None], tf.data.Dataset], global_batch: int
+    ) -> tf.data.Dataset:
         """This worker's training dataset: `make(batch_size, shard)` with the per-replica batch and, with several
         workers, `shard=(workers, index)` (`pipeline.training_dataset` takes both)."""
         if not self.distributed:
@@ -153,8 +159,9 @@ class Distribution:
         """`dataset` (a `training_stream`) without its first `steps` global steps."""
         return dataset.skip(steps * (self.local_replicas if self.distributed else 1))
 
-    def fit_data(self, train: tf.data.Dataset, validation: tf.data.Dataset | None,
-                 class_weight: Mapping[int, float] | None):
+    def fit_data(
+        self, train: tf.data.Dataset, validation: tf.data.Dataset | None, class_weight: Mapping[int, float] | None
+    ):
         """`(train, validation, class_weight)` for `model.fit` under the strategy.
 
         The training stream is this worker's already (`training_stream`): it is handed over as is
@@ -195,8 +202,9 @@ def start(name: str = "default") -> Distribution:
     if _STARTED:
         started = next(iter(_STARTED.values()))
         if started.name != name:
-            raise ValueError(f"strategy {name!r}: this process already runs strategy {started.name!r} "
-                             f"(one strategy per process)")
+            raise ValueError(
+                f"strategy {name!r}: this process already runs strategy {started.name!r} (one strategy per process)"
+            )
         return started
     if name == "mirrored":
         distribution = Distribution(name, tf.distribute.MirroredStrategy(), Worker())
@@ -205,8 +213,10 @@ def start(name: str = "default") -> Distribution:
         try:
             strategy = _KerasMultiWorker()
         except RuntimeError as error:
-            raise RuntimeError(f"strategy multi-worker: {error}: start it before TensorFlow runs anything "
-                               f"(keras_audio.distribute.start('multi-worker') first; `keras-audio` does)") from None
+            raise RuntimeError(
+                f"strategy multi-worker: {error}: start it before TensorFlow runs anything "
+                f"(keras_audio.distribute.start('multi-worker') first; `keras-audio` does)"
+            ) from None
         distribution = Distribution(name, strategy, worker)
     _STARTED[name] = distribution
     return distribution

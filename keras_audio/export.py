@@ -75,15 +75,19 @@ def check_metadata_copies(embedded: dict, saved_model: str | Path, beside: dict,
     Raises:
         MetadataMismatchError: one line naming both, the first differing key and its two values.
     """
-    differing = sorted(key for key in (set(embedded) | set(beside)) - set(FILE_ONLY_KEYS)
-                       if embedded.get(key, ...) != beside.get(key, ...))
+    differing = sorted(
+        key
+        for key in (set(embedded) | set(beside)) - set(FILE_ONLY_KEYS)
+        if embedded.get(key, ...) != beside.get(key, ...)
+    )
     if differing:
         key = differing[0]
         values = ["(absent)" if key not in copy else json.dumps(copy[key])[:120] for copy in (beside, embedded)]
         more = f" and {len(differing) - 1} more key(s) {differing[1:4]}" if len(differing) > 1 else ""
         raise MetadataMismatchError(
             f"{beside_path} disagrees with the metadata inside {saved_model} on {key!r} ({values[0]} vs "
-            f"{values[1]}){more}: the model answers as the SavedModel says; restore metadata.json or export again")
+            f"{values[1]}){more}: the model answers as the SavedModel says; restore metadata.json or export again"
+        )
 
 
 def read_metadata_file(directory: str | Path) -> dict | None:
@@ -126,8 +130,17 @@ def feature_settings(model: keras.Model) -> dict | None:
     for layer in model_layers(model):
         if hasattr(layer, "n_fft") and hasattr(layer, "sample_rate"):  # not FrameMask: it frames, has no rate
             config = layer.get_config()
-            keys = ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels", "fmin", "fmax", "top_db",
-                    "roll_percent")
+            keys = (
+                "sample_rate",
+                "n_fft",
+                "win_length",
+                "hop_length",
+                "n_mels",
+                "fmin",
+                "fmax",
+                "top_db",
+                "roll_percent",
+            )
             return {"layer": type(layer).__name__, **{k: config[k] for k in keys if k in config}}
     return None
 
@@ -138,8 +151,16 @@ def analysis_window(model: keras.Model, default: int = 1) -> int:
     return max(sizes, default=default)
 
 
-def export_model(model: keras.Model, directory: str | Path, *, class_names: Sequence[str], sample_rate: int,
-                 clip_samples: int, extra_metadata: dict | None = None, min_samples: int | None = None) -> Path:
+def export_model(
+    model: keras.Model,
+    directory: str | Path,
+    *,
+    class_names: Sequence[str],
+    sample_rate: int,
+    clip_samples: int,
+    extra_metadata: dict | None = None,
+    min_samples: int | None = None,
+) -> Path:
     """Write `model` as a SavedModel (signatures in the module docstring), a `.keras` file and metadata.json.
 
     Args:
@@ -164,15 +185,18 @@ def export_model(model: keras.Model, directory: str | Path, *, class_names: Sequ
     if not class_names or len(set(class_names)) != len(class_names):
         raise ValueError(f"export_model: class_names must be distinct and non-empty, got {class_names}")
     if outputs is not None and outputs != len(class_names):
-        raise ValueError(f"export_model: the model has {outputs} outputs but {len(class_names)} class names were "
-                         f"given ({class_names})")
+        raise ValueError(
+            f"export_model: the model has {outputs} outputs but {len(class_names)} class names were "
+            f"given ({class_names})"
+        )
     for name, value in (("sample_rate", sample_rate), ("clip_samples", clip_samples)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
             raise ValueError(f"export_model: {name} must be a positive int, got {value!r}")
     features = feature_settings(model)
     if features and features.get("sample_rate") not in (None, int(sample_rate)):
-        raise ValueError(f"export_model: the model's front-end expects {features['sample_rate']} Hz, "
-                         f"but sample_rate={sample_rate}")
+        raise ValueError(
+            f"export_model: the model's front-end expects {features['sample_rate']} Hz, but sample_rate={sample_rate}"
+        )
     extra_metadata = dict(extra_metadata or {})
     if min_samples is None:
         fallback = int((extra_metadata.get("features") or {}).get("n_fft", 1))
@@ -189,13 +213,13 @@ def export_model(model: keras.Model, directory: str | Path, *, class_names: Sequ
         "min_samples": min_samples,
         "export_version": EXPORT_VERSION,
         "input": f"{SIGNATURE_INPUT}: float32 [batch, samples], mono, {sample_rate} Hz, in [-1, 1], "
-                 f"at least {min_samples} samples; the tables used centre crops of {clip_samples} samples",
+        f"at least {min_samples} samples; the tables used centre crops of {clip_samples} samples",
         "output": f"{SIGNATURE_OUTPUT}: float32 [batch, {len(class_names)}], in the order of class_names",
         "signatures": {
             "serving_default": "waveform [batch, samples] -> probabilities [batch, classes]",
             LONG_SIGNATURE: f"waveform [samples] -> window_probabilities [windows, classes], window_starts "
-                            f"[windows], probabilities [classes] (their mean); windows of {clip_samples} "
-                            f"samples, {hop} apart",
+            f"[windows], probabilities [classes] (their mean); windows of {clip_samples} "
+            f"samples, {hop} apart",
             METADATA_SIGNATURE: "() -> class_names, sample_rate, clip_samples, min_samples, metadata_json",
         },
         "long_input_hop_samples": hop,
@@ -218,13 +242,23 @@ def _checked(waveform: tf.Tensor, rank: int, min_samples: int, sample_rate: int)
     function on a concrete input, and a failure there would pre-empt the clear message with an obscure one.
     """
     layout = "[batch, samples]" if rank == 2 else "[samples]"
-    with tf.control_dependencies([tf.debugging.assert_equal(
-            tf.rank(waveform), rank, message=f"waveform must be float32 {layout}, mono; got another rank")]):
+    with tf.control_dependencies(
+        [
+            tf.debugging.assert_equal(
+                tf.rank(waveform), rank, message=f"waveform must be float32 {layout}, mono; got another rank"
+            )
+        ]
+    ):
         shape = tf.shape(waveform)
         batch, samples = tf.reduce_prod(shape[:-1]), tf.reduce_prod(shape[-1:])
-        checks = [tf.debugging.assert_greater_equal(
-            samples, min_samples, message=f"waveform too short: fewer than {min_samples} samples (one analysis "
-                                          f"window at {sample_rate} Hz); samples =")]
+        checks = [
+            tf.debugging.assert_greater_equal(
+                samples,
+                min_samples,
+                message=f"waveform too short: fewer than {min_samples} samples (one analysis "
+                f"window at {sample_rate} Hz); samples =",
+            )
+        ]
         if rank == 2:
             checks.insert(0, tf.debugging.assert_greater_equal(batch, 1, message="waveform: empty batch"))
     with tf.control_dependencies(checks):
@@ -250,11 +284,11 @@ def checked_waveforms(path, waveforms, min_samples: int = 1, length: int | None 
     if waveforms.shape[0] == 0:
         raise ValueError(f"{path}: waveform: empty batch")
     if length is not None and waveforms.shape[1] != length:
-        raise ValueError(f"{path}: takes float32 [batch, {length}] (a fixed clip length), got shape "
-                         f"{waveforms.shape}")
+        raise ValueError(f"{path}: takes float32 [batch, {length}] (a fixed clip length), got shape {waveforms.shape}")
     if waveforms.shape[1] < min_samples:
-        raise ValueError(f"{path}: waveform too short: {waveforms.shape[1]} samples, fewer than {min_samples} (one "
-                         f"analysis window)")
+        raise ValueError(
+            f"{path}: waveform too short: {waveforms.shape[1]} samples, fewer than {min_samples} (one analysis window)"
+        )
     bad = int(np.sum(~np.isfinite(waveforms)))
     if bad:
         raise ValueError(f"{path}: waveform holds {bad} NaN or infinite sample(s)")
@@ -273,31 +307,45 @@ def _write_saved_model(model: keras.Model, path: Path, metadata: dict, metadata_
         batches = (tf.shape(starts)[0] + LONG_BATCH - 1) // LONG_BATCH
 
         def one_batch(i, parts):
-            windows = windows_at(waveform, starts[i * LONG_BATCH:(i + 1) * LONG_BATCH], clip_samples)
+            windows = windows_at(waveform, starts[i * LONG_BATCH : (i + 1) * LONG_BATCH], clip_samples)
             return i + 1, parts.write(i, tf.cast(model(windows, training=False), tf.float32))
 
         # parallel_iterations=1: one batch at a time, so only one batch's windows and activations are held.
-        _, parts = tf.while_loop(lambda i, _: i < batches, one_batch,
-                                 (tf.constant(0), tf.TensorArray(tf.float32, size=batches, infer_shape=False,
-                                                                 element_shape=[None, len(metadata["class_names"])])),
-                                 parallel_iterations=1)
+        _, parts = tf.while_loop(
+            lambda i, _: i < batches,
+            one_batch,
+            (
+                tf.constant(0),
+                tf.TensorArray(
+                    tf.float32, size=batches, infer_shape=False, element_shape=[None, len(metadata["class_names"])]
+                ),
+            ),
+            parallel_iterations=1,
+        )
         probabilities = parts.concat()
-        return {"window_probabilities": probabilities, "window_starts": starts,
-                SIGNATURE_OUTPUT: tf.reduce_mean(probabilities, axis=0)}
+        return {
+            "window_probabilities": probabilities,
+            "window_starts": starts,
+            SIGNATURE_OUTPUT: tf.reduce_mean(probabilities, axis=0),
+        }
 
     def describe():
-        return {"class_names": tf.constant(metadata["class_names"], tf.string),
-                "sample_rate": tf.constant(sample_rate, tf.int64),
-                "clip_samples": tf.constant(clip_samples, tf.int64),
-                "min_samples": tf.constant(min_samples, tf.int64),
-                "metadata_json": tf.constant(metadata_json, tf.string)}
+        return {
+            "class_names": tf.constant(metadata["class_names"], tf.string),
+            "sample_rate": tf.constant(sample_rate, tf.int64),
+            "clip_samples": tf.constant(clip_samples, tf.int64),
+            "min_samples": tf.constant(min_samples, tf.int64),
+            "metadata_json": tf.constant(metadata_json, tf.string),
+        }
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint(name="serve", fn=serve,
-                         input_signature=[tf.TensorSpec(None, tf.float32, name=SIGNATURE_INPUT)])
-    archive.add_endpoint(name=LONG_SIGNATURE, fn=serve_long,
-                         input_signature=[tf.TensorSpec(None, tf.float32, name=SIGNATURE_INPUT)])
+    archive.add_endpoint(
+        name="serve", fn=serve, input_signature=[tf.TensorSpec(None, tf.float32, name=SIGNATURE_INPUT)]
+    )
+    archive.add_endpoint(
+        name=LONG_SIGNATURE, fn=serve_long, input_signature=[tf.TensorSpec(None, tf.float32, name=SIGNATURE_INPUT)]
+    )
     archive.add_endpoint(name=METADATA_SIGNATURE, fn=describe, input_signature=[])
     archive.write_out(str(path), verbose=False)
 
@@ -309,8 +357,9 @@ def embedded_metadata(loaded) -> dict | None:
     return json.loads(loaded.signatures[METADATA_SIGNATURE]()["metadata_json"].numpy().decode())
 
 
-def saved_model_metadata(loaded, saved_model: str | Path, directory: str | Path | None = None
-                         ) -> tuple[dict | None, str | None]:
+def saved_model_metadata(
+    loaded, saved_model: str | Path, directory: str | Path | None = None
+) -> tuple[dict | None, str | None]:
     """A loaded SavedModel's export metadata, and where it was read (for messages).
 
     The copy inside the SavedModel is the one read, and metadata.json in the export folder must say the same

@@ -61,8 +61,10 @@ TFLITE_FILE = "model.tflite"
 ONNX_FILE = "model.onnx"
 # format -> (file in the export folder, the modules its conversion and check need, how to install them)
 FORMAT_FILES = {"tflite": TFLITE_FILE, "onnx": ONNX_FILE}
-CONVERTERS = {"tflite": (("ai_edge_litert",), "pip install ai-edge-litert"),
-              "onnx": (("tf2onnx", "onnxruntime"), "pip install tf2onnx onnxruntime")}
+CONVERTERS = {
+    "tflite": (("ai_edge_litert",), "pip install ai-edge-litert"),
+    "onnx": (("tf2onnx", "onnxruntime"), "pip install tf2onnx onnxruntime"),
+}
 PROBE_CLIPS = 4
 
 
@@ -81,12 +83,14 @@ def _probe(waveforms) -> np.ndarray:
 
 def _compare(name: str, path: Path, exported: np.ndarray, expected: np.ndarray, atol: float) -> float:
     if exported.shape != expected.shape:
-        raise ExportMismatchError(f"{path}: the {name} copy answers shape {exported.shape}, the Keras model "
-                                  f"{expected.shape}")
+        raise ExportMismatchError(
+            f"{path}: the {name} copy answers shape {exported.shape}, the Keras model {expected.shape}"
+        )
     difference = float(np.max(np.abs(exported - expected)))
     if not difference <= atol:
-        raise ExportMismatchError(f"{path}: reloaded {name} differs from the Keras model by {difference:.3g} "
-                                  f"(> {atol:g})")
+        raise ExportMismatchError(
+            f"{path}: reloaded {name} differs from the Keras model by {difference:.3g} (> {atol:g})"
+        )
     return difference
 
 
@@ -124,8 +128,14 @@ def tflite_predictor(path: str | os.PathLike):
     return predict
 
 
-def export_tflite(model: keras.Model, path: str | os.PathLike, waveforms, *, clip_samples: int | None = None,
-                  atol: float = FORMAT_ATOL) -> float:
+def export_tflite(
+    model: keras.Model,
+    path: str | os.PathLike,
+    waveforms,
+    *,
+    clip_samples: int | None = None,
+    atol: float = FORMAT_ATOL,
+) -> float:
     """Write `model` as a LiteRT flatbuffer (builtin ops, input `[1, clip_samples]`), reload, compare.
 
     Args:
@@ -148,16 +158,23 @@ def export_tflite(model: keras.Model, path: str | os.PathLike, waveforms, *, cli
     waveforms = _probe(waveforms)
     clip_samples = waveforms.shape[1] if clip_samples is None else clip_samples
     if clip_samples != waveforms.shape[1]:
-        raise ValueError(f"export_tflite: the probe has {waveforms.shape[1]} samples per clip, clip_samples is "
-                         f"{clip_samples}: compare at the length exported")
+        raise ValueError(
+            f"export_tflite: the probe has {waveforms.shape[1]} samples per clip, clip_samples is "
+            f"{clip_samples}: compare at the length exported"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        model.export(str(path), format="litert", verbose=False,
-                     input_signature=[tf.TensorSpec([1, clip_samples], tf.float32, name=SIGNATURE_INPUT)],
-                     target_spec={"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]})
+        model.export(
+            str(path),
+            format="litert",
+            verbose=False,
+            input_signature=[tf.TensorSpec([1, clip_samples], tf.float32, name=SIGNATURE_INPUT)],
+            target_spec={"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]},
+        )
     except Exception as error:  # the converter raises ConverterError, RuntimeError, ValueError...
-        raise FormatConversionError(f"{model.name}: TFLite conversion with builtin ops failed: {_reason(error)}") \
-            from error
+        raise FormatConversionError(
+            f"{model.name}: TFLite conversion with builtin ops failed: {_reason(error)}"
+        ) from error
     expected = model(tf.constant(waveforms), training=False).numpy()
     return _compare("TFLite", path, tflite_predictor(path)(waveforms), expected, atol)
 
@@ -175,22 +192,37 @@ def _rewrite_power_spectrum(graph, ops):
     from tf2onnx import utils
     from tf2onnx.graph_matcher import GraphMatcher, OpTypePattern
 
-    pattern = OpTypePattern("AddV2|Add", name="sum", inputs=[
-        OpTypePattern("Square", name="real_squared", inputs=[
-            OpTypePattern("Real", name="real", inputs=[OpTypePattern("RFFT", name="rfft")])]),
-        OpTypePattern("Square", name="imag_squared", inputs=[OpTypePattern("Imag", name="imag", inputs=["*"])]),
-    ])
+    pattern = OpTypePattern(
+        "AddV2|Add",
+        name="sum",
+        inputs=[
+            OpTypePattern(
+                "Square",
+                name="real_squared",
+                inputs=[OpTypePattern("Real", name="real", inputs=[OpTypePattern("RFFT", name="rfft")])],
+            ),
+            OpTypePattern("Square", name="imag_squared", inputs=[OpTypePattern("Imag", name="imag", inputs=["*"])]),
+        ],
+    )
     for match in list(GraphMatcher(pattern, allow_reorder=True).match_ops(ops)):
         total, rfft, imag = match.get_op("sum"), match.get_op("rfft"), match.get_op("imag")
         if imag.input[0] != rfft.output[0]:
             continue  # the real and imaginary parts of different transforms
         shape, dtype = graph.get_shape(total.output[0]), graph.get_dtype(total.output[0])
-        power = graph.make_node("ComplexAbs", [rfft.output[0]], attr={"Tout": dtype}, skip_conversion=False,
-                                name=utils.make_name(_POWER_NODE), shapes=[shape], dtypes=[dtype])
+        power = graph.make_node(
+            "ComplexAbs",
+            [rfft.output[0]],
+            attr={"Tout": dtype},
+            skip_conversion=False,
+            name=utils.make_name(_POWER_NODE),
+            shapes=[shape],
+            dtypes=[dtype],
+        )
         ops.append(power)
         graph.replace_all_inputs(total.output[0], power.output[0], ops=ops)
-        graph.safe_remove_nodes([total, match.get_op("real_squared"), match.get_op("imag_squared"),
-                                 match.get_op("real"), imag])
+        graph.safe_remove_nodes(
+            [total, match.get_op("real_squared"), match.get_op("imag_squared"), match.get_op("real"), imag]
+        )
     return ops
 
 
@@ -239,8 +271,9 @@ def onnx_predictor(path: str | os.PathLike, min_samples: int = 1):
     return predict
 
 
-def export_onnx(model: keras.Model, path: str | os.PathLike, waveforms, *, atol: float = FORMAT_ATOL,
-                opset: int = ONNX_OPSET) -> float:
+def export_onnx(
+    model: keras.Model, path: str | os.PathLike, waveforms, *, atol: float = FORMAT_ATOL, opset: int = ONNX_OPSET
+) -> float:
     """Write `model` as ONNX (input ``waveform`` float32 `[batch, samples]`, output ``probabilities``),
     reload it with onnxruntime, compare with the Keras model on `waveforms`.
 
@@ -264,9 +297,13 @@ def export_onnx(model: keras.Model, path: str | os.PathLike, waveforms, *, atol:
     converter_log.setLevel(logging.ERROR)  # its INFO lines report versions and op counts on every export
     try:
         tf2onnx.convert.from_function(
-            inference, input_signature=[tf.TensorSpec([None, None], tf.float32, name=SIGNATURE_INPUT)],
-            opset=opset, custom_rewriter=[_rewrite_power_spectrum],
-            custom_op_handlers={"ComplexAbs": (_power_or_complex_abs, [])}, output_path=str(path))
+            inference,
+            input_signature=[tf.TensorSpec([None, None], tf.float32, name=SIGNATURE_INPUT)],
+            opset=opset,
+            custom_rewriter=[_rewrite_power_spectrum],
+            custom_op_handlers={"ComplexAbs": (_power_or_complex_abs, [])},
+            output_path=str(path),
+        )
     except Exception as error:  # tf2onnx raises ValueError, RuntimeError, KeyError...
         raise FormatConversionError(f"{model.name}: ONNX conversion failed: {_reason(error)}") from error
     finally:
@@ -303,8 +340,14 @@ def check_converter(name: str) -> None:
         raise FormatConversionError(f"the {name} converter is missing (no module {', '.join(missing)}): {install}")
 
 
-def add_format_copies(export_dir: str | os.PathLike, formats: Sequence[str], metadata: Mapping, *,
-                      probe: np.ndarray | None = None, extra_metadata: Mapping | None = None) -> dict:
+def add_format_copies(
+    export_dir: str | os.PathLike,
+    formats: Sequence[str],
+    metadata: Mapping,
+    *,
+    probe: np.ndarray | None = None,
+    extra_metadata: Mapping | None = None,
+) -> dict:
     """Convert an export's `model.keras` to each of `formats`, check each copy against it, and list them in the
     folder's metadata.json (refreshing its model card).
 
@@ -328,13 +371,16 @@ def add_format_copies(export_dir: str | os.PathLike, formats: Sequence[str], met
         check_converter(name)
     extra_metadata = dict(extra_metadata or {})
     if set(extra_metadata) - set(FILE_ONLY_KEYS):
-        raise ValueError(f"add_format_copies: {sorted(set(extra_metadata) - set(FILE_ONLY_KEYS))} would make "
-                         f"{METADATA_FILE} disagree with the SavedModel; only {list(FILE_ONLY_KEYS)} may be added")
+        raise ValueError(
+            f"add_format_copies: {sorted(set(extra_metadata) - set(FILE_ONLY_KEYS))} would make "
+            f"{METADATA_FILE} disagree with the SavedModel; only {list(FILE_ONLY_KEYS)} may be added"
+        )
     added = {}
     if formats:
         if not (export_dir / KERAS_FILE).is_file():
-            raise ValueError(f"{export_dir}: no {KERAS_FILE} to convert (only a Keras model has TFLite and ONNX "
-                             f"copies)")
+            raise ValueError(
+                f"{export_dir}: no {KERAS_FILE} to convert (only a Keras model has TFLite and ONNX copies)"
+            )
         from keras_audio.models import registry
 
         registry.available()  # imports every family, registering the suite's custom layers with Keras

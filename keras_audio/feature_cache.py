@@ -26,21 +26,26 @@ class FeatureSource(ClipSource):
     the embeddings one after another, so a "clip" is one embedding of `dim` values.
     """
 
-    def __init__(self, source: ClipSource, encoder: keras.Model, clip_samples: int,
-                 batch_size: int = EMBEDDING_BATCH):
+    def __init__(self, source: ClipSource, encoder: keras.Model, clip_samples: int, batch_size: int = EMBEDDING_BATCH):
         # Not ClipSource.__init__: there is no waveform store behind these clips.
         waveforms = evaluation_dataset(source, clip_samples, batch_size).map(lambda waveform, _: waveform)
         # One traced graph: called eagerly, a recurrent encoder would run its time loop op by op.
-        embed = tf.function(lambda batch: encoder(batch, training=False),
-                            input_signature=[tf.TensorSpec([None, clip_samples], tf.float32)])
+        embed = tf.function(
+            lambda batch: encoder(batch, training=False),
+            input_signature=[tf.TensorSpec([None, clip_samples], tf.float32)],
+        )
         outputs = [np.asarray(embed(batch), np.float32) for batch in waveforms]
         embeddings = np.concatenate(outputs) if outputs else np.zeros((0, 1), np.float32)
         if embeddings.ndim != 2 or len(embeddings) != len(source):
-            raise ValueError(f"FeatureSource: the encoder must give one vector per clip, got shape "
-                             f"{embeddings.shape} for {len(source)} clips")
+            raise ValueError(
+                f"FeatureSource: the encoder must give one vector per clip, got shape "
+                f"{embeddings.shape} for {len(source)} clips"
+            )
         if not np.all(np.isfinite(embeddings)):
-            raise ValueError("FeatureSource: the encoder gave non-finite values for "
-                             f"{int(np.sum(~np.isfinite(embeddings).all(axis=1)))} clip(s)")
+            raise ValueError(
+                "FeatureSource: the encoder gave non-finite values for "
+                f"{int(np.sum(~np.isfinite(embeddings).all(axis=1)))} clip(s)"
+            )
         self.embeddings = embeddings
         self.dim = int(embeddings.shape[1])
         self.samples = tf.constant(embeddings.reshape(-1))

@@ -37,8 +37,13 @@ def check_stft_settings(owner: str, sample_rate, n_fft, win_length, hop_length, 
         ValueError: naming `owner` and the bad value: a setting that is not a positive int, an odd `n_fft`
             (the centred clip then gets one frame fewer than `num_frames` declares), `win_length > n_fft`.
     """
-    settings = {"sample_rate": sample_rate, "n_fft": n_fft, "win_length": win_length, "hop_length": hop_length,
-                **more_positive_ints}
+    settings = {
+        "sample_rate": sample_rate,
+        "n_fft": n_fft,
+        "win_length": win_length,
+        "hop_length": hop_length,
+        **more_positive_ints,
+    }
     for name, value in settings.items():
         if not isinstance(value, (int, np.integer)) or value <= 0:
             raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
@@ -73,15 +78,22 @@ def framed_power(signals: tf.Tensor, n_fft: int, win_length: int, hop_length: in
     window = tf.signal.hann_window(win_length, periodic=True, dtype=signals.dtype)
     left = (n_fft - win_length) // 2
     window = tf.pad(window, [[left, n_fft - win_length - left]])
-    stft = tf.signal.stft(signals, frame_length=n_fft, frame_step=hop_length, fft_length=n_fft,
-                          window_fn=lambda length, dtype: window, pad_end=False)
+    stft = tf.signal.stft(
+        signals,
+        frame_length=n_fft,
+        frame_step=hop_length,
+        fft_length=n_fft,
+        window_fn=lambda length, dtype: window,
+        pad_end=False,
+    )
     # re² + im², not |X|²: the complex magnitude computes a square root only to square it again, which
     # made the whole log-mel ~20 % slower (CPU time per clip, measured with benchmarks/speed.py).
     return tf.math.square(tf.math.real(stft)) + tf.math.square(tf.math.imag(stft))
 
 
-def power_to_db(power: tf.Tensor, top_db: float | None = 80.0, amin: float = AMIN,
-                frame_mask: tf.Tensor | None = None) -> tf.Tensor:
+def power_to_db(
+    power: tf.Tensor, top_db: float | None = 80.0, amin: float = AMIN, frame_mask: tf.Tensor | None = None
+) -> tf.Tensor:
     """`10·log10(power)`, floored at `top_db` below each example's own maximum.
 
     Args:
@@ -107,15 +119,22 @@ def power_to_db(power: tf.Tensor, top_db: float | None = 80.0, amin: float = AMI
     return tf.maximum(db, peak - top_db)
 
 
-def mel_power_spectrogram(waveforms: tf.Tensor, filterbank: tf.Tensor, n_fft: int, win_length: int,
-                          hop_length: int) -> tf.Tensor:
+def mel_power_spectrogram(
+    waveforms: tf.Tensor, filterbank: tf.Tensor, n_fft: int, win_length: int, hop_length: int
+) -> tf.Tensor:
     """`[batch, samples]` float32 -> mel power `[batch, frames, n_mels]` (`librosa.feature.melspectrogram`)."""
     return tf.linalg.matmul(power_spectrogram(waveforms, n_fft, win_length, hop_length), filterbank)
 
 
-def log_mel_spectrogram(waveforms: tf.Tensor, filterbank: tf.Tensor, n_fft: int, win_length: int,
-                        hop_length: int, top_db: float | None = 80.0,
-                        frame_mask: tf.Tensor | None = None) -> tf.Tensor:
+def log_mel_spectrogram(
+    waveforms: tf.Tensor,
+    filterbank: tf.Tensor,
+    n_fft: int,
+    win_length: int,
+    hop_length: int,
+    top_db: float | None = 80.0,
+    frame_mask: tf.Tensor | None = None,
+) -> tf.Tensor:
     """`[batch, samples]` float32 -> `[batch, frames, n_mels]` dB, per example (peak over `frame_mask`'s frames)."""
     power = mel_power_spectrogram(waveforms, filterbank, n_fft, win_length, hop_length)
     return power_to_db(power, top_db=top_db, frame_mask=frame_mask)
@@ -144,9 +163,18 @@ class LogMelSpectrogram(keras.layers.Layer):
         `[batch, 1 + samples // hop_length, n_mels]` float32.
     """
 
-    def __init__(self, sample_rate: int = 16000, n_fft: int = 512, win_length: int | None = None,
-                 hop_length: int = 160, n_mels: int = 64, fmin: float = 0.0, fmax: float | None = None,
-                 top_db: float | None = 80.0, **kwargs):
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        n_fft: int = 512,
+        win_length: int | None = None,
+        hop_length: int = 160,
+        n_mels: int = 64,
+        fmin: float = 0.0,
+        fmax: float | None = None,
+        top_db: float | None = 80.0,
+        **kwargs,
+    ):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         win_length = n_fft if win_length is None else win_length
@@ -165,8 +193,15 @@ class LogMelSpectrogram(keras.layers.Layer):
         self._filterbank = mel_filterbank(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax)
 
     def call(self, inputs, frame_mask=None):
-        return log_mel_spectrogram(tf.cast(inputs, tf.float32), tf.constant(self._filterbank), self.n_fft,
-                                   self.win_length, self.hop_length, self.top_db, frame_mask)
+        return log_mel_spectrogram(
+            tf.cast(inputs, tf.float32),
+            tf.constant(self._filterbank),
+            self.n_fft,
+            self.win_length,
+            self.hop_length,
+            self.top_db,
+            frame_mask,
+        )
 
     def compute_output_shape(self, input_shape):
         samples = input_shape[-1]
@@ -175,9 +210,16 @@ class LogMelSpectrogram(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "sample_rate": self.sample_rate, "n_fft": self.n_fft, "win_length": self.win_length,
-            "hop_length": self.hop_length, "n_mels": self.n_mels, "fmin": self.fmin, "fmax": self.fmax,
-            "top_db": self.top_db,
-        })
+        config.update(
+            {
+                "sample_rate": self.sample_rate,
+                "n_fft": self.n_fft,
+                "win_length": self.win_length,
+                "hop_length": self.hop_length,
+                "n_mels": self.n_mels,
+                "fmin": self.fmin,
+                "fmax": self.fmax,
+                "top_db": self.top_db,
+            }
+        )
         return config

@@ -113,17 +113,24 @@ class GridResult:
     def rows(self) -> list[dict]:
         """One row per model key × condition with the metrics (model key fields are added by the caller)."""
         return [
-            {"key": key, "corruption": corruption, "severity": severity,
-             **classification_metrics(self.y_true, y_pred)}
+            {"key": key, "corruption": corruption, "severity": severity, **classification_metrics(self.y_true, y_pred)}
             for (key, corruption, severity), y_pred in self.predictions.items()
         ]
 
 
-def evaluate_grid(predictors: Mapping[Hashable, PredictFunction], source: ClipSource,
-                  conditions: Sequence[Condition], clip_samples: int, batch_size: int, seed: int,
-                  progress: bool = True, *,
-                  inference_batch_size: int | None = INFERENCE_BATCH_SIZE,
-                  prepared_batches: int = PREPARED_BATCHES, batched: bool = True) -> GridResult:
+def evaluate_grid(
+    predictors: Mapping[Hashable, PredictFunction],
+    source: ClipSource,
+    conditions: Sequence[Condition],
+    clip_samples: int,
+    batch_size: int,
+    seed: int,
+    progress: bool = True,
+    *,
+    inference_batch_size: int | None = INFERENCE_BATCH_SIZE,
+    prepared_batches: int = PREPARED_BATCHES,
+    batched: bool = True,
+) -> GridResult:
     """Run every predictor on every condition of the test clips in `source`.
 
     The clean crops are batched once and kept; every condition spoils them a batch at a time
@@ -153,12 +160,21 @@ def evaluate_grid(predictors: Mapping[Hashable, PredictFunction], source: ClipSo
     if batched:
         # Split only into equal parts, so the joined batches are exactly those of `size`.
         spoil_size = SPOIL_BATCH_SIZE if size > SPOIL_BATCH_SIZE and size % SPOIL_BATCH_SIZE == 0 else size
-        stream = _rebatched(_condition_stream(source, conditions, clip_samples, spoil_size, seed,
-                                              prepared_batches * -(-size // spoil_size)), len(source), size)
+        stream = _rebatched(
+            _condition_stream(
+                source, conditions, clip_samples, spoil_size, seed, prepared_batches * -(-size // spoil_size)
+            ),
+            len(source),
+            size,
+        )
     else:
-        stream = ((index, waveforms) for index, condition in enumerate(conditions) for waveforms, _ in
-                  evaluation_dataset(source, clip_samples, size, condition.corruption, condition.severity, seed,
-                                     batched=False))
+        stream = (
+            (index, waveforms)
+            for index, condition in enumerate(conditions)
+            for waveforms, _ in evaluation_dataset(
+                source, clip_samples, size, condition.corruption, condition.severity, seed, batched=False
+            )
+        )
     for index, waveforms in stream:
         index = int(index)
         if index >= seen:  # a new condition has started; the ones before it are done
@@ -174,15 +190,23 @@ def evaluate_grid(predictors: Mapping[Hashable, PredictFunction], source: ClipSo
             condition_key = (key, condition.name, condition.severity)
             probabilities[condition_key] = np.concatenate(parts)
             # argmax of NaN is 0: a broken model or clip would silently vote for class 0.
-            check_finite_probabilities(probabilities[condition_key], source.clip_ids,
-                                       f"model {key}, {condition.name}"
-                                       + (f" severity {condition.severity}" if condition.corruption else ""))
+            check_finite_probabilities(
+                probabilities[condition_key],
+                source.clip_ids,
+                f"model {key}, {condition.name}" + (f" severity {condition.severity}" if condition.corruption else ""),
+            )
             predictions[condition_key] = np.argmax(probabilities[condition_key], axis=-1)
     return GridResult(y_true, predictions, probabilities)
 
 
-def _condition_stream(source: ClipSource, conditions: Sequence[Condition], clip_samples: int, batch_size: int,
-                      seed: int, prepared_batches: int) -> Iterator[tuple[int, tf.Tensor]]:
+def _condition_stream(
+    source: ClipSource,
+    conditions: Sequence[Condition],
+    clip_samples: int,
+    batch_size: int,
+    seed: int,
+    prepared_batches: int,
+) -> Iterator[tuple[int, tf.Tensor]]:
     """`(condition index, waveforms [b, clip_samples])` for every condition in turn, `prepared_batches` ahead.
 
     A background thread builds and runs the `tf.data` pipelines while the caller runs the models: the spoiling
@@ -204,12 +228,16 @@ def _condition_stream(source: ClipSource, conditions: Sequence[Condition], clip_
     def parts() -> Iterator[tf.data.Dataset]:
         for corruption, members in itertools.groupby(enumerate(conditions), key=lambda item: item[1].corruption):
             members = list(members)
-            tags = tf.data.Dataset.from_tensor_slices((
-                np.repeat([index for index, _ in members], batches).astype(np.int32),
-                np.repeat([condition.severity for _, condition in members], batches).astype(np.int32)))
+            tags = tf.data.Dataset.from_tensor_slices(
+                (
+                    np.repeat([index for index, _ in members], batches).astype(np.int32),
+                    np.repeat([condition.severity for _, condition in members], batches).astype(np.int32),
+                )
+            )
             part = tf.data.Dataset.zip((crops.repeat(len(members)), tags))
-            yield part.map(_spoiler(corruption, seed), num_parallel_calls=tf.data.AUTOTUNE,
-                           deterministic=True).prefetch(1)
+            yield part.map(
+                _spoiler(corruption, seed), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+            ).prefetch(1)
 
     return _in_background((element for part in parts() for element in part), prepared_batches)
 
@@ -282,6 +310,7 @@ class _Failure:
 def _spoiler(corruption: Corruption | None, seed: int) -> Callable:
     """The map of one corruption's conditions: `((recordings, lengths, labels, clip hashes), (index, severity))`
     -> `(index, spoiled waveforms)`."""
+
     def spoil(crops, tag):
         (recordings, lengths, _, clip_hashes), (index, severity) = crops, tag
         return index, spoil_batch(recordings, lengths, clip_hashes, corruption, severity, seed)
@@ -289,8 +318,13 @@ def _spoiler(corruption: Corruption | None, seed: int) -> Callable:
     return spoil
 
 
-def utterance_probabilities(predictors: Mapping[Hashable, PredictFunction], source: ClipSource, clip_samples: int,
-                            batch_size: int, clips_per_chunk: int = 64) -> dict[Hashable, np.ndarray]:
+def utterance_probabilities(
+    predictors: Mapping[Hashable, PredictFunction],
+    source: ClipSource,
+    clip_samples: int,
+    batch_size: int,
+    clips_per_chunk: int = 64,
+) -> dict[Hashable, np.ndarray]:
     """Per model, `[clips, classes]`: each test clip's window probabilities averaged (clean, whole clip).
 
     The windows of `clips_per_chunk` clips at a time are batched together (`batch_size` windows a call), so
@@ -298,13 +332,19 @@ def utterance_probabilities(predictors: Mapping[Hashable, PredictFunction], sour
     """
     parts: dict[Hashable, list[np.ndarray]] = {key: [] for key in predictors}
     for first in range(0, len(source), clips_per_chunk):
-        framed = [frame_windows(source.clip(int(source.offsets[i]), int(source.lengths[i])), clip_samples).numpy()
-                  for i in range(first, min(first + clips_per_chunk, len(source)))]
+        framed = [
+            frame_windows(source.clip(int(source.offsets[i]), int(source.lengths[i])), clip_samples).numpy()
+            for i in range(first, min(first + clips_per_chunk, len(source)))
+        ]
         windows = np.concatenate(framed)
         owner = np.repeat(np.arange(len(framed)), [len(f) for f in framed])
         for key, predict in predictors.items():
-            probabilities = np.concatenate([np.asarray(predict(tf.constant(windows[i:i + batch_size])), np.float32)
-                                            for i in range(0, len(windows), batch_size)])
+            probabilities = np.concatenate(
+                [
+                    np.asarray(predict(tf.constant(windows[i : i + batch_size])), np.float32)
+                    for i in range(0, len(windows), batch_size)
+                ]
+            )
             sums = np.zeros((len(framed), probabilities.shape[1]), np.float64)
             np.add.at(sums, owner, probabilities)
             parts[key].append((sums / np.bincount(owner)[:, None]).astype(np.float32))
@@ -323,8 +363,9 @@ def errors_by_corruption(rows: Sequence[Mapping]) -> dict[str, float]:
     return table
 
 
-def mce_reference_errors(reference_rows: Sequence[Mapping], run_fields: Sequence[str] = ("seed", "fold")
-                         ) -> dict[str, float]:
+def mce_reference_errors(
+    reference_rows: Sequence[Mapping], run_fields: Sequence[str] = ("seed", "fold")
+) -> dict[str, float]:
     """The mCE denominators: per corruption, the reference's summed error, averaged over the runs in the rows.
 
     Every seed's mCE divides by the same numbers, so seeds are compared on one scale: one seed's reference
@@ -339,11 +380,13 @@ def mce_reference_errors(reference_rows: Sequence[Mapping], run_fields: Sequence
     for row in reference_rows:
         runs.setdefault(tuple(row.get(f) for f in run_fields), []).append(row)
     per_run = [errors_by_corruption(rows) for rows in runs.values()]
-    conditions = {name: sum(1 for r in reference_rows if r["corruption"] == name) / len(runs)
-                  for name in per_run[0]} if per_run else {}
+    conditions = (
+        {name: sum(1 for r in reference_rows if r["corruption"] == name) / len(runs) for name in per_run[0]}
+        if per_run
+        else {}
+    )
     mean_errors = {name: float(np.mean([errors[name] for errors in per_run])) for name in conditions}
-    return {name: error for name, error in mean_errors.items()
-            if error >= MCE_MIN_REFERENCE_ERROR * conditions[name]}
+    return {name: error for name, error in mean_errors.items() if error >= MCE_MIN_REFERENCE_ERROR * conditions[name]}
 
 
 def at_or_below_majority(clean_accuracy: float, majority: float) -> bool:
@@ -351,8 +394,13 @@ def at_or_below_majority(clean_accuracy: float, majority: float) -> bool:
     return bool(clean_accuracy <= majority + MAJORITY_TOLERANCE)
 
 
-def summarize(rows: Sequence[Mapping], key_fields: Sequence[str], reference: Mapping | None = None,
-              reference_errors: Mapping[str, float] | None = None, majority: float | None = None) -> list[dict]:
+def summarize(
+    rows: Sequence[Mapping],
+    key_fields: Sequence[str],
+    reference: Mapping | None = None,
+    reference_errors: Mapping[str, float] | None = None,
+    majority: float | None = None,
+) -> list[dict]:
     """Per model (the `key_fields` of a row): clean, mean and worst spoiled accuracy (each with its balanced
     accuracy), per-corruption means, mCE.
 
@@ -389,8 +437,11 @@ def summarize(rows: Sequence[Mapping], key_fields: Sequence[str], reference: Map
     def clean_of(group: Sequence[Mapping]) -> float:
         return mean_of([r["accuracy"] for r in group if r["corruption"] == CLEAN])
 
-    reference_collapsed = (majority is not None and reference_key in groups
-                           and at_or_below_majority(clean_of(groups[reference_key]), majority))
+    reference_collapsed = (
+        majority is not None
+        and reference_key in groups
+        and at_or_below_majority(clean_of(groups[reference_key]), majority)
+    )
     summaries = []
     for key, group in groups.items():
         clean = [r["accuracy"] for r in group if r["corruption"] == CLEAN]
@@ -418,8 +469,11 @@ def summarize(rows: Sequence[Mapping], key_fields: Sequence[str], reference: Map
             summary["majority"] = float(majority)
             summary["at_or_below_majority"] = at_or_below_majority(summary["clean"], majority)
         if reference is not None and reference_errors is not None:
-            ratios = [errors / reference_errors[name] for name, errors in errors_by_corruption(group).items()
-                      if name in reference_errors]
+            ratios = [
+                errors / reference_errors[name]
+                for name, errors in errors_by_corruption(group).items()
+                if name in reference_errors
+            ]
             summary["mce"] = float(np.mean(ratios)) if ratios else float("nan")
             summary["mce_excluded"] = sorted(set(per_corruption) - set(reference_errors))
             if summary.get("at_or_below_majority"):

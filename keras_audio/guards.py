@@ -27,9 +27,11 @@ class NonFinitePredictionError(ValueError):
         self.clip_ids = list(clip_ids)
         shown = ", ".join(self.clip_ids[:SHOWN_CLIPS])
         more = f" and {len(self.clip_ids) - SHOWN_CLIPS} more" if len(self.clip_ids) > SHOWN_CLIPS else ""
-        super().__init__(f"{what}: non-finite (NaN or infinite) probabilities for {len(self.clip_ids)} of {total} "
-                         f"clip(s): {shown}{more}; they would be scored as votes for class 0, so nothing is "
-                         f"reported (check these files for huge or broken samples, or the model for NaN weights)")
+        super().__init__(
+            f"{what}: non-finite (NaN or infinite) probabilities for {len(self.clip_ids)} of {total} "
+            f"clip(s): {shown}{more}; they would be scored as votes for class 0, so nothing is "
+            f"reported (check these files for huge or broken samples, or the model for NaN weights)"
+        )
 
 
 def non_finite_rows(probabilities: np.ndarray) -> np.ndarray:

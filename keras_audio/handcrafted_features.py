@@ -31,8 +31,9 @@ def _centred_frames(waveforms: tf.Tensor, frame_length: int, hop_length: int, mo
     if mode == "constant":
         padded = tf.pad(waveforms, [[0, 0], [half, half]])
     else:  # "edge": repeat the first and last samples
-        padded = tf.concat([tf.repeat(waveforms[:, :1], half, axis=1), waveforms,
-                            tf.repeat(waveforms[:, -1:], half, axis=1)], axis=1)
+        padded = tf.concat(
+            [tf.repeat(waveforms[:, :1], half, axis=1), waveforms, tf.repeat(waveforms[:, -1:], half, axis=1)], axis=1
+        )
     return tf.signal.frame(padded, frame_length, hop_length)
 
 
@@ -42,8 +43,9 @@ def frame_rms(waveforms: tf.Tensor, frame_length: int, hop_length: int) -> tf.Te
     return tf.sqrt(tf.reduce_mean(tf.square(frames), axis=-1))
 
 
-def zero_crossing_rate(waveforms: tf.Tensor, frame_length: int, hop_length: int,
-                       threshold: float = ZERO_THRESHOLD) -> tf.Tensor:
+def zero_crossing_rate(
+    waveforms: tf.Tensor, frame_length: int, hop_length: int, threshold: float = ZERO_THRESHOLD
+) -> tf.Tensor:
     """Sign changes between consecutive samples per frame, divided by `frame_length`: `[batch, frames]`."""
     frames = _centred_frames(waveforms, frame_length, hop_length, "edge")
     negative = tf.logical_and(frames < 0, tf.abs(frames) > threshold)
@@ -90,11 +92,16 @@ def deltas(features: tf.Tensor, width: int = 9) -> tf.Tensor:
     if width < 3 or width % 2 == 0:
         raise ValueError(f"deltas: width must be an odd int >= 3, got {width}")
     half = width // 2
-    padded = tf.concat([tf.repeat(features[:, :1], half, axis=1), features,
-                        tf.repeat(features[:, -1:], half, axis=1)], axis=1)
+    padded = tf.concat(
+        [tf.repeat(features[:, :1], half, axis=1), features, tf.repeat(features[:, -1:], half, axis=1)], axis=1
+    )
     frames = tf.shape(features)[1]
-    slope = tf.add_n([n * (padded[:, half + n: half + n + frames] - padded[:, half - n: half - n + frames])
-                      for n in range(1, half + 1)])
+    slope = tf.add_n(
+        [
+            n * (padded[:, half + n : half + n + frames] - padded[:, half - n : half - n + frames])
+            for n in range(1, half + 1)
+        ]
+    )
     return slope / (2.0 * sum(n * n for n in range(1, half + 1)))
 
 
@@ -126,8 +133,15 @@ class FrameFeatures(keras.layers.Layer):
         `[batch, 1 + samples // hop_length, 4]` float32.
     """
 
-    def __init__(self, sample_rate: int = 16000, n_fft: int = 512, win_length: int | None = None,
-                 hop_length: int = 160, roll_percent: float = 0.85, **kwargs):
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        n_fft: int = 512,
+        win_length: int | None = None,
+        hop_length: int = 160,
+        roll_percent: float = 0.85,
+        **kwargs,
+    ):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         win_length = n_fft if win_length is None else win_length
@@ -147,20 +161,29 @@ class FrameFeatures(keras.layers.Layer):
         magnitude = magnitude_spectrogram(waveforms, self.n_fft, self.win_length, self.hop_length)
         frequencies = tf.constant(self._frequencies)
         rms_db = 20.0 * tf.math.log(frame_rms(waveforms, self.n_fft, self.hop_length) + 1e-5) / tf.math.log(10.0)
-        return tf.stack([
-            rms_db / 20.0,
-            zero_crossing_rate(waveforms, self.n_fft, self.hop_length),
-            spectral_centroid(magnitude, frequencies) / nyquist,
-            spectral_rolloff(magnitude, frequencies, self.roll_percent) / nyquist,
-        ], axis=-1)
+        return tf.stack(
+            [
+                rms_db / 20.0,
+                zero_crossing_rate(waveforms, self.n_fft, self.hop_length),
+                spectral_centroid(magnitude, frequencies) / nyquist,
+                spectral_rolloff(magnitude, frequencies, self.roll_percent) / nyquist,
+            ],
+            axis=-1,
+        )
 
     def compute_output_shape(self, input_shape):
         samples = input_shape[-1]
         return (input_shape[0], None if samples is None else 1 + samples // self.hop_length, len(FRAME_FEATURES))
 
     def get_config(self):
-        return {**super().get_config(), "sample_rate": self.sample_rate, "n_fft": self.n_fft,
-                "win_length": self.win_length, "hop_length": self.hop_length, "roll_percent": self.roll_percent}
+        return {
+            **super().get_config(),
+            "sample_rate": self.sample_rate,
+            "n_fft": self.n_fft,
+            "win_length": self.win_length,
+            "hop_length": self.hop_length,
+            "roll_percent": self.roll_percent,
+        }
 
 
 @keras.saving.register_keras_serializable(package="keras_audio")

@@ -7,8 +7,9 @@ import importlib
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 
 
-def lazy_exports(package: str, exports: Mapping[str, str], namespace: MutableMapping,
-                 submodules: Sequence[str] = ()) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
+def lazy_exports(
+    package: str, exports: Mapping[str, str], namespace: MutableMapping, submodules: Sequence[str] = ()
+) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
     """The `__getattr__` and `__dir__` of `package`: `exports` maps a public name to the module defining it,
     `submodules` are subpackages reached as attributes; a resolved name is stored in `namespace` (the
     package's `globals()`), so later lookups skip the function.

@@ -87,9 +87,14 @@ def metadata_min_samples(metadata: Mapping) -> int:
     return int(metadata.get("min_samples") or (metadata.get("features") or {}).get("n_fft") or 1)
 
 
-def load_predictor(path: str | Path, *, class_names: Sequence[str] | None = None, sample_rate: int | None = None,
-                   clip_seconds: float | None = None,
-                   default_clip_seconds: float = DEFAULT_CLIP_SECONDS) -> LoadedModel:
+def load_predictor(
+    path: str | Path,
+    *,
+    class_names: Sequence[str] | None = None,
+    sample_rate: int | None = None,
+    clip_seconds: float | None = None,
+    default_clip_seconds: float = DEFAULT_CLIP_SECONDS,
+) -> LoadedModel:
     """Load the model at `path` (see the module docstring).
 
     Args:
@@ -104,8 +109,9 @@ def load_predictor(path: str | Path, *, class_names: Sequence[str] | None = None
     """
     path = Path(path)
     predict, metadata, origin = _load(path)
-    names, rate, clip, min_samples = _describe(path, predict, metadata, origin, class_names, sample_rate, clip_seconds,
-                                               default_clip_seconds)
+    names, rate, clip, min_samples = _describe(
+        path, predict, metadata, origin, class_names, sample_rate, clip_seconds, default_clip_seconds
+    )
     return LoadedModel(_checked_outputs(predict, path, len(names)), names, rate, clip, min_samples, metadata, path)
 
 
@@ -119,12 +125,15 @@ def _load(path: Path) -> tuple[PredictFunction, dict, str | None]:
             return _saved_model(path)
         if (path / METADATA_FILE).is_file() or (path / SAVED_MODEL_DIR / "saved_model.pb").is_file():
             return _export_folder(path)
-        raise ValueError(f"{path}: not an export folder (no {METADATA_FILE} or {SAVED_MODEL_DIR}/) nor a SavedModel "
-                         f"(no saved_model.pb)")
+        raise ValueError(
+            f"{path}: not an export folder (no {METADATA_FILE} or {SAVED_MODEL_DIR}/) nor a SavedModel "
+            f"(no saved_model.pb)"
+        )
     suffix = path.suffix.lower()
     if suffix not in MODEL_FILES:
-        raise ValueError(f"{path}: not a model: expected an export folder, a SavedModel folder or a "
-                         f"{' / '.join(MODEL_FILES)} file")
+        raise ValueError(
+            f"{path}: not a model: expected an export folder, a SavedModel folder or a {' / '.join(MODEL_FILES)} file"
+        )
     metadata, origin = export_metadata(path.parent)
     if suffix == ".keras":
         return _keras_predictor(path, metadata), metadata, origin
@@ -216,14 +225,17 @@ def _saved_model(path: Path) -> tuple[PredictFunction, dict, str | None]:
     serve = loaded.signatures["serving_default"]
     inputs = serve.structured_input_signature[1]
     if len(inputs) != 1:
-        raise ValueError(f"{path}: serving_default takes {len(inputs)} inputs {sorted(inputs)}; expected one "
-                         f"float32 [batch, samples] waveform")
+        raise ValueError(
+            f"{path}: serving_default takes {len(inputs)} inputs {sorted(inputs)}; expected one "
+            f"float32 [batch, samples] waveform"
+        )
     (input_name,) = inputs
     outputs = serve.structured_outputs
     output_name = "probabilities" if "probabilities" in outputs else next(iter(outputs)) if len(outputs) == 1 else None
     if output_name is None:
-        raise ValueError(f"{path}: serving_default has outputs {list(outputs)}; expected one, or one named "
-                         f"probabilities")
+        raise ValueError(
+            f"{path}: serving_default has outputs {list(outputs)}; expected one, or one named probabilities"
+        )
 
     def predict(waveforms) -> np.ndarray:
         return serve(**{input_name: tf.convert_to_tensor(waveforms, tf.float32)})[output_name].numpy()
@@ -235,14 +247,24 @@ def _saved_model(path: Path) -> tuple[PredictFunction, dict, str | None]:
 
 
 # ---------------------------------------------------------------------------------------------- what it takes
-def _describe(path: Path, predict, metadata: dict, origin: str | None, class_names, sample_rate, clip_seconds,
-              default_clip_seconds: float) -> tuple[tuple[str, ...], int, int, int]:
+def _describe(
+    path: Path,
+    predict,
+    metadata: dict,
+    origin: str | None,
+    class_names,
+    sample_rate,
+    clip_seconds,
+    default_clip_seconds: float,
+) -> tuple[tuple[str, ...], int, int, int]:
     """`(class names, sample rate, clip samples, min samples)` from the metadata, or from the caller's values."""
-    if sample_rate is not None and (isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer))
-                                    or sample_rate < 1):
+    if sample_rate is not None and (
+        isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1
+    ):
         raise ValueError(f"--sample-rate must be a positive int (Hz), got {sample_rate!r}")
-    if clip_seconds is not None and not (isinstance(clip_seconds, (int, float)) and np.isfinite(clip_seconds)
-                                         and clip_seconds > 0):
+    if clip_seconds is not None and not (
+        isinstance(clip_seconds, (int, float)) and np.isfinite(clip_seconds) and clip_seconds > 0
+    ):
         raise ValueError(f"--clip-seconds must be a positive number, got {clip_seconds!r}")
     given = tuple(str(c) for c in class_names) if class_names else None
     if metadata:
@@ -252,24 +274,37 @@ def _describe(path: Path, predict, metadata: dict, origin: str | None, class_nam
         except KeyError as missing:
             raise ValueError(f"{path}: the export's metadata ({origin}) lacks {missing}") from None
         for flag, value, recorded, text in (
-                ("--class-names", given, names, " ".join(given or ())),
-                ("--sample-rate", sample_rate, rate, str(sample_rate)),
-                ("--clip-seconds", None if clip_seconds is None else int(round(clip_seconds * rate)), clip,
-                 f"{clip_seconds:g}" if clip_seconds is not None else "")):
+            ("--class-names", given, names, " ".join(given or ())),
+            ("--sample-rate", sample_rate, rate, str(sample_rate)),
+            (
+                "--clip-seconds",
+                None if clip_seconds is None else int(round(clip_seconds * rate)),
+                clip,
+                f"{clip_seconds:g}" if clip_seconds is not None else "",
+            ),
+        ):
             if value is not None and value != recorded:
-                export_value = {"--class-names": " ".join(names), "--sample-rate": f"{rate} Hz",
-                                "--clip-seconds": f"{clip / rate:g} s"}[flag]
-                raise ValueError(f"{path}: {flag} {text} contradicts the export's {export_value} ({origin}); an "
-                                 f"export is evaluated as its metadata says: leave {flag} out (it describes models "
-                                 f"without metadata)")
+                export_value = {
+                    "--class-names": " ".join(names),
+                    "--sample-rate": f"{rate} Hz",
+                    "--clip-seconds": f"{clip / rate:g} s",
+                }[flag]
+                raise ValueError(
+                    f"{path}: {flag} {text} contradicts the export's {export_value} ({origin}); an "
+                    f"export is evaluated as its metadata says: leave {flag} out (it describes models "
+                    f"without metadata)"
+                )
         min_samples = metadata_min_samples(metadata)
     else:
         if not given:
-            raise ValueError(f"{path}: the model's class names are unknown (it has no metadata); give them in its "
-                             f"order (--class-names A B ...)")
+            raise ValueError(
+                f"{path}: the model's class names are unknown (it has no metadata); give them in its "
+                f"order (--class-names A B ...)"
+            )
         if not sample_rate:
-            raise ValueError(f"{path}: the model's sample rate is unknown (it has no metadata); give it "
-                             f"(--sample-rate HZ)")
+            raise ValueError(
+                f"{path}: the model's sample rate is unknown (it has no metadata); give it (--sample-rate HZ)"
+            )
         names, rate = given, int(sample_rate)
         clip = int(round((default_clip_seconds if clip_seconds is None else clip_seconds) * rate))
         min_samples = int(getattr(predict, "min_samples", 1))
@@ -278,13 +313,17 @@ def _describe(path: Path, predict, metadata: dict, origin: str | None, class_nam
     outputs = getattr(predict, "num_classes", None)
     if outputs is not None and outputs != len(names):
         said = f"recorded in {origin}" if metadata else "given (--class-names)"
-        raise ValueError(f"{path}: the model has {outputs} outputs but {len(names)} class names {list(names)} were "
-                         f"{said}: one name per output, in output order")
+        raise ValueError(
+            f"{path}: the model has {outputs} outputs but {len(names)} class names {list(names)} were "
+            f"{said}: one name per output, in output order"
+        )
     fixed = getattr(predict, "input_samples", None)  # a TFLite file takes one length only
     if fixed is not None and fixed != clip:
         if metadata or clip_seconds is not None:
-            raise ValueError(f"{path}: takes clips of {fixed} samples, but the clip length is {clip} samples "
-                             f"({'from ' + str(origin) if metadata else '--clip-seconds'})")
+            raise ValueError(
+                f"{path}: takes clips of {fixed} samples, but the clip length is {clip} samples "
+                f"({'from ' + str(origin) if metadata else '--clip-seconds'})"
+            )
         clip = int(fixed)
     if clip < 1:
         raise ValueError(f"{path}: a clip of {clip} samples at {rate} Hz is shorter than one sample")
@@ -293,11 +332,14 @@ def _describe(path: Path, predict, metadata: dict, origin: str | None, class_nam
 
 def _checked_outputs(predict: PredictFunction, path: Path, classes: int) -> PredictFunction:
     """`predict`, refusing an answer that is not `[batch, classes]`: a probability column per class name."""
+
     def checked(waveforms) -> np.ndarray:
         probabilities = np.asarray(predict(waveforms))
         if probabilities.ndim != 2 or probabilities.shape != (len(waveforms), classes):
-            raise ValueError(f"{path}: the model answered shape {probabilities.shape} for {len(waveforms)} "
-                             f"waveform(s); expected [batch, {classes}], one column per class name")
+            raise ValueError(
+                f"{path}: the model answered shape {probabilities.shape} for {len(waveforms)} "
+                f"waveform(s); expected [batch, {classes}], one column per class name"
+            )
         return probabilities
 
     checked.model = predict  # the function it checks (and what that keeps alive)

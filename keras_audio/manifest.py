@@ -69,9 +69,11 @@ class Manifest:
         if missing:
             raise ManifestError([f"missing column(s) {missing}"], self.name)
         self.frame = self.frame.reset_index(drop=True).copy()
-        blank = [f"column {column!r} is empty on row(s) {rows[:10]}" for column in REQUIRED_COLUMNS
-                 if (rows := [i for i, value in enumerate(self.frame[column])
-                              if pd.isna(value) or not str(value).strip()])]
+        blank = [
+            f"column {column!r} is empty on row(s) {rows[:10]}"
+            for column in REQUIRED_COLUMNS
+            if (rows := [i for i, value in enumerate(self.frame[column]) if pd.isna(value) or not str(value).strip()])
+        ]
         if blank:
             raise ManifestError(blank, self.name)
         for column in REQUIRED_COLUMNS:
@@ -114,16 +116,16 @@ class Manifest:
         root = Path(self.root) if self.root else None
         return [Path(p) if Path(p).is_absolute() or root is None else root / p for p in self.frame["path"]]
 
-    def replace(self, frame: pd.DataFrame) -> "Manifest":
+    def replace(self, frame: pd.DataFrame) -> Manifest:
         """The same manifest (classes, name, task, root) over other rows."""
         return Manifest(frame, classes=self.classes, name=self.name, task=self.task, root=self.root)
 
-    def subset(self, split: str) -> "Manifest":
+    def subset(self, split: str) -> Manifest:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         return self.replace(self.frame[self.frame["split"] == split])
 
-    def with_folds(self, test_fold, validation_fold) -> "Manifest":
+    def with_folds(self, test_fold, validation_fold) -> Manifest:
         """Reassign splits for one round of cross-validation over the ``fold`` column.
 
         Rows of `test_fold` become test, rows of `validation_fold` validation, every other fold train.
@@ -142,12 +144,12 @@ class Manifest:
         frame.loc[frame["fold"] == validation_fold, "split"] = "validation"
         return self.replace(frame)
 
-    def drop_clips(self, clip_ids: Iterable[str]) -> "Manifest":
+    def drop_clips(self, clip_ids: Iterable[str]) -> Manifest:
         drop = set(clip_ids)
         return self.replace(self.frame[~self.frame["clip_id"].isin(drop)])
 
     # ------------------------------------------------------------- validation
-    def validate(self, check_files: bool = True, splits: Sequence[str] = ("train", "test")) -> "Manifest":
+    def validate(self, check_files: bool = True, splits: Sequence[str] = ("train", "test")) -> Manifest:
         """Check the manifest once, listing every problem, and return it.
 
         Args:
@@ -189,10 +191,10 @@ class Manifest:
         sides = self.frame.groupby(column)["split"].nunique()
         leaked = sides[sides > 1].index.tolist()
         if leaked:
-            details = [
-                f"{column} {value!r} is in splits {sorted(self.frame.loc[self.frame[column] == value, 'split'].unique())}"
-                for value in leaked
-            ]
+            splits_of = {
+                value: sorted(self.frame.loc[self.frame[column] == value, "split"].unique()) for value in leaked
+            }
+            details = [f"{column} {value!r} is in splits {splits_of[value]}" for value in leaked]
             raise SplitLeakError(details, f"{self.name}: split leak on {column!r}")
 
     def summary(self) -> dict:
@@ -224,7 +226,7 @@ class Manifest:
         path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
 
     @classmethod
-    def from_csv(cls, path: str | Path, **overrides) -> "Manifest":
+    def from_csv(cls, path: str | Path, **overrides) -> Manifest:
         """Read a manifest written by `to_csv`, or any CSV with the required columns.
 
         Without a JSON sidecar, the root defaults to the CSV's folder and classes to the sorted labels.
@@ -233,8 +235,12 @@ class Manifest:
         columns = pd.read_csv(path, nrows=0).columns
         # Keep "NA", "None", "null" as they are in the named columns: a speaker called NA is a speaker, and a
         # missing one would slip past the leak check. Other columns read "" and "nan" (what to_csv writes) as NaN.
-        frame = pd.read_csv(path, dtype={column: str for column in REQUIRED_COLUMNS}, keep_default_na=False,
-                            na_values={c: ["", "nan", "NaN"] for c in columns if c not in REQUIRED_COLUMNS})
+        frame = pd.read_csv(
+            path,
+            dtype={column: str for column in REQUIRED_COLUMNS},
+            keep_default_na=False,
+            na_values={c: ["", "nan", "NaN"] for c in columns if c not in REQUIRED_COLUMNS},
+        )
         meta = {"root": str(path.parent.resolve()), "name": path.stem}
         sidecar = path.with_suffix(".json")
         if sidecar.is_file():
@@ -242,8 +248,13 @@ class Manifest:
             if meta.get("root") and not Path(meta["root"]).is_dir():
                 meta["root"] = str(path.parent.resolve())  # the corpus folder was moved with its manifest
         meta.update(overrides)
-        return cls(frame, classes=tuple(meta.get("classes") or ()), name=meta["name"],
-                   task=meta.get("task", "label"), root=meta.get("root"))
+        return cls(
+            frame,
+            classes=tuple(meta.get("classes") or ()),
+            name=meta["name"],
+            task=meta.get("task", "label"),
+            root=meta.get("root"),
+        )
 
 
 def speaker_disjoint_split(
@@ -275,8 +286,10 @@ def speaker_disjoint_split(
     unknown = [s for s in fractions if s not in SPLITS]
     if unknown:
         raise ValueError(f"unknown split name(s) {unknown}; expected {SPLITS}")
-    per_speaker = frame.groupby(speaker_column)[list(stratify)].agg(lambda s: s.mode().iloc[0]) if stratify else (
-        pd.DataFrame(index=sorted(frame[speaker_column].unique()))
+    per_speaker = (
+        frame.groupby(speaker_column)[list(stratify)].agg(lambda s: s.mode().iloc[0])
+        if stratify
+        else (pd.DataFrame(index=sorted(frame[speaker_column].unique())))
     )
     rng = np.random.default_rng(seed)
     assignment: dict[str, str] = {}
@@ -292,7 +305,7 @@ def speaker_disjoint_split(
         counts = _allocate(len(speakers), [fractions[n] for n in names])
         start = 0
         for name, count in zip(names, counts):
-            for speaker in speakers[start:start + count]:
+            for speaker in speakers[start : start + count]:
                 assignment[speaker] = name
             start += count
     return frame[speaker_column].map(assignment)
@@ -315,8 +328,9 @@ def _allocate(n: int, fractions: Sequence[float]) -> list[int]:
     return counts.tolist()
 
 
-def align_classes(manifest: Manifest, model_classes: Sequence[str], class_map: dict[str, str] | None = None,
-                  model: str = "the model") -> Manifest:
+def align_classes(
+    manifest: Manifest, model_classes: Sequence[str], class_map: dict[str, str] | None = None, model: str = "the model"
+) -> Manifest:
     """A corpus's manifest relabelled into a model's classes, matched by name.
 
     Args:
@@ -332,13 +346,19 @@ def align_classes(manifest: Manifest, model_classes: Sequence[str], class_map: d
     class_map = dict(class_map or {})
     unknown_keys = sorted(set(class_map) - set(manifest.classes))
     if unknown_keys:
-        raise ValueError(f"--class-map names {unknown_keys}, which are not classes of {manifest.name} "
-                         f"{list(manifest.classes)}")
-    missing = [c + (f" (mapped to {class_map[c]})" if c in class_map else "") for c in manifest.classes
-               if class_map.get(c, c) not in model_classes]
+        raise ValueError(
+            f"--class-map names {unknown_keys}, which are not classes of {manifest.name} {list(manifest.classes)}"
+        )
+    missing = [
+        c + (f" (mapped to {class_map[c]})" if c in class_map else "")
+        for c in manifest.classes
+        if class_map.get(c, c) not in model_classes
+    ]
     if missing:
-        raise ValueError(f"{manifest.name} has class(es) {missing} that {model} does not know (its classes: "
-                         f"{list(model_classes)}); map them with --class-map CORPUS_CLASS=MODEL_CLASS")
+        raise ValueError(
+            f"{manifest.name} has class(es) {missing} that {model} does not know (its classes: "
+            f"{list(model_classes)}); map them with --class-map CORPUS_CLASS=MODEL_CLASS"
+        )
     frame = manifest.frame.copy()
     frame["label"] = frame["label"].map(lambda label: class_map.get(label, label))
     return Manifest(frame, classes=tuple(model_classes), name=manifest.name, task=manifest.task, root=manifest.root)

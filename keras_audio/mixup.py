@@ -36,11 +36,18 @@ class Mixup:
     num_classes: int
 
     def __post_init__(self):
-        if (isinstance(self.alpha, bool) or not isinstance(self.alpha, numbers.Real) or not math.isfinite(self.alpha)
-                or self.alpha < 0):
+        if (
+            isinstance(self.alpha, bool)
+            or not isinstance(self.alpha, numbers.Real)
+            or not math.isfinite(self.alpha)
+            or self.alpha < 0
+        ):
             raise ValueError(f"mixup: alpha must be a finite number >= 0, got {self.alpha!r}")
-        if (isinstance(self.num_classes, bool) or not isinstance(self.num_classes, numbers.Integral)
-                or self.num_classes < 2):
+        if (
+            isinstance(self.num_classes, bool)
+            or not isinstance(self.num_classes, numbers.Integral)
+            or self.num_classes < 2
+        ):
             raise ValueError(f"mixup: num_classes must be an int >= 2, got {self.num_classes!r}")
 
 
@@ -58,8 +65,9 @@ def mixup_weights(seed: tf.Tensor, batch_size, alpha: float) -> tf.Tensor:
     shape = tf.reshape(tf.cast(batch_size, tf.int32), [1])
 
     def log_gamma(gamma_seed, uniform_seed):
-        boosted = tf.random.stateless_gamma(shape, gamma_seed, alpha=tf.constant(alpha + 1.0, tf.float64),
-                                            dtype=tf.float64)
+        boosted = tf.random.stateless_gamma(
+            shape, gamma_seed, alpha=tf.constant(alpha + 1.0, tf.float64), dtype=tf.float64
+        )
         uniform = tf.random.stateless_uniform(shape, uniform_seed, minval=1e-300, maxval=1.0, dtype=tf.float64)
         return tf.math.log(boosted) + tf.math.log(uniform) / alpha
 
@@ -72,8 +80,9 @@ def mixup_partners(seed: tf.Tensor, batch_size) -> tf.Tensor:
     return tf.cast(tf.argsort(draws, stable=True), tf.int32)
 
 
-def mixup_batch(waveforms: tf.Tensor, labels: tf.Tensor, num_classes: int, alpha: float,
-                seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+def mixup_batch(
+    waveforms: tf.Tensor, labels: tf.Tensor, num_classes: int, alpha: float, seed: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
     """Mix a batch: `(waveforms [b, n], labels [b] class ids) -> (mixed [b, n], soft targets [b, classes])`.
 
     Row `i` is `λ_i·waveforms[i] + (1 - λ_i)·waveforms[p_i]`, its target `λ_i·onehot(labels[i]) +
@@ -104,7 +113,12 @@ def mixup_dataset(batches: tf.data.Dataset, settings: Mixup, seed: tf.Tensor) ->
 
     def mix(index, batch):
         waveforms, labels = batch
-        return mixup_batch(waveforms, labels, settings.num_classes, settings.alpha,
-                           tf.random.experimental.stateless_fold_in(seed, index))
+        return mixup_batch(
+            waveforms,
+            labels,
+            settings.num_classes,
+            settings.alpha,
+            tf.random.experimental.stateless_fold_in(seed, index),
+        )
 
     return batches.enumerate().map(mix, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

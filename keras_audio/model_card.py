@@ -16,8 +16,13 @@ MODEL_CARD_FILE = "MODEL_CARD.md"
 GENERATED_CORPUS = "synthetic"  # the corpus recipe that generates voices (`corpora/synthetic.py`)
 REAL_VOICES_PAGE = "docs/results/pretrained.md"  # how the suite's models fare on recorded speech
 RUN_TABLE = "table.md"  # the run's results table, two folders up from an export (`results/<run>/models/<tag>/`)
-CREDIT_FIELDS = (("package", "package"), ("license", "licence"), ("authors", "authors"), ("reference", "reference"),
-                 ("sha256", "weights sha256"))
+CREDIT_FIELDS = (
+    ("package", "package"),
+    ("license", "licence"),
+    ("authors", "authors"),
+    ("reference", "reference"),
+    ("sha256", "weights sha256"),
+)
 
 
 def model_card(metadata: Mapping) -> str:
@@ -29,12 +34,23 @@ def model_card(metadata: Mapping) -> str:
     title = metadata.get("model") or "model"
     if metadata.get("policy"):
         title += f" ({metadata['policy']})"
-    lines = [f"# Model card: {title}", "", "## What it is", "", *_description(metadata), "",
-             "## Intended use", "",
-             (f"Research on robustness: classifying {task or 'the task above'} from short mono recordings, as the "
-             "suite measured it (`keras_audio.load_model(folder)` or `keras-audio predict`). The figures below hold "
-             "for the corpus it was tested on; they are not a promise for other recordings, and the model is not "
-             "meant for decisions about individual people."), ""]
+    lines = [
+        f"# Model card: {title}",
+        "",
+        "## What it is",
+        "",
+        *_description(metadata),
+        "",
+        "## Intended use",
+        "",
+        (
+            f"Research on robustness: classifying {task or 'the task above'} from short mono recordings, as the "
+            "suite measured it (`keras_audio.load_model(folder)` or `keras-audio predict`). The figures below hold "
+            "for the corpus it was tested on; they are not a promise for other recordings, and the model is not "
+            "meant for decisions about individual people."
+        ),
+        "",
+    ]
     if corpus == GENERATED_CORPUS:
         lines += [f"Trained on generated voices; on real voices see {REAL_VOICES_PAGE}.", ""]
     lines += ["## Measured limits", "", *_measured(metadata.get("measured")), ""]
@@ -49,19 +65,27 @@ def _description(metadata: Mapping) -> list[str]:
         family += " (scikit-learn, on MFCC statistics)"
     classes = [str(name) for name in metadata.get("class_names", [])]
     fold = f"; fold {metadata['fold']}" if metadata.get("fold") not in (None, "") else ""
-    return [f"- model family: {family}",
-            f"- task: {_recorded(metadata.get('task'))}; training corpus: {_recorded(metadata.get('corpus'))}",
-            f"- classes ({len(classes)}, in the order of the probabilities): {', '.join(classes) or '(none)'}",
-            (f"- input: mono waveform at {_recorded(metadata.get('sample_rate'))} Hz; clips of {_seconds(metadata)} "
+    return [
+        f"- model family: {family}",
+        f"- task: {_recorded(metadata.get('task'))}; training corpus: {_recorded(metadata.get('corpus'))}",
+        f"- classes ({len(classes)}, in the order of the probabilities): {', '.join(classes) or '(none)'}",
+        (
+            f"- input: mono waveform at {_recorded(metadata.get('sample_rate'))} Hz; clips of {_seconds(metadata)} "
             f"({_recorded(metadata.get('clip_samples'))} samples), the length it was trained and measured at; "
-            f"shortest input {metadata.get('min_samples', 1)} samples"),
-            f"- training policy: {_recorded(metadata.get('policy'))}; seed {_recorded(metadata.get('seed'))}{fold}"]
+            f"shortest input {metadata.get('min_samples', 1)} samples"
+        ),
+        f"- training policy: {_recorded(metadata.get('policy'))}; seed {_recorded(metadata.get('seed'))}{fold}",
+    ]
 
 
 def _files(metadata: Mapping) -> list[str]:
     if metadata.get("format") == "sklearn":
-        lines = [("- `feature_extractor/`, `estimator.joblib`, `metadata.json` (see "
-                 "`keras_audio/models/sklearn_baseline.py`; load only estimator files you trust)")]
+        lines = [
+            (
+                "- `feature_extractor/`, `estimator.joblib`, `metadata.json` (see "
+                "`keras_audio/models/sklearn_baseline.py`; load only estimator files you trust)"
+            )
+        ]
     else:
         lines = ["- `saved_model/`, `model.keras`, `metadata.json` (the export; see `keras_audio/export.py`)"]
     for name, entry in sorted((metadata.get("formats") or {}).items()):
@@ -100,17 +124,22 @@ def _seconds(metadata: Mapping) -> str:
 
 def _measured(measured) -> list[str]:
     if not isinstance(measured, Mapping) or measured.get("clean") is None:
-        return [(f"Not recorded at export time (the run evaluates after exporting): see the run's `{RUN_TABLE}`, "
+        return [
+            (
+                f"Not recorded at export time (the run evaluates after exporting): see the run's `{RUN_TABLE}`, "
                 f"two folders up from this export (`results/<run>/{RUN_TABLE}`); `keras-audio export FOLDER` "
-                "after the run copies the figures here.")]
+                "after the run copies the figures here."
+            )
+        ]
     lines = [f"- clean accuracy: {measured['clean']:.3f}"]
     if measured.get("mean_spoiled") is not None:
-        lines.append(f"- mean spoiled accuracy (over the corruptions and severities of the run's grid): "
-                     f"{measured['mean_spoiled']:.3f}")
+        lines.append(
+            f"- mean spoiled accuracy (over the corruptions and severities of the run's grid): "
+            f"{measured['mean_spoiled']:.3f}"
+        )
     if measured.get("worst_corruption"):
         worst = measured.get("worst_accuracy")
-        lines.append(f"- worst corruption: {measured['worst_corruption']}"
-                     f"{'' if worst is None else f' ({worst:.3f})'}")
+        lines.append(f"- worst corruption: {measured['worst_corruption']}{'' if worst is None else f' ({worst:.3f})'}")
     if measured.get("majority") is not None:
         lines.append(f"- majority-class baseline of that test set: {measured['majority']:.3f}")
     if measured.get("source"):
@@ -123,8 +152,9 @@ def _pretrained(value) -> Iterator[Mapping]:
     if isinstance(value, Mapping):
         for key, item in value.items():
             if key == "pretrained":
-                yield from (entry for entry in (item if isinstance(item, list) else [item])
-                            if isinstance(entry, Mapping))
+                yield from (
+                    entry for entry in (item if isinstance(item, list) else [item]) if isinstance(entry, Mapping)
+                )
             else:
                 yield from _pretrained(item)
     elif isinstance(value, list):

@@ -43,7 +43,7 @@ def smoothing_coefficient(time_constant: float, sample_rate: int, hop_length: in
     if not time_constant > 0:
         raise ValueError(f"smoothing_coefficient: time_constant must be positive, got {time_constant!r}")
     frames = time_constant * sample_rate / float(hop_length)
-    return float((math.sqrt(1 + 4 * frames ** 2) - 1) / (2 * frames ** 2))
+    return float((math.sqrt(1 + 4 * frames**2) - 1) / (2 * frames**2))
 
 
 def pcen_smoother(energy: tf.Tensor, smooth: float, initial_state="first", frame_mask: tf.Tensor | None = None):
@@ -86,15 +86,23 @@ def pcen(energy: tf.Tensor, smoothed: tf.Tensor, gain, bias, power, eps: float) 
 
 
 def _check_pcen(gain, bias, power, time_constant, eps, initial_state) -> None:
-    checks = (("gain", gain, 0 < gain <= 1), ("bias", bias, bias > 0), ("power", power, 0 < power <= 1),
-              ("time_constant", time_constant, time_constant > 0), ("eps", eps, eps > 0))
+    checks = (
+        ("gain", gain, 0 < gain <= 1),
+        ("bias", bias, bias > 0),
+        ("power", power, 0 < power <= 1),
+        ("time_constant", time_constant, time_constant > 0),
+        ("eps", eps, eps > 0),
+    )
     for name, value, ok in checks:
         if not ok:
-            raise ValueError(f"PCENSpectrogram: {name}={value!r} is out of range (gain and power in (0, 1], "
-                             "bias, time_constant and eps positive)")
+            raise ValueError(
+                f"PCENSpectrogram: {name}={value!r} is out of range (gain and power in (0, 1], "
+                "bias, time_constant and eps positive)"
+            )
     if initial_state != "first" and (isinstance(initial_state, (bool, str)) or not initial_state >= 0):
-        raise ValueError(f"PCENSpectrogram: initial_state must be 'first' or a non-negative number, "
-                         f"got {initial_state!r}")
+        raise ValueError(
+            f"PCENSpectrogram: initial_state must be 'first' or a non-negative number, got {initial_state!r}"
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_audio")
@@ -119,10 +127,24 @@ class PCENSpectrogram(keras.layers.Layer):
         `[batch, 1 + samples // hop_length, n_mels]` float32; 0 at frames the mask marks as padding.
     """
 
-    def __init__(self, sample_rate: int = 16000, n_fft: int = 512, win_length: int | None = None,
-                 hop_length: int = 160, n_mels: int = 64, fmin: float = 0.0, fmax: float | None = None,
-                 gain: float = 0.98, bias: float = 2.0, power: float = 0.5, time_constant: float = 0.4,
-                 eps: float = 1e-6, initial_state="first", learnable: bool = False, **kwargs):
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        n_fft: int = 512,
+        win_length: int | None = None,
+        hop_length: int = 160,
+        n_mels: int = 64,
+        fmin: float = 0.0,
+        fmax: float | None = None,
+        gain: float = 0.98,
+        bias: float = 2.0,
+        power: float = 0.5,
+        time_constant: float = 0.4,
+        eps: float = 1e-6,
+        initial_state="first",
+        learnable: bool = False,
+        **kwargs,
+    ):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         win_length = n_fft if win_length is None else win_length
@@ -141,25 +163,29 @@ class PCENSpectrogram(keras.layers.Layer):
 
     def build(self, input_shape):
         if self.learnable:
-            def weight(name, value):
-                return self.add_weight(name=name, shape=(self.n_mels,),
-                                       initializer=keras.initializers.Constant(math.log(value)))
 
-            self.log_gain, self.log_bias, self.log_power = (weight("log_gain", self.gain),
-                                                            weight("log_bias", self.bias),
-                                                            weight("log_power", self.power))
+            def weight(name, value):
+                return self.add_weight(
+                    name=name, shape=(self.n_mels,), initializer=keras.initializers.Constant(math.log(value))
+                )
+
+            self.log_gain, self.log_bias, self.log_power = (
+                weight("log_gain", self.gain),
+                weight("log_bias", self.bias),
+                weight("log_power", self.power),
+            )
         self.built = True
 
     def parameters(self):
         """`(gain, bias, power)`: floats, or per-channel tensors `[n_mels]` when learnable."""
         if not self.learnable:
             return self.gain, self.bias, self.power
-        return (tf.minimum(tf.exp(self.log_gain), 1.0), tf.exp(self.log_bias),
-                tf.minimum(tf.exp(self.log_power), 1.0))
+        return (tf.minimum(tf.exp(self.log_gain), 1.0), tf.exp(self.log_bias), tf.minimum(tf.exp(self.log_power), 1.0))
 
     def call(self, inputs, frame_mask=None):
-        energy = mel_power_spectrogram(tf.cast(inputs, tf.float32), tf.constant(self._filterbank), self.n_fft,
-                                       self.win_length, self.hop_length)
+        energy = mel_power_spectrogram(
+            tf.cast(inputs, tf.float32), tf.constant(self._filterbank), self.n_fft, self.win_length, self.hop_length
+        )
         smoothed = pcen_smoother(energy, self.smooth, self.initial_state, frame_mask)
         outputs = pcen(energy, smoothed, *self.parameters(), self.eps)
         if frame_mask is not None:
@@ -171,8 +197,20 @@ class PCENSpectrogram(keras.layers.Layer):
         return (input_shape[0], None if samples is None else num_frames(samples, self.hop_length), self.n_mels)
 
     def get_config(self):
-        return {**super().get_config(), "sample_rate": self.sample_rate, "n_fft": self.n_fft,
-                "win_length": self.win_length, "hop_length": self.hop_length, "n_mels": self.n_mels,
-                "fmin": self.fmin, "fmax": self.fmax, "gain": self.gain, "bias": self.bias, "power": self.power,
-                "time_constant": self.time_constant, "eps": self.eps, "initial_state": self.initial_state,
-                "learnable": self.learnable}
+        return {
+            **super().get_config(),
+            "sample_rate": self.sample_rate,
+            "n_fft": self.n_fft,
+            "win_length": self.win_length,
+            "hop_length": self.hop_length,
+            "n_mels": self.n_mels,
+            "fmin": self.fmin,
+            "fmax": self.fmax,
+            "gain": self.gain,
+            "bias": self.bias,
+            "power": self.power,
+            "time_constant": self.time_constant,
+            "eps": self.eps,
+            "initial_state": self.initial_state,
+            "learnable": self.learnable,
+        }

@@ -33,7 +33,11 @@ from keras_audio.corruptions.base import Corruption, clip_seed, clip_seeds, fit_
 from keras_audio.manifest import Manifest
 from keras_audio.mixup import Mixup, mixup_dataset
 from keras_audio.windowing import (  # re-exported: their one home
-    center_crop, center_crop_or_pad, center_pad_rows, random_crop, random_crop_or_pad,
+    center_crop,
+    center_crop_or_pad,
+    center_pad_rows,
+    random_crop,
+    random_crop_or_pad,
 )
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -62,16 +66,20 @@ class ClipSource:
         # Which corpus each clip comes from, when several are trained on together (`corpora.combined`).
         groups = manifest.frame[GROUP_COLUMN] if GROUP_COLUMN in manifest.frame.columns else None
         self.group_names = sorted(set(groups)) if groups is not None else []
-        self.groups = (np.array([self.group_names.index(g) for g in groups], np.int64) if groups is not None
-                       else np.zeros(len(self.clip_ids), np.int64))
+        self.groups = (
+            np.array([self.group_names.index(g) for g in groups], np.int64)
+            if groups is not None
+            else np.zeros(len(self.clip_ids), np.int64)
+        )
 
     def __len__(self) -> int:
         return len(self.clip_ids)
 
     def _hold(self, store: WaveformStore, index: np.ndarray):
         # One contiguous copy of just these clips; a map that slices it is a gather, with no Python.
-        return tf.constant(np.concatenate([store.waveform(i) for i in index]) if len(index) else
-                           np.zeros(0, np.float32))
+        return tf.constant(
+            np.concatenate([store.waveform(i) for i in index]) if len(index) else np.zeros(0, np.float32)
+        )
 
     def slices(self) -> tf.data.Dataset:
         return tf.data.Dataset.from_tensor_slices((self.offsets, self.lengths, self.labels, self.clip_hashes))
@@ -85,8 +93,15 @@ class ClipSource:
         to build the model before the one it trains on).
         """
         key = tf.constant(seed, tf.int64)
-        return self.rows(tf.data.Dataset.counter().flat_map(lambda number: tf.data.Dataset.from_tensor_slices(
-            tf.random.experimental.stateless_shuffle(tf.range(len(self), dtype=tf.int64), tf.stack([key, number])))))
+        return self.rows(
+            tf.data.Dataset.counter().flat_map(
+                lambda number: tf.data.Dataset.from_tensor_slices(
+                    tf.random.experimental.stateless_shuffle(
+                        tf.range(len(self), dtype=tf.int64), tf.stack([key, number])
+                    )
+                )
+            )
+        )
 
     def rows(self, positions: tf.data.Dataset) -> tf.data.Dataset:
         """The `slices()` elements at `positions` (a dataset of int64 clip positions)."""
@@ -94,11 +109,12 @@ class ClipSource:
         return positions.map(lambda i: tuple(column[i] for column in columns))
 
     def clip(self, offset, length) -> tf.Tensor:
-        return self.samples[offset:offset + length]
+        return self.samples[offset : offset + length]
 
 
-def spoil_clip(waveform: tf.Tensor, clip_hash, corruption: Corruption | None, severity: int, seed: int,
-               clip_samples: int) -> tf.Tensor:
+def spoil_clip(
+    waveform: tf.Tensor, clip_hash, corruption: Corruption | None, severity: int, seed: int, clip_samples: int
+) -> tf.Tensor:
     """A test clip as the models are evaluated on it: the centre of a longer clip, spoiled at its own length
     with the clip's seeded corruption, then zero-padded at both ends to the window (`center_crop_or_pad`).
 
@@ -168,13 +184,19 @@ def training_dataset(
         if crop == "random":
             recording = random_crop(source.clip(offset, length), clip_samples, crop_seed)
             clean = random_crop_or_pad(recording, clip_samples, crop_seed)
-            corrupted = clean if waveform_policy is None else random_crop_or_pad(
-                waveform_policy(recording, policy_seed), clip_samples, crop_seed)
+            corrupted = (
+                clean
+                if waveform_policy is None
+                else random_crop_or_pad(waveform_policy(recording, policy_seed), clip_samples, crop_seed)
+            )
         else:  # the window evaluation takes, spoiled at its own length, then padded (`spoil_clip`)
             recording = center_crop(source.clip(offset, length), clip_samples)
             clean = center_crop_or_pad(recording, clip_samples)
-            corrupted = clean if waveform_policy is None else center_crop_or_pad(
-                waveform_policy(recording, policy_seed), clip_samples)
+            corrupted = (
+                clean
+                if waveform_policy is None
+                else center_crop_or_pad(waveform_policy(recording, policy_seed), clip_samples)
+            )
         corrupted = tf.ensure_shape(corrupted, [clip_samples])
         if pairs:
             return (corrupted, tf.ensure_shape(clean, [clip_samples])), label
@@ -183,10 +205,17 @@ def training_dataset(
     if balance_groups and len(source.group_names) > 1:
         # One shuffled, endless stream per corpus, drawn from with equal weights (seeded): the k-th example
         # still gets the k-th seed, so crops and corruptions stay reproducible.
-        streams = [tf.data.Dataset.from_tensor_slices(tuple(column[source.groups == g] for column in (
-                       source.offsets, source.lengths, source.labels, source.clip_hashes)))
-                   .shuffle(int(np.sum(source.groups == g)), seed=seed + g, reshuffle_each_iteration=True).repeat()
-                   for g in range(len(source.group_names))]
+        streams = [
+            tf.data.Dataset.from_tensor_slices(
+                tuple(
+                    column[source.groups == g]
+                    for column in (source.offsets, source.lengths, source.labels, source.clip_hashes)
+                )
+            )
+            .shuffle(int(np.sum(source.groups == g)), seed=seed + g, reshuffle_each_iteration=True)
+            .repeat()
+            for g in range(len(source.group_names))
+        ]
         dataset = tf.data.Dataset.sample_from_datasets(streams, seed=seed).enumerate()
     else:
         dataset = source.shuffled(seed).enumerate()
@@ -249,14 +278,19 @@ def cropped_batches(source: ClipSource, clip_samples: int, batch_size: int) -> t
 
     def crop(offset, length, label, clip_hash):
         recording = center_crop(source.clip(offset, length), clip_samples)
-        return (tf.ensure_shape(fit_length(recording, clip_samples), [clip_samples]), tf.shape(recording)[0], label,
-                clip_hash)
+        return (
+            tf.ensure_shape(fit_length(recording, clip_samples), [clip_samples]),
+            tf.shape(recording)[0],
+            label,
+            clip_hash,
+        )
 
     return source.slices().map(crop, num_parallel_calls=AUTOTUNE, deterministic=True).batch(batch_size)
 
 
-def spoil_batch(recordings: tf.Tensor, lengths: tf.Tensor, clip_hashes: tf.Tensor, corruption: Corruption | None,
-                severity, seed) -> tf.Tensor:
+def spoil_batch(
+    recordings: tf.Tensor, lengths: tf.Tensor, clip_hashes: tf.Tensor, corruption: Corruption | None, severity, seed
+) -> tf.Tensor:
     """A batch of `cropped_batches` as the models get it: `[b, clip_samples]`, row `i` equal to `spoil_clip` of
     clip `i`.
 
@@ -278,14 +312,17 @@ def spoil_batch(recordings: tf.Tensor, lengths: tf.Tensor, clip_hashes: tf.Tenso
     seeds = clip_seeds(seed, clip_hashes, corruption.name, severity)
     if corruption.changes_length:
         samples = tf.shape(recordings)[1]
-        return tf.map_fn(lambda clip: center_crop_or_pad(corruption(clip[0][:clip[1]], clip[2], severity), samples),
-                         (recordings, lengths, seeds),
-                         fn_output_signature=tf.TensorSpec(recordings.shape[1:], tf.float32))
+        return tf.map_fn(
+            lambda clip: center_crop_or_pad(corruption(clip[0][: clip[1]], clip[2], severity), samples),
+            (recordings, lengths, seeds),
+            fn_output_signature=tf.TensorSpec(recordings.shape[1:], tf.float32),
+        )
     return center_pad_rows(corruption.corrupt_batch(recordings, seeds, severity, lengths), lengths)
 
 
-def spoiled_batches(batches: tf.data.Dataset, corruption: Corruption | None, severity: int,
-                    seed: int) -> tf.data.Dataset:
+def spoiled_batches(
+    batches: tf.data.Dataset, corruption: Corruption | None, severity: int, seed: int
+) -> tf.data.Dataset:
     """`cropped_batches` spoiled a batch at a time (`spoil_batch`): `(waveform [b, clip_samples], label [b])`,
     row for row what `spoil_clip` gives. The corruption's ops run once per batch instead of once per clip."""
     if corruption is not None and severity not in (1, 2, 3, 4, 5):

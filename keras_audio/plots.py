@@ -34,8 +34,15 @@ MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
 DPI = 100
 GALLERY_DPI = 80  # spectrograms are noisy pixels: a lower resolution keeps the PNG small, still readable
 GALLERY_STEPS = 64  # colour levels of the spectrograms: 1.25 dB apart over 80 dB, no visible banding, 25 % smaller
-STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
-         "figure.titlesize": 14, "axes.grid": True, "grid.alpha": 0.3}
+STYLE = {
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "legend.fontsize": 10,
+    "figure.titlesize": 14,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
 CLEAN = "clean"
 BASELINE_STYLE = {"color": "0.35", "linestyle": "--", "linewidth": 1.2}
 
@@ -83,8 +90,18 @@ def _grid(count: int, max_columns: int = 4) -> tuple[int, int]:
     return rows, math.ceil(count / rows)
 
 
-def _panel_grid(lines: int, columns: int, panel: tuple[float, float], *, left: float, right: float, top: float,
-                bottom: float, wgap: float, hgap: float) -> tuple[Figure, np.ndarray]:
+def _panel_grid(
+    lines: int,
+    columns: int,
+    panel: tuple[float, float],
+    *,
+    left: float,
+    right: float,
+    top: float,
+    bottom: float,
+    wgap: float,
+    hgap: float,
+) -> tuple[Figure, np.ndarray]:
     """A figure of `lines` × `columns` panels with margins and gaps fixed in inches.
 
     Many-panel figures use this instead of constrained layout, which costs about a second per twenty panels.
@@ -92,9 +109,21 @@ def _panel_grid(lines: int, columns: int, panel: tuple[float, float], *, left: f
     width = left + columns * panel[0] + (columns - 1) * wgap + right
     height = top + lines * panel[1] + (lines - 1) * hgap + bottom
     figure = Figure(figsize=(width, height))
-    axes = figure.subplots(lines, columns, sharex=True, sharey=True, squeeze=False, gridspec_kw={
-        "left": left / width, "right": 1 - right / width, "bottom": bottom / height, "top": 1 - top / height,
-        "wspace": wgap / panel[0], "hspace": hgap / panel[1]})
+    axes = figure.subplots(
+        lines,
+        columns,
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+        gridspec_kw={
+            "left": left / width,
+            "right": 1 - right / width,
+            "bottom": bottom / height,
+            "top": 1 - top / height,
+            "wspace": wgap / panel[0],
+            "hspace": hgap / panel[1],
+        },
+    )
     return figure, axes
 
 
@@ -131,8 +160,7 @@ def _seed_note(rows: Sequence[Mapping], bars: bool = False) -> str:
     return f"mean over {seeds} training seeds" + ("; bars: ± 1 sd over seeds" if bars else "")
 
 
-def accuracy_vs_severity(rows: Sequence[Mapping], path: Path, *, corpus: str, baseline: float | None = None
-                         ) -> Path:
+def accuracy_vs_severity(rows: Sequence[Mapping], path: Path, *, corpus: str, baseline: float | None = None) -> Path:
     """Accuracy against severity (0 = clean), one panel per corruption, one line per model × policy.
 
     Args:
@@ -150,21 +178,41 @@ def accuracy_vs_severity(rows: Sequence[Mapping], path: Path, *, corpus: str, ba
     legend_columns = min(len(models) + (baseline is not None), 5)
     legend_lines = math.ceil((len(models) + (baseline is not None)) / legend_columns)
     with rc_context(STYLE):
-        figure, axes = _panel_grid(lines, columns, (3.9, 3.0) if lines <= 2 else (3.4, 2.4), left=0.85, right=0.25,
-                                   top=1.05, bottom=0.75 + 0.28 * legend_lines, wgap=0.2, hgap=0.6)
+        figure, axes = _panel_grid(
+            lines,
+            columns,
+            (3.9, 3.0) if lines <= 2 else (3.4, 2.4),
+            left=0.85,
+            right=0.25,
+            top=1.05,
+            bottom=0.75 + 0.28 * legend_lines,
+            wgap=0.2,
+            hgap=0.6,
+        )
         for index, corruption in enumerate(corruptions):
             ax = axes.flat[index]
             for m, (model, policy) in enumerate(models):
                 points = [(0, values.get((model, policy, CLEAN, 0)))]
-                points += sorted((severity, v) for (mo, po, c, severity), v in values.items()
-                                 if (mo, po, c) == (model, policy, corruption))
+                points += sorted(
+                    (severity, v)
+                    for (mo, po, c, severity), v in values.items()
+                    if (mo, po, c) == (model, policy, corruption)
+                )
                 points = [(x, v) for x, v in points if v]
                 xs = [x for x, _ in points]
                 means = [float(np.mean(v)) for _, v in points]
                 sds = [float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for _, v in points]
-                ax.errorbar(xs, means, yerr=sds if any(sds) else None, color=OKABE_ITO[m % len(OKABE_ITO)],
-                            marker=MARKERS[m % len(MARKERS)], markersize=5, linewidth=1.8, capsize=3,
-                            label=_model_label(model, policy))
+                ax.errorbar(
+                    xs,
+                    means,
+                    yerr=sds if any(sds) else None,
+                    color=OKABE_ITO[m % len(OKABE_ITO)],
+                    marker=MARKERS[m % len(MARKERS)],
+                    markersize=5,
+                    linewidth=1.8,
+                    capsize=3,
+                    label=_model_label(model, policy),
+                )
             if baseline is not None:
                 ax.axhline(baseline, **BASELINE_STYLE, label=f"majority class ({baseline:.2f})")
             ax.set_title(corruption)
@@ -173,10 +221,14 @@ def accuracy_vs_severity(rows: Sequence[Mapping], path: Path, *, corpus: str, ba
             ax.set_xticks(range(6), ["clean", "1", "2", "3", "4", "5"])
         _label_bottom(axes, len(corruptions), "severity", "accuracy")
         handles, labels = axes.flat[0].get_legend_handles_labels()
-        figure.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=legend_columns,
-                      frameon=False)
-        figure.suptitle(f"Test accuracy under each corruption, by severity — {corpus}\n({_seed_note(rows, bars=True)})",
-                        y=1 - 0.12 / figure.get_figheight(), va="top")
+        figure.legend(
+            handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=legend_columns, frameon=False
+        )
+        figure.suptitle(
+            f"Test accuracy under each corruption, by severity — {corpus}\n({_seed_note(rows, bars=True)})",
+            y=1 - 0.12 / figure.get_figheight(),
+            va="top",
+        )
         return _save(figure, path)
 
 
@@ -194,7 +246,7 @@ def corruption_heatmap(rows: Sequence[Mapping], path: Path, *, corpus: str, base
     conditions = [CLEAN, *corruptions] + (["mean spoiled"] if corruptions else [])
     table = np.full((len(conditions), len(models)), np.nan)
     for j, (model, policy) in enumerate(models):
-        for i, corruption in enumerate(conditions[:1 + len(corruptions)]):
+        for i, corruption in enumerate(conditions[: 1 + len(corruptions)]):
             if (model, policy, corruption) in per_corruption:
                 table[i, j] = np.mean(per_corruption[(model, policy, corruption)])
         if corruptions and (model, policy) in spoiled:
@@ -208,8 +260,15 @@ def corruption_heatmap(rows: Sequence[Mapping], path: Path, *, corpus: str, base
             for j in range(table.shape[1]):
                 if not np.isnan(table[i, j]):
                     shade = (table[i, j] - low) / max(1.0 - low, 1e-9)
-                    ax.text(j, i, f"{table[i, j]:.2f}", ha="center", va="center", fontsize=9,
-                            color="black" if shade > 0.6 else "white")
+                    ax.text(
+                        j,
+                        i,
+                        f"{table[i, j]:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=9,
+                        color="black" if shade > 0.6 else "white",
+                    )
         ax.set_yticks(range(len(conditions)), conditions)
         ax.set_xticks(range(len(models)), [_model_label(*m).replace(" / ", "\n") for m in models])
         ax.xaxis.tick_top()
@@ -226,8 +285,9 @@ def corruption_heatmap(rows: Sequence[Mapping], path: Path, *, corpus: str, base
         return _save(figure, path, colormap="viridis")
 
 
-def confusion_matrices(matrices: Mapping[str, np.ndarray], class_names: Sequence[str], path: Path, *, title: str
-                       ) -> Path:
+def confusion_matrices(
+    matrices: Mapping[str, np.ndarray], class_names: Sequence[str], path: Path, *, title: str
+) -> Path:
     """Confusion matrices side by side, one panel per condition.
 
     Cells are coloured by the share of the true class (each row sums to 1) and, for up to 12 classes,
@@ -258,11 +318,24 @@ def confusion_matrices(matrices: Mapping[str, np.ndarray], class_names: Sequence
             if annotate:
                 for i in range(k):
                     for j in range(k):
-                        ax.text(j, i, f"{shares[i, j]:.2f}\n({int(matrix[i, j])})", ha="center", va="center",
-                                fontsize=9 if k <= 6 else 7, color="white" if shares[i, j] > 0.55 else "black")
+                        ax.text(
+                            j,
+                            i,
+                            f"{shares[i, j]:.2f}\n({int(matrix[i, j])})",
+                            ha="center",
+                            va="center",
+                            fontsize=9 if k <= 6 else 7,
+                            color="white" if shares[i, j] > 0.55 else "black",
+                        )
             ticks = range(k)
-            ax.set_xticks(ticks, class_names, rotation=45 if k > 3 else 0, ha="right" if k > 3 else "center",
-                          rotation_mode="anchor", fontsize=tick_size)
+            ax.set_xticks(
+                ticks,
+                class_names,
+                rotation=45 if k > 3 else 0,
+                ha="right" if k > 3 else "center",
+                rotation_mode="anchor",
+                fontsize=tick_size,
+            )
             ax.set_yticks(ticks, class_names, fontsize=tick_size)
             ax.set_xlabel("predicted class")
             ax.set_ylabel("true class")
@@ -273,8 +346,14 @@ def confusion_matrices(matrices: Mapping[str, np.ndarray], class_names: Sequence
         return _save(figure, path, colormap="Blues")
 
 
-def spectrogram_gallery(spectrograms: Mapping[str, np.ndarray], path: Path, *, title: str, hop_seconds: float,
-                        mel_frequencies: Sequence[float] | None = None) -> Path:
+def spectrogram_gallery(
+    spectrograms: Mapping[str, np.ndarray],
+    path: Path,
+    *,
+    title: str,
+    hop_seconds: float,
+    mel_frequencies: Sequence[float] | None = None,
+) -> Path:
     """Log-mel spectrograms of one clip, clean and spoiled, on one colour scale.
 
     Args:
@@ -290,28 +369,58 @@ def spectrogram_gallery(spectrograms: Mapping[str, np.ndarray], path: Path, *, t
     lines, columns = _grid(len(spectrograms), max_columns=7 if len(spectrograms) > 12 else 4)
     top = max(float(np.max(s)) for s in spectrograms.values())
     with rc_context({**STYLE, "axes.grid": False}):
-        figure, axes = _panel_grid(lines, columns, (3.2, 2.3) if columns <= 4 else (2.7, 1.9), left=1.0, right=1.25,
-                                   top=1.0, bottom=0.6, wgap=0.2, hgap=0.45)
+        figure, axes = _panel_grid(
+            lines,
+            columns,
+            (3.2, 2.3) if columns <= 4 else (2.7, 1.9),
+            left=1.0,
+            right=1.25,
+            top=1.0,
+            bottom=0.6,
+            wgap=0.2,
+            hgap=0.45,
+        )
         image = None
         for ax, (name, spectrogram) in zip(axes.flat, spectrograms.items()):
             frames, mels = np.shape(spectrogram)
-            image = ax.imshow(np.asarray(spectrogram).T, origin="lower", aspect="auto", cmap="magma",
-                              vmin=top - 80, vmax=top, extent=(0, frames * hop_seconds, 0, mels),
-                              interpolation="nearest")
+            image = ax.imshow(
+                np.asarray(spectrogram).T,
+                origin="lower",
+                aspect="auto",
+                cmap="magma",
+                vmin=top - 80,
+                vmax=top,
+                extent=(0, frames * hop_seconds, 0, mels),
+                interpolation="nearest",
+            )
             ax.set_title(name)
             seconds = frames * hop_seconds
             step = 0.5 if seconds <= 3 else 1.0 if seconds <= 6 else 2.0
-            ax.set_xticks(np.arange(0, seconds - step / 4, step))  # no tick at the right edge: it meets the next panel's 0
+            ax.set_xticks(
+                np.arange(0, seconds - step / 4, step)
+            )  # no tick at the right edge: it meets the next panel's 0
             if mel_frequencies is not None:
                 bands = [b for b in np.linspace(0, mels - 1, 5).round().astype(int)]
-                ax.set_yticks([b + 0.5 for b in bands],
-                              [_hz(mel_frequencies[b]) for b in bands])
-        _label_bottom(axes, len(spectrograms), "time (s)",
-                      "frequency (Hz, mel scale)" if mel_frequencies is not None else "mel band")
+                ax.set_yticks([b + 0.5 for b in bands], [_hz(mel_frequencies[b]) for b in bands])
+        _label_bottom(
+            axes,
+            len(spectrograms),
+            "time (s)",
+            "frequency (Hz, mel scale)" if mel_frequencies is not None else "mel band",
+        )
         first, last = axes[0, -1].get_position(), axes[-1, -1].get_position()
         bar_height = min(first.y1 - last.y0, 0.6)
-        scale = figure.colorbar(image, cax=figure.add_axes(
-            (first.x1 + 0.25 / figure.get_figwidth(), first.y1 - bar_height, 0.15 / figure.get_figwidth(), bar_height)))
+        scale = figure.colorbar(
+            image,
+            cax=figure.add_axes(
+                (
+                    first.x1 + 0.25 / figure.get_figwidth(),
+                    first.y1 - bar_height,
+                    0.15 / figure.get_figwidth(),
+                    bar_height,
+                )
+            ),
+        )
         scale.set_label("log-mel power (dB)")
         figure.suptitle(title, y=1 - 0.1 / figure.get_figheight(), va="top")
         return _save(figure, path, dpi=GALLERY_DPI, colormap="magma", steps=GALLERY_STEPS)
@@ -353,8 +462,16 @@ def learning_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], path
                     if values:
                         epochs = np.arange(1, len(values) + 1)
                         longest = max(longest, len(values))
-                        ax.plot(epochs, values, linestyle=style, color=colour, marker=MARKERS[family % len(MARKERS)],
-                                markersize=4, linewidth=1.6, alpha=0.9)
+                        ax.plot(
+                            epochs,
+                            values,
+                            linestyle=style,
+                            color=colour,
+                            marker=MARKERS[family % len(MARKERS)],
+                            markersize=4,
+                            linewidth=1.6,
+                            alpha=0.9,
+                        )
             ax.set_xlabel("epoch")
             ax.set_ylabel(label)
             ax.set_title(label.split(" (")[0])
@@ -364,10 +481,14 @@ def learning_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], path
             ax.set_xlim(0.5, longest + 0.5)
             ax.xaxis.get_major_locator().set_params(integer=True)
         labels = [f + (f", {staged[f].replace('_', '-')} stage" if f in staged else "") for f in families]
-        handles = [Line2D([], [], color=OKABE_ITO[i % len(OKABE_ITO)], marker=MARKERS[i % len(MARKERS)], label=label)
-                   for i, label in enumerate(labels)]
-        handles += [Line2D([], [], color="0.3", linestyle="-", label="training"),
-                    Line2D([], [], color="0.3", linestyle="--", label="validation (clean)")]
+        handles = [
+            Line2D([], [], color=OKABE_ITO[i % len(OKABE_ITO)], marker=MARKERS[i % len(MARKERS)], label=label)
+            for i, label in enumerate(labels)
+        ]
+        handles += [
+            Line2D([], [], color="0.3", linestyle="-", label="training"),
+            Line2D([], [], color="0.3", linestyle="--", label="validation (clean)"),
+        ]
         figure.legend(handles=handles, loc="outside right center", frameon=False)
         runs = len(histories) // max(len(families), 1)
         note = f"; {runs} training runs per model" if runs > 1 else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+
 def process_alive(pid: int) -> bool:
     """Whether a process `pid` exists on this machine (it may belong to another user)."""
     if pid <= 0:

@@ -63,14 +63,18 @@ class SpeakerBootstrap:
         """The accuracy on each resample, `[num_resamples]` (computed from per-speaker counts)."""
         y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
         if y_true.shape != (self.num_clips,) or y_pred.shape != (self.num_clips,):
-            raise ValueError(f"SpeakerBootstrap: expected {self.num_clips} labels and predictions, got "
-                             f"{y_true.shape} and {y_pred.shape}")
-        correct = np.bincount(self.clip_speaker, weights=(y_true == y_pred).astype(float),
-                              minlength=len(self.speaker_names))
+            raise ValueError(
+                f"SpeakerBootstrap: expected {self.num_clips} labels and predictions, got "
+                f"{y_true.shape} and {y_pred.shape}"
+            )
+        correct = np.bincount(
+            self.clip_speaker, weights=(y_true == y_pred).astype(float), minlength=len(self.speaker_names)
+        )
         return correct[self.draws].sum(axis=1) / self.clips_per_speaker[self.draws].sum(axis=1)
 
-    def accuracy_interval(self, y_true: np.ndarray, y_pred: np.ndarray,
-                          confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float]:
+    def accuracy_interval(
+        self, y_true: np.ndarray, y_pred: np.ndarray, confidence: float = DEFAULT_CONFIDENCE
+    ) -> tuple[float, float]:
         """The percentile interval of the accuracy over speaker resamples."""
         return percentile_interval(self.accuracy_replicates(y_true, y_pred), confidence)
 
@@ -87,8 +91,9 @@ def percentile_interval(replicates: np.ndarray, confidence: float = DEFAULT_CONF
     return float(low), float(high)
 
 
-def per_seed_values(rows: Sequence[Mapping], key_fields: Sequence[str], value: str = "accuracy"
-                    ) -> dict[tuple, list[float]]:
+def per_seed_values(
+    rows: Sequence[Mapping], key_fields: Sequence[str], value: str = "accuracy"
+) -> dict[tuple, list[float]]:
     """Per key, one value per training seed: the mean of `value` over the key's rows of that seed.
 
     Rows of one seed that differ in other fields (severities, folds) are averaged first, so that the spread of

@@ -3,7 +3,7 @@
 `pipeline.ClipSource` copies a split's clips into one tensor: right for TIMIT (0.9 GB), wrong for
 LibriSpeech-scale corpora (230 GB of float32). `StreamedClipSource` has the same interface (`slices`, `clip`,
 `offsets`, `lengths`, `labels`, `clip_hashes`, `clip_ids`, `groups`, `group_names`, `shuffled`), so
-`pipeline.training_dataset`, `pipeline.evaluation_dataset` and `evaluate.evaluate_grid` take either, but
+`pipeline.training_dataset`, `pipeline.evaluation_dataset` and `grid.evaluate_grid` take either, but
 `clip(offset, length)` reads the clip's bytes from the cache's `samples.npy` with `os.pread` when the
 dataset asks for it. Reads are explicit file reads, not touches of the memory map: pages read through the
 page cache do not count in the process's resident memory, pages of a touched `np.memmap` do. The
@@ -46,11 +46,15 @@ def samples_file(store: WaveformStore) -> tuple[str, int]:
     """
     samples = store.samples
     if not isinstance(samples, np.memmap) or samples.filename is None:
-        raise ValueError(f"a streamed clip source needs the decode cache on disk (samples memory-mapped from "
-                         f"samples.npy); got an in-memory {type(samples).__name__}")
+        raise ValueError(
+            f"a streamed clip source needs the decode cache on disk (samples memory-mapped from "
+            f"samples.npy); got an in-memory {type(samples).__name__}"
+        )
     if samples.dtype.str != "<f4" or samples.ndim != 1:
-        raise ValueError(f"{samples.filename}: expected a float32 little-endian vector, got {samples.dtype.str} "
-                         f"with {samples.ndim} dimension(s)")
+        raise ValueError(
+            f"{samples.filename}: expected a float32 little-endian vector, got {samples.dtype.str} "
+            f"with {samples.ndim} dimension(s)"
+        )
     return str(samples.filename), int(samples.offset)
 
 
@@ -64,10 +68,20 @@ class StreamedClipSource(ClipSource):
         block_clips, cycle_blocks, shuffle_buffer: the training order's bounded shuffle (module docstring).
     """
 
-    def __init__(self, store: WaveformStore, manifest: Manifest, *, block_clips: int = BLOCK_CLIPS,
-                 cycle_blocks: int = CYCLE_BLOCKS, shuffle_buffer: int = SHUFFLE_BUFFER):
-        for name, value in (("block_clips", block_clips), ("cycle_blocks", cycle_blocks),
-                            ("shuffle_buffer", shuffle_buffer)):
+    def __init__(
+        self,
+        store: WaveformStore,
+        manifest: Manifest,
+        *,
+        block_clips: int = BLOCK_CLIPS,
+        cycle_blocks: int = CYCLE_BLOCKS,
+        shuffle_buffer: int = SHUFFLE_BUFFER,
+    ):
+        for name, value in (
+            ("block_clips", block_clips),
+            ("cycle_blocks", cycle_blocks),
+            ("shuffle_buffer", shuffle_buffer),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"StreamedClipSource: {name} must be an int >= 1, got {value!r}")
         self.path, self._data_offset = samples_file(store)
@@ -86,8 +100,10 @@ class StreamedClipSource(ClipSource):
         count = int(length)
         data = os.pread(self._fd, 4 * count, self._data_offset + 4 * int(offset))
         if len(data) != 4 * count:
-            raise OSError(f"{self.path}: clip at sample {int(offset)} needs {count} samples, the file holds "
-                          f"{len(data) // 4} from there (the decode cache was changed; decode again)")
+            raise OSError(
+                f"{self.path}: clip at sample {int(offset)} needs {count} samples, the file holds "
+                f"{len(data) // 4} from there (the decode cache was changed; decode again)"
+            )
         return np.frombuffer(data, "<f4")
 
     def clip(self, offset, length) -> tf.Tensor:
@@ -105,12 +121,24 @@ class StreamedClipSource(ClipSource):
         def one_pass(number):
             pass_key = tf.stack([key, number])
             order = tf.data.Dataset.from_tensor_slices(
-                tf.random.experimental.stateless_shuffle(tf.range(blocks, dtype=tf.int64), pass_key))
-            positions = order.interleave(lambda b: tf.data.Dataset.range(b * block, tf.minimum((b + 1) * block, count)),
-                                         cycle_length=self.cycle_blocks, block_length=1)
-            return positions.batch(self.shuffle_buffer).enumerate().flat_map(
-                lambda window, indices: tf.data.Dataset.from_tensor_slices(tf.random.experimental.stateless_shuffle(
-                    indices, tf.random.experimental.stateless_fold_in(pass_key, window))))
+                tf.random.experimental.stateless_shuffle(tf.range(blocks, dtype=tf.int64), pass_key)
+            )
+            positions = order.interleave(
+                lambda b: tf.data.Dataset.range(b * block, tf.minimum((b + 1) * block, count)),
+                cycle_length=self.cycle_blocks,
+                block_length=1,
+            )
+            return (
+                positions.batch(self.shuffle_buffer)
+                .enumerate()
+                .flat_map(
+                    lambda window, indices: tf.data.Dataset.from_tensor_slices(
+                        tf.random.experimental.stateless_shuffle(
+                            indices, tf.random.experimental.stateless_fold_in(pass_key, window)
+                        )
+                    )
+                )
+            )
 
         return self.rows(tf.data.Dataset.counter().flat_map(one_pass))
 
@@ -120,8 +148,9 @@ def samples_bytes(store: WaveformStore, manifest: Manifest) -> int:
     return 4 * int(np.sum(np.asarray(store.lengths)[store.indices(manifest.clip_ids)]))
 
 
-def resolve_source(kind: str, store: WaveformStore, manifest: Manifest,
-                   threshold_gb: float = DEFAULT_STREAM_THRESHOLD_GB) -> str:
+def resolve_source(
+    kind: str, store: WaveformStore, manifest: Manifest, threshold_gb: float = DEFAULT_STREAM_THRESHOLD_GB
+) -> str:
     """``memory`` or ``stream`` for `kind`: ``auto`` streams when `manifest`'s samples exceed `threshold_gb`
     and the store is on disk.
 
@@ -135,8 +164,7 @@ def resolve_source(kind: str, store: WaveformStore, manifest: Manifest,
     if kind == "stream":
         samples_file(store)  # refuses an in-memory store with its reason
         return "stream"
-    if kind == "auto" and isinstance(store.samples, np.memmap) and \
-            samples_bytes(store, manifest) > threshold_gb * 1e9:
+    if kind == "auto" and isinstance(store.samples, np.memmap) and samples_bytes(store, manifest) > threshold_gb * 1e9:
         return "stream"
     return "memory"
 

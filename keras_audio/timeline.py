@@ -69,25 +69,36 @@ class WindowCsv:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._handle = open(self.path, "w", newline="")
         self._writer = csv.writer(self._handle)
-        self._writer.writerow((["file"] if with_file else []) + ["start_s", "end_s"]
-                              + [f"p_{name}" for name in self.class_names] + ["label"])
+        self._writer.writerow(
+            (["file"] if with_file else [])
+            + ["start_s", "end_s"]
+            + [f"p_{name}" for name in self.class_names]
+            + ["label"]
+        )
 
     def write(self, windows: WindowTable, source: str | None = None) -> None:
         """Append one recording's rows (`source`: its name in the ``file`` column)."""
         if windows.class_names != self.class_names:
-            raise ValueError(f"WindowCsv: the table's classes {list(windows.class_names)} are not the file's "
-                             f"{list(self.class_names)}")
+            raise ValueError(
+                f"WindowCsv: the table's classes {list(windows.class_names)} are not the file's "
+                f"{list(self.class_names)}"
+            )
         prefix = [source] if self.with_file else []
-        for start, end, probabilities, label in zip(windows.start_s, windows.end_s, windows.probabilities,
-                                                    windows.labels):
-            self._writer.writerow(prefix + [f"{start:.{TIME_DECIMALS}f}", f"{end:.{TIME_DECIMALS}f}"]
-                                  + [f"{p:.{PROBABILITY_DIGITS}g}" for p in probabilities] + [label])
+        for start, end, probabilities, label in zip(
+            windows.start_s, windows.end_s, windows.probabilities, windows.labels
+        ):
+            self._writer.writerow(
+                prefix
+                + [f"{start:.{TIME_DECIMALS}f}", f"{end:.{TIME_DECIMALS}f}"]
+                + [f"{p:.{PROBABILITY_DIGITS}g}" for p in probabilities]
+                + [label]
+            )
         self._handle.flush()
 
     def close(self) -> None:
         self._handle.close()
 
-    def __enter__(self) -> "WindowCsv":
+    def __enter__(self) -> WindowCsv:
         return self
 
     def __exit__(self, *_) -> None:
@@ -123,13 +134,19 @@ class TimelineSpectrogram:
         win = int(settings.get("win_length") or max(2, round(0.025 * sample_rate)))
         n_fft = int(settings.get("n_fft") or 2 ** int(np.ceil(np.log2(win))))
         fmax = settings.get("fmax")
-        self.layer = LogMelSpectrogram(sample_rate=sample_rate, n_fft=n_fft, win_length=min(win, n_fft),
-                                       hop_length=hop, n_mels=int(settings.get("n_mels") or 64),
-                                       fmin=float(settings.get("fmin") or 0.0),
-                                       fmax=None if fmax is None or fmax > sample_rate / 2 else fmax,
-                                       top_db=settings.get("top_db", 80.0))
-        centres = librosa.mel_frequencies(n_mels=self.layer.n_mels + 2, fmin=self.layer.fmin,
-                                          fmax=self.layer.fmax or sample_rate / 2)
+        self.layer = LogMelSpectrogram(
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            win_length=min(win, n_fft),
+            hop_length=hop,
+            n_mels=int(settings.get("n_mels") or 64),
+            fmin=float(settings.get("fmin") or 0.0),
+            fmax=None if fmax is None or fmax > sample_rate / 2 else fmax,
+            top_db=settings.get("top_db", 80.0),
+        )
+        centres = librosa.mel_frequencies(
+            n_mels=self.layer.n_mels + 2, fmin=self.layer.fmin, fmax=self.layer.fmax or sample_rate / 2
+        )
         self.band_hz = centres[1:-1]
         self.sample_rate = int(sample_rate)
         self.max_columns = max_columns
@@ -149,7 +166,7 @@ class TimelineSpectrogram:
             raise ValueError(f"TimelineSpectrogram: a block must be [samples], got shape {block.shape}")
         self.samples += block.size
         for start in range(0, block.size, self.BLOCK):
-            self._frame(np.concatenate([self._pending, block[start:start + self.BLOCK]]))
+            self._frame(np.concatenate([self._pending, block[start : start + self.BLOCK]]))
 
     def spectrogram(self) -> tuple[np.ndarray, float]:
         """`([columns, mels] dB, seconds per column)` after the last block: each column's mean mel power in dB,
@@ -177,11 +194,12 @@ class TimelineSpectrogram:
 
         n_fft, hop = self.layer.n_fft, self.layer.hop_length
         count = 0 if signal.size < n_fft else 1 + (signal.size - n_fft) // hop
-        self._pending = signal[count * hop:]
+        self._pending = signal[count * hop :]
         if count == 0:
             return
-        power = framed_power(tf.constant(signal[None, :(count - 1) * hop + n_fft]), n_fft, self.layer.win_length,
-                             hop)[0]
+        power = framed_power(tf.constant(signal[None, : (count - 1) * hop + n_fft]), n_fft, self.layer.win_length, hop)[
+            0
+        ]
         mel = tf.linalg.matmul(power, tf.constant(self.layer._filterbank)).numpy().astype(np.float64)
         frames = np.concatenate([self._partial, mel])
         whole = len(frames) // self.frames_per_column * self.frames_per_column
@@ -190,8 +208,12 @@ class TimelineSpectrogram:
         self._partial = frames[whole:]
         while len(self._columns) > self.max_columns:  # twice as many frames per column
             if len(self._columns) % 2:
-                self._partial = np.concatenate([np.repeat(self._columns[-1:] / self.frames_per_column,
-                                                          self.frames_per_column, axis=0), self._partial])
+                self._partial = np.concatenate(
+                    [
+                        np.repeat(self._columns[-1:] / self.frames_per_column, self.frames_per_column, axis=0),
+                        self._partial,
+                    ]
+                )
                 self._columns = self._columns[:-1]
             self._columns = self._columns[0::2] + self._columns[1::2]
             self.frames_per_column *= 2
@@ -210,8 +232,15 @@ def _label_segments(table: WindowTable) -> list[tuple[float, float, int]]:
     return runs
 
 
-def plot_timeline(samples: np.ndarray | TimelineSpectrogram, sample_rate: int, table: WindowTable,
-                  path: str | Path, *, title: str | None = None, features: Mapping | None = None) -> Path:
+def plot_timeline(
+    samples: np.ndarray | TimelineSpectrogram,
+    sample_rate: int,
+    table: WindowTable,
+    path: str | Path,
+    *,
+    title: str | None = None,
+    features: Mapping | None = None,
+) -> Path:
     """Write the timeline PNG of one recording.
 
     Args:
@@ -234,8 +263,9 @@ def plot_timeline(samples: np.ndarray | TimelineSpectrogram, sample_rate: int, t
     else:
         samples = np.asarray(samples, np.float32)
         if samples.ndim != 1 or samples.size == 0:
-            raise ValueError(f"plot_timeline: samples must be a non-empty mono [samples] array, got shape "
-                             f"{samples.shape}")
+            raise ValueError(
+                f"plot_timeline: samples must be a non-empty mono [samples] array, got shape {samples.shape}"
+            )
         timeline = TimelineSpectrogram(sample_rate, features)
         timeline.add(samples)
     if len(table) == 0:
@@ -247,14 +277,24 @@ def plot_timeline(samples: np.ndarray | TimelineSpectrogram, sample_rate: int, t
     mean = table.mean_probabilities()
     best = int(np.argmax(mean))
     if title is None:
-        title = (f"{table.class_names[best]}: mean probability {mean[best]:.2f} over {len(table)} "
-                 f"window{'s' if len(table) > 1 else ''} ({duration:.1f} s)")
+        title = (
+            f"{table.class_names[best]}: mean probability {mean[best]:.2f} over {len(table)} "
+            f"window{'s' if len(table) > 1 else ''} ({duration:.1f} s)"
+        )
     with rc_context({**STYLE}):
         figure = Figure(figsize=(11, 5.6), layout="constrained")
         top, strip, bottom = figure.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 0.35, 2.2]})
         peak = float(spectrogram.max())
-        top.imshow(spectrogram.T, origin="lower", aspect="auto", cmap="magma", vmin=peak - 80, vmax=peak,
-                   extent=(0, len(spectrogram) * hop_seconds, 0, spectrogram.shape[1]), interpolation="nearest")
+        top.imshow(
+            spectrogram.T,
+            origin="lower",
+            aspect="auto",
+            cmap="magma",
+            vmin=peak - 80,
+            vmax=peak,
+            extent=(0, len(spectrogram) * hop_seconds, 0, spectrogram.shape[1]),
+            interpolation="nearest",
+        )
         bands = np.linspace(0, len(band_hz) - 1, 5).round().astype(int)
         top.set_yticks(bands + 0.5, [_hz(band_hz[b]) for b in bands])
         top.set_ylabel("frequency (Hz, mel)")
@@ -263,8 +303,16 @@ def plot_timeline(samples: np.ndarray | TimelineSpectrogram, sample_rate: int, t
         # One mesh cell per label run (a long file has thousands): one artist, not one patch per run.
         runs = _label_segments(table)
         edges = [runs[0][0]] + [end for _, end, _ in runs]
-        strip.pcolormesh(edges, [0, 1], np.array([[label for _, _, label in runs]]), cmap=ListedColormap(colours),
-                         vmin=-0.5, vmax=len(colours) - 0.5, shading="flat", linewidth=0)
+        strip.pcolormesh(
+            edges,
+            [0, 1],
+            np.array([[label for _, _, label in runs]]),
+            cmap=ListedColormap(colours),
+            vmin=-0.5,
+            vmax=len(colours) - 0.5,
+            shading="flat",
+            linewidth=0,
+        )
         strip.set_yticks([])
         strip.set_ylabel("label", rotation=0, ha="right", va="center")
         strip.grid(False)
@@ -272,8 +320,15 @@ def plot_timeline(samples: np.ndarray | TimelineSpectrogram, sample_rate: int, t
         marker = "o" if len(table) <= 60 else None
         if len(table) <= MAX_POINTS:
             for c, name in enumerate(table.class_names):
-                bottom.plot(centres, table.probabilities[:, c], color=colours[c], marker=marker, markersize=3.5,
-                            linewidth=1.6, label=name)
+                bottom.plot(
+                    centres,
+                    table.probabilities[:, c],
+                    color=colours[c],
+                    marker=marker,
+                    markersize=3.5,
+                    linewidth=1.6,
+                    label=name,
+                )
         else:  # each group of consecutive windows: its mean, its range shaded (a line per window would take
             # hundreds of MB to draw, at far more points than the axes have pixels)
             first = np.arange(0, len(table), -(-len(table) // MAX_POINTS))
@@ -281,15 +336,31 @@ def plot_timeline(samples: np.ndarray | TimelineSpectrogram, sample_rate: int, t
             at = np.add.reduceat(centres, first) / counts
             for c, name in enumerate(table.class_names):
                 p = table.probabilities[:, c]
-                bottom.fill_between(at, np.minimum.reduceat(p, first), np.maximum.reduceat(p, first),
-                                    color=colours[c], alpha=0.25, linewidth=0)
-                bottom.plot(at, np.add.reduceat(p.astype(np.float64), first) / counts, color=colours[c],
-                            linewidth=1.6, label=name)
+                bottom.fill_between(
+                    at,
+                    np.minimum.reduceat(p, first),
+                    np.maximum.reduceat(p, first),
+                    color=colours[c],
+                    alpha=0.25,
+                    linewidth=0,
+                )
+                bottom.plot(
+                    at,
+                    np.add.reduceat(p.astype(np.float64), first) / counts,
+                    color=colours[c],
+                    linewidth=1.6,
+                    label=name,
+                )
         bottom.set_ylim(-0.02, 1.02)
         bottom.set_ylabel("probability")
         bottom.set_xlabel("time (s)")
         bottom.set_xlim(0, duration)
         handles = [Patch(color=colours[c], label=name) for c, name in enumerate(table.class_names)]
-        bottom.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), frameon=False,
-                      title=f"labels smoothed\nover {table.smooth} windows" if table.smooth else "class")
+        bottom.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.005, 1.0),
+            frameon=False,
+            title=f"labels smoothed\nover {table.smooth} windows" if table.smooth else "class",
+        )
         return _save(figure, Path(path))

@@ -82,7 +82,7 @@ class TrainingInputs:
     make_pairs_train: Callable[[], tf.data.Dataset] | None = None
     make_pairs_validation: Callable[[], tf.data.Dataset] | None = None
     pairs_policy: str | None = None
-    cached_features: Callable[[keras.Model], "TrainingInputs"] | None = None
+    cached_features: Callable[[keras.Model], TrainingInputs] | None = None
     training_embeddings: Callable[[keras.Model], np.ndarray] | None = None
 
 
@@ -116,8 +116,12 @@ class TrainingSettings:
     def __post_init__(self):
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, numbers.Integral) or self.epochs < 1:
             raise ValueError(f"TrainingSettings.epochs must be an int >= 1, got {self.epochs!r}")
-        if (isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, numbers.Real)
-                or not math.isfinite(self.learning_rate) or self.learning_rate <= 0):
+        if (
+            isinstance(self.learning_rate, bool)
+            or not isinstance(self.learning_rate, numbers.Real)
+            or not math.isfinite(self.learning_rate)
+            or self.learning_rate <= 0
+        ):
             raise ValueError(f"TrainingSettings.learning_rate must be a finite number > 0, got {self.learning_rate!r}")
         if isinstance(self.patience, bool) or not isinstance(self.patience, numbers.Integral) or self.patience < 0:
             raise ValueError(f"TrainingSettings.patience must be an int >= 0, got {self.patience!r}")
@@ -149,16 +153,21 @@ def combine_stages(stages: dict[str, TrainingResult], metadata: dict | None = No
         raise ValueError("combine_stages: no stages")
     history = {f"{stage}/{key}": values for stage, result in stages.items() for key, values in result.history.items()}
     results = list(stages.values())
-    return TrainingResult(history=history, seconds=sum(r.seconds for r in results),
-                          epochs_run=sum(r.epochs_run for r in results), best_epoch=results[-1].best_epoch,
-                          metadata={"stages": {stage: r.epochs_run for stage, r in stages.items()}, **(metadata or {})})
+    return TrainingResult(
+        history=history,
+        seconds=sum(r.seconds for r in results),
+        epochs_run=sum(r.epochs_run for r in results),
+        best_epoch=results[-1].best_epoch,
+        metadata={"stages": {stage: r.epochs_run for stage, r in stages.items()}, **(metadata or {})},
+    )
 
 
 def standard_callbacks(settings: TrainingSettings, log_dir: Path | None) -> list[keras.callbacks.Callback]:
     callbacks: list[keras.callbacks.Callback] = [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience, restore_best_weights=True),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, settings.patience // 2),
-                                          min_lr=settings.learning_rate / 32),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.5, patience=max(1, settings.patience // 2), min_lr=settings.learning_rate / 32
+        ),
     ]
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False, profile_batch=0))
@@ -172,8 +181,9 @@ def compile_classifier(model: keras.Model, learning_rate: float, soft_targets: b
     soft targets or class ids (`soft_or_sparse_crossentropy`): training batches are mixed, validation not.
     """
     loss = soft_or_sparse_crossentropy if soft_targets else "sparse_categorical_crossentropy"
-    metrics = ([keras.metrics.MeanMetricWrapper(soft_or_sparse_accuracy, name="accuracy")] if soft_targets
-               else ["accuracy"])
+    metrics = (
+        [keras.metrics.MeanMetricWrapper(soft_or_sparse_accuracy, name="accuracy")] if soft_targets else ["accuracy"]
+    )
     # No XLA (`jit_compile`), on purpose, not by Keras' "auto": measured on 2 CPU cores, an
     # XLA-compiled training step of conv2d / crnn ran 10-20 % fewer examples per CPU-second than the oneDNN
     # kernels, and under `enable_op_determinism` XLA refuses MaxPool's gradient ("no deterministic XLA
@@ -181,8 +191,9 @@ def compile_classifier(model: keras.Model, learning_rate: float, soft_targets: b
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics, jit_compile=False)
 
 
-def fit_classifier(model: keras.Model, inputs: TrainingInputs, settings: TrainingSettings,
-                   log_dir: Path | None = None) -> TrainingResult:
+def fit_classifier(
+    model: keras.Model, inputs: TrainingInputs, settings: TrainingSettings, log_dir: Path | None = None
+) -> TrainingResult:
     """Compile `model` with Adam and sparse cross-entropy and fit it (the standard recipe).
 
     A stream of soft targets (mixup) switches the loss to cross-entropy on them and turns the class
@@ -228,8 +239,9 @@ def weigh_soft_targets(dataset: tf.data.Dataset, class_weight: dict[int, float],
     should weigh as much as its parts, so the weights become per-example sample weights instead.
     """
     table = tf.constant([float(class_weight.get(c, 1.0)) for c in range(num_classes)], tf.float32)
-    return dataset.map(lambda x, y: (x, y, tf.linalg.matvec(y, table)), num_parallel_calls=tf.data.AUTOTUNE,
-                       deterministic=True)
+    return dataset.map(
+        lambda x, y: (x, y, tf.linalg.matvec(y, table)), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
 
 
 # ------------------------------------------------------------------------------------- non-finite losses
@@ -246,10 +258,15 @@ class NonFiniteTrainingError(RuntimeError):
     def __init__(self, model: str, epoch: int, batch: int | None, metric: str, value: float):
         self.model, self.epoch, self.batch, self.metric, self.value = model, epoch, batch, metric, value
         where = f"epoch {epoch}, batch {batch}" if batch is not None else f"the end of epoch {epoch}"
-        cause = ("a validation clip (check it for huge or broken samples)" if metric.startswith("val_")
-                 else "a training clip with huge or broken samples, or a learning rate too high")
-        super().__init__(f"training {model}: {metric} became {value} at {where}; stopped there (the weights are "
-                         f"no longer usable). Likely cause: {cause}")
+        cause = (
+            "a validation clip (check it for huge or broken samples)"
+            if metric.startswith("val_")
+            else "a training clip with huge or broken samples, or a learning rate too high"
+        )
+        super().__init__(
+            f"training {model}: {metric} became {value} at {where}; stopped there (the weights are "
+            f"no longer usable). Likely cause: {cause}"
+        )
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
@@ -279,8 +296,9 @@ class StopOnNonFinite(keras.callbacks.Callback):
             if key.endswith("loss"):
                 value = float(np.asarray(value))
                 if not math.isfinite(value):
-                    raise NonFiniteTrainingError(self.name, self.epoch + 1, None if batch is None else batch + 1,
-                                                 key, value)
+                    raise NonFiniteTrainingError(
+                        self.name, self.epoch + 1, None if batch is None else batch + 1, key, value
+                    )
 
 
 # ---------------------------------------------------------------------------------------------- resume
@@ -382,8 +400,10 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             values = [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
         shapes = [tuple(v.shape) for v in variables]
         if shapes != [tuple(a.shape) for a in values]:
-            raise CheckpointMismatchError(f"checkpoint {path.parent}: its {what} variables do not match the "
-                                          f"model being trained; remove {self.directory} to start over")
+            raise CheckpointMismatchError(
+                f"checkpoint {path.parent}: its {what} variables do not match the "
+                f"model being trained; remove {self.directory} to start over"
+            )
         for variable, value in zip(variables, values):
             variable.assign(value)
 
@@ -391,28 +411,39 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(np.asarray(value)))
-        state = {"epoch": epoch + 1, "history": self.history, "stopped": bool(self.model.stop_training),
-                 "seconds": self.seconds_before + time.perf_counter() - self.started}
+        state = {
+            "epoch": epoch + 1,
+            "history": self.history,
+            "stopped": bool(self.model.stop_training),
+            "seconds": self.seconds_before + time.perf_counter() - self.started,
+        }
         arrays = {"variables.npz": [np.asarray(v) for v in self.model.variables]}
         if self.model.optimizer is not None:
             arrays["optimizer.npz"] = [np.asarray(v) for v in self.model.optimizer.variables]
         if self.stopping is not None:
-            state["early_stopping"] = {key: _plain(getattr(self.stopping, key, None))
-                                       for key in ("wait", "stopped_epoch", "best", "best_epoch")}
+            state["early_stopping"] = {
+                key: _plain(getattr(self.stopping, key, None))
+                for key in ("wait", "stopped_epoch", "best", "best_epoch")
+            }
             if self.stopping.best_weights is not None:
                 arrays["best_weights.npz"] = self.stopping.best_weights
         if self.plateau is not None:
-            state["reduce_lr"] = {key: _plain(getattr(self.plateau, key))
-                                  for key in ("wait", "best", "cooldown_counter")}
+            state["reduce_lr"] = {
+                key: _plain(getattr(self.plateau, key)) for key in ("wait", "best", "cooldown_counter")
+            }
         self._write(f"epoch-{epoch + 1:04d}", state, arrays)
         for older in self.directory.glob("epoch-[0-9][0-9][0-9][0-9]"):
             if older.name != f"epoch-{epoch + 1:04d}":
                 shutil.rmtree(older, ignore_errors=True)
 
-    def save_final(self, model: keras.Model, result: "TrainingResult") -> None:
+    def save_final(self, model: keras.Model, result: TrainingResult) -> None:
         """Record a finished fit (its weights and result) and drop the per-epoch folders."""
-        state = {"history": result.history, "seconds": result.seconds, "epochs_run": result.epochs_run,
-                 "best_epoch": result.best_epoch}
+        state = {
+            "history": result.history,
+            "seconds": result.seconds,
+            "epochs_run": result.epochs_run,
+            "best_epoch": result.best_epoch,
+        }
         self._write("final", state, {"variables.npz": [np.asarray(v) for v in model.variables]})
         for older in self.directory.glob("epoch-[0-9][0-9][0-9][0-9]"):
             shutil.rmtree(older, ignore_errors=True)
@@ -441,8 +472,7 @@ def _plain(value):
     return value
 
 
-def fit_fingerprint(model: keras.Model, settings: TrainingSettings, steps_per_epoch: int,
-                    log_dir: Path | None) -> str:
+def fit_fingerprint(model: keras.Model, settings: TrainingSettings, steps_per_epoch: int, log_dir: Path | None) -> str:
     """A name for one fit of one model: its variables (shapes, dtypes, which train), optimizer, loss, epochs,
     patience, steps and stage (the log folder's name), so stages of one trainer get their own checkpoints.
 
@@ -451,10 +481,13 @@ def fit_fingerprint(model: keras.Model, settings: TrainingSettings, steps_per_ep
     optimizer = model.optimizer
     description = {
         "variables": [[list(v.shape), str(v.dtype), bool(v.trainable)] for v in model.variables],
-        "optimizer": None if optimizer is None else [type(optimizer).__name__,
-                                                     float(np.asarray(optimizer.learning_rate))],
+        "optimizer": None
+        if optimizer is None
+        else [type(optimizer).__name__, float(np.asarray(optimizer.learning_rate))],
         "loss": _loss_description(getattr(model, "loss", None)),
-        "epochs": settings.epochs, "patience": settings.patience, "steps": int(steps_per_epoch),
+        "epochs": settings.epochs,
+        "patience": settings.patience,
+        "steps": int(steps_per_epoch),
         "stage": None if log_dir is None else Path(log_dir).name,
     }
     return description_digest(description)
@@ -471,9 +504,15 @@ def _loss_description(loss):
 
 
 # ------------------------------------------------------------------------------------------------- fit
-def run_fit(model: keras.Model, train: tf.data.Dataset, inputs: TrainingInputs, settings: TrainingSettings,
-            log_dir: Path | None, class_weight: dict[int, float] | None = None,
-            validation: tf.data.Dataset | None = None) -> TrainingResult:
+def run_fit(
+    model: keras.Model,
+    train: tf.data.Dataset,
+    inputs: TrainingInputs,
+    settings: TrainingSettings,
+    log_dir: Path | None,
+    class_weight: dict[int, float] | None = None,
+    validation: tf.data.Dataset | None = None,
+) -> TrainingResult:
     """`model.fit` with the standard callbacks; returns the history and timing.
 
     Stops at the first non-finite loss (`NonFiniteTrainingError`). With `settings.backup_dir`, a checkpoint
@@ -483,11 +522,15 @@ def run_fit(model: keras.Model, train: tf.data.Dataset, inputs: TrainingInputs, 
     """
     if has_soft_targets(train):  # mixup: Keras would silently misread class ids or weigh by argmax
         if getattr(model, "loss", None) == "sparse_categorical_crossentropy":
-            raise ValueError(f"{settings.name or model.name}: the training stream has soft targets (mixup) but "
-                             f"the model is compiled with sparse cross-entropy; this trainer does not support mixup")
+            raise ValueError(
+                f"{settings.name or model.name}: the training stream has soft targets (mixup) but "
+                f"the model is compiled with sparse cross-entropy; this trainer does not support mixup"
+            )
         if class_weight:
-            raise ValueError(f"{settings.name or model.name}: class_weight with soft targets (mixup) would weigh "
-                             f"each mix by its main class; pass training.weigh_soft_targets(...) weights instead")
+            raise ValueError(
+                f"{settings.name or model.name}: class_weight with soft targets (mixup) would weigh "
+                f"each mix by its main class; pass training.weigh_soft_targets(...) weights instead"
+            )
     verbose = settings.verbose if settings.verbose is not None else (1 if sys.stdout.isatty() else 2)
     callbacks = standard_callbacks(settings, log_dir)
     callbacks.append(StopOnNonFinite(settings.name or model.name))
@@ -502,24 +545,37 @@ def run_fit(model: keras.Model, train: tf.data.Dataset, inputs: TrainingInputs, 
         final = checkpoint.final()
         if final is not None:  # finished before the interruption: its weights and record, no training
             checkpoint.restore_final(model)
-            return TrainingResult(history=final["history"], seconds=final["seconds"], epochs_run=final["epochs_run"],
-                                  best_epoch=final["best_epoch"])
+            return TrainingResult(
+                history=final["history"],
+                seconds=final["seconds"],
+                epochs_run=final["epochs_run"],
+                best_epoch=final["best_epoch"],
+            )
         callbacks.append(checkpoint)  # last: it records the other callbacks' state after theirs is updated
         initial_epoch = min(checkpoint.initial_epoch, settings.epochs)
         if 0 < initial_epoch < settings.epochs:
             # The stream is endless and Keras takes `steps_per_epoch` batches of it per epoch from one
             # iterator: skipping the finished epochs' batches gives the batch the uninterrupted run saw next.
-            train = (train.skip(initial_epoch * inputs.steps_per_epoch) if distribution is None
-                     else distribution.skip_steps(train, initial_epoch * inputs.steps_per_epoch))
+            train = (
+                train.skip(initial_epoch * inputs.steps_per_epoch)
+                if distribution is None
+                else distribution.skip_steps(train, initial_epoch * inputs.steps_per_epoch)
+            )
     validation = validation if validation is not None else inputs.validation
     if distribution is not None:
         train, validation, class_weight = distribution.fit_data(train, validation, class_weight)
     started = time.perf_counter()
-    history = model.fit(train, epochs=settings.epochs, initial_epoch=initial_epoch,
-                        steps_per_epoch=inputs.steps_per_epoch,
-                        validation_data=validation,
-                        class_weight=class_weight, callbacks=callbacks, verbose=verbose,
-                        shuffle=False)  # the stream is shuffled, seeded, in `pipeline.training_dataset`
+    history = model.fit(
+        train,
+        epochs=settings.epochs,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=inputs.steps_per_epoch,
+        validation_data=validation,
+        class_weight=class_weight,
+        callbacks=callbacks,
+        verbose=verbose,
+        shuffle=False,
+    )  # the stream is shuffled, seeded, in `pipeline.training_dataset`
     seconds = time.perf_counter() - started
     if checkpoint is not None:
         record = checkpoint.history
@@ -527,8 +583,9 @@ def run_fit(model: keras.Model, train: tf.data.Dataset, inputs: TrainingInputs, 
     else:
         record = {key: [float(v) for v in values] for key, values in history.history.items()}
     losses = record.get("val_loss") or record.get("loss") or [0.0]
-    result = TrainingResult(history=record, seconds=seconds, epochs_run=len(losses),
-                            best_epoch=int(np.argmin(losses)) + 1)
+    result = TrainingResult(
+        history=record, seconds=seconds, epochs_run=len(losses), best_epoch=int(np.argmin(losses)) + 1
+    )
     if checkpoint is not None:
         checkpoint.save_final(model, result)
     return result

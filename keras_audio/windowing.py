@@ -35,7 +35,7 @@ def center_crop(waveform: tf.Tensor, length: int) -> tf.Tensor:
     """The centre `length` samples of a longer clip; a shorter clip unchanged (not padded)."""
     size = tf.shape(waveform)[0]
     start = tf.maximum(size - length, 0) // 2
-    return waveform[start:start + length]
+    return waveform[start : start + length]
 
 
 def center_crop_or_pad(waveform: tf.Tensor, length: int) -> tf.Tensor:
@@ -60,7 +60,7 @@ def random_crop(waveform: tf.Tensor, length: int, seed: tf.Tensor) -> tf.Tensor:
     """
     size = tf.shape(waveform)[0]
     start = tf.random.stateless_uniform([], seed, 0, tf.maximum(size - length, 0) + 1, dtype=tf.int32)
-    return waveform[start:start + length]
+    return waveform[start : start + length]
 
 
 def random_crop_or_pad(waveform: tf.Tensor, length: int, seed: tf.Tensor) -> tf.Tensor:
@@ -196,8 +196,11 @@ class WindowStream:
         _check_positive("count", count)
         regular = min(count, self._regular())
         first = self._next - self._offset
-        view = np.lib.stride_tricks.sliding_window_view(self._buffer[first:], self.window)[::self.hop][:regular] \
-            if regular else np.zeros((0, self.window), np.float32)
+        view = (
+            np.lib.stride_tricks.sliding_window_view(self._buffer[first:], self.window)[:: self.hop][:regular]
+            if regular
+            else np.zeros((0, self.window), np.float32)
+        )
         starts = [self._next + self.hop * np.arange(regular, dtype=np.int64)]
         windows = [view]
         self._next += regular * self.hop
@@ -205,7 +208,7 @@ class WindowStream:
             start, padded = self._end
             self._end = (None, None)
             if padded is None:
-                padded = self._buffer[start - self._offset:start - self._offset + self.window]
+                padded = self._buffer[start - self._offset : start - self._offset + self.window]
             starts.append(np.array([start], np.int64))
             windows.append(padded[None])
         result = np.concatenate(starts), np.concatenate(windows).astype(np.float32, copy=False)

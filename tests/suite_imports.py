@@ -12,8 +12,12 @@ SUITE_MODULES = ("keras_audio.suite",)  # the package, and every module below it
 
 def loaded_suite_modules(statement: str) -> list[str]:
     """The modules of `SUITE_MODULES` loaded after running `statement`."""
-    code = (f"import sys\n{statement}\n"
-            f"print('\\n'.join(m for m in sys.modules if m.startswith({SUITE_MODULES!r})))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            cwd=Path(keras_audio.__file__).parent.parent)
+    code = f"import sys\n{statement}\nprint('\\n'.join(m for m in sys.modules if m.startswith({SUITE_MODULES!r})))"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(keras_audio.__file__).parent.parent,
+    )
     return result.stdout.split()

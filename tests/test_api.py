@@ -16,8 +16,8 @@ from keras_audio.api import Classifier, load_model, smooth_labels
 from keras_audio.audio import AudioError
 from keras_audio.cache import load_waveforms
 from keras_audio.config import FeatureConfig
-from keras_audio.grid import keras_predictor
 from keras_audio.export import export_model
+from keras_audio.grid import keras_predictor
 from keras_audio.manifest import Manifest
 from keras_audio.models import build_model
 from keras_audio.models.sklearn_baseline import export_sklearn
@@ -33,8 +33,14 @@ FEATURES = FeatureConfig(n_mels=32)
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     model = build_model("conv1d", 2, RATE, FEATURES, filters=(8,))
-    directory = export_model(model, tmp_path_factory.mktemp("export"), class_names=["low", "high"], sample_rate=RATE,
-                             clip_samples=CLIP, extra_metadata={"features": {"n_fft": FEATURES.n_fft}})
+    directory = export_model(
+        model,
+        tmp_path_factory.mktemp("export"),
+        class_names=["low", "high"],
+        sample_rate=RATE,
+        clip_samples=CLIP,
+        extra_metadata={"features": {"n_fft": FEATURES.n_fft}},
+    )
     return model, directory, load_model(directory)
 
 
@@ -45,8 +51,9 @@ def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("audio")
     return {
         "8k": builders.write(folder / "8k.wav", builders.tone(0.7, 8000, 300.0, seed=1), 8000),
-        "44k_stereo": builders.write(folder / "44k.flac", builders.tone(0.4, 44100, 900.0, seed=2, channels=2), 44100,
-                                     format="FLAC"),
+        "44k_stereo": builders.write(
+            folder / "44k.flac", builders.tone(0.4, 44100, 900.0, seed=2, channels=2), 44100, format="FLAC"
+        ),
         "long": builders.write(folder / "long.wav", builders.tone(1.3, RATE, 500.0, seed=3), RATE, subtype="FLOAT"),
         "short": builders.write(folder / "short.wav", builders.tone(0.2, RATE, 700.0, seed=4), RATE),
     }
@@ -54,11 +61,18 @@ def files(tmp_path_factory):
 
 def _evaluation_probabilities(model, paths, tmp_path) -> np.ndarray:
     """The run's evaluation path: manifest -> decode cache -> ClipSource -> evaluation_dataset -> the Keras model."""
-    frame = pd.DataFrame({"clip_id": [f"c{i}" for i in range(len(paths))], "path": [str(p) for p in paths],
-                          "label": ["low", "high"] * (len(paths) // 2) + ["low"] * (len(paths) % 2),
-                          "speaker": [f"s{i}" for i in range(len(paths))], "split": "test"})
-    decoded = load_waveforms(Manifest(frame, name="predict-vs-eval"), RATE, tmp_path / "cache",
-                             min_samples=FEATURES.n_fft, progress=False)
+    frame = pd.DataFrame(
+        {
+            "clip_id": [f"c{i}" for i in range(len(paths))],
+            "path": [str(p) for p in paths],
+            "label": ["low", "high"] * (len(paths) // 2) + ["low"] * (len(paths) % 2),
+            "speaker": [f"s{i}" for i in range(len(paths))],
+            "split": "test",
+        }
+    )
+    decoded = load_waveforms(
+        Manifest(frame, name="predict-vs-eval"), RATE, tmp_path / "cache", min_samples=FEATURES.n_fft, progress=False
+    )
     predict = keras_predictor(model)
     source = ClipSource(decoded.store, decoded.manifest)
     return np.concatenate([predict(waveforms) for waveforms, _ in evaluation_dataset(source, CLIP, batch_size=3)])
@@ -74,8 +88,9 @@ def test_predict_gives_the_evaluation_probabilities_on_files_at_any_rate(exporte
     arrays = [sf.read(str(p), dtype="float32") for p in paths]
     from_arrays = np.stack([classifier.predict_waveform(x, rate, mode="center").probabilities for x, rate in arrays])
     np.testing.assert_allclose(from_arrays, evaluated, atol=1e-6, rtol=0)
-    assert [classifier.predict_file(p, mode="center").label for p in paths] == \
-        [classifier.class_names[i] for i in evaluated.argmax(axis=1)]
+    assert [classifier.predict_file(p, mode="center").label for p in paths] == [
+        classifier.class_names[i] for i in evaluated.argmax(axis=1)
+    ]
 
 
 def test_file_level_answer_is_the_mean_of_the_windows(exported, files):
@@ -110,8 +125,9 @@ def test_predict_windows_with_other_windows_and_smoothing(exported, files):
     table = classifier.predict_windows(files["long"], window_seconds=0.25, hop_seconds=0.1)
     assert len(table) == 12 and table.start_s[-1] == pytest.approx(1.05) and table.end_s[-1] == pytest.approx(1.3)
     x, rate = sf.read(str(files["long"]), dtype="float32")
-    np.testing.assert_allclose(classifier.predict_windows(x, rate, 0.25, 0.1).probabilities, table.probabilities,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        classifier.predict_windows(x, rate, 0.25, 0.1).probabilities, table.probabilities, atol=1e-6
+    )
     smoothed = classifier.predict_windows(files["long"], window_seconds=0.25, hop_seconds=0.1, smooth=5)
     np.testing.assert_array_equal(smoothed.probabilities, table.probabilities)  # only the labels are smoothed
     np.testing.assert_array_equal(smoothed.label_ids, smooth_labels(table.label_ids, 5, 2))
@@ -125,8 +141,9 @@ def test_median_smoothing_of_labels():
     rng = np.random.default_rng(0)
     binary = rng.integers(0, 2, 50)
     for width in (1, 3, 5, 9):
-        np.testing.assert_array_equal(smooth_labels(binary, width, 2),
-                                      scipy.ndimage.median_filter(binary, size=width, mode="nearest"))
+        np.testing.assert_array_equal(
+            smooth_labels(binary, width, 2), scipy.ndimage.median_filter(binary, size=width, mode="nearest")
+        )
     # Three classes: a class holding the majority of the neighbourhood wins, else the label is kept.
     assert smooth_labels(np.array([0, 1, 0, 2, 2, 1, 2]), 3, 3).tolist() == [0, 0, 0, 2, 2, 2, 2]
     assert smooth_labels(np.array([0, 1, 2]), 3, 3).tolist() == [0, 1, 2]
@@ -148,27 +165,37 @@ def test_metadata_comes_from_the_savedmodel(exported, tmp_path):
 def test_from_keras_answers_like_the_export(exported, files):
     model, _, classifier = exported
     in_memory = Classifier.from_keras(model, class_names=["low", "high"], sample_rate=RATE, clip_samples=CLIP)
-    np.testing.assert_allclose(in_memory.predict_file(files["8k"]).probabilities,
-                               classifier.predict_file(files["8k"]).probabilities, atol=1e-6)
+    np.testing.assert_allclose(
+        in_memory.predict_file(files["8k"]).probabilities, classifier.predict_file(files["8k"]).probabilities, atol=1e-6
+    )
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda c: c.predict_waveform(np.zeros(0), RATE), "empty"),
-    (lambda c: c.predict_waveform(np.full(100, 0.1), RATE), "too short: 100 samples"),
-    (lambda c: c.predict_waveform(np.full(1000, np.nan), RATE), "1000 NaN or infinite"),
-    (lambda c: c.predict_waveform(np.full(1000, 3e4), RATE), "magnitude 3e\\+04 exceeds"),
-    (lambda c: c.predict_waveform(np.zeros((2, 9000)), RATE), "look like \\[channels, samples\\]"),
-    (lambda c: c.predict_waveform(np.zeros((1, 2, 9000)), RATE), "must be \\[samples\\] or \\[samples, channels\\]"),
-    (lambda c: c.predict_waveform(np.zeros(9000), 0), "sample_rate must be a positive int"),
-    (lambda c: c.predict_waveform(np.full(2000, 0.1), 100), "sample_rate 100 Hz is implausible \\(below 1000 Hz\\)"),
-    (lambda c: c.predict_waveform(np.zeros(9000), RATE, mode="middle"), "mode must be one of"),
-    (lambda c: c.predict_waveform(np.zeros(9000), RATE, mode="center", smooth=3), "apply to mode 'windows'"),
-    (lambda c: c.predict_waveform(np.zeros(9000), RATE, hop_seconds=0.6), "exceeds the window"),
-    (lambda c: c.predict_waveform(np.zeros(9000), RATE, window_seconds=0.01), "fewer than one analysis window"),
-    (lambda c: c.predict_waveform(np.zeros(9000), RATE, smooth=2), "odd number of windows"),
-    (lambda c: c.predict_windows(np.zeros(9000)), "needs its sample_rate"),
-    (lambda c: c.predict_windows("clip.wav", RATE), "sample_rate is read from the file"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda c: c.predict_waveform(np.zeros(0), RATE), "empty"),
+        (lambda c: c.predict_waveform(np.full(100, 0.1), RATE), "too short: 100 samples"),
+        (lambda c: c.predict_waveform(np.full(1000, np.nan), RATE), "1000 NaN or infinite"),
+        (lambda c: c.predict_waveform(np.full(1000, 3e4), RATE), "magnitude 3e\\+04 exceeds"),
+        (lambda c: c.predict_waveform(np.zeros((2, 9000)), RATE), "look like \\[channels, samples\\]"),
+        (
+            lambda c: c.predict_waveform(np.zeros((1, 2, 9000)), RATE),
+            "must be \\[samples\\] or \\[samples, channels\\]",
+        ),
+        (lambda c: c.predict_waveform(np.zeros(9000), 0), "sample_rate must be a positive int"),
+        (
+            lambda c: c.predict_waveform(np.full(2000, 0.1), 100),
+            "sample_rate 100 Hz is implausible \\(below 1000 Hz\\)",
+        ),
+        (lambda c: c.predict_waveform(np.zeros(9000), RATE, mode="middle"), "mode must be one of"),
+        (lambda c: c.predict_waveform(np.zeros(9000), RATE, mode="center", smooth=3), "apply to mode 'windows'"),
+        (lambda c: c.predict_waveform(np.zeros(9000), RATE, hop_seconds=0.6), "exceeds the window"),
+        (lambda c: c.predict_waveform(np.zeros(9000), RATE, window_seconds=0.01), "fewer than one analysis window"),
+        (lambda c: c.predict_waveform(np.zeros(9000), RATE, smooth=2), "odd number of windows"),
+        (lambda c: c.predict_windows(np.zeros(9000)), "needs its sample_rate"),
+        (lambda c: c.predict_windows("clip.wav", RATE), "sample_rate is read from the file"),
+    ],
+)
 def test_refuses_bad_input_with_one_clear_message(exported, call, message):
     with pytest.raises(ValueError, match=message):
         call(exported[2])
@@ -191,13 +218,23 @@ def test_loads_a_scikit_learn_export(files, tmp_path):
     x[::2] += 0.2 * np.sin(2 * np.pi * 300 * np.arange(CLIP) / RATE).astype(np.float32)
     model = build_model("sklearn_logreg", 2, RATE, FEATURES, n_mfcc=8)
     model.fit(model.extract(x), np.arange(6) % 2)
-    directory, _ = export_sklearn(model, tmp_path / "sklearn", x[:2], class_names=["low", "high"], sample_rate=RATE,
-                                  clip_samples=CLIP, extra_metadata={"features": {"n_fft": FEATURES.n_fft}})
+    directory, _ = export_sklearn(
+        model,
+        tmp_path / "sklearn",
+        x[:2],
+        class_names=["low", "high"],
+        sample_rate=RATE,
+        clip_samples=CLIP,
+        extra_metadata={"features": {"n_fft": FEATURES.n_fft}},
+    )
     classifier = load_model(directory)
     assert classifier.class_names == ("low", "high") and classifier.min_samples == FEATURES.n_fft
-    clip = classifier.read(files["long"])[(20800 - CLIP) // 2:][:CLIP]
-    np.testing.assert_allclose(classifier.predict_file(files["long"], mode="center").probabilities,
-                               model.predict_proba(clip[None])[0], atol=1e-6)
+    clip = classifier.read(files["long"])[(20800 - CLIP) // 2 :][:CLIP]
+    np.testing.assert_allclose(
+        classifier.predict_file(files["long"], mode="center").probabilities,
+        model.predict_proba(clip[None])[0],
+        atol=1e-6,
+    )
 
 
 @pytest.mark.slow
@@ -206,12 +243,21 @@ def test_loads_an_export_from_before_the_embedded_metadata(exported, files, tmp_
     model, _, classifier = exported
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint(name="serve", fn=lambda waveform: {"probabilities": model(waveform, training=False)},
-                         input_signature=[tf.TensorSpec([None, None], tf.float32, name="waveform")])
+    archive.add_endpoint(
+        name="serve",
+        fn=lambda waveform: {"probabilities": model(waveform, training=False)},
+        input_signature=[tf.TensorSpec([None, None], tf.float32, name="waveform")],
+    )
     archive.write_out(str(tmp_path / "old" / "saved_model"), verbose=False)
-    (tmp_path / "old" / "metadata.json").write_text(json.dumps(
-        {"class_names": ["low", "high"], "sample_rate": RATE, "clip_samples": CLIP, "features": {"n_fft": 512}}))
+    (tmp_path / "old" / "metadata.json").write_text(
+        json.dumps(
+            {"class_names": ["low", "high"], "sample_rate": RATE, "clip_samples": CLIP, "features": {"n_fft": 512}}
+        )
+    )
     old = load_model(tmp_path / "old")
     assert old.min_samples == 512 and old.class_names == classifier.class_names
-    np.testing.assert_allclose(old.predict_file(files["44k_stereo"]).probabilities,
-                               classifier.predict_file(files["44k_stereo"]).probabilities, atol=1e-6)
+    np.testing.assert_allclose(
+        old.predict_file(files["44k_stereo"]).probabilities,
+        classifier.predict_file(files["44k_stereo"]).probabilities,
+        atol=1e-6,
+    )

@@ -23,8 +23,9 @@ def bad_files(tmp_path_factory):
     return builders.bad_files(tmp_path_factory.mktemp("bad"))
 
 
-@pytest.mark.parametrize("kind", ["stereo", "8-bit", "8 kHz", "96 kHz", "44.1 kHz ogg", "22.05 kHz flac",
-                                  "24-bit 48 kHz stereo", "sphere"])
+@pytest.mark.parametrize(
+    "kind", ["stereo", "8-bit", "8 kHz", "96 kHz", "44.1 kHz ogg", "22.05 kHz flac", "24-bit 48 kHz stereo", "sphere"]
+)
 def test_odd_but_valid_files_decode_to_mono_at_the_model_rate(odd_files, kind):
     path, _ = odd_files[kind]
     waveform = read_audio(path, RATE, min_samples=WINDOW)
@@ -32,7 +33,7 @@ def test_odd_but_valid_files_decode_to_mono_at_the_model_rate(odd_files, kind):
     assert waveform.ndim == 1
     assert waveform.shape[0] == RATE // 2  # 0.5 s at 16 kHz, whatever the source rate
     assert np.all(np.isfinite(waveform))
-    assert 0.05 < np.sqrt(np.mean(waveform ** 2)) < 0.5  # the tone survived (RMS of 0.3 sine ~ 0.21)
+    assert 0.05 < np.sqrt(np.mean(waveform**2)) < 0.5  # the tone survived (RMS of 0.3 sine ~ 0.21)
 
 
 def test_stereo_is_the_mean_of_its_channels(odd_files):
@@ -69,13 +70,16 @@ def test_offset_past_the_end_is_an_error(tmp_path):
         read_audio(path, RATE, offset=2.0)
 
 
-@pytest.mark.parametrize("offset, duration, phrase", [
-    (-1.0, None, "offset -1.0"),          # soundfile would count a negative start from the end
-    (0.0, -0.25, "duration -0.25"),
-    (0.0, float("inf"), "duration inf"),
-    (0.0, float("nan"), "duration nan"),
-    (0.25, 0.5, "runs past the end"),     # a 0.5-s file
-])
+@pytest.mark.parametrize(
+    "offset, duration, phrase",
+    [
+        (-1.0, None, "offset -1.0"),  # soundfile would count a negative start from the end
+        (0.0, -0.25, "duration -0.25"),
+        (0.0, float("inf"), "duration inf"),
+        (0.0, float("nan"), "duration nan"),
+        (0.25, 0.5, "runs past the end"),  # a 0.5-s file
+    ],
+)
 def test_a_bad_segment_is_an_audio_error_naming_the_file(tmp_path, offset, duration, phrase):
     path = builders.write(tmp_path / "a.wav", builders.tone(0.5, RATE), RATE)
     with pytest.raises(AudioError, match=phrase) as caught:
@@ -88,11 +92,27 @@ def test_a_segment_rounded_past_the_end_by_a_few_samples_reads_to_the_end(tmp_pa
     assert read_audio(path, RATE, offset=1.0, duration=0.5001, max_seconds=1.0).shape == (RATE // 2,)
 
 
-@pytest.mark.parametrize("kind", [
-    "empty", "truncated wav", "truncated wavex", "truncated wav, data after 4 kB", "header only", "truncated flac",
-    "truncated sphere", "not audio", "nan", "inf",
-    "silent", "short", "long", "not a file", "dangling link", "cancelling stereo",
-])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "empty",
+        "truncated wav",
+        "truncated wavex",
+        "truncated wav, data after 4 kB",
+        "header only",
+        "truncated flac",
+        "truncated sphere",
+        "not audio",
+        "nan",
+        "inf",
+        "silent",
+        "short",
+        "long",
+        "not a file",
+        "dangling link",
+        "cancelling stereo",
+    ],
+)
 def test_each_bad_file_is_an_audio_error_naming_it(bad_files, kind):
     path, phrase = bad_files[kind]
     with pytest.raises(AudioError) as caught:
@@ -117,10 +137,13 @@ def test_limits_are_the_callers_choice(bad_files):
     assert read_audio(short_path, RATE, min_samples=1).shape == (80,)
 
 
-@pytest.mark.parametrize("arguments, message", [
-    ({"sample_rate": 0}, "sample_rate"),
-    ({"sample_rate": RATE, "resampler": "sinc"}, "resampler"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"sample_rate": 0}, "sample_rate"),
+        ({"sample_rate": RATE, "resampler": "sinc"}, "resampler"),
+    ],
+)
 def test_bad_arguments_raise_value_error(odd_files, arguments, message):
     path, _ = odd_files["stereo"]
     with pytest.raises(ValueError, match=message):
@@ -135,8 +158,9 @@ def test_finite_samples_too_large_for_the_features_are_an_audio_error(tmp_path):
     with pytest.raises(AudioError, match=r"sample magnitude 3.*e\+29 exceeds 10000") as caught:
         read_audio(huge, RATE)
     assert caught.value.path == str(huge)
-    loud = builders.write(tmp_path / "loud.wav", builders.tone(0.5) * (0.9 * MAX_ABS_SAMPLE / 0.33), RATE,
-                          subtype="FLOAT")
+    loud = builders.write(
+        tmp_path / "loud.wav", builders.tone(0.5) * (0.9 * MAX_ABS_SAMPLE / 0.33), RATE, subtype="FLOAT"
+    )
     assert np.max(np.abs(read_audio(loud, RATE))) > 0.8 * MAX_ABS_SAMPLE  # up to the bound: read as is
     assert read_audio(huge, RATE, max_abs=None).shape == (RATE // 2,)
     with pytest.raises(ValueError, match="max_abs"):
@@ -176,8 +200,9 @@ def test_a_header_rate_of_one_kilohertz_is_read(tmp_path):
 
 
 # ------------------------------------------------------------------------------- reading in blocks
-@pytest.mark.parametrize("kind", ["stereo", "8-bit", "8 kHz", "96 kHz", "44.1 kHz ogg", "22.05 kHz flac",
-                                  "24-bit 48 kHz stereo", "sphere"])
+@pytest.mark.parametrize(
+    "kind", ["stereo", "8-bit", "8 kHz", "96 kHz", "44.1 kHz ogg", "22.05 kHz flac", "24-bit 48 kHz stereo", "sphere"]
+)
 def test_blocks_joined_are_exactly_the_whole_read(odd_files, kind):
     path, _ = odd_files[kind]
     whole = read_audio(path, RATE)
@@ -188,8 +213,9 @@ def test_blocks_joined_are_exactly_the_whole_read(odd_files, kind):
     np.testing.assert_array_equal(segment, read_audio(path, RATE, offset=0.1, duration=0.3))
 
 
-@pytest.mark.parametrize("kind", ["nan", "inf", "silent", "short", "cancelling stereo", "truncated wav",
-                                  "truncated flac"])
+@pytest.mark.parametrize(
+    "kind", ["nan", "inf", "silent", "short", "cancelling stereo", "truncated wav", "truncated flac"]
+)
 def test_blocks_refuse_what_read_audio_refuses(bad_files, kind):
     path, phrase = bad_files[kind]
     with pytest.raises(AudioError) as caught:

@@ -18,13 +18,15 @@ RATE = 16000
 
 
 def _manifest(paths, name="tiny"):
-    frame = pd.DataFrame({
-        "clip_id": [f"clip{i}" for i in range(len(paths))],
-        "path": [str(p) for p in paths],
-        "label": ["a", "b"] * (len(paths) // 2) + ["a"] * (len(paths) % 2),
-        "speaker": [f"s{i}" for i in range(len(paths))],
-        "split": (["train", "test"] * len(paths))[: len(paths)],
-    })
+    frame = pd.DataFrame(
+        {
+            "clip_id": [f"clip{i}" for i in range(len(paths))],
+            "path": [str(p) for p in paths],
+            "label": ["a", "b"] * (len(paths) // 2) + ["a"] * (len(paths) % 2),
+            "speaker": [f"s{i}" for i in range(len(paths))],
+            "split": (["train", "test"] * len(paths))[: len(paths)],
+        }
+    )
     return Manifest(frame, name=name)
 
 
@@ -179,7 +181,7 @@ def mixed(tmp_path):
 
 def test_bad_files_stop_the_run_with_one_message_listing_all_of_them(mixed, tmp_path):
     manifest, bad, _ = mixed
-    for attempt in range(2):  # the first decodes, the second reads the recorded verdicts from the cache
+    for _attempt in range(2):  # the first decodes, the second reads the recorded verdicts from the cache
         with pytest.raises(BadFilesError) as caught:
             load_waveforms(manifest, RATE, tmp_path / "cache", min_samples=400, max_seconds=1.0, progress=False)
         message = str(caught.value)
@@ -193,8 +195,9 @@ def test_bad_files_stop_the_run_with_one_message_listing_all_of_them(mixed, tmp_
 
 def test_skip_bad_leaves_them_out_and_reports_each(mixed, tmp_path):
     manifest, bad, good = mixed
-    result = load_waveforms(manifest, RATE, tmp_path / "cache", skip_bad=True, min_samples=400, max_seconds=1.0,
-                            progress=False)
+    result = load_waveforms(
+        manifest, RATE, tmp_path / "cache", skip_bad=True, min_samples=400, max_seconds=1.0, progress=False
+    )
     reported = {b.path: b.problem for b in result.bad_files}
     assert set(reported) == {str(p) for p, _ in bad.values()}
     for path, phrase in bad.values():
@@ -274,12 +277,18 @@ def test_sigterm_during_a_decode_under_a_run_writer_leaves_no_temporary(corpus, 
             os.kill(os.getpid(), signal.SIGTERM)
             return read(path, *args, **kwargs)
         cache.read_audio = killed
-        with RunWriter({str(tmp_path / 'results')!r}, "run"):
-            manifest = Manifest.from_csv({str(tmp_path / 'corpus.csv')!r})
-            cache.load_waveforms(manifest, {RATE}, {str(tmp_path / 'cache')!r}, progress=False, workers=1)
+        with RunWriter({str(tmp_path / "results")!r}, "run"):
+            manifest = Manifest.from_csv({str(tmp_path / "corpus.csv")!r})
+            cache.load_waveforms(manifest, {RATE}, {str(tmp_path / "cache")!r}, progress=False, workers=1)
     """)
-    done = subprocess.run([sys.executable, "-c", script], cwd=os.getcwd(), capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=os.getcwd(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert done.returncode == 143, done.stderr[-2000:]
     assert list((tmp_path / "cache").iterdir()) == []  # neither the cache folder nor its temporary
     assert list((tmp_path / "results").iterdir()) == []  # nor the run's partial folder or its lock

@@ -1,4 +1,5 @@
-"""benchmarks/check_readme.py: the README's headline table against a run's metrics.json (synthetic runs, no training)."""
+"""benchmarks/check_readme.py: the README's headline table against a run's metrics.json (synthetic runs, no
+training)."""
 
 import json
 import sys
@@ -8,8 +9,10 @@ import pytest
 
 from tests.benchmark_modules import load_benchmark
 
-HEADER = ("| model | policy | clean | clean, whole clip | mean spoiled (2 conditions) | worst corruption | mCE |\n"
-          "| --- | --- | ---: | ---: | ---: | --- | ---: |\n")
+HEADER = (
+    "| model | policy | clean | clean, whole clip | mean spoiled (2 conditions) | worst corruption | mCE |\n"
+    "| --- | --- | ---: | ---: | ---: | --- | ---: |\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -19,16 +22,28 @@ def check_readme():
 
 
 def _summary(model: str, clean: float, speed: float, noise: float, mce: float) -> dict:
-    return {"model": model, "policy": "none", "seed": 0, "fold": "", "clean": clean, "clean_balanced": clean,
-            "clean_utterance": clean, "mean_spoiled": (speed + noise) / 2, "mean_spoiled_balanced": (speed + noise) / 2,
-            "per_corruption": {"speed": speed, "white_noise": noise},
-            "worst_corruption": "speed" if speed < noise else "white_noise", "worst_accuracy": min(speed, noise),
-            "mce": mce}
+    return {
+        "model": model,
+        "policy": "none",
+        "seed": 0,
+        "fold": "",
+        "clean": clean,
+        "clean_balanced": clean,
+        "clean_utterance": clean,
+        "mean_spoiled": (speed + noise) / 2,
+        "mean_spoiled_balanced": (speed + noise) / 2,
+        "per_corruption": {"speed": speed, "white_noise": noise},
+        "worst_corruption": "speed" if speed < noise else "white_noise",
+        "worst_accuracy": min(speed, noise),
+        "mce": mce,
+    }
 
 
 def _rows(model: str) -> list[dict]:
-    return [{"model": model, "policy": "none", "seed": 0, "fold": "", "corruption": corruption, "severity": severity}
-            for corruption, severity in (("clean", 0), ("speed", 3), ("white_noise", 3))]
+    return [
+        {"model": model, "policy": "none", "seed": 0, "fold": "", "corruption": corruption, "severity": severity}
+        for corruption, severity in (("clean", 0), ("speed", 3), ("white_noise", 3))
+    ]
 
 
 @pytest.fixture
@@ -36,8 +51,10 @@ def run(tmp_path: Path) -> Path:
     """A run folder whose metrics.json holds two models, one condition each of two corruptions."""
     folder = tmp_path / "run"
     folder.mkdir()
-    metrics = {"summaries": [_summary("conv1d", 0.99951, 0.8124, 0.9, 1.0), _summary("ge2e", 0.979, 0.736, 0.95, 0.714)],
-               "rows": _rows("conv1d") + _rows("ge2e")}
+    metrics = {
+        "summaries": [_summary("conv1d", 0.99951, 0.8124, 0.9, 1.0), _summary("ge2e", 0.979, 0.736, 0.95, 0.714)],
+        "rows": _rows("conv1d") + _rows("ge2e"),
+    }
     (folder / "metrics.json").write_text(json.dumps(metrics))
     return folder
 
@@ -48,8 +65,10 @@ def _readme(tmp_path: Path, body: str) -> Path:
     return path
 
 
-MATCHING = ("| conv1d | none | 1.000 | 1.000 | 0.856 | speed (0.812) | 1.00 |\n"
-            "| ge2e | none | 0.979 | 0.979 | 0.843 | speed (0.736) | 0.71 |\n")
+MATCHING = (
+    "| conv1d | none | 1.000 | 1.000 | 0.856 | speed (0.812) | 1.00 |\n"
+    "| ge2e | none | 0.979 | 0.979 | 0.843 | speed (0.736) | 0.71 |\n"
+)
 
 
 def test_a_table_rounded_from_the_run_passes(check_readme, tmp_path, run, capsys):
@@ -57,12 +76,15 @@ def test_a_table_rounded_from_the_run_passes(check_readme, tmp_path, run, capsys
     assert "matches" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("edit, named", [
-    (("0.843", "0.844"), "ge2e / none, mean spoiled (2 conditions): README 0.844, run 0.843"),
-    (("speed (0.736)", "white_noise (0.950)"), "ge2e / none, worst corruption"),
-    (("0.71 |", "0.72 |"), "ge2e / none, mCE: README 0.72, run 0.71"),
-    (("(2 conditions)", "(3 conditions)"), "README 3 spoiled conditions, run 2"),
-])
+@pytest.mark.parametrize(
+    "edit, named",
+    [
+        (("0.843", "0.844"), "ge2e / none, mean spoiled (2 conditions): README 0.844, run 0.843"),
+        (("speed (0.736)", "white_noise (0.950)"), "ge2e / none, worst corruption"),
+        (("0.71 |", "0.72 |"), "ge2e / none, mCE: README 0.72, run 0.71"),
+        (("(2 conditions)", "(3 conditions)"), "README 3 spoiled conditions, run 2"),
+    ],
+)
 def test_a_figure_that_differs_fails_naming_it(check_readme, tmp_path, run, capsys, edit, named):
     readme = _readme(tmp_path, MATCHING)
     readme.write_text(readme.read_text().replace(*edit))

@@ -22,9 +22,21 @@ def _run(folder: Path, accuracies: dict, corpus="synthetic") -> Path:
     rows = []
     for (model, seed), (clean, mild, strong) in accuracies.items():
         for corruption, severity, accuracy in (("clean", 0, clean), ("speed", 1, mild), ("speed", 3, strong)):
-            rows.append({"model": model, "policy": "none", "seed": seed, "fold": "", "corruption": corruption,
-                         "severity": severity, "accuracy": accuracy, "balanced_accuracy": accuracy, "n": 10,
-                         "ci_low": accuracy - 0.1, "ci_high": min(1.0, accuracy + 0.1)})
+            rows.append(
+                {
+                    "model": model,
+                    "policy": "none",
+                    "seed": seed,
+                    "fold": "",
+                    "corruption": corruption,
+                    "severity": severity,
+                    "accuracy": accuracy,
+                    "balanced_accuracy": accuracy,
+                    "n": 10,
+                    "ci_low": accuracy - 0.1,
+                    "ci_high": min(1.0, accuracy + 0.1),
+                }
+            )
     folder.mkdir(parents=True)
     write_long_table([ResultRow(**row) for row in rows], folder / "table.csv")
     (folder / "metrics.json").write_text(json.dumps({"corpus": corpus, "task": "gender"}))

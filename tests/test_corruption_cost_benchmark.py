@@ -54,8 +54,7 @@ def test_rows_and_table_for_a_cheap_corruption():
 
 
 def test_the_grid_comparison_reports_identical_predictions_on_both_paths():
-    figures = corruption_cost.grid_cost(clips=6, seconds=0.5, names=["packet_loss"], eval_batch=4,
-                                        models=("conv1d",))
+    figures = corruption_cost.grid_cost(clips=6, seconds=0.5, names=["packet_loss"], eval_batch=4, models=("conv1d",))
     assert figures["conditions"] == 1 + 5
     assert figures["same_predictions"] is True
     assert figures["max_probability_difference"] < 1e-4

@@ -34,8 +34,12 @@ FAKE_RUN = textwrap.dedent("""
 
 
 def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), "-c", "user.name=test", "-c", "user.email=test@example.com",
-                           *args], check=True, capture_output=True, text=True)
+    done = subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=test", "-c", "user.email=test@example.com", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return done.stdout.strip()
 
 
@@ -64,8 +68,9 @@ def repo(tmp_path):
 def test_two_commits_alternate_on_fresh_clones_and_their_metrics_are_compared(repo, tmp_path):
     repo, before, after = repo
     lines = []
-    runs = default_run_ab.measure(before[:7], "HEAD", 2, tmp_path / "work", ["--epochs", "1"], repo=repo,
-                                  echo=lines.append)
+    runs = default_run_ab.measure(
+        before[:7], "HEAD", 2, tmp_path / "work", ["--epochs", "1"], repo=repo, echo=lines.append
+    )
     assert [(r.commit, r.round) for r in runs] == [(before[:7], 1), (after[:7], 1), (before[:7], 2), (after[:7], 2)]
     assert [r.stages["train"] for r in runs] == [4.0, 2.0, 4.0, 2.0]  # each clone ran its own commit
     assert runs[0].train_seconds == {"conv1d-none": 4.0}

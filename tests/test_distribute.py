@@ -25,10 +25,10 @@ from keras_audio.cache import WaveformStore
 from keras_audio.corruptions import registry
 from keras_audio.distribute import Distribution, Worker, start, worker_from_tf_config
 from keras_audio.grid import evaluate_grid, grid, keras_predictor
-from keras_audio.suite.grid_parts import GridSplit, fingerprint, grid_split
 from keras_audio.manifest import Manifest
 from keras_audio.pipeline import ClipSource, evaluation_dataset, training_dataset
 from keras_audio.streaming import StreamedClipSource
+from keras_audio.suite.grid_parts import GridSplit, fingerprint, grid_split
 from keras_audio.training import TrainingInputs, TrainingSettings, balanced_class_weights, run_fit, set_global_seed
 
 pytestmark = pytest.mark.slow  # training under tf.distribute strategies, worker processes
@@ -46,23 +46,34 @@ def _write_corpus(folder: Path, n=40) -> None:
     rng = np.random.default_rng(0)
     lengths = rng.integers(1500, 3000, size=n)
     t = np.arange(3000) / SR
-    clips = [(0.3 * np.sin(2 * np.pi * 440 * t[:length]) if i % 2 else 0.3 * rng.standard_normal(length))
-             .astype(np.float32) for i, length in enumerate(lengths)]
+    clips = [
+        (0.3 * np.sin(2 * np.pi * 440 * t[:length]) if i % 2 else 0.3 * rng.standard_normal(length)).astype(np.float32)
+        for i, length in enumerate(lengths)
+    ]
     np.save(folder / "samples.npy", np.concatenate(clips))
     np.save(folder / "lengths.npy", lengths)
     clip_ids = [f"c{i:03d}" for i in range(n)]
-    pd.DataFrame({"clip_id": clip_ids, "path": [f"{c}.wav" for c in clip_ids],
-                  "label": ["tone" if i % 2 else "noise" for i in range(n)],
-                  "speaker": [f"s{i // 4}" for i in range(n)],
-                  "split": ["train" if i < 24 else "validation" if i < 30 else "test" for i in range(n)]}
-                 ).to_csv(folder / "manifest.csv", index=False)
+    pd.DataFrame(
+        {
+            "clip_id": clip_ids,
+            "path": [f"{c}.wav" for c in clip_ids],
+            "label": ["tone" if i % 2 else "noise" for i in range(n)],
+            "speaker": [f"s{i // 4}" for i in range(n)],
+            "split": ["train" if i < 24 else "validation" if i < 30 else "test" for i in range(n)],
+        }
+    ).to_csv(folder / "manifest.csv", index=False)
 
 
 def _read_corpus(folder: Path) -> tuple[WaveformStore, Manifest]:
     lengths = np.load(folder / "lengths.npy")
     frame = pd.read_csv(folder / "manifest.csv")
-    store = WaveformStore(np.load(folder / "samples.npy", mmap_mode="r"),
-                          np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths, frame["clip_id"].tolist(), SR)
+    store = WaveformStore(
+        np.load(folder / "samples.npy", mmap_mode="r"),
+        np.concatenate([[0], np.cumsum(lengths)[:-1]]),
+        lengths,
+        frame["clip_id"].tolist(),
+        SR,
+    )
     return store, Manifest(frame, name="tiny")
 
 
@@ -88,11 +99,22 @@ def _train(folder: Path, distribution: Distribution, backup_dir: Path | None = N
         compile_classifier(model, 1e-2)
     inputs = TrainingInputs(
         make_train=lambda pairs: distribution.training_stream(
-            lambda batch, shard: training_dataset(train, CLIP, batch, 0, shard=shard), GLOBAL_BATCH),
-        validation=evaluation_dataset(validation, CLIP, 4), steps_per_epoch=STEPS,
-        class_weight=balanced_class_weights(train.labels, manifest.num_classes), num_classes=manifest.num_classes)
-    settings = TrainingSettings(epochs=EPOCHS, learning_rate=1e-2, patience=5, verbose=0, name="tiny",
-                                backup_dir=backup_dir, distribution=distribution if distribution.distributed else None)
+            lambda batch, shard: training_dataset(train, CLIP, batch, 0, shard=shard), GLOBAL_BATCH
+        ),
+        validation=evaluation_dataset(validation, CLIP, 4),
+        steps_per_epoch=STEPS,
+        class_weight=balanced_class_weights(train.labels, manifest.num_classes),
+        num_classes=manifest.num_classes,
+    )
+    settings = TrainingSettings(
+        epochs=EPOCHS,
+        learning_rate=1e-2,
+        patience=5,
+        verbose=0,
+        name="tiny",
+        backup_dir=backup_dir,
+        distribution=distribution if distribution.distributed else None,
+    )
     with distribution.scope():
         result = run_fit(model, inputs.make_train(False), inputs, settings, None, class_weight=inputs.class_weight)
     return model, result
@@ -103,8 +125,7 @@ def _evaluate(folder: Path, model, split: GridSplit):
     test = StreamedClipSource(store, manifest.subset("test"))
     conditions = grid(registry.build_suite(["white_noise"], SR), [1, 4])
     keys = ["tiny"]
-    result = evaluate_grid({"tiny": keras_predictor(model)}, test, split.share(conditions), CLIP, 4, 0,
-                           progress=False)
+    result = evaluate_grid({"tiny": keras_predictor(model)}, test, split.share(conditions), CLIP, 4, 0, progress=False)
     return split.merge(result, keys, conditions, fingerprint("t", "test", test.clip_ids, conditions, keys, 0, CLIP))
 
 
@@ -115,11 +136,19 @@ def _worker_main(folder: Path, out: Path) -> None:
     model, result = _train(folder, distribution, backup_dir=out / f"checkpoints-{index}")
     merged = _evaluate(folder, model, GridSplit(distribution.worker, out / "shared", 60.0, "t"))
     np.savez(out / f"worker-{index}.npz", *[np.asarray(v) for v in model.weights])
-    np.savez(out / f"merged-{index}.npz", **{f"{n}|{s}": merged.probabilities[("tiny", n, s)]
-                                             for _, n, s in merged.probabilities})
-    (out / f"history-{index}.json").write_text(json.dumps({"history": result.history,
-                                                           "replicas": distribution.replicas,
-                                                           "keys": [f"{n}|{s}" for _, n, s in merged.probabilities]}))
+    np.savez(
+        out / f"merged-{index}.npz",
+        **{f"{n}|{s}": merged.probabilities[("tiny", n, s)] for _, n, s in merged.probabilities},
+    )
+    (out / f"history-{index}.json").write_text(
+        json.dumps(
+            {
+                "history": result.history,
+                "replicas": distribution.replicas,
+                "keys": [f"{n}|{s}" for _, n, s in merged.probabilities],
+            }
+        )
+    )
 
 
 def _free_ports(count: int) -> list[int]:
@@ -164,21 +193,28 @@ def test_unknown_strategies_and_uneven_batches_are_refused():
 
 
 def test_the_options_and_flags_are_checked_where_users_give_them(capsys):
-    from keras_audio.suite import cli
     from keras_audio.config import ConfigError
+    from keras_audio.suite import cli
     from keras_audio.suite.config import RunConfig
 
     # an old config's `options` keys are checked under their new names
-    for options, match in (({"strategy": "horovod"}, "training.strategy"), ({"source": "disk"}, "data.source"),
-                           ({"stream_threshold_gb": -1}, "data.stream_threshold_gb"),
-                           ({"shared_timeout_seconds": 0}, "evaluation.shared_timeout_seconds")):
+    for options, match in (
+        ({"strategy": "horovod"}, "training.strategy"),
+        ({"source": "disk"}, "data.source"),
+        ({"stream_threshold_gb": -1}, "data.stream_threshold_gb"),
+        ({"shared_timeout_seconds": 0}, "evaluation.shared_timeout_seconds"),
+    ):
         with pytest.raises(ConfigError, match=match):
             RunConfig.from_dict({"options": options})
-    args = cli.build_parser().parse_args(["train", "--strategy", "mirrored", "--source", "stream", "--shared-dir",
-                                          "/tmp/shared", "--no-shared-data"])
+    args = cli.build_parser().parse_args(
+        ["train", "--strategy", "mirrored", "--source", "stream", "--shared-dir", "/tmp/shared", "--no-shared-data"]
+    )
     config = cli.build_config(args)
-    assert (config.training.strategy, config.data.source, config.evaluation.shared_dir) == ("mirrored", "stream",
-                                                                                              "/tmp/shared")
+    assert (config.training.strategy, config.data.source, config.evaluation.shared_dir) == (
+        "mirrored",
+        "stream",
+        "/tmp/shared",
+    )
     assert cli.main(["train", "--strategy", "multi-worker", "--no-shared-data"]) == 2
     assert "--strategy multi-worker needs a --run-name" in capsys.readouterr().err
 
@@ -189,8 +225,10 @@ def test_the_workers_shards_together_are_the_global_batches_of_one_process(tmp_p
     store, manifest = _read_corpus(tmp_path)
     source = ClipSource(store, manifest.subset("train"))
     whole = [x.numpy() for x, _ in training_dataset(source, CLIP, GLOBAL_BATCH, 5).take(4)]
-    parts = [[x.numpy() for x, _ in training_dataset(source, CLIP, GLOBAL_BATCH // 2, 5, shard=(2, i)).take(4)]
-             for i in range(2)]
+    parts = [
+        [x.numpy() for x, _ in training_dataset(source, CLIP, GLOBAL_BATCH // 2, 5, shard=(2, i)).take(4)]
+        for i in range(2)
+    ]
     for step, batch in enumerate(whole):
         together = np.concatenate([parts[0][step], parts[1][step]])
         assert sorted(map(bytes, together)) == sorted(map(bytes, batch))  # the same examples, bit for bit
@@ -260,8 +298,9 @@ def test_a_missing_worker_part_is_a_timeout_naming_the_folder(tmp_path):
 
 
 def test_a_split_needs_a_run_name_and_is_off_without_a_shared_folder(monkeypatch, tmp_path):
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1", "b:2"]},
-                                                "task": {"type": "worker", "index": 1}}))
+    monkeypatch.setenv(
+        "TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}})
+    )
     assert not grid_split(None, None).active
     assert grid_split(tmp_path, "run").share(list(range(5))) == [1, 3]
     with pytest.raises(ValueError, match="--run-name"):
@@ -277,12 +316,26 @@ def test_two_local_workers_train_and_evaluate_like_one_process(tmp_path):
     repo = Path(__file__).resolve().parents[1]
     workers = []
     for index in range(2):
-        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": {"worker": hosts},
-                                                     "task": {"type": "worker", "index": index}}),
-                   PYTHONPATH=str(repo), CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2")
+        env = dict(
+            os.environ,
+            TF_CONFIG=json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}),
+            PYTHONPATH=str(repo),
+            CUDA_VISIBLE_DEVICES="",
+            TF_CPP_MIN_LOG_LEVEL="2",
+        )
         log = open(out / f"log-{index}.txt", "w")
-        workers.append((subprocess.Popen([sys.executable, __file__, "worker", str(tmp_path), str(out)], env=env,
-                                         cwd=repo, stdout=log, stderr=subprocess.STDOUT), log))
+        workers.append(
+            (
+                subprocess.Popen(
+                    [sys.executable, __file__, "worker", str(tmp_path), str(out)],
+                    env=env,
+                    cwd=repo,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                ),
+                log,
+            )
+        )
     try:
         codes = [process.wait(timeout=CLUSTER_TIMEOUT) for process, _ in workers]
     except subprocess.TimeoutExpired:
@@ -315,8 +368,9 @@ def test_two_local_workers_train_and_evaluate_like_one_process(tmp_path):
     assert histories[0]["keys"] == [f"{n}|{s}" for _, n, s in single.probabilities]
     for (_, name, severity), probabilities in single.probabilities.items():
         np.testing.assert_allclose(merged[0][f"{name}|{severity}"], probabilities, atol=1e-5)
-        np.testing.assert_array_equal(np.argmax(merged[0][f"{name}|{severity}"], -1),
-                                      single.predictions[("tiny", name, severity)])
+        np.testing.assert_array_equal(
+            np.argmax(merged[0][f"{name}|{severity}"], -1), single.predictions[("tiny", name, severity)]
+        )
     for i, variable in enumerate(model.weights):  # with the workers' weights, one process computes the same table
         variable.assign(weights[0][f"arr_{i}"])
     exact = _evaluate(tmp_path, model, GridSplit())

@@ -12,8 +12,11 @@ DESIGN_PAGE = REPO / "docs" / "design.md"
 
 def subpackages(root: Path) -> list[str]:
     """Dotted names of every folder under `root` holding an `__init__.py` (not `root` itself)."""
-    return sorted(".".join(init.parent.relative_to(root.parent).parts) for init in root.rglob("__init__.py")
-                  if init.parent != root)
+    return sorted(
+        ".".join(init.parent.relative_to(root.parent).parts)
+        for init in root.rglob("__init__.py")
+        if init.parent != root
+    )
 
 
 def named_on(text: str, dotted: str) -> bool:

@@ -11,7 +11,12 @@ import tensorflow as tf
 
 from keras_audio.config import FeatureConfig
 from keras_audio.export import (
-    LONG_BATCH, ExportMismatchError, analysis_window, embedded_metadata, export_model, verify_export,
+    LONG_BATCH,
+    ExportMismatchError,
+    analysis_window,
+    embedded_metadata,
+    export_model,
+    verify_export,
 )
 from keras_audio.features import LogMelSpectrogram
 from keras_audio.loader import load_predictor
@@ -23,8 +28,9 @@ pytestmark = pytest.mark.slow  # exports SavedModels and reloads them
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     model = build_model("conv1d", 3, 16000, FeatureConfig(n_mels=32), filters=(8, 8))
-    directory = export_model(model, tmp_path_factory.mktemp("export"), class_names=["a", "b", "c"],
-                             sample_rate=16000, clip_samples=8000)
+    directory = export_model(
+        model, tmp_path_factory.mktemp("export"), class_names=["a", "b", "c"], sample_rate=16000, clip_samples=8000
+    )
     return model, directory
 
 
@@ -62,8 +68,9 @@ def test_a_different_model_fails_the_check_loudly(exported, tmp_path):
 def crnn_export(tmp_path_factory):
     """A CRNN: the family that answered NaN input with the silence prediction before the refusals."""
     model = build_model("crnn", 2, 16000, FeatureConfig(n_mels=32), filters=(4,), units=8, attention_units=8)
-    directory = export_model(model, tmp_path_factory.mktemp("crnn"), class_names=["no", "yes"], sample_rate=16000,
-                             clip_samples=4000)
+    directory = export_model(
+        model, tmp_path_factory.mktemp("crnn"), class_names=["no", "yes"], sample_rate=16000, clip_samples=4000
+    )
     return model, directory, tf.saved_model.load(str(directory / "saved_model"))
 
 
@@ -87,17 +94,20 @@ def test_the_metadata_travels_without_metadata_json(crnn_export, tmp_path):
     assert metadata["class_names"] == ["no", "yes"] and metadata["clip_samples"] == 4000
 
 
-@pytest.mark.parametrize("waveform, problem", [
-    (np.zeros((0, 4000)), "empty batch"),
-    (np.zeros((1, 0)), "too short"),
-    (np.full((1, 1), 0.1), "too short"),
-    (np.full((2, 511), 0.1), "too short"),
-    (np.where(np.arange(4000) == 7, np.nan, 0.1)[None], "NaN or infinite"),
-    (np.where(np.arange(4000) == 7, np.inf, 0.1)[None], "NaN or infinite"),
-    (np.full(4000, 0.1), "must be float32 \\[batch, samples\\]"),
-    (np.full((1, 1, 4000), 0.1), "must be float32 \\[batch, samples\\]"),
-    (np.float32(0.1), "must be float32 \\[batch, samples\\]"),
-])
+@pytest.mark.parametrize(
+    "waveform, problem",
+    [
+        (np.zeros((0, 4000)), "empty batch"),
+        (np.zeros((1, 0)), "too short"),
+        (np.full((1, 1), 0.1), "too short"),
+        (np.full((2, 511), 0.1), "too short"),
+        (np.where(np.arange(4000) == 7, np.nan, 0.1)[None], "NaN or infinite"),
+        (np.where(np.arange(4000) == 7, np.inf, 0.1)[None], "NaN or infinite"),
+        (np.full(4000, 0.1), "must be float32 \\[batch, samples\\]"),
+        (np.full((1, 1, 4000), 0.1), "must be float32 \\[batch, samples\\]"),
+        (np.float32(0.1), "must be float32 \\[batch, samples\\]"),
+    ],
+)
 def test_serving_signature_refuses_what_it_cannot_answer(crnn_export, waveform, problem):
     _, _, loaded = crnn_export
     with pytest.raises(tf.errors.InvalidArgumentError, match=problem):
@@ -107,8 +117,11 @@ def test_serving_signature_refuses_what_it_cannot_answer(crnn_export, waveform, 
 def test_serving_signature_answers_one_analysis_window(crnn_export):
     model, _, loaded = crnn_export
     x = np.full((1, 512), 0.1, np.float32)
-    np.testing.assert_allclose(loaded.signatures["serving_default"](waveform=tf.constant(x))["probabilities"],
-                               model(x, training=False), atol=1e-5)
+    np.testing.assert_allclose(
+        loaded.signatures["serving_default"](waveform=tf.constant(x))["probabilities"],
+        model(x, training=False),
+        atol=1e-5,
+    )
 
 
 def test_long_signature_is_the_mean_of_the_windows(crnn_export):
@@ -117,7 +130,7 @@ def test_long_signature_is_the_mean_of_the_windows(crnn_export):
     long = loaded.signatures["serve_long"](waveform=tf.constant(x))
     starts = long["window_starts"].numpy()
     assert starts[0] == 0 and starts[-1] == len(x) - 4000 and np.all(np.diff(starts)[:-1] == 2000)
-    expected = model(np.stack([x[s:s + 4000] for s in starts]), training=False).numpy()
+    expected = model(np.stack([x[s : s + 4000] for s in starts]), training=False).numpy()
     np.testing.assert_allclose(long["window_probabilities"], expected, atol=1e-5)
     np.testing.assert_allclose(long["probabilities"], expected.mean(axis=0), atol=1e-5)
     with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
@@ -142,8 +155,9 @@ class BatchCap(keras.layers.Layer):
     """Passes its input through, refusing a batch of more than LONG_BATCH waveforms."""
 
     def call(self, waveforms):
-        check = tf.debugging.assert_less_equal(tf.shape(waveforms)[0], LONG_BATCH,
-                                               message="the model was given more windows than one batch")
+        check = tf.debugging.assert_less_equal(
+            tf.shape(waveforms)[0], LONG_BATCH, message="the model was given more windows than one batch"
+        )
         with tf.control_dependencies([check]):
             return tf.identity(waveforms)
 
@@ -161,9 +175,10 @@ def test_long_signature_feeds_the_model_one_batch_of_windows_at_a_time(tmp_path)
     long = loaded.signatures["serve_long"](waveform=tf.constant(x))
     starts = long["window_starts"].numpy()
     assert len(starts) == 2 * LONG_BATCH + 7 and starts[-1] == len(x) - 4000
-    windows = np.stack([x[s:s + 4000] for s in starts])
-    expected = np.concatenate([model(windows[i:i + LONG_BATCH], training=False).numpy()
-                               for i in range(0, len(windows), LONG_BATCH)])
+    windows = np.stack([x[s : s + 4000] for s in starts])
+    expected = np.concatenate(
+        [model(windows[i : i + LONG_BATCH], training=False).numpy() for i in range(0, len(windows), LONG_BATCH)]
+    )
     np.testing.assert_allclose(long["window_probabilities"], expected, atol=1e-6)
     np.testing.assert_allclose(long["probabilities"], expected.mean(axis=0), atol=1e-6)
     short = loaded.signatures["serve_long"](waveform=tf.constant(x[:3000]))  # one centre-padded window

@@ -5,7 +5,11 @@ import pytest
 
 from keras_audio.config import FeatureConfig
 from keras_audio.export_formats import (
-    FORMAT_ATOL, export_onnx, export_tflite, onnx_predictor, tflite_predictor,
+    FORMAT_ATOL,
+    export_onnx,
+    export_tflite,
+    onnx_predictor,
+    tflite_predictor,
 )
 from keras_audio.models import build_model
 
@@ -14,8 +18,11 @@ pytestmark = pytest.mark.slow  # TFLite and ONNX conversions
 RATE = 8000
 CLIP = 4000
 FEATURES = FeatureConfig(n_fft=256, win_length=200, hop_length=80, n_mels=32)
-TINY = {"conv1d": dict(filters=(8,)), "conv2d": dict(filters=(4,)), "crnn": dict(filters=(4,), units=8,
-                                                                               attention_units=8)}
+TINY = {
+    "conv1d": dict(filters=(8,)),
+    "conv2d": dict(filters=(4,)),
+    "crnn": dict(filters=(4,), units=8, attention_units=8),
+}
 
 
 def _clips(n, samples, seed):

@@ -81,8 +81,19 @@ def test_config_round_trip_gives_the_same_features():
     np.testing.assert_array_equal(layer(x).numpy(), clone(x).numpy())
 
 
-@pytest.mark.parametrize("bad", [dict(n_fft=0), dict(n_fft=511), dict(win_length=1024), dict(hop_length=-1),
-                                 dict(n_mels=2.5), dict(fmax=9000.0), dict(fmin=8000.0), dict(top_db=0.0)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(n_fft=0),
+        dict(n_fft=511),
+        dict(win_length=1024),
+        dict(hop_length=-1),
+        dict(n_mels=2.5),
+        dict(fmax=9000.0),
+        dict(fmin=8000.0),
+        dict(top_db=0.0),
+    ],
+)
 def test_invalid_settings_raise_value_error_naming_the_value(bad):
     settings = dict(SETTINGS, **bad)
     with pytest.raises(ValueError, match=next(iter(bad))):

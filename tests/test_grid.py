@@ -14,8 +14,10 @@ def test_metrics_and_baseline():
 def _rows(model, clean, spoiled):
     rows = [{"model": model, "policy": "none", "corruption": "clean", "severity": 0, "accuracy": clean}]
     for corruption, accuracies in spoiled.items():
-        rows += [{"model": model, "policy": "none", "corruption": corruption, "severity": s + 1, "accuracy": a}
-                 for s, a in enumerate(accuracies)]
+        rows += [
+            {"model": model, "policy": "none", "corruption": corruption, "severity": s + 1, "accuracy": a}
+            for s, a in enumerate(accuracies)
+        ]
     return rows
 
 
@@ -51,8 +53,10 @@ def test_every_seed_is_compared_with_the_reference_averaged_over_the_seeds():
     denominators = mce_reference_errors([r for r in seed0 + seed1 if r["model"] == "ref"])
     assert denominators == pytest.approx({"noise": 0.2, "gain": 0.02})
     reference = {"model": "ref", "policy": "none"}
-    mce = [{s["model"]: s for s in summarize(rows, ("model", "policy"), reference, denominators)}
-           for rows in (seed0, seed1)]
+    mce = [
+        {s["model"]: s for s in summarize(rows, ("model", "policy"), reference, denominators)}
+        for rows in (seed0, seed1)
+    ]
     assert mce[0]["new"]["mce_excluded"] == mce[1]["new"]["mce_excluded"] == []
     assert mce[0]["new"]["mce"] == pytest.approx((0.1 / 0.2 + 0.1 / 0.02) / 2)
     assert mce[1]["new"]["mce"] == pytest.approx((0.1 / 0.2 + 0.02 / 0.02) / 2)
@@ -78,11 +82,18 @@ def _grid_source(n=11, seed=0):
     lengths = rng.integers(1500, 7000, size=n)  # shorter and longer than the 4000-sample clips
     waveforms = [(rng.uniform(0.05, 0.5) * rng.standard_normal(length)).astype(np.float32) for length in lengths]
     clip_ids = [f"clip{i:02d}" for i in range(n)]
-    store = WaveformStore(np.concatenate(waveforms), np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths,
-                          clip_ids, 16000)
-    frame = pd.DataFrame({"clip_id": clip_ids, "path": [f"{c}.wav" for c in clip_ids],
-                          "label": ["a" if i % 3 else "b" for i in range(n)],
-                          "speaker": [f"s{i}" for i in range(n)], "split": "test"})
+    store = WaveformStore(
+        np.concatenate(waveforms), np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths, clip_ids, 16000
+    )
+    frame = pd.DataFrame(
+        {
+            "clip_id": clip_ids,
+            "path": [f"{c}.wav" for c in clip_ids],
+            "label": ["a" if i % 3 else "b" for i in range(n)],
+            "speaker": [f"s{i}" for i in range(n)],
+            "split": "test",
+        }
+    )
     return ClipSource(store, Manifest(frame, name="grid"))
 
 
@@ -110,11 +121,15 @@ def test_the_batched_grid_sees_the_per_clip_spoiled_set_and_scores_it_alike():
     # held to the per-clip one in tests/corruptions/test_batched.py.
     conditions = grid(registry.build_suite(["gain", "speed"], 16000), (1, 4))
     runs = {}
-    for label, options in (("per clip", {"batched": False}), ("batched 3", {"inference_batch_size": 3}),
-                           ("batched 256", {})):
+    for label, options in (
+        ("per clip", {"batched": False}),
+        ("batched 3", {"inference_batch_size": 3}),
+        ("batched 256", {}),
+    ):
         recorder = _Recorder()
-        result = evaluate_grid({"m": recorder, "n": _Recorder()}, source, conditions, 4000, 4, seed=5,
-                               progress=False, **options)
+        result = evaluate_grid(
+            {"m": recorder, "n": _Recorder()}, source, conditions, 4000, 4, seed=5, progress=False, **options
+        )
         runs[label] = (np.concatenate(recorder.seen), result)
     reference_clips, reference = runs["per clip"]
     assert reference_clips.shape == (len(conditions) * len(source), 4000)
@@ -138,8 +153,9 @@ def test_clips_spoiled_in_parts_reach_the_models_in_whole_inference_batches(monk
     for spoil_batch in (4, 64):  # 4 divides the inference batch of 8: parts of 4 clips, joined in pairs
         monkeypatch.setattr(evaluate, "SPOIL_BATCH_SIZE", spoil_batch)
         recorder = _Recorder()
-        evaluate.evaluate_grid({"m": recorder}, source, conditions, 4000, 4, seed=5, progress=False,
-                               inference_batch_size=8)
+        evaluate.evaluate_grid(
+            {"m": recorder}, source, conditions, 4000, 4, seed=5, progress=False, inference_batch_size=8
+        )
         runs[spoil_batch] = recorder.seen
     assert [len(batch) for batch in runs[4]] == [8, 3] * len(conditions)  # each condition: 8 clips, then 3
     assert [len(batch) for batch in runs[64]] == [8, 3] * len(conditions)

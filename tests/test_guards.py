@@ -25,10 +25,13 @@ def test_many_bad_clips_are_counted_and_the_first_shown():
         check_finite_probabilities(np.full((25, 3), np.nan), [f"c{i}" for i in range(25)], "m")
 
 
-@pytest.mark.parametrize("probabilities, ids, message", [
-    (np.zeros(3), ["a", "b", "c"], r"\[clips, classes\]"),
-    (np.zeros((2, 2)), ["a"], "2 rows of probabilities for 1 clip ids"),
-])
+@pytest.mark.parametrize(
+    "probabilities, ids, message",
+    [
+        (np.zeros(3), ["a", "b", "c"], r"\[clips, classes\]"),
+        (np.zeros((2, 2)), ["a"], "2 rows of probabilities for 1 clip ids"),
+    ],
+)
 def test_malformed_arguments_are_refused(probabilities, ids, message):
     with pytest.raises(ValueError, match=message):
         check_finite_probabilities(probabilities, ids, "m")

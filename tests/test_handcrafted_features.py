@@ -8,8 +8,18 @@ import tensorflow as tf
 
 from keras_audio.features import LogMelSpectrogram
 from keras_audio.handcrafted_features import (
-    FrameFeatures, MfccStatistics, TimeStatistics, deltas, fft_frequencies, frame_rms, magnitude_spectrogram,
-    mean_and_std, mfcc, spectral_centroid, spectral_rolloff, zero_crossing_rate,
+    FrameFeatures,
+    MfccStatistics,
+    TimeStatistics,
+    deltas,
+    fft_frequencies,
+    frame_rms,
+    magnitude_spectrogram,
+    mean_and_std,
+    mfcc,
+    spectral_centroid,
+    spectral_rolloff,
+    zero_crossing_rate,
 )
 
 SR = 16000
@@ -21,7 +31,7 @@ def _signal(seconds=0.6, seed=0):
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * SR)) / SR
     x = 0.4 * np.sin(2 * np.pi * (200 + 1500 * t) * t) + 0.05 * rng.standard_normal(t.size)
-    x[int(0.3 * SR):int(0.4 * SR)] = 0.0
+    x[int(0.3 * SR) : int(0.4 * SR)] = 0.0
     return x.astype(np.float32)
 
 
@@ -60,8 +70,9 @@ def test_spectral_centroid_matches_librosa():
 def test_spectral_rolloff_matches_librosa():
     x = _signal()
     for roll in (0.5, 0.85):
-        expected = librosa.feature.spectral_rolloff(y=x, sr=SR, n_fft=N_FFT, hop_length=HOP, win_length=WIN,
-                                                    roll_percent=roll)[0]
+        expected = librosa.feature.spectral_rolloff(
+            y=x, sr=SR, n_fft=N_FFT, hop_length=HOP, win_length=WIN, roll_percent=roll
+        )[0]
         got = spectral_rolloff(_magnitude(x), tf.constant(fft_frequencies(SR, N_FFT)), roll).numpy()[0]
         # a cumulative sum on the threshold can land one bin apart in float32: allow it on a few frames
         bin_width = SR / N_FFT
@@ -107,8 +118,9 @@ def test_frame_features_are_batch_consistent_and_scaled():
     assert np.all((together[..., 1:] >= 0) & (together[..., 1:] <= 1))  # rates and fractions of Nyquist
     # quieter by 20 dB: the RMS channel (dB / 20) drops by 1 where the clip is not silent
     voiced = together[0, :10, 0] > -3
-    np.testing.assert_allclose(layer((0.1 * a)[None]).numpy()[0, :10, 0][voiced], together[0, :10, 0][voiced] - 1.0,
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        layer((0.1 * a)[None]).numpy()[0, :10, 0][voiced], together[0, :10, 0][voiced] - 1.0, atol=1e-3
+    )
 
 
 def test_spectral_features_respond_to_pitch():
@@ -132,14 +144,17 @@ def test_layers_round_trip(tmp_path):
     np.testing.assert_allclose(reloaded(x), model(x), rtol=1e-6)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: FrameFeatures(SR, N_FFT, win_length=N_FFT + 1),
-    lambda: FrameFeatures(SR, N_FFT, hop_length=0),
-    lambda: FrameFeatures(SR, N_FFT + 1),  # odd: one frame fewer than declared
-    lambda: FrameFeatures(SR, roll_percent=1.0),
-    lambda: MfccStatistics(0),
-    lambda: MfccStatistics(13, delta_width=4),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: FrameFeatures(SR, N_FFT, win_length=N_FFT + 1),
+        lambda: FrameFeatures(SR, N_FFT, hop_length=0),
+        lambda: FrameFeatures(SR, N_FFT + 1),  # odd: one frame fewer than declared
+        lambda: FrameFeatures(SR, roll_percent=1.0),
+        lambda: MfccStatistics(0),
+        lambda: MfccStatistics(13, delta_width=4),
+    ],
+)
 def test_layers_reject_bad_settings(make):
     with pytest.raises(ValueError):
         make()

@@ -20,10 +20,17 @@ RATE = 8000
 FEATURES = FeatureConfig(n_fft=256, win_length=200, hop_length=80, n_mels=16)
 PACKAGE = Path(keras_audio.__file__).parent
 # Tiny settings per family; a family missing here is built with its defaults.
-TINY = {"conv1d": dict(filters=(4,)), "conv2d": dict(filters=(4,)), "vgg": dict(filters=(4,), dense_units=4),
-        "lstm": dict(units=4), "crnn": dict(filters=(4,), units=4, attention_units=4),
-        "ae_clf": dict(filters=(4,)), "ae_clf_joint": dict(filters=(4,)), "mlp_features": dict(hidden=(4,)),
-        "sklearn_logreg": dict(n_mfcc=8)}
+TINY = {
+    "conv1d": dict(filters=(4,)),
+    "conv2d": dict(filters=(4,)),
+    "vgg": dict(filters=(4,), dense_units=4),
+    "lstm": dict(units=4),
+    "crnn": dict(filters=(4,), units=4, attention_units=4),
+    "ae_clf": dict(filters=(4,)),
+    "ae_clf_joint": dict(filters=(4,)),
+    "mlp_features": dict(hidden=(4,)),
+    "sklearn_logreg": dict(n_mfcc=8),
+}
 
 LOADER = """
 import json, sys
@@ -49,7 +56,8 @@ def _serializable_classes() -> set[str]:
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ClassDef) and any(
-                    "register_keras_serializable" in ast.unparse(decorator) for decorator in node.decorator_list):
+                "register_keras_serializable" in ast.unparse(decorator) for decorator in node.decorator_list
+            ):
                 names.add(f"keras_audio>{node.name}")
     return names
 
@@ -74,31 +82,52 @@ def _keras_models(tmp_path):
         else:
             models[f"{name}.features"] = model.features
     # A saved file that names one more custom layer: a SavedModel used as the encoder (SavedModelEncoder).
-    models["transfer+savedmodel"] = build_model("transfer", 2, RATE, FEATURES, encoder=str(folder / "saved_model"),
-                                                hidden=4)
+    models["transfer+savedmodel"] = build_model(
+        "transfer", 2, RATE, FEATURES, encoder=str(folder / "saved_model"), hidden=4
+    )
     return models
 
 
 @pytest.mark.slow
 def test_every_family_loads_after_register_layers_alone(tmp_path):
     models = _keras_models(tmp_path)
-    assert {"conv1d", "conv2d", "crnn", "lstm", "vgg", "ae_clf", "ae_clf_joint", "mlp_features", "transfer",
-            "sklearn_logreg.features"} <= set(models)
+    assert {
+        "conv1d",
+        "conv2d",
+        "crnn",
+        "lstm",
+        "vgg",
+        "ae_clf",
+        "ae_clf_joint",
+        "mlp_features",
+        "transfer",
+        "sklearn_logreg.features",
+    } <= set(models)
     x = (0.1 * np.random.default_rng(0).standard_normal((2, 4000))).astype(np.float32)
     cases = []
     for name, model in models.items():
         path = tmp_path / f"{name}.keras"
         model.save(path)
         np.save(tmp_path / f"{name}-out.npy", np.asarray(model(x, training=False)))
-        cases.append({"path": str(path), "inputs": str(tmp_path / "x.npy"),
-                      "outputs": str(tmp_path / f"{name}-out.npy"),
-                      # Keras loads a layer that runs an outside SavedModel only when told the file is trusted.
-                      "safe_mode": name != "transfer+savedmodel"})
+        cases.append(
+            {
+                "path": str(path),
+                "inputs": str(tmp_path / "x.npy"),
+                "outputs": str(tmp_path / f"{name}-out.npy"),
+                # Keras loads a layer that runs an outside SavedModel only when told the file is trusted.
+                "safe_mode": name != "transfer+savedmodel",
+            }
+        )
     np.save(tmp_path / "x.npy", x)
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     # A fresh interpreter that imports nothing but keras_audio and keras, and calls `register_layers()`.
-    done = subprocess.run([sys.executable, "-c", LOADER, str(tmp_path / "cases.json")], capture_output=True, text=True,
-                          cwd=PACKAGE.parent, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", LOADER, str(tmp_path / "cases.json")],
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE.parent,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["loaded"] == len(cases)
@@ -119,10 +148,13 @@ def test_the_api_is_exposed_lazily():
 
 
 def test_import_keras_audio_loads_neither_tensorflow_nor_keras():
-    probe = ("import sys, keras_audio; keras_audio.__version__; "
-             "print(sorted({'tensorflow', 'keras'} & {name.split('.')[0] for name in sys.modules}))")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=PACKAGE.parent,
-                          timeout=120)
+    probe = (
+        "import sys, keras_audio; keras_audio.__version__; "
+        "print(sorted({'tensorflow', 'keras'} & {name.split('.')[0] for name in sys.modules}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=PACKAGE.parent, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "[]"
 

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keras_audio.suite import cli
 from keras_audio.api import load_model
 from keras_audio.config import FeatureConfig
 from keras_audio.export import export_model
-from keras_audio.models import build_model
 from keras_audio.loader import load_predictor
+from keras_audio.models import build_model
+from keras_audio.suite import cli
 from tests.tiny_run import SAMPLE_RATE, write_tone_corpus
 
 pytestmark = pytest.mark.slow  # exports models and evaluates them in every format
@@ -35,22 +35,50 @@ def setup(tmp_path_factory):
     for policy, clip in CLIPS.items():
         keras.utils.set_random_seed(len(policy))
         model = build_model("conv1d", 2, SAMPLE_RATE, FEATURES, filters=(8,), kernel_size=3)
-        exports[policy] = export_model(model, root / "models" / policy, class_names=["high", "low"],
-                                       sample_rate=SAMPLE_RATE, clip_samples=clip,
-                                       extra_metadata={"model": "conv1d", "policy": policy, "seed": 0,
-                                                       "features": {"n_fft": FEATURES.n_fft}})
+        exports[policy] = export_model(
+            model,
+            root / "models" / policy,
+            class_names=["high", "low"],
+            sample_rate=SAMPLE_RATE,
+            clip_samples=clip,
+            extra_metadata={"model": "conv1d", "policy": policy, "seed": 0, "features": {"n_fft": FEATURES.n_fft}},
+        )
     return root, corpus, exports
 
 
 def _evaluate(setup, monkeypatch, name, *models_and_flags) -> tuple[int, pd.DataFrame | None]:
     root, corpus, _ = setup
     monkeypatch.setenv("KERAS_AUDIO_HOME", str(root))
-    code = cli.main(["evaluate", *map(str, models_and_flags), "--corpus", "csv", "--data-dir", str(corpus),
-                     "--no-shared-data", "--no-progress", "--corruptions", "white_noise", "--severities", "1",
-                     "--batch-size", "8", "--seed", "3", "--out", str(root / "runs"), "--run-name", name])
+    code = cli.main(
+        [
+            "evaluate",
+            *map(str, models_and_flags),
+            "--corpus",
+            "csv",
+            "--data-dir",
+            str(corpus),
+            "--no-shared-data",
+            "--no-progress",
+            "--corruptions",
+            "white_noise",
+            "--severities",
+            "1",
+            "--batch-size",
+            "8",
+            "--seed",
+            "3",
+            "--out",
+            str(root / "runs"),
+            "--run-name",
+            name,
+        ]
+    )
     path = root / "runs" / name / "predictions.csv.gz"
-    return code, (pd.read_csv(path).set_index(["policy", "corruption", "severity", "clip_id"])[["p_high", "p_low"]]
-                  if code == 0 else None)
+    return code, (
+        pd.read_csv(path).set_index(["policy", "corruption", "severity", "clip_id"])[["p_high", "p_low"]]
+        if code == 0
+        else None
+    )
 
 
 def _error(capsys) -> str:
@@ -68,15 +96,27 @@ def test_evaluate_reads_the_savedmodel_of_an_export_with_its_metadata(setup, mon
     assert code == 0
     pd.testing.assert_frame_equal(saved_model, folder)
     # Flags that agree with the export are accepted; flags that contradict it are refused, not ignored.
-    code, agreeing = _evaluate(setup, monkeypatch, "agreeing", exports["long"] / "saved_model", "--class-names",
-                               "high", "low", "--sample-rate", SAMPLE_RATE, "--clip-seconds", 0.5)
+    code, agreeing = _evaluate(
+        setup,
+        monkeypatch,
+        "agreeing",
+        exports["long"] / "saved_model",
+        "--class-names",
+        "high",
+        "low",
+        "--sample-rate",
+        SAMPLE_RATE,
+        "--clip-seconds",
+        0.5,
+    )
     assert code == 0
     pd.testing.assert_frame_equal(agreeing, folder)
     capsys.readouterr()
-    for flags, problem in ((["--class-names", "low", "high"], "--class-names low high contradicts the export's "
-                                                              "high low"),
-                           (["--sample-rate", "16000"], "--sample-rate 16000 contradicts the export's 8000 Hz"),
-                           (["--clip-seconds", "2"], "--clip-seconds 2 contradicts the export's 0.5 s")):
+    for flags, problem in (
+        (["--class-names", "low", "high"], "--class-names low high contradicts the export's high low"),
+        (["--sample-rate", "16000"], "--sample-rate 16000 contradicts the export's 8000 Hz"),
+        (["--clip-seconds", "2"], "--clip-seconds 2 contradicts the export's 0.5 s"),
+    ):
         code, _ = _evaluate(setup, monkeypatch, "contradicting", exports["long"] / "saved_model", *flags)
         assert code == 2
         assert problem in _error(capsys)
@@ -119,8 +159,9 @@ def test_class_names_must_match_the_outputs(setup, monkeypatch, capsys, tmp_path
     _, _, exports = setup
     outside = shutil.copy(exports["long"] / "model.keras", tmp_path / "outside.keras")
     capsys.readouterr()
-    code, _ = _evaluate(setup, monkeypatch, "three-names", outside, "--class-names", "high", "low", "mid",
-                        "--sample-rate", SAMPLE_RATE)
+    code, _ = _evaluate(
+        setup, monkeypatch, "three-names", outside, "--class-names", "high", "low", "mid", "--sample-rate", SAMPLE_RATE
+    )
     assert code == 2
     assert "the model has 2 outputs but 3 class names ['high', 'low', 'mid']" in _error(capsys)
 
@@ -141,14 +182,19 @@ def test_predict_takes_every_file_of_an_export(setup, capsys):
         assert cli.main(["predict", str(exports["long"] / name), str(clip), "--no-progress"]) == 0
         assert capsys.readouterr().out == expected, name
         classifier = load_model(exports["long"] / name)
-        assert (classifier.class_names, classifier.clip_samples, classifier.min_samples) == \
-            (("high", "low"), CLIPS["long"], FEATURES.n_fft)
+        assert (classifier.class_names, classifier.clip_samples, classifier.min_samples) == (
+            ("high", "low"),
+            CLIPS["long"],
+            FEATURES.n_fft,
+        )
     # Each loaded predictor refuses what the SavedModel refuses, instead of answering it with a label.
     for name in ("model.keras", "model.onnx", "model.tflite"):
         predict = load_predictor(exports["long"] / name).predict
-        for waveforms, problem in ((np.full((1, CLIPS["long"]), np.nan), "4000 NaN or infinite"),
-                                   (np.full(CLIPS["long"], 0.1), r"must be float32 \[batch, samples\]"),
-                                   (np.zeros((0, CLIPS["long"])), "empty batch"),
-                                   (np.full((1, 100), 0.1), "too short|fixed clip length")):
+        for waveforms, problem in (
+            (np.full((1, CLIPS["long"]), np.nan), "4000 NaN or infinite"),
+            (np.full(CLIPS["long"], 0.1), r"must be float32 \[batch, samples\]"),
+            (np.zeros((0, CLIPS["long"])), "empty batch"),
+            (np.full((1, 100), 0.1), "too short|fixed clip length"),
+        ):
             with pytest.raises(ValueError, match=problem):
                 predict(waveforms)

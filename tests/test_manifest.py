@@ -22,8 +22,15 @@ def _frame(n_speakers=6, clips=3, tmp_path=None):
             path = f"s{s}_{c}.wav"
             if tmp_path is not None:
                 (tmp_path / path).write_bytes(b"x")
-            rows.append({"clip_id": f"s{s}/{c}", "path": path, "label": ("f", "m")[s % 2], "speaker": f"s{s}",
-                         "split": ("train", "train", "validation", "test")[s % 4]})
+            rows.append(
+                {
+                    "clip_id": f"s{s}/{c}",
+                    "path": path,
+                    "label": ("f", "m")[s % 2],
+                    "speaker": f"s{s}",
+                    "split": ("train", "train", "validation", "test")[s % 4],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -97,8 +104,9 @@ def test_speaker_disjoint_split_is_seeded_and_stratified():
         assert (counts["train"][label], counts["validation"][label], counts["test"][label]) == (10, 5, 5)
 
 
-@pytest.mark.parametrize("fractions", [{"train": 0.5, "test": 0.4}, {"train": 1.2, "test": -0.2},
-                                       {"train": 0.5, "dev": 0.5}])
+@pytest.mark.parametrize(
+    "fractions", [{"train": 0.5, "test": 0.4}, {"train": 1.2, "test": -0.2}, {"train": 0.5, "dev": 0.5}]
+)
 def test_speaker_disjoint_split_checks_its_fractions(fractions):
     with pytest.raises(ValueError):
         speaker_disjoint_split(_frame(), fractions, seed=0)

@@ -10,12 +10,17 @@ import tensorflow as tf
 
 from keras_audio.cache import WaveformStore
 from keras_audio.config import ConfigError
-from keras_audio.suite.config import RunConfig
 from keras_audio.manifest import Manifest
 from keras_audio.mixup import Mixup, mixup_batch, mixup_partners, mixup_weights
 from keras_audio.pipeline import ClipSource, training_dataset
+from keras_audio.suite.config import RunConfig
 from keras_audio.training import (
-    TrainingInputs, TrainingSettings, balanced_class_weights, compile_classifier, fit_classifier, run_fit,
+    TrainingInputs,
+    TrainingSettings,
+    balanced_class_weights,
+    compile_classifier,
+    fit_classifier,
+    run_fit,
     weigh_soft_targets,
 )
 
@@ -36,8 +41,9 @@ def test_each_mixed_example_is_the_convex_combination_with_the_drawn_weight_and_
     expected = weights[:, None] * waveforms + (1 - weights[:, None]) * waveforms[partners]
     np.testing.assert_allclose(mixed, expected, rtol=1e-6, atol=1e-6)
     one_hot = np.eye(3, dtype=np.float32)[labels]
-    np.testing.assert_allclose(targets, weights[:, None] * one_hot + (1 - weights[:, None]) * one_hot[partners],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        targets, weights[:, None] * one_hot + (1 - weights[:, None]) * one_hot[partners], atol=1e-6
+    )
     np.testing.assert_allclose(targets.sum(axis=1), 1.0, atol=1e-6)
     assert len(np.unique(weights)) == 16  # one weight per example
 
@@ -51,8 +57,9 @@ def test_alpha_zero_is_the_identity_with_one_hot_targets():
 
 def test_draws_come_from_the_seed_and_follow_beta():
     waveforms, labels = batch()
-    first, again, other = (mixup_batch(waveforms, labels, 3, 0.4, tf.constant(s, tf.int64))[0].numpy()
-                           for s in ([1, 2], [1, 2], [1, 3]))
+    first, again, other = (
+        mixup_batch(waveforms, labels, 3, 0.4, tf.constant(s, tf.int64))[0].numpy() for s in ([1, 2], [1, 2], [1, 3])
+    )
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(first, other)
     weights = mixup_weights(tf.constant([0, 1], tf.int64), 20000, 0.2).numpy()
@@ -62,11 +69,14 @@ def test_draws_come_from_the_seed_and_follow_beta():
     assert np.all(np.isfinite(tiny)) and np.mean(np.isclose(tiny, 0) | np.isclose(tiny, 1)) > 0.99
 
 
-@pytest.mark.parametrize("alpha, classes, message", [
-    (-0.1, 3, "mixup: alpha must be a finite number >= 0, got -0.1"),
-    (float("nan"), 3, "mixup: alpha must be a finite number >= 0, got nan"),
-    (0.2, 1, "mixup: num_classes must be an int >= 2, got 1"),
-])
+@pytest.mark.parametrize(
+    "alpha, classes, message",
+    [
+        (-0.1, 3, "mixup: alpha must be a finite number >= 0, got -0.1"),
+        (float("nan"), 3, "mixup: alpha must be a finite number >= 0, got nan"),
+        (0.2, 1, "mixup: num_classes must be an int >= 2, got 1"),
+    ],
+)
 def test_bad_settings_are_refused(alpha, classes, message):
     with pytest.raises(ValueError, match=message):
         Mixup(alpha, classes)
@@ -85,11 +95,22 @@ def _source(n=12, classes=("a", "b")):
     rng = np.random.default_rng(0)
     lengths = rng.integers(800, 1600, size=n)
     clip_ids = [f"clip{i:02d}" for i in range(n)]
-    store = WaveformStore(np.concatenate([(0.1 * rng.standard_normal(k)).astype(np.float32) for k in lengths]),
-                          np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths, clip_ids, 16000)
-    frame = pd.DataFrame({"clip_id": clip_ids, "path": [f"{c}.wav" for c in clip_ids],
-                          "label": [classes[i % len(classes)] for i in range(n)],
-                          "speaker": [f"s{i // 2}" for i in range(n)], "split": "train"})
+    store = WaveformStore(
+        np.concatenate([(0.1 * rng.standard_normal(k)).astype(np.float32) for k in lengths]),
+        np.concatenate([[0], np.cumsum(lengths)[:-1]]),
+        lengths,
+        clip_ids,
+        16000,
+    )
+    frame = pd.DataFrame(
+        {
+            "clip_id": clip_ids,
+            "path": [f"{c}.wav" for c in clip_ids],
+            "label": [classes[i % len(classes)] for i in range(n)],
+            "speaker": [f"s{i // 2}" for i in range(n)],
+            "split": "train",
+        }
+    )
     return ClipSource(store, Manifest(frame, name="unit"))
 
 
@@ -118,11 +139,17 @@ def _tiny_inputs(mixup_alpha):
 
     def make_train(pairs):
         batches = tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(8)
-        return batches.enumerate().map(lambda i, b: mixup_batch(b[0], b[1], 2, settings.alpha,
-                                                                tf.stack([i, tf.constant(7, tf.int64)])))
+        return batches.enumerate().map(
+            lambda i, b: mixup_batch(b[0], b[1], 2, settings.alpha, tf.stack([i, tf.constant(7, tf.int64)]))
+        )
 
-    return TrainingInputs(make_train=make_train, validation=tf.data.Dataset.from_tensor_slices((x, y)).batch(8),
-                          steps_per_epoch=6, class_weight=balanced_class_weights(y, 2), num_classes=2)
+    return TrainingInputs(
+        make_train=make_train,
+        validation=tf.data.Dataset.from_tensor_slices((x, y)).batch(8),
+        steps_per_epoch=6,
+        class_weight=balanced_class_weights(y, 2),
+        num_classes=2,
+    )
 
 
 @pytest.mark.slow
@@ -150,8 +177,11 @@ def test_a_trainer_compiled_for_class_ids_refuses_soft_targets():
     model = keras.Model(model_input, keras.layers.Dense(2, activation="softmax")(model_input), name="sparse_one")
     compile_classifier(model, 0.01)
     settings = TrainingSettings(epochs=1, verbose=0)
-    with pytest.raises(ValueError, match="sparse_one: the training stream has soft targets .mixup. but the model is "
-                                         "compiled with sparse cross-entropy"):
+    with pytest.raises(
+        ValueError,
+        match="sparse_one: the training stream has soft targets .mixup. but the model is "
+        "compiled with sparse cross-entropy",
+    ):
         run_fit(model, inputs.make_train(False), inputs, settings, None)
     compile_classifier(model, 0.01, soft_targets=True)
     with pytest.raises(ValueError, match="class_weight with soft targets"):

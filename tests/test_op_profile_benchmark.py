@@ -19,7 +19,9 @@ def test_a_matrix_product_step_is_profiled_as_kernel_time():
     assert "IDLE" not in types
     assert math.isclose(sum(op.share for op in profile.ops), 1.0, rel_tol=1e-9)
     assert profile.busy_ms > 0 and 0 < profile.kernel_share <= 1
-    assert profile.kernel_share == pytest.approx(sum(op.share for op in profile.ops if op_profile.is_kernel(op.op_type)))
+    assert profile.kernel_share == pytest.approx(
+        sum(op.share for op in profile.ops if op_profile.is_kernel(op.op_type))
+    )
 
 
 @pytest.mark.slow
@@ -47,8 +49,10 @@ def test_zero_steps_are_refused():
 def test_op_names_go_to_their_layer_forward_and_gradient_apart():
     layers = {"log_mel", "conv1", "conv2"}
     assert op_profile.layer_of("conv1d_1/log_mel_1/stft/rfft", layers) == "log_mel"
-    assert op_profile.layer_of("gradient_tape/conv1d_1/conv2_1/convolution/Conv2DBackpropInput", layers) == \
-        "conv2 (gradient)"
+    assert (
+        op_profile.layer_of("gradient_tape/conv1d_1/conv2_1/convolution/Conv2DBackpropInput", layers)
+        == "conv2 (gradient)"
+    )
     assert op_profile.layer_of("conv1d_1/conv1_1/convolution", layers) == "conv1"  # not the model's conv1d_1
     assert op_profile.layer_of("adam/Sqrt_3", layers) == "(optimizer)"
     assert op_profile.layer_of("conv1d_1/Cast", layers) == "(other)"
@@ -56,8 +60,9 @@ def test_op_names_go_to_their_layer_forward_and_gradient_apart():
 
 @pytest.mark.slow
 def test_a_model_profile_by_layer_names_the_front_end_and_the_gradients():
-    training, inference = op_profile.model_profiles("conv1d", batch=2, inference_batch=2, steps=1,
-                                                    clip_samples=4000, by_layer=True)
+    training, inference = op_profile.model_profiles(
+        "conv1d", batch=2, inference_batch=2, steps=1, clip_samples=4000, by_layer=True
+    )
     assert training.grouped_by == inference.grouped_by == "layer"
     rows = {op.op_type for op in training.ops}
     assert "log_mel" in rows and "conv0 (gradient)" in rows and "(optimizer)" in rows

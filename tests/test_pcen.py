@@ -42,7 +42,7 @@ def test_fixed_pcen_matches_librosa(initial_state):
 def test_smoothing_coefficient_is_librosas():
     # librosa.pcen's b for t_frames = 0.4 s * 8000 / 80 = 40 frames
     frames = 40.0
-    assert smoothing_coefficient(0.4, RATE, 80) == pytest.approx((np.sqrt(1 + 4 * frames ** 2) - 1) / (2 * frames ** 2))
+    assert smoothing_coefficient(0.4, RATE, 80) == pytest.approx((np.sqrt(1 + 4 * frames**2) - 1) / (2 * frames**2))
 
 
 def test_the_smoother_holds_over_padded_frames():
@@ -97,8 +97,9 @@ def test_learnable_pcen_starts_at_the_fixed_values_and_gets_gradients():
 def test_round_trip_in_a_saved_model(tmp_path):
     waveform = keras.Input((None,))
     mask = PaddingMask(MEL["hop_length"])(waveform)
-    out = PCENSpectrogram(sample_rate=RATE, learnable=True, gain=0.9, initial_state=0.5, **MEL)(waveform,
-                                                                                                 frame_mask=mask)
+    out = PCENSpectrogram(sample_rate=RATE, learnable=True, gain=0.9, initial_state=0.5, **MEL)(
+        waveform, frame_mask=mask
+    )
     model = keras.Model(waveform, out)
     x = np.pad(_clip(0.4), (0, 800))[None]
     model.save(tmp_path / "pcen.keras")
@@ -107,9 +108,18 @@ def test_round_trip_in_a_saved_model(tmp_path):
     assert reloaded.layers[-1].get_config()["initial_state"] == 0.5
 
 
-@pytest.mark.parametrize("bad, match", [(dict(gain=0.0), "gain"), (dict(power=1.5), "power"), (dict(bias=-1.0), "bias"),
-                                        (dict(time_constant=0.0), "time_constant"), (dict(eps=0.0), "eps"),
-                                        (dict(initial_state="last"), "initial_state"), (dict(n_fft=255), "n_fft")])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(gain=0.0), "gain"),
+        (dict(power=1.5), "power"),
+        (dict(bias=-1.0), "bias"),
+        (dict(time_constant=0.0), "time_constant"),
+        (dict(eps=0.0), "eps"),
+        (dict(initial_state="last"), "initial_state"),
+        (dict(n_fft=255), "n_fft"),
+    ],
+)
 def test_bad_settings_are_refused(bad, match):
     with pytest.raises(ValueError, match=match):
         PCENSpectrogram(sample_rate=RATE, **{**MEL, **bad})

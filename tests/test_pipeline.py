@@ -11,7 +11,11 @@ from keras_audio.corruptions.base import clip_seed, name_hash
 from keras_audio.corruptions.policy import parse_policy
 from keras_audio.manifest import Manifest
 from keras_audio.pipeline import (
-    ClipSource, center_crop_or_pad, evaluation_dataset, random_crop_or_pad, training_dataset,
+    ClipSource,
+    center_crop_or_pad,
+    evaluation_dataset,
+    random_crop_or_pad,
+    training_dataset,
 )
 
 SR = 16000
@@ -24,9 +28,15 @@ def _store_and_manifest(n=12, seed=0):
     clip_ids = [f"clip{i:02d}" for i in range(n)]
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     store = WaveformStore(np.concatenate(waveforms), offsets, lengths, clip_ids, SR)
-    frame = pd.DataFrame({"clip_id": clip_ids, "path": [f"{c}.wav" for c in clip_ids],
-                          "label": ["a" if i % 2 else "b" for i in range(n)],
-                          "speaker": [f"s{i // 2}" for i in range(n)], "split": "test"})
+    frame = pd.DataFrame(
+        {
+            "clip_id": clip_ids,
+            "path": [f"{c}.wav" for c in clip_ids],
+            "label": ["a" if i % 2 else "b" for i in range(n)],
+            "speaker": [f"s{i // 2}" for i in range(n)],
+            "split": "test",
+        }
+    )
     return store, Manifest(frame, name="unit")
 
 
@@ -73,22 +83,25 @@ def test_training_pairs_are_spoiled_and_clean_views_of_the_same_crop():
     store, manifest = _store_and_manifest()
     source = ClipSource(store, manifest)
     noise = parse_policy("noise", registry.build_suite(["white_noise"], SR), probability=1.0)
-    (corrupted, clean), _ = next(iter(training_dataset(source, 4000, 4, seed=0, waveform_policy=noise.waveform,
-                                                        pairs=True)))
+    (corrupted, clean), _ = next(
+        iter(training_dataset(source, 4000, 4, seed=0, waveform_policy=noise.waveform, pairs=True))
+    )
     corrupted, clean = corrupted.numpy(), clean.numpy()
     assert not np.array_equal(corrupted, clean)
     for c, s in zip(clean, corrupted):  # the difference is noise well below the clip (SNR >= 0 dB)
-        assert np.sqrt(np.mean((s - c) ** 2)) <= np.sqrt(np.mean(c ** 2)) * 1.001
+        assert np.sqrt(np.mean((s - c) ** 2)) <= np.sqrt(np.mean(c**2)) * 1.001
 
 
 def _padding(row: np.ndarray, length: int, window: int) -> np.ndarray:
     """The samples of a centre-padded `window`-sample row outside the clip of `length` samples."""
     before = (window - length) // 2
-    return np.concatenate([row[:before], row[before + length:]])
+    return np.concatenate([row[:before], row[before + length :]])
 
 
-@pytest.mark.parametrize("name", ["white_noise", "pink_noise", "reverb", "bit_depth", "mu_law", "lowpass",
-                                  "telephone", "packet_loss", "speed"])
+@pytest.mark.parametrize(
+    "name",
+    ["white_noise", "pink_noise", "reverb", "bit_depth", "mu_law", "lowpass", "telephone", "packet_loss", "speed"],
+)
 @pytest.mark.slow
 def test_a_short_clip_is_spoiled_at_its_own_length_then_padded(name):
     """Noise, reverberation or quantisation must not fill the zeros the pipeline appends: each test clip is
@@ -97,8 +110,9 @@ def test_a_short_clip_is_spoiled_at_its_own_length_then_padded(name):
     window = 10000  # longer than every clip (2000-9000 samples)
     corruption = registry.build(name, SR)
     for batched in (True, False):
-        spoiled = _collect(evaluation_dataset(ClipSource(store, manifest), window, 5, corruption, 4, seed=2,
-                                              batched=batched))[0]
+        spoiled = _collect(
+            evaluation_dataset(ClipSource(store, manifest), window, 5, corruption, 4, seed=2, batched=batched)
+        )[0]
         for i, clip_id in enumerate(manifest.clip_ids):
             recording = tf.constant(store.waveform(i))
             expected = center_crop_or_pad(corruption(recording, clip_seed(2, name_hash(clip_id), name, 4), 4), window)
@@ -110,13 +124,16 @@ def test_a_short_clip_is_spoiled_at_its_own_length_then_padded(name):
 def test_the_training_policy_spoils_the_recording_not_the_padding():
     store, manifest = _store_and_manifest()
     noise = parse_policy("noise", registry.build_suite(["white_noise"], SR), probability=1.0)
-    (corrupted, clean), _ = next(iter(training_dataset(ClipSource(store, manifest), 10000, 8, seed=0,
-                                                        waveform_policy=noise.waveform, pairs=True)))
+    (corrupted, clean), _ = next(
+        iter(
+            training_dataset(ClipSource(store, manifest), 10000, 8, seed=0, waveform_policy=noise.waveform, pairs=True)
+        )
+    )
     for c, s in zip(clean.numpy(), corrupted.numpy()):
         inside = np.flatnonzero(c)
         first, last = inside[0], inside[-1]
-        assert not np.any(s[:first]) and not np.any(s[last + 1:])  # the padding stays silent
-        assert np.any(s[first:last + 1] != c[first:last + 1])  # the recording is spoiled
+        assert not np.any(s[:first]) and not np.any(s[last + 1 :])  # the padding stays silent
+        assert np.any(s[first : last + 1] != c[first : last + 1])  # the recording is spoiled
 
 
 @pytest.mark.parametrize("corruption", [None, "white_noise", "speed"])

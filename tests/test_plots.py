@@ -15,12 +15,30 @@ def _rows(seeds=(0, 1), models=MODELS, corruptions=CORRUPTIONS, severities=(1, 2
     rows = []
     for seed in seeds:
         for model, policy in models:
-            rows.append({"model": model, "policy": policy, "seed": seed, "fold": "", "corruption": "clean",
-                         "severity": 0, "accuracy": 0.9 + 0.05 * rng.random()})
+            rows.append(
+                {
+                    "model": model,
+                    "policy": policy,
+                    "seed": seed,
+                    "fold": "",
+                    "corruption": "clean",
+                    "severity": 0,
+                    "accuracy": 0.9 + 0.05 * rng.random(),
+                }
+            )
             for corruption in corruptions:
                 for severity in severities:
-                    rows.append({"model": model, "policy": policy, "seed": seed, "fold": "", "corruption": corruption,
-                                 "severity": severity, "accuracy": 0.9 - 0.08 * severity * rng.random()})
+                    rows.append(
+                        {
+                            "model": model,
+                            "policy": policy,
+                            "seed": seed,
+                            "fold": "",
+                            "corruption": corruption,
+                            "severity": severity,
+                            "accuracy": 0.9 - 0.08 * severity * rng.random(),
+                        }
+                    )
     return rows
 
 
@@ -36,8 +54,7 @@ def _check_png(path, min_size=(300, 200)):
 
 
 def test_accuracy_vs_severity(tmp_path):
-    path = plots.accuracy_vs_severity(_rows(), tmp_path / "plots" / "accuracy.png", corpus="toy / gender",
-                                      baseline=0.5)
+    path = plots.accuracy_vs_severity(_rows(), tmp_path / "plots" / "accuracy.png", corpus="toy / gender", baseline=0.5)
     assert path == tmp_path / "plots" / "accuracy.png"
     _check_png(path)
 
@@ -60,7 +77,10 @@ def test_heatmap_with_a_missing_cell(tmp_path):
 
 @pytest.mark.slow
 def test_confusion_matrices(tmp_path):
-    matrices = {"clean": np.array([[8, 2], [1, 9]]), "severity 3, all 5 corruptions pooled": np.array([[30, 20], [5, 45]])}
+    matrices = {
+        "clean": np.array([[8, 2], [1, 9]]),
+        "severity 3, all 5 corruptions pooled": np.array([[30, 20], [5, 45]]),
+    }
     _check_png(plots.confusion_matrices(matrices, ["female", "male"], tmp_path / "cm.png", title="conv1d / none"))
 
 
@@ -68,8 +88,9 @@ def test_confusion_matrices(tmp_path):
 def test_confusion_matrices_with_many_classes_and_an_empty_row(tmp_path):
     matrix = np.random.default_rng(0).integers(0, 5, (50, 50))
     matrix[3] = 0
-    path = plots.confusion_matrices({"clean": matrix}, [f"class {i}" for i in range(50)], tmp_path / "cm.png",
-                                    title="esc50")
+    path = plots.confusion_matrices(
+        {"clean": matrix}, [f"class {i}" for i in range(50)], tmp_path / "cm.png", title="esc50"
+    )
     _check_png(path)
 
 
@@ -82,17 +103,29 @@ def test_spectrogram_gallery(tmp_path):
     rng = np.random.default_rng(0)
     spectrograms = {"clean": rng.normal(-40, 10, (101, 32))}
     spectrograms.update({f"{c}, severity 3": rng.normal(-40, 10, (101, 32)) for c in CORRUPTIONS})
-    path = plots.spectrogram_gallery(spectrograms, tmp_path / "gallery.png", title="clip x", hop_seconds=0.01,
-                                     mel_frequencies=np.linspace(50, 7000, 32))
+    path = plots.spectrogram_gallery(
+        spectrograms,
+        tmp_path / "gallery.png",
+        title="clip x",
+        hop_seconds=0.01,
+        mel_frequencies=np.linspace(50, 7000, 32),
+    )
     _check_png(path)
     with pytest.raises(ValueError, match="no spectrograms"):
         plots.spectrogram_gallery({}, tmp_path / "none.png", title="x", hop_seconds=0.01)
 
 
 def test_learning_curves(tmp_path):
-    histories = {f"{m} / {p} / seed {s}": {"loss": [1.0, 0.6, 0.4], "val_loss": [1.1, 0.8, 0.7],
-                                           "accuracy": [0.6, 0.8, 0.9], "val_accuracy": [0.55, 0.7, 0.75]}
-                 for m, p in MODELS for s in (0, 1)}
+    histories = {
+        f"{m} / {p} / seed {s}": {
+            "loss": [1.0, 0.6, 0.4],
+            "val_loss": [1.1, 0.8, 0.7],
+            "accuracy": [0.6, 0.8, 0.9],
+            "val_accuracy": [0.55, 0.7, 0.75],
+        }
+        for m, p in MODELS
+        for s in (0, 1)
+    }
     histories["autoencoder / none / seed 0"] = {"loss": [0.3, 0.2]}  # a trainer without accuracy
     _check_png(plots.learning_curves(histories, tmp_path / "curves.png", corpus="toy"))
     with pytest.raises(ValueError, match="no history"):
@@ -100,10 +133,16 @@ def test_learning_curves(tmp_path):
 
 
 def test_learning_curves_draw_a_two_stage_model_from_its_classifier_stage(tmp_path):
-    staged = {"autoencoder/loss": [0.9, 0.5], "autoencoder/val_loss": [1.0, 0.6],
-              "classifier/loss": [0.7, 0.3, 0.2], "classifier/accuracy": [0.6, 0.9, 0.95]}
+    staged = {
+        "autoencoder/loss": [0.9, 0.5],
+        "autoencoder/val_loss": [1.0, 0.6],
+        "classifier/loss": [0.7, 0.3, 0.2],
+        "classifier/accuracy": [0.6, 0.9, 0.95],
+    }
     assert plots._stage_history(staged, plots._last_stage(staged)) == {
-        "loss": [0.7, 0.3, 0.2], "accuracy": [0.6, 0.9, 0.95]}
+        "loss": [0.7, 0.3, 0.2],
+        "accuracy": [0.6, 0.9, 0.95],
+    }
     # Only stage-prefixed keys: there is still something to draw.
     _check_png(plots.learning_curves({"ae_clf / none / seed 0": staged}, tmp_path / "staged.png", corpus="toy"))
 

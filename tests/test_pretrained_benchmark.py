@@ -37,8 +37,20 @@ def test_folds_keep_each_source_recording_in_one_fold_and_spread_every_class(tmp
     assert all(Path(r["path"]).is_absolute() for r in rows)
 
 
-FIELDS = ["model", "policy", "seed", "fold", "corruption", "severity", "accuracy", "balanced_accuracy", "n",
-          "ci_low", "ci_high", "test_corpus"]
+FIELDS = [
+    "model",
+    "policy",
+    "seed",
+    "fold",
+    "corruption",
+    "severity",
+    "accuracy",
+    "balanced_accuracy",
+    "n",
+    "ci_low",
+    "ci_high",
+    "test_corpus",
+]
 
 
 def _write_table(run, rows, seed=0):
@@ -47,15 +59,31 @@ def _write_table(run, rows, seed=0):
         writer = csv.DictWriter(handle, fieldnames=FIELDS)
         writer.writeheader()
         for model, policy, corruption, severity, accuracy, balanced, test in rows:
-            writer.writerow(dict(model=model, policy=policy, seed=seed, fold="", corruption=corruption,
-                                 severity=severity, accuracy=accuracy, balanced_accuracy=balanced, n=10, ci_low=0,
-                                 ci_high=1, test_corpus=test))
+            writer.writerow(
+                dict(
+                    model=model,
+                    policy=policy,
+                    seed=seed,
+                    fold="",
+                    corruption=corruption,
+                    severity=severity,
+                    accuracy=accuracy,
+                    balanced_accuracy=balanced,
+                    n=10,
+                    ci_low=0,
+                    ci_high=1,
+                    test_corpus=test,
+                )
+            )
 
 
 def test_summary_reads_each_model_and_test_set_from_table_csv(tmp_path):
-    rows = [("ge2e", "none", "clean", 0, 0.9, 0.8, "in-domain"), ("ge2e", "none", "white_noise", 3, 0.5, 0.5,
-             "in-domain"), ("ge2e", "none", "speed", 3, 0.7, 0.6, "in-domain"),
-            ("ge2e", "none", "clean", 0, 0.6, 0.7, "audiomnist")]
+    rows = [
+        ("ge2e", "none", "clean", 0, 0.9, 0.8, "in-domain"),
+        ("ge2e", "none", "white_noise", 3, 0.5, 0.5, "in-domain"),
+        ("ge2e", "none", "speed", 3, 0.7, 0.6, "in-domain"),
+        ("ge2e", "none", "clean", 0, 0.6, 0.7, "audiomnist"),
+    ]
     run = tmp_path / "run"
     _write_table(run, rows)
     summary = {s["test"]: s for s in pretrained.summary(run)}
@@ -85,19 +113,26 @@ def test_dry_run_lists_the_commands_of_every_part_without_running_them(tmp_path,
 def test_the_splits_table_gives_each_seed_and_the_mean_and_sd_and_parts_keep_to_their_runs(tmp_path):
     out = tmp_path / "out"
     for seed, (conv, ge2e) in enumerate([(0.8, 0.9), (0.6, 0.7)]):
-        _write_table(out / f"audiomnist-splits-seed{seed}", [
-            ("conv2d", "none", "clean", 0, conv, conv, "in-domain"), ("conv2d", "none", "white_noise", 3, 0.3, 0.5,
-                                                                      "in-domain"),
-            ("ge2e", "none", "clean", 0, ge2e, ge2e, "in-domain"), ("ge2e", "none", "white_noise", 3, 0.5, 0.5,
-                                                                    "in-domain")], seed=seed)
+        _write_table(
+            out / f"audiomnist-splits-seed{seed}",
+            [
+                ("conv2d", "none", "clean", 0, conv, conv, "in-domain"),
+                ("conv2d", "none", "white_noise", 3, 0.3, 0.5, "in-domain"),
+                ("ge2e", "none", "clean", 0, ge2e, ge2e, "in-domain"),
+                ("ge2e", "none", "white_noise", 3, 0.5, 0.5, "in-domain"),
+            ],
+            seed=seed,
+        )
     _write_table(out / "audiomnist", [("ge2e", "none", "clean", 0, 0.1, 0.1, "in-domain")])
     lines = pretrained.splits_table([out / "audiomnist-splits-seed0", out / "audiomnist-splits-seed1"])
     assert lines[0].startswith("| model | policy | clean balanced, per seed (0, 1) |")
     assert lines[2] == "| conv2d | none | 0.800 0.600 | 0.700 ± 0.141 | 0.700 ± 0.141 | 0.300 ± 0.000 |"
     assert lines[3].startswith("| ge2e | none | 0.900 0.700 | 0.800 ± 0.141 |")
-    ran = {"audiomnist": [["run", "--run-name", "audiomnist"]],
-           "audiomnist-splits": [["run", "--run-name", f"audiomnist-splits-seed{s}"] for s in (0, 1)]}
+    ran = {
+        "audiomnist": [["run", "--run-name", "audiomnist"]],
+        "audiomnist-splits": [["run", "--run-name", f"audiomnist-splits-seed{s}"] for s in (0, 1)],
+    }
     text = pretrained.report(out, ["audiomnist", "audiomnist-splits"], ran)
-    audiomnist = text[:text.index("## audiomnist-splits")]
+    audiomnist = text[: text.index("## audiomnist-splits")]
     assert "**audiomnist**" in audiomnist and "audiomnist-splits-seed0**" not in audiomnist
-    assert "| ge2e | none | 0.900 0.700 | 0.800 ± 0.141 |" in text[text.index("## audiomnist-splits"):]
+    assert "| ge2e | none | 0.900 0.700 | 0.800 ± 0.141 |" in text[text.index("## audiomnist-splits") :]

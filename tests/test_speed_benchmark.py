@@ -34,8 +34,18 @@ def _clips(n=8, seconds=0.5):
 
 
 def _settings(**overrides):
-    values = dict(speed.QUICK, clips=8, seconds=0.5, batch_size=2, train_steps=1, train_epochs=1, latency_calls=3,
-                  throughput_batch=3, paired_rounds=1, paired_chunk=2)
+    values = dict(
+        speed.QUICK,
+        clips=8,
+        seconds=0.5,
+        batch_size=2,
+        train_steps=1,
+        train_epochs=1,
+        latency_calls=3,
+        throughput_batch=3,
+        paired_rounds=1,
+        paired_chunk=2,
+    )
     values.update(overrides)
     return speed.SpeedSettings(**values).validate()
 
@@ -51,10 +61,19 @@ def test_homework_librosa_and_suite_compute_the_same_log_mel():
     clip = _voices(1, 1.0)[0]
     homework = homework_baseline.HomeworkMel(SR, f.n_fft, f.win_length, f.hop_length, f.n_mels, f.fmin, f.fmax)
     homework_db = librosa.power_to_db(homework(clip), top_db=f.top_db)
-    librosa_db = homework_baseline.librosa_features([clip], SR, f.n_fft, f.win_length, f.hop_length, f.n_mels,
-                                                    f.fmin, f.fmax, f.top_db)[0]
-    layer = LogMelSpectrogram(sample_rate=SR, n_fft=f.n_fft, win_length=f.win_length, hop_length=f.hop_length,
-                              n_mels=f.n_mels, fmin=f.fmin, fmax=f.fmax, top_db=f.top_db)
+    librosa_db = homework_baseline.librosa_features(
+        [clip], SR, f.n_fft, f.win_length, f.hop_length, f.n_mels, f.fmin, f.fmax, f.top_db
+    )[0]
+    layer = LogMelSpectrogram(
+        sample_rate=SR,
+        n_fft=f.n_fft,
+        win_length=f.win_length,
+        hop_length=f.hop_length,
+        n_mels=f.n_mels,
+        fmin=f.fmin,
+        fmax=f.fmax,
+        top_db=f.top_db,
+    )
     suite_db = layer(clip[None])[0].numpy().T
     assert homework_db.shape == librosa_db.shape == suite_db.shape == (f.n_mels, 1 + len(clip) // f.hop_length)
     assert np.max(np.abs(homework_db - librosa_db)) < 0.01
@@ -138,9 +157,17 @@ def _summary(stage, samples, unit="clips/s"):
 
 
 def test_ratios_and_targets_come_from_the_figures():
-    summaries = {s.stage: s for s in (_summary("homework", [100.0]), _summary("librosa", [50.0]),
-                                      _summary("tfdata", [450.0]), _summary("tfdata_noise", [200.0]),
-                                      _summary("train_conv1d_memory", [10.0]), _summary("train_conv1d_pipeline", [7.0]))}
+    summaries = {
+        s.stage: s
+        for s in (
+            _summary("homework", [100.0]),
+            _summary("librosa", [50.0]),
+            _summary("tfdata", [450.0]),
+            _summary("tfdata_noise", [200.0]),
+            _summary("train_conv1d_memory", [10.0]),
+            _summary("train_conv1d_pipeline", [7.0]),
+        )
+    }
     figures = speed.all_figures(summaries)
     assert speed.ratio_text(figures["tfdata"], figures) == "4.50x homework; 9.00x librosa"
     assert speed.ratio_text(figures["train_conv1d_pipeline"], figures) == "0.70x in-memory"
@@ -161,9 +188,15 @@ def test_targets_prefer_same_round_ratios_of_the_interleaved_stage():
     # Load halves every rate in round 2: the medians of separate figures would mix rounds, same-round
     # ratios do not. Separate-process figures disagree on purpose; the interleaved ones win.
     paired = speed.PAIRED_STAGE
-    summaries = {s.stage: s for s in (
-        _summary("homework", [100.0]), _summary("tfdata", [100.0]),
-        _summary(f"{paired}:homework", [100.0, 50.0, 100.0]), _summary(f"{paired}:tfdata", [400.0, 200.0, 300.0]))}
+    summaries = {
+        s.stage: s
+        for s in (
+            _summary("homework", [100.0]),
+            _summary("tfdata", [100.0]),
+            _summary(f"{paired}:homework", [100.0, 50.0, 100.0]),
+            _summary(f"{paired}:tfdata", [400.0, 200.0, 300.0]),
+        )
+    }
     figures = speed.all_figures(summaries)
     assert speed.paired_ratio(figures, "tfdata", "homework") == 4.0
     (check,) = speed.target_checks(figures)
@@ -180,8 +213,11 @@ def test_interleaved_stage_gives_one_sample_per_round_for_each_method():
 
 
 def test_stage_selection_and_settings_are_checked():
-    assert speed.select_stages(["features", "savedmodel_conv2d"]) == [*speed.FEATURE_STAGES, speed.PAIRED_STAGE,
-                                                                        "savedmodel_conv2d"]
+    assert speed.select_stages(["features", "savedmodel_conv2d"]) == [
+        *speed.FEATURE_STAGES,
+        speed.PAIRED_STAGE,
+        "savedmodel_conv2d",
+    ]
     with pytest.raises(ValueError, match="warp"):
         speed.select_stages(["warp"])
     with pytest.raises(ValueError, match="clips"):
@@ -215,8 +251,11 @@ def test_evaluation_stage_runs_every_model_and_the_spoiled_grid_with_their_flops
     from keras_audio.corruptions import registry
 
     # One corruption instead of the whole suite: the grid is clean + white noise at one severity.
-    monkeypatch.setattr(speed, "corruption_suite", lambda settings, clips: {
-        "white_noise": registry.build("white_noise", settings.sample_rate)})
+    monkeypatch.setattr(
+        speed,
+        "corruption_suite",
+        lambda settings, clips: {"white_noise": registry.build("white_noise", settings.sample_rate)},
+    )
     settings = _settings(eval_models=("conv1d", "conv2d"), eval_clips=4, eval_batch=3, eval_passes=2)
     flops = {"models": {"conv1d": {"forward": 10.0, "training": 25.0}, "conv2d": {"forward": 30.0}}}
     figures = {f.stage: f for f in speed.measure_stage(speed.EVALUATION_STAGE, _clips(), settings, flops)}
@@ -233,24 +272,49 @@ def test_fraction_of_matmul_comes_from_the_flops_and_the_matmul_figure():
     def summary(stage, samples, unit, flops=None):
         return speed.StageSummary(stage, [speed.Figure(stage, stage, unit, list(samples), [], flops)], 1.0, 2.0, [0.5])
 
-    summaries = {s.stage: s for s in (
-        summary(speed.MATMUL_STAGE, [90.0, 100.0, 110.0], "GFLOP/s"),
-        summary("train_conv2d_memory", [300.0], "examples/s", 0.25e9),
-        summary("train_conv2d_pipeline", [200.0], "examples/s", 0.25e9),  # 50 GFLOP/s: half of matmul
-        summary("train_crnn_pipeline", [100.0], "examples/s", 0.2e9),  # 20 GFLOP/s
-        summary("homework", [100.0], "clips/s"))}  # no FLOPs: no fraction
+    summaries = {
+        s.stage: s
+        for s in (
+            summary(speed.MATMUL_STAGE, [90.0, 100.0, 110.0], "GFLOP/s"),
+            summary("train_conv2d_memory", [300.0], "examples/s", 0.25e9),
+            summary("train_conv2d_pipeline", [200.0], "examples/s", 0.25e9),  # 50 GFLOP/s: half of matmul
+            summary("train_crnn_pipeline", [100.0], "examples/s", 0.2e9),  # 20 GFLOP/s
+            summary("homework", [100.0], "clips/s"),
+        )
+    }  # no FLOPs: no fraction
     figures = speed.all_figures(summaries)
     assert speed.matmul_fraction(figures["train_conv2d_pipeline"], figures) == 0.5
     assert speed.matmul_fraction(figures["homework"], figures) is None
     assert speed.matmul_fraction(figures[speed.MATMUL_STAGE], figures) is None
     checks = {c["target"]: (c["fraction"], c["met"]) for c in speed.fraction_checks(figures)}
-    assert checks == {"conv2d training on the pipeline >= 50 % of matmul": (0.5, True),
-                      "crnn training on the pipeline >= 50 % of matmul": (0.2, False)}
-    info = {"machine": speed.machine(), "clips": "8 clips", "repeats": 1, "loads": [0.5], "raw": [],
-            "flops": {"clip_samples": 8000, "models": {"conv2d": {"profiler": 87e6, "forward": 89e6, "features": 9e6,
-                                                                   "fft": 2e6, "recurrent": 0.0, "training": 249e6}}}}
+    assert checks == {
+        "conv2d training on the pipeline >= 50 % of matmul": (0.5, True),
+        "crnn training on the pipeline >= 50 % of matmul": (0.2, False),
+    }
+    info = {
+        "machine": speed.machine(),
+        "clips": "8 clips",
+        "repeats": 1,
+        "loads": [0.5],
+        "raw": [],
+        "flops": {
+            "clip_samples": 8000,
+            "models": {
+                "conv2d": {
+                    "profiler": 87e6,
+                    "forward": 89e6,
+                    "features": 9e6,
+                    "fft": 2e6,
+                    "recurrent": 0.0,
+                    "training": 249e6,
+                }
+            },
+        },
+    }
     report = speed.render(summaries, _settings(), info)
-    assert "| train_conv2d_pipeline | train_conv2d_pipeline | 200 | examples/s | 0.67x in-memory | 50.0 | 50 % |" in report
+    assert (
+        "| train_conv2d_pipeline | train_conv2d_pipeline | 200 | examples/s | 0.67x in-memory | 50.0 | 50 % |" in report
+    )
     assert "| crnn training on the pipeline >= 50 % of matmul | 50 % | 20 % | NO |" in report
     assert "| conv2d | 0.0870 | 0.0890 | 0.0090 | 0.0020 | 0.0000 | 0.2490 |" in report
 
@@ -323,16 +387,21 @@ def test_encoder_flops_per_clip_follow_their_architecture():
 def test_evaluation_stage_runs_the_encoders_named_with_their_flops(monkeypatch):
     from keras_audio.corruptions import registry
 
-    monkeypatch.setattr(speed, "corruption_suite", lambda settings, clips: {
-        "white_noise": registry.build("white_noise", settings.sample_rate)})
+    monkeypatch.setattr(
+        speed,
+        "corruption_suite",
+        lambda settings, clips: {"white_noise": registry.build("white_noise", settings.sample_rate)},
+    )
     settings = _settings(eval_models=speed.ENCODERS, eval_clips=3, eval_batch=2, eval_passes=2)
     flops = {"models": {"ge2e": {"forward": 1.4e9}, "aisfx": {"forward": 4.0e9}}}
     figures = {f.stage: f for f in speed.measure_stage(speed.EVALUATION_STAGE, _clips(), settings, flops)}
     stage = speed.EVALUATION_STAGE
     assert list(figures) == [f"{stage}:ge2e", f"{stage}:aisfx", f"{stage}:all", f"{stage}:spoiled"]
     assert [figures[f"{stage}:{k}"].flops_per_item for k in ("ge2e", "aisfx", "all")] == [1.4e9, 4.0e9, 5.4e9]
-    assert all(figures[f"{stage}:{k}"].unit == "clips/s" and len(figures[f"{stage}:{k}"].samples) == 2
-               for k in ("ge2e", "aisfx", "all"))
+    assert all(
+        figures[f"{stage}:{k}"].unit == "clips/s" and len(figures[f"{stage}:{k}"].samples) == 2
+        for k in ("ge2e", "aisfx", "all")
+    )
     assert "2 conditions x 2 models" in figures[f"{stage}:spoiled"].name
 
 
@@ -347,13 +416,34 @@ def test_encoders_are_chosen_on_the_command_line_and_reported_against_matmul():
         return speed.StageSummary(stage, [speed.Figure(stage, stage, unit, list(samples), [], flops)], 1.0, 2.0, [0.5])
 
     stage = speed.EVALUATION_STAGE
-    summaries = {s.stage: s for s in (summary(speed.MATMUL_STAGE, [100.0], "GFLOP/s"),
-                                      summary(f"{stage}:ge2e", [10.0], "clips/s", 1.5e9),
-                                      summary(f"{stage}:aisfx", [5.0], "clips/s", 4.0e9))}
-    info = {"machine": speed.machine(), "clips": "8 clips", "repeats": 1, "loads": [0.5], "raw": [],
-            "flops": {"clip_samples": 48000, "models": {"ge2e": {
-                "profiler": 0.1e9, "forward": 1.5e9, "features": None, "fft": 0.0, "recurrent": 1.3e9,
-                "training": None}}}}
+    summaries = {
+        s.stage: s
+        for s in (
+            summary(speed.MATMUL_STAGE, [100.0], "GFLOP/s"),
+            summary(f"{stage}:ge2e", [10.0], "clips/s", 1.5e9),
+            summary(f"{stage}:aisfx", [5.0], "clips/s", 4.0e9),
+        )
+    }
+    info = {
+        "machine": speed.machine(),
+        "clips": "8 clips",
+        "repeats": 1,
+        "loads": [0.5],
+        "raw": [],
+        "flops": {
+            "clip_samples": 48000,
+            "models": {
+                "ge2e": {
+                    "profiler": 0.1e9,
+                    "forward": 1.5e9,
+                    "features": None,
+                    "fft": 0.0,
+                    "recurrent": 1.3e9,
+                    "training": None,
+                }
+            },
+        },
+    }
     report = speed.render(summaries, settings, info)
     assert f"| {stage}:ge2e | {stage}:ge2e | 10.0 | clips/s |  | 15.0 | 15 % |" in report
     assert f"| {stage}:aisfx | {stage}:aisfx | 5 | clips/s |  | 20.0 | 20 % |" in report

@@ -25,9 +25,15 @@ def _on_disk(tmp_path, n=23, seed=0):
     clip_ids = [f"clip{i:02d}" for i in range(n)]
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     store = WaveformStore(np.load(tmp_path / "samples.npy", mmap_mode="r"), offsets, lengths, clip_ids, SR)
-    frame = pd.DataFrame({"clip_id": clip_ids, "path": [f"{c}.wav" for c in clip_ids],
-                          "label": ["a" if i % 3 else "b" for i in range(n)],
-                          "speaker": [f"s{i // 2}" for i in range(n)], "split": "test"})
+    frame = pd.DataFrame(
+        {
+            "clip_id": clip_ids,
+            "path": [f"{c}.wav" for c in clip_ids],
+            "label": ["a" if i % 3 else "b" for i in range(n)],
+            "speaker": [f"s{i // 2}" for i in range(n)],
+            "split": "test",
+        }
+    )
     # A subset in another order: offsets in the file are not the positions in the split.
     manifest = Manifest(frame, name="unit")
     return store, manifest.replace(manifest.frame.iloc[[5, 2, 17, 0, 9, 22, 11, 3, 14, 8, 20, 1]])
@@ -40,10 +46,14 @@ def test_streamed_clips_are_the_in_memory_clips(tmp_path):
     np.testing.assert_array_equal(streamed.labels, memory.labels)
     np.testing.assert_array_equal(streamed.clip_hashes, memory.clip_hashes)
     for i in range(len(memory)):
-        np.testing.assert_array_equal(streamed.clip(int(streamed.offsets[i]), int(streamed.lengths[i])).numpy(),
-                                      memory.clip(int(memory.offsets[i]), int(memory.lengths[i])).numpy())
-        np.testing.assert_array_equal(streamed.clip(int(streamed.offsets[i]), int(streamed.lengths[i])).numpy(),
-                                      store.waveform(store.indices([memory.clip_ids[i]])[0]))
+        np.testing.assert_array_equal(
+            streamed.clip(int(streamed.offsets[i]), int(streamed.lengths[i])).numpy(),
+            memory.clip(int(memory.offsets[i]), int(memory.lengths[i])).numpy(),
+        )
+        np.testing.assert_array_equal(
+            streamed.clip(int(streamed.offsets[i]), int(streamed.lengths[i])).numpy(),
+            store.waveform(store.indices([memory.clip_ids[i]])[0]),
+        )
 
 
 @pytest.mark.parametrize("corruption", [None, "speed"])
@@ -67,8 +77,9 @@ def test_the_grid_scores_the_same_from_either_source(tmp_path):
         return np.stack([energy, 1.0 - energy], axis=1)
 
     memory = evaluate_grid({"m": predict}, ClipSource(store, manifest), conditions, 4000, 5, 1, progress=False)
-    streamed = evaluate_grid({"m": predict}, StreamedClipSource(store, manifest), conditions, 4000, 5, 1,
-                             progress=False)
+    streamed = evaluate_grid(
+        {"m": predict}, StreamedClipSource(store, manifest), conditions, 4000, 5, 1, progress=False
+    )
     assert list(streamed.probabilities) == list(memory.probabilities)
     for key, probabilities in memory.probabilities.items():
         np.testing.assert_array_equal(streamed.probabilities[key], probabilities)
@@ -90,8 +101,8 @@ def test_the_training_stream_is_reproducible_and_each_pass_serves_every_clip_onc
     assert first[0].shape == (16, 3000) and not np.array_equal(first[0], other[0])
     order = [int(h) for *_, h in source.shuffled(7).take(3 * len(source)).as_numpy_iterator()]
     for start in range(0, len(order), len(source)):  # three passes, each a different permutation
-        assert sorted(order[start:start + len(source)]) == sorted(source.clip_hashes.tolist())
-    assert order[:len(source)] != order[len(source):2 * len(source)]
+        assert sorted(order[start : start + len(source)]) == sorted(source.clip_hashes.tolist())
+    assert order[: len(source)] != order[len(source) : 2 * len(source)]
 
 
 def test_the_source_is_chosen_by_flag_and_by_size(tmp_path):

@@ -13,9 +13,14 @@ def _table(count=6, smooth=0, classes=("speech", "music", "noise")):
     rng = np.random.default_rng(0)
     probabilities = rng.dirichlet(np.ones(len(classes)), count).astype(np.float32)
     starts = np.arange(count) * 0.5
-    return WindowTable(start_s=starts, end_s=np.minimum(starts + 1.0, 0.5 * count + 0.25),
-                       probabilities=probabilities, label_ids=probabilities.argmax(axis=1), class_names=classes,
-                       smooth=smooth)
+    return WindowTable(
+        start_s=starts,
+        end_s=np.minimum(starts + 1.0, 0.5 * count + 0.25),
+        probabilities=probabilities,
+        label_ids=probabilities.argmax(axis=1),
+        class_names=classes,
+        smooth=smooth,
+    )
 
 
 def test_csv_round_trips_the_table(tmp_path):
@@ -73,7 +78,7 @@ def test_a_long_recording_keeps_at_most_max_columns_of_mean_power():
         pooled.add(block)
     db, seconds = pooled.spectrogram()
     assert pooled.frames_per_column == 16 and db.shape == (-(-len(power) // 16), 64) and seconds == 0.16
-    groups = [power[i:i + 16].mean(axis=0) for i in range(0, len(power), 16)]
+    groups = [power[i : i + 16].mean(axis=0) for i in range(0, len(power), 16)]
     np.testing.assert_allclose(db, 10 * np.log10(np.stack(groups)), atol=1e-3)
 
 

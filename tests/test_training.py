@@ -6,8 +6,15 @@ import pytest
 import tensorflow as tf
 
 from keras_audio.training import (
-    TrainingInputs, TrainingResult, TrainingSettings, balanced_class_weights, combine_stages, compile_classifier,
-    fit_classifier, set_global_seed, standard_callbacks,
+    TrainingInputs,
+    TrainingResult,
+    TrainingSettings,
+    balanced_class_weights,
+    combine_stages,
+    compile_classifier,
+    fit_classifier,
+    set_global_seed,
+    standard_callbacks,
 )
 
 
@@ -37,8 +44,9 @@ def test_fit_classifier_learns_and_logs(tmp_path):
     y = (x[:, 0] > 0.5).astype(np.int32)  # imbalanced
     inputs = keras.Input((4,))
     model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
-    result = fit_classifier(model, _inputs(x, y), TrainingSettings(epochs=5, learning_rate=0.05, verbose=0),
-                            tmp_path / "logs")
+    result = fit_classifier(
+        model, _inputs(x, y), TrainingSettings(epochs=5, learning_rate=0.05, verbose=0), tmp_path / "logs"
+    )
     assert result.epochs_run == 5 and len(result.history["val_loss"]) == 5
     assert result.history["loss"][-1] < result.history["loss"][0]
     assert result.best_epoch == int(np.argmin(result.history["val_loss"])) + 1
@@ -79,8 +87,11 @@ def test_a_non_finite_loss_stops_training_at_once_naming_the_model_and_epoch():
     x = np.random.default_rng(0).standard_normal((64, 4)).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int32)
     x[20] = 3e29  # finite, in the third batch; its gradients overflow the weights
-    with pytest.raises(NonFiniteTrainingError, match=r"training conv1d-none-seed0: loss became nan at epoch 1, "
-                                                     r"batch \d; stopped") as caught:
+    with pytest.raises(
+        NonFiniteTrainingError,
+        match=r"training conv1d-none-seed0: loss became nan at epoch 1, "
+        r"batch \d; stopped",
+    ) as caught:
         fit_classifier(_tiny_model(), _inputs(x, y), TrainingSettings(epochs=5, verbose=0, name="conv1d-none-seed0"))
     assert caught.value.epoch == 1 and 3 <= caught.value.batch <= 8 and caught.value.metric == "loss"
 
@@ -97,8 +108,17 @@ def test_a_non_finite_validation_loss_is_named():
         fit_classifier(_tiny_model(), inputs, TrainingSettings(epochs=2, verbose=0))
 
 
-@pytest.mark.parametrize("field, value", [("learning_rate", float("nan")), ("learning_rate", -1.0),
-                                          ("learning_rate", 0.0), ("epochs", 0), ("epochs", 1.5), ("patience", -1)])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("learning_rate", float("nan")),
+        ("learning_rate", -1.0),
+        ("learning_rate", 0.0),
+        ("epochs", 0),
+        ("epochs", 1.5),
+        ("patience", -1),
+    ],
+)
 def test_training_settings_refuse_bad_values(field, value):
     with pytest.raises(ValueError, match=field):
         TrainingSettings(**{field: value})
@@ -113,10 +133,17 @@ def _resume_inputs():
     vy = rng.integers(0, 2, 16).astype(np.int32)  # a noisy validation loss: the callbacks' state matters
     return TrainingInputs(
         # Like pipeline.training_dataset: endless, reshuffled each pass from a seed.
-        make_train=lambda pairs: tf.data.Dataset.from_tensor_slices((x, y)).shuffle(
-            48, seed=3, reshuffle_each_iteration=True).repeat().batch(8),
-        validation=tf.data.Dataset.from_tensor_slices((vx, vy)).batch(8), steps_per_epoch=5, class_weight=None,
-        num_classes=2)
+        make_train=lambda pairs: (
+            tf.data.Dataset.from_tensor_slices((x, y))
+            .shuffle(48, seed=3, reshuffle_each_iteration=True)
+            .repeat()
+            .batch(8)
+        ),
+        validation=tf.data.Dataset.from_tensor_slices((vx, vy)).batch(8),
+        steps_per_epoch=5,
+        class_weight=None,
+        num_classes=2,
+    )
 
 
 def _resume_model():

@@ -9,14 +9,17 @@ from hypothesis import strategies as st
 from keras_audio.windowing import WindowStream, center_crop_or_pad, default_hop, frame_windows, window_starts
 
 
-@pytest.mark.parametrize("num_samples, window, hop, starts", [
-    (10, 4, 2, [0, 2, 4, 6]),         # the hops land on the end exactly
-    (11, 4, 2, [0, 2, 4, 6, 7]),      # the last window is moved back to end at the end of the file
-    (5, 4, 4, [0, 1]),
-    (4, 4, 2, [0]),                   # exactly one window
-    (3, 8, 4, [-2]),                  # shorter: one window, starting in the padding before the clip
-    (0, 4, 2, [-2]),
-])
+@pytest.mark.parametrize(
+    "num_samples, window, hop, starts",
+    [
+        (10, 4, 2, [0, 2, 4, 6]),  # the hops land on the end exactly
+        (11, 4, 2, [0, 2, 4, 6, 7]),  # the last window is moved back to end at the end of the file
+        (5, 4, 4, [0, 1]),
+        (4, 4, 2, [0]),  # exactly one window
+        (3, 8, 4, [-2]),  # shorter: one window, starting in the padding before the clip
+        (0, 4, 2, [-2]),
+    ],
+)
 def test_window_starts_follow_the_documented_rule(num_samples, window, hop, starts):
     assert window_starts(num_samples, window, hop).numpy().tolist() == starts
 
@@ -46,7 +49,8 @@ def test_works_in_a_graph_on_clips_of_unknown_length():
     assert framed(tf.range(11, dtype=tf.float32)).shape == (5, 4)
     assert framed(tf.range(2, dtype=tf.float32)).numpy().tolist() == [[0, 0, 1, 0]]
     dataset = tf.data.Dataset.from_tensor_slices(tf.range(12, dtype=tf.float32)[None]).map(
-        lambda x: tf.reduce_mean(frame_windows(x, 6, 3), axis=1))
+        lambda x: tf.reduce_mean(frame_windows(x, 6, 3), axis=1)
+    )
     assert next(iter(dataset)).numpy().tolist() == [2.5, 5.5, 8.5]
 
 
@@ -63,16 +67,20 @@ def test_windows_cover_every_sample_hop_apart(num_samples, window, hop_fraction)
     gaps = np.diff(starts)
     assert np.all(gaps[:-1] == hop) and 0 < gaps[-1] <= hop
     x = tf.range(num_samples, dtype=tf.float32)
-    np.testing.assert_array_equal(frame_windows(x, window, hop).numpy(),
-                                  np.stack([np.arange(s, s + window) for s in starts]))
+    np.testing.assert_array_equal(
+        frame_windows(x, window, hop).numpy(), np.stack([np.arange(s, s + window) for s in starts])
+    )
 
 
-@pytest.mark.parametrize("window, hop, message", [
-    (0, None, "window must be a positive int"),
-    (4.0, None, "window must be a positive int"),
-    (4, 0, "hop must be a positive int"),
-    (4, 5, r"hop \(5 samples\) must not exceed the window \(4 samples\)"),
-])
+@pytest.mark.parametrize(
+    "window, hop, message",
+    [
+        (0, None, "window must be a positive int"),
+        (4.0, None, "window must be a positive int"),
+        (4, 0, "hop must be a positive int"),
+        (4, 5, r"hop \(5 samples\) must not exceed the window \(4 samples\)"),
+    ],
+)
 def test_refuses_bad_windows(window, hop, message):
     with pytest.raises(ValueError, match=message):
         frame_windows(tf.zeros([10]), window, hop)
@@ -106,8 +114,13 @@ def _streamed(x: np.ndarray, window: int, hop: int, cuts, batch: int):
 
 
 @settings(max_examples=60, deadline=None)
-@given(num_samples=st.integers(1, 300), window=st.integers(1, 40), hop_fraction=st.floats(0.01, 1.0),
-       cuts=st.lists(st.integers(0, 300), max_size=8), batch=st.integers(1, 9))
+@given(
+    num_samples=st.integers(1, 300),
+    window=st.integers(1, 40),
+    hop_fraction=st.floats(0.01, 1.0),
+    cuts=st.lists(st.integers(0, 300), max_size=8),
+    batch=st.integers(1, 9),
+)
 def test_a_stream_of_blocks_gives_the_windows_of_the_whole_clip(num_samples, window, hop_fraction, cuts, batch):
     hop = max(1, int(window * hop_fraction))
     x = np.random.default_rng(num_samples).standard_normal(num_samples).astype(np.float32)

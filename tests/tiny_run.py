@@ -38,9 +38,19 @@ def write_tone_corpus(root):
 
 def tiny_config(corpus, tmp_path, run_name):
     return RunConfig(
-        corpus="csv", data_dir=str(corpus), models=["conv1d"], corruptions=["white_noise", "speed"],
-        severities=[1, 3], epochs=1, batch_size=8, sample_rate=SAMPLE_RATE, clip_seconds=0.5, seed=3,
+        corpus="csv",
+        data_dir=str(corpus),
+        models=["conv1d"],
+        corruptions=["white_noise", "speed"],
+        severities=[1, 3],
+        epochs=1,
+        batch_size=8,
+        sample_rate=SAMPLE_RATE,
+        clip_seconds=0.5,
+        seed=3,
         features=FeatureConfig(n_fft=256, win_length=200, hop_length=80, n_mels=16, fmin=20.0),
-        cache_dir=str(tmp_path / "cache"), out=str(tmp_path / "results"), run_name=run_name,
+        cache_dir=str(tmp_path / "cache"),
+        out=str(tmp_path / "results"),
+        run_name=run_name,
         training=TrainingConfig(model_options={"conv1d": {"filters": [8], "kernel_size": 3}}),
     )

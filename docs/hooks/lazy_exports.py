@@ -24,8 +24,9 @@ MARKER = re.compile(r"^<!-- lazy-exports (?P<package>[\w.]+) -->$", re.MULTILINE
 def lazy_exports(init_file: Path) -> dict[str, str]:
     """The `_EXPORTS` dict literal of a package's `__init__.py`: exported name -> defining module."""
     for node in ast.parse(init_file.read_text(encoding="utf-8")).body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
-            node, ast.AnnAssign) else []
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
         if any(isinstance(t, ast.Name) and t.id == "_EXPORTS" for t in targets):
             return ast.literal_eval(node.value)
     raise PluginError(f"{init_file} has no _EXPORTS dict for the lazy-exports marker")

@@ -64,8 +64,10 @@ def _ratio(db: float) -> float:
     return 10 ** (db / 20)
 
 
-SNR = Meaning({"snr_db": "signal-to-noise ratio: RMS of the clip over RMS of the noise added, whole clip (dB)"},
-              (("noise amplitude relative to the clip", lambda p: f"×{_ratio(-p['snr_db']):.2f}"),))
+SNR = Meaning(
+    {"snr_db": "signal-to-noise ratio: RMS of the clip over RMS of the noise added, whole clip (dB)"},
+    (("noise amplitude relative to the clip", lambda p: f"×{_ratio(-p['snr_db']):.2f}"),),
+)
 _FLAT, _STOP = 1 - filters.TRANSITION / 2, 1 + filters.TRANSITION / 2
 _CRITICAL_RT60 = inspect.signature(reverb.SyntheticReverb.__init__).parameters["critical_rt60_s"].default
 _PCM_KBPS = 16 * SAMPLE_RATE / 1000
@@ -76,51 +78,85 @@ MEANINGS: dict[str, Meaning] = {
     "brown_noise": SNR,
     "background_noise": SNR,
     "babble": SNR,
-    "gain": Meaning({"gain_db": "level change (dB), louder or quieter with equal odds"},
-                    (("amplitude factor",
-                      lambda p: f"×{_ratio(p['gain_db']):.2f} or ×{_ratio(-p['gain_db']):.2f}"),)),
-    "clipping": Meaning({"fraction": "clipping threshold as a fraction of the clip's peak"},
-                        (("threshold below the peak", lambda p: f"{20 * math.log10(p['fraction']):.1f} dB"),)),
-    "bit_depth": Meaning({"bits": "bits of linear PCM, full scale at the clip's peak"},
-                         (("levels", lambda p: f"{2 ** int(p['bits'])}"),
-                          ("quantisation noise below a full-scale sine",
-                           lambda p: f"{6.02 * p['bits'] + 1.76:.0f} dB"))),
-    "mu_law": Meaning({"bits": "bits after μ-law companding (μ = 255), full scale at the clip's peak"},
-                      (("levels", lambda p: f"{2 ** int(p['bits'])}"),)),
-    "speed": Meaning({"change": "speed change: played 1 + change times faster or slower (equal odds)"},
-                     (("playback factor", lambda p: f"×{1 + p['change']:.2f} or ×{1 / (1 + p['change']):.3f}"),
-                      ("pitch and formants move by", lambda p: f"±{12 * math.log2(1 + p['change']):.2f} semitones"))),
-    "time_stretch": Meaning({"change": "tempo change: 1 + change times faster or slower (equal odds), pitch kept"},
-                            (("a 3-s clip then lasts",
-                              lambda p: f"{3 / (1 + p['change']):.2f} s or {3 * (1 + p['change']):.2f} s"),)),
-    "pitch_shift": Meaning({"semitones": "pitch shift (semitones), up or down with equal odds, duration kept"},
-                           (("frequency factor",
-                             lambda p: f"×{2 ** (p['semitones'] / 12):.3f} or ×{2 ** (-p['semitones'] / 12):.3f}"),
-                            ("an F0 of 120 Hz moves to",
-                             lambda p: f"{120 * 2 ** (p['semitones'] / 12):.0f} or "
-                                       f"{120 * 2 ** (-p['semitones'] / 12):.0f} Hz"))),
-    "lowpass": Meaning({"cutoff_hz": "cutoff frequency, the −6 dB point (Hz)"},
-                       (("flat up to", lambda p: f"{_FLAT * p['cutoff_hz']:g} Hz"),
-                        ("nothing passes above", lambda p: f"{_STOP * p['cutoff_hz']:g} Hz"))),
-    "telephone": Meaning({"low_hz": "lower band edge, −6 dB (Hz)", "high_hz": "upper band edge, −6 dB (Hz)"},
-                         (("band width", lambda p: f"{math.log2(p['high_hz'] / p['low_hz']):.2f} octaves"),)),
-    "reverb": Meaning({"rt60_s": "reverberation time: the tail decays 60 dB in this many seconds (s)"},
-                      (("direct-to-reverberant ratio",
-                        lambda p: f"{10 * math.log10(_CRITICAL_RT60 / p['rt60_s']):+.1f} dB"),)),
-    "ir_reverb": Meaning({"wet": "share of the reverberant signal in the mix (1 − wet)·dry + wet·reverberant"},
-                         (("dry share", lambda p: f"{1 - p['wet']:.1f}"),)),
-    "packet_loss": Meaning({"fraction": f"share of the {packet_loss.PACKET_SECONDS * 1000:g}-ms packets zeroed"},
-                           (("packets lost per second",
-                             lambda p: f"{p['fraction'] / packet_loss.PACKET_SECONDS:g}"),)),
-    "time_shift": Meaning({"shift_ms": "shift (ms), later or earlier with equal odds, silence filled in"},
-                          (("share of a 3-s window lost", lambda p: f"{p['shift_ms'] / 3000:.0%}"),)),
-    "eq": Meaning({"tilt_db_per_octave": "spectral tilt about 1 kHz (dB per octave), sign from the seed",
-                   "band_db": "boost or cut of the shelf and of each of two peaking bands (dB)",
-                   "gain_db": "level change after the EQ (dB), louder or quieter with equal odds"},
-                  (("tilt at 125 Hz and at 8 kHz against 1 kHz", lambda p: f"±{3 * p['tilt_db_per_octave']:g} dB"),)),
-    "mp3": Meaning({"bitrate_kbps": "constant MP3 bitrate (kbit/s)"},
-                   (("compression against 16-bit PCM at 16 kHz",
-                     lambda p: f"{_PCM_KBPS / p['bitrate_kbps']:.1f} : 1"),)),
+    "gain": Meaning(
+        {"gain_db": "level change (dB), louder or quieter with equal odds"},
+        (("amplitude factor", lambda p: f"×{_ratio(p['gain_db']):.2f} or ×{_ratio(-p['gain_db']):.2f}"),),
+    ),
+    "clipping": Meaning(
+        {"fraction": "clipping threshold as a fraction of the clip's peak"},
+        (("threshold below the peak", lambda p: f"{20 * math.log10(p['fraction']):.1f} dB"),),
+    ),
+    "bit_depth": Meaning(
+        {"bits": "bits of linear PCM, full scale at the clip's peak"},
+        (
+            ("levels", lambda p: f"{2 ** int(p['bits'])}"),
+            ("quantisation noise below a full-scale sine", lambda p: f"{6.02 * p['bits'] + 1.76:.0f} dB"),
+        ),
+    ),
+    "mu_law": Meaning(
+        {"bits": "bits after μ-law companding (μ = 255), full scale at the clip's peak"},
+        (("levels", lambda p: f"{2 ** int(p['bits'])}"),),
+    ),
+    "speed": Meaning(
+        {"change": "speed change: played 1 + change times faster or slower (equal odds)"},
+        (
+            ("playback factor", lambda p: f"×{1 + p['change']:.2f} or ×{1 / (1 + p['change']):.3f}"),
+            ("pitch and formants move by", lambda p: f"±{12 * math.log2(1 + p['change']):.2f} semitones"),
+        ),
+    ),
+    "time_stretch": Meaning(
+        {"change": "tempo change: 1 + change times faster or slower (equal odds), pitch kept"},
+        (("a 3-s clip then lasts", lambda p: f"{3 / (1 + p['change']):.2f} s or {3 * (1 + p['change']):.2f} s"),),
+    ),
+    "pitch_shift": Meaning(
+        {"semitones": "pitch shift (semitones), up or down with equal odds, duration kept"},
+        (
+            ("frequency factor", lambda p: f"×{2 ** (p['semitones'] / 12):.3f} or ×{2 ** (-p['semitones'] / 12):.3f}"),
+            (
+                "an F0 of 120 Hz moves to",
+                lambda p: f"{120 * 2 ** (p['semitones'] / 12):.0f} or {120 * 2 ** (-p['semitones'] / 12):.0f} Hz",
+            ),
+        ),
+    ),
+    "lowpass": Meaning(
+        {"cutoff_hz": "cutoff frequency, the −6 dB point (Hz)"},
+        (
+            ("flat up to", lambda p: f"{_FLAT * p['cutoff_hz']:g} Hz"),
+            ("nothing passes above", lambda p: f"{_STOP * p['cutoff_hz']:g} Hz"),
+        ),
+    ),
+    "telephone": Meaning(
+        {"low_hz": "lower band edge, −6 dB (Hz)", "high_hz": "upper band edge, −6 dB (Hz)"},
+        (("band width", lambda p: f"{math.log2(p['high_hz'] / p['low_hz']):.2f} octaves"),),
+    ),
+    "reverb": Meaning(
+        {"rt60_s": "reverberation time: the tail decays 60 dB in this many seconds (s)"},
+        (("direct-to-reverberant ratio", lambda p: f"{10 * math.log10(_CRITICAL_RT60 / p['rt60_s']):+.1f} dB"),),
+    ),
+    "ir_reverb": Meaning(
+        {"wet": "share of the reverberant signal in the mix (1 − wet)·dry + wet·reverberant"},
+        (("dry share", lambda p: f"{1 - p['wet']:.1f}"),),
+    ),
+    "packet_loss": Meaning(
+        {"fraction": f"share of the {packet_loss.PACKET_SECONDS * 1000:g}-ms packets zeroed"},
+        (("packets lost per second", lambda p: f"{p['fraction'] / packet_loss.PACKET_SECONDS:g}"),),
+    ),
+    "time_shift": Meaning(
+        {"shift_ms": "shift (ms), later or earlier with equal odds, silence filled in"},
+        (("share of a 3-s window lost", lambda p: f"{p['shift_ms'] / 3000:.0%}"),),
+    ),
+    "eq": Meaning(
+        {
+            "tilt_db_per_octave": "spectral tilt about 1 kHz (dB per octave), sign from the seed",
+            "band_db": "boost or cut of the shelf and of each of two peaking bands (dB)",
+            "gain_db": "level change after the EQ (dB), louder or quieter with equal odds",
+        },
+        (("tilt at 125 Hz and at 8 kHz against 1 kHz", lambda p: f"±{3 * p['tilt_db_per_octave']:g} dB"),),
+    ),
+    "mp3": Meaning(
+        {"bitrate_kbps": "constant MP3 bitrate (kbit/s)"},
+        (("compression against 16-bit PCM at 16 kHz", lambda p: f"{_PCM_KBPS / p['bitrate_kbps']:.1f} : 1"),),
+    ),
 }
 
 
@@ -132,8 +168,10 @@ def check_meanings() -> None:
             raise SystemExit(f"corruption {name!r} has no entry in MEANINGS of {Path(__file__).name}")
         parameters = set(registry.corruption_class(name).severities)
         if set(MEANINGS[name].parameters) != parameters:
-            raise SystemExit(f"MEANINGS[{name!r}] explains {sorted(MEANINGS[name].parameters)}, "
-                             f"the corruption has {sorted(parameters)}")
+            raise SystemExit(
+                f"MEANINGS[{name!r}] explains {sorted(MEANINGS[name].parameters)}, "
+                f"the corruption has {sorted(parameters)}"
+            )
     stale = set(MEANINGS) - set(names)
     if stale:
         raise SystemExit(f"MEANINGS names corruptions that are not registered: {sorted(stale)}")
@@ -174,11 +212,13 @@ def resources(folder: Path) -> tuple[registry.Resources, str]:
         synthetic.write_wav(noise_dir / f"{name}.wav", synthetic.make_noise(name, settings), SAMPLE_RATE)
     synthetic.write_wav(ir_dir / "room.wav", stand_in_impulse_response(), SAMPLE_RATE)
     babble = [synthetic_voice(speaker, 3.0) for speaker in range(1, 9)]
-    note = (f"`background_noise` draws from the generated corpus's noise recordings "
-            f"({', '.join(synthetic.NOISE_NAMES)}; `keras_audio.corpora.synthetic.make_noise`), `babble` from "
-            f"{len(babble)} utterances of other synthetic speakers, and `ir_reverb` from one stand-in impulse "
-            f"response (a direct path, four early reflections and a 0.6-s decaying tail), since the repository "
-            f"ships no recorded ones.")
+    note = (
+        f"`background_noise` draws from the generated corpus's noise recordings "
+        f"({', '.join(synthetic.NOISE_NAMES)}; `keras_audio.corpora.synthetic.make_noise`), `babble` from "
+        f"{len(babble)} utterances of other synthetic speakers, and `ir_reverb` from one stand-in impulse "
+        f"response (a direct path, four early reflections and a 0.6-s decaying tail), since the repository "
+        f"ships no recorded ones."
+    )
     return registry.Resources(noise_dir=str(noise_dir), ir_dir=str(ir_dir), babble_waveforms=babble), note
 
 
@@ -195,8 +235,7 @@ def severity_table(name: str) -> str:
     lines = [header, "|---|" + "---:|" * NUM_SEVERITIES]
     for key, values in cls.severities.items():
         sign = "±" if key in cls.two_sided else ""
-        lines.append(f"| `{key}`: {meaning.parameters[key]} | "
-                     + " | ".join(sign + _fmt(v) for v in values) + " |")
+        lines.append(f"| `{key}`: {meaning.parameters[key]} | " + " | ".join(sign + _fmt(v) for v in values) + " |")
     for quantity, derive in meaning.derived:
         cells = [derive({key: values[s] for key, values in cls.severities.items()}) for s in range(NUM_SEVERITIES)]
         lines.append(f"| *{quantity}* | " + " | ".join(cells) + " |")
@@ -205,8 +244,10 @@ def severity_table(name: str) -> str:
 
 def glance_table() -> str:
     """Every corruption's parameters at severities 1..5, one row per parameter, names linked to their sections."""
-    lines = ["| corruption | family | parameter | " + " | ".join(str(s) for s in range(1, NUM_SEVERITIES + 1)) + " |",
-             "|---|---|---|" + "---:|" * NUM_SEVERITIES]
+    lines = [
+        "| corruption | family | parameter | " + " | ".join(str(s) for s in range(1, NUM_SEVERITIES + 1)) + " |",
+        "|---|---|---|" + "---:|" * NUM_SEVERITIES,
+    ]
     for family, members in registry.families().items():
         for name in members:
             cls = registry.corruption_class(name)
@@ -228,10 +269,12 @@ def page(resources_note: str) -> str:
         "",
         f"<!-- Generated by `{COMMAND}`: edit the script or the corruption classes, not this page. -->",
         "",
-        ("Every waveform corruption of the suite, with its parameter at severities 1 (mild) to 5 (strong), what "
-         "those values mean physically, and what it does to one clip. Severities are bounded so that a listener "
-         "would still give a clip its label at severity 5 (see `keras_audio/corruptions/base.py`). The tables "
-         "are generated from the corruption classes themselves and the pictures from the library, by"),
+        (
+            "Every waveform corruption of the suite, with its parameter at severities 1 (mild) to 5 (strong), what "
+            "those values mean physically, and what it does to one clip. Severities are bounded so that a listener "
+            "would still give a clip its label at severity 5 (see `keras_audio/corruptions/base.py`). The tables "
+            "are generated from the corruption classes themselves and the pictures from the library, by"
+        ),
         "",
         f"```bash\n{COMMAND}\n```",
         "",
@@ -265,8 +308,10 @@ def page(resources_note: str) -> str:
                 "",
                 severity_table(name),
                 "",
-                (f"![{name}: log-mel spectrogram, clean and at severities "
-                 f"{' and '.join(map(str, SHOWN_SEVERITIES))}]({IMAGE_FOLDER}/{name}.png)"),
+                (
+                    f"![{name}: log-mel spectrogram, clean and at severities "
+                    f"{' and '.join(map(str, SHOWN_SEVERITIES))}]({IMAGE_FOLDER}/{name}.png)"
+                ),
                 "",
             ]
     return "\n".join(parts)
@@ -275,13 +320,21 @@ def page(resources_note: str) -> str:
 # ----------------------------------------------------------------------------------------------- the images
 def spectrogram_images(folder: Path, resources_: registry.Resources, names: list[str]) -> None:
     features = FeatureConfig()
-    layer = LogMelSpectrogram(SAMPLE_RATE, n_fft=features.n_fft, win_length=features.win_length,
-                              hop_length=features.hop_length, n_mels=features.n_mels, fmin=features.fmin,
-                              fmax=features.fmax, top_db=features.top_db)
+    layer = LogMelSpectrogram(
+        SAMPLE_RATE,
+        n_fft=features.n_fft,
+        win_length=features.win_length,
+        hop_length=features.hop_length,
+        n_mels=features.n_mels,
+        fmin=features.fmin,
+        fmax=features.fmax,
+        top_db=features.top_db,
+    )
     import librosa
 
-    mel_frequencies = librosa.mel_frequencies(features.n_mels + 2, fmin=features.fmin,
-                                              fmax=features.fmax or SAMPLE_RATE / 2)[1:-1]
+    mel_frequencies = librosa.mel_frequencies(
+        features.n_mels + 2, fmin=features.fmin, fmax=features.fmax or SAMPLE_RATE / 2
+    )[1:-1]
     clip = synthetic_voice(0, CLIP_SECONDS)
     samples = clip.shape[0]
 
@@ -296,8 +349,13 @@ def spectrogram_images(folder: Path, resources_: registry.Resources, names: list
             spoiled = spoil_clip(clip, name_hash(CLIP_ID), corruption, severity, RUN_SEED, samples)
             setting = corruption.table_row()[str(severity)]
             panels[f"severity {severity}\n" + textwrap.fill(setting, 42)] = log_mel(spoiled)
-        plots.spectrogram_gallery(panels, folder / f"{name}.png", title=name,
-                                  hop_seconds=features.hop_length / SAMPLE_RATE, mel_frequencies=mel_frequencies)
+        plots.spectrogram_gallery(
+            panels,
+            folder / f"{name}.png",
+            title=name,
+            hop_seconds=features.hop_length / SAMPLE_RATE,
+            mel_frequencies=mel_frequencies,
+        )
         print(f"wrote {folder / f'{name}.png'}")
 
 

@@ -13,7 +13,20 @@ from keras_audio.asr.segmentation import Segment, WordError, WordProblem, check_
 from keras_audio.asr.transcript import TranscriptError, Word, read_transcript
 
 __all__ = [
-    "AsrSummary", "FrameSettings", "Segment", "TranscriptError", "Word", "WordError", "WordProblem",
-    "centred_frames", "check_words", "frame_settings", "parse_augment", "prepare_asr", "read_transcript",
-    "segment_words", "uncentred_frames", "usable_names",
+    "AsrSummary",
+    "FrameSettings",
+    "Segment",
+    "TranscriptError",
+    "Word",
+    "WordError",
+    "WordProblem",
+    "centred_frames",
+    "check_words",
+    "frame_settings",
+    "parse_augment",
+    "prepare_asr",
+    "read_transcript",
+    "segment_words",
+    "uncentred_frames",
+    "usable_names",
 ]

@@ -83,6 +83,7 @@ def spoil(waveform: np.ndarray, corruption: Corruption, seed: np.ndarray, severi
     """
     spoiled = corruption(tf.constant(waveform, tf.float32), tf.constant(seed, tf.int64), severity).numpy()
     if spoiled.shape != waveform.shape or not np.all(np.isfinite(spoiled)):
-        raise ValueError(f"{corruption.name}: returned shape {spoiled.shape} (expected {waveform.shape}) "
-                         f"or non-finite samples")
+        raise ValueError(
+            f"{corruption.name}: returned shape {spoiled.shape} (expected {waveform.shape}) or non-finite samples"
+        )
     return spoiled.astype(np.float32, copy=False)

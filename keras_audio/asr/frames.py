@@ -37,9 +37,13 @@ class FrameSettings:
     n_mels: int
 
     def layer(self) -> features.LogMelSpectrogram:
-        return features.LogMelSpectrogram(sample_rate=self.sample_rate, n_fft=self.n_fft,
-                                          win_length=self.win_length, hop_length=self.hop_length,
-                                          n_mels=self.n_mels)
+        return features.LogMelSpectrogram(
+            sample_rate=self.sample_rate,
+            n_fft=self.n_fft,
+            win_length=self.win_length,
+            hop_length=self.hop_length,
+            n_mels=self.n_mels,
+        )
 
     def frames(self, num_samples: int) -> int:
         """Frames the (centred) layer gives for `num_samples`."""
@@ -70,8 +74,11 @@ def centred_frames(num_samples: int, hop_length: int) -> int:
 
 def uncentred_frames(num_samples: int, win_length: int, hop_length: int) -> int:
     """Frames of an STFT without padding: `1 + (num_samples - win_length) // hop_length`, 0 if shorter."""
-    for name, value, lowest in (("num_samples", num_samples, 0), ("win_length", win_length, 1),
-                                ("hop_length", hop_length, 1)):
+    for name, value, lowest in (
+        ("num_samples", num_samples, 0),
+        ("win_length", win_length, 1),
+        ("hop_length", hop_length, 1),
+    ):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < lowest:
             raise ValueError(f"{name} must be an int >= {lowest}, got {value!r}")
     if num_samples < win_length:

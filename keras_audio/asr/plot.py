@@ -33,8 +33,14 @@ def envelope(waveform: np.ndarray, columns: int = COLUMNS) -> tuple[np.ndarray, 
     return starts, np.minimum.reduceat(waveform, starts), np.maximum.reduceat(waveform, starts)
 
 
-def segments_plot(waveform: np.ndarray, sample_rate: int, segments: Sequence[Segment], path: str | os.PathLike,
-                  dropped: Sequence[WordProblem] = (), title: str = "") -> Path:
+def segments_plot(
+    waveform: np.ndarray,
+    sample_rate: int,
+    segments: Sequence[Segment],
+    path: str | os.PathLike,
+    dropped: Sequence[WordProblem] = (),
+    title: str = "",
+) -> Path:
     """Write a PNG of the waveform with every segment shaded (alternating colours) and dropped words in red."""
     starts, low, high = envelope(waveform)
     times = starts / sample_rate
@@ -46,15 +52,23 @@ def segments_plot(waveform: np.ndarray, sample_rate: int, segments: Sequence[Seg
             axes.axvline(segment.start, color=OKABE_ITO[i % 2], linewidth=0.8)
             axes.axvline(segment.end, color=OKABE_ITO[i % 2], linewidth=0.8, linestyle="--")
         for problem in dropped:
-            axes.axvspan(problem.word.start, max(problem.word.end, problem.word.start + 0.05), color=OKABE_ITO[3],
-                         alpha=0.5, linewidth=0)
+            axes.axvspan(
+                problem.word.start,
+                max(problem.word.end, problem.word.start + 0.05),
+                color=OKABE_ITO[3],
+                alpha=0.5,
+                linewidth=0,
+            )
         axes.fill_between(times, low, high, color="0.15", linewidth=0.3, step="post")
         axes.set_xlim(0, waveform.size / sample_rate)
         axes.set_xlabel("time (s)")
         axes.set_ylabel("amplitude")
         longest = max((s.span for s in segments), default=0.0)
-        axes.set_title(title or f"{len(segments)} segments (solid line: start, dashed: end), longest "
-                                f"{longest:.1f} s" + (f", {len(dropped)} dropped words in red" if dropped else ""))
+        axes.set_title(
+            title
+            or f"{len(segments)} segments (solid line: start, dashed: end), longest {longest:.1f} s"
+            + (f", {len(dropped)} dropped words in red" if dropped else "")
+        )
         figure.tight_layout()
         path = Path(path)
         figure.savefig(path, dpi=DPI, format="png")

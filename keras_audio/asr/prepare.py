@@ -45,8 +45,15 @@ from tqdm.auto import tqdm
 import keras_audio
 from keras_audio.asr import augment as augmentation
 from keras_audio.asr.frames import FrameSettings, frame_settings
-from keras_audio.asr.segmentation import (DEFAULT_MIN_FRACTION, Segment, WordError, WordProblem, check_words,
-                                          segment_runs, segment_words)
+from keras_audio.asr.segmentation import (
+    DEFAULT_MIN_FRACTION,
+    Segment,
+    WordError,
+    WordProblem,
+    check_words,
+    segment_runs,
+    segment_words,
+)
 from keras_audio.asr.transcript import TranscriptError, read_transcript
 from keras_audio.audio import read_audio
 from keras_audio.corruptions import registry
@@ -98,27 +105,44 @@ class AsrSummary:
 
     def describe(self) -> str:
         """A few lines for a person (what the command line prints)."""
-        lines = [f"{self.out_dir}: {self.segments} segments of at most {self.max_seconds:g} s "
-                 f"(longest {self.longest_seconds:.1f} s, shortest {self.shortest_seconds:.1f} s, "
-                 f"{self.total_seconds:.1f} s in all), {self.words_kept} of {self.words} words",
-                 f"  {self.files} WAV files with log-mels ({self.features.n_mels} mels)"
-                 + (f", spoiled copies: {', '.join(self.augment)} at severity {self.severity}, seed {self.seed}"
-                    if self.augment else ""),
-                 f"  made in {self.seconds_taken:.1f} s"]
+        lines = [
+            f"{self.out_dir}: {self.segments} segments of at most {self.max_seconds:g} s "
+            f"(longest {self.longest_seconds:.1f} s, shortest {self.shortest_seconds:.1f} s, "
+            f"{self.total_seconds:.1f} s in all), {self.words_kept} of {self.words} words",
+            f"  {self.files} WAV files with log-mels ({self.features.n_mels} mels)"
+            + (
+                f", spoiled copies: {', '.join(self.augment)} at severity {self.severity}, seed {self.seed}"
+                if self.augment
+                else ""
+            ),
+            f"  made in {self.seconds_taken:.1f} s",
+        ]
         lines += [f"  skipped {p.message()}" for p in self.dropped]
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
         """The JSON-ready record (what ``summary.json`` holds): no wall time, so identical runs match."""
         return {
-            "keras_audio": keras_audio.__version__, "audio": self.audio, "transcript": self.transcript,
-            "sample_rate": self.sample_rate, "max_seconds": self.max_seconds, "min_fraction": self.min_fraction,
-            "segments": self.segments, "files": self.files, "total_seconds": self.total_seconds,
-            "longest_seconds": self.longest_seconds, "shortest_seconds": self.shortest_seconds,
-            "words": self.words, "words_kept": self.words_kept, "words_dropped": len(self.dropped),
-            "dropped": [p.to_dict() for p in self.dropped], "augment": list(self.augment),
-            "severity": self.severity if self.augment else None, "seed": self.seed,
-            "features": dataclasses.asdict(self.features), "wav_subtype": WAV_SUBTYPE,
+            "keras_audio": keras_audio.__version__,
+            "audio": self.audio,
+            "transcript": self.transcript,
+            "sample_rate": self.sample_rate,
+            "max_seconds": self.max_seconds,
+            "min_fraction": self.min_fraction,
+            "segments": self.segments,
+            "files": self.files,
+            "total_seconds": self.total_seconds,
+            "longest_seconds": self.longest_seconds,
+            "shortest_seconds": self.shortest_seconds,
+            "words": self.words,
+            "words_kept": self.words_kept,
+            "words_dropped": len(self.dropped),
+            "dropped": [p.to_dict() for p in self.dropped],
+            "augment": list(self.augment),
+            "severity": self.severity if self.augment else None,
+            "seed": self.seed,
+            "features": dataclasses.asdict(self.features),
+            "wav_subtype": WAV_SUBTYPE,
         }
 
 
@@ -183,27 +207,42 @@ def prepare_asr(
         raise WordError(error.problems, source=str(transcript_path)) from None
     segments = segment_runs(checked.runs, max_seconds, min_fraction)
     if not segments:
-        raise TranscriptError(transcript_path, f"no words left after skipping {len(checked.dropped)} bad ones "
-                                               f"(the first: {checked.dropped[0].message()})")
+        raise TranscriptError(
+            transcript_path,
+            f"no words left after skipping {len(checked.dropped)} bad ones (the first: {checked.dropped[0].message()})",
+        )
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:
-        rows = _write_segments(work, waveform, segments, audio_path, corruptions, severity, seed, settings,
-                               progress)
-        (work / MANIFEST).write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows),
-                                     encoding="utf-8")
+        rows = _write_segments(work, waveform, segments, audio_path, corruptions, severity, seed, settings, progress)
+        (work / MANIFEST).write_text(
+            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8"
+        )
         lengths = [row["samples"] for row in rows if row["corruption"] is None]
         summary = AsrSummary(
-            out_dir=out_dir, audio=str(audio_path), transcript=str(transcript_path), sample_rate=sample_rate,
-            max_seconds=float(max_seconds), min_fraction=float(min_fraction), segments=len(segments),
-            files=len(rows), total_seconds=sum(lengths) / sample_rate, longest_seconds=max(lengths) / sample_rate,
-            shortest_seconds=min(lengths) / sample_rate, words=len(words), words_kept=checked.kept,
-            dropped=checked.dropped, augment=tuple(corruptions), severity=int(severity), seed=int(seed),
+            out_dir=out_dir,
+            audio=str(audio_path),
+            transcript=str(transcript_path),
+            sample_rate=sample_rate,
+            max_seconds=float(max_seconds),
+            min_fraction=float(min_fraction),
+            segments=len(segments),
+            files=len(rows),
+            total_seconds=sum(lengths) / sample_rate,
+            longest_seconds=max(lengths) / sample_rate,
+            shortest_seconds=min(lengths) / sample_rate,
+            words=len(words),
+            words_kept=checked.kept,
+            dropped=checked.dropped,
+            augment=tuple(corruptions),
+            severity=int(severity),
+            seed=int(seed),
             features=settings,
         )
-        (work / SUMMARY).write_text(json.dumps(summary.to_dict(), indent=1, ensure_ascii=False) + "\n",
-                                    encoding="utf-8")
+        (work / SUMMARY).write_text(
+            json.dumps(summary.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         if plot:
             from keras_audio.asr.plot import segments_plot  # matplotlib: only when asked for
 
@@ -234,9 +273,17 @@ def sample_bounds(segment: Segment, sample_rate: int, num_samples: int) -> tuple
     return first, max(stop, first + 1)
 
 
-def _write_segments(work: Path, waveform: np.ndarray, segments: Sequence[Segment], audio_path: Path,
-                    corruptions: dict, severity: int, seed: int, settings: FrameSettings,
-                    progress: bool) -> list[dict]:
+def _write_segments(
+    work: Path,
+    waveform: np.ndarray,
+    segments: Sequence[Segment],
+    audio_path: Path,
+    corruptions: dict,
+    severity: int,
+    seed: int,
+    settings: FrameSettings,
+    progress: bool,
+) -> list[dict]:
     (work / "audio").mkdir()
     (work / "features").mkdir()
     layer = settings.layer()
@@ -245,40 +292,78 @@ def _write_segments(work: Path, waveform: np.ndarray, segments: Sequence[Segment
         first, stop = sample_bounds(segment, settings.sample_rate, waveform.size)
         clean = waveform[first:stop]
         name = segment_id(audio_path, segment.index)
-        row = {"segment": name, "text": segment.text, "start": segment.start, "end": segment.end,
-               "source": str(audio_path), "first_sample": first}
+        row = {
+            "segment": name,
+            "text": segment.text,
+            "start": segment.start,
+            "end": segment.end,
+            "source": str(audio_path),
+            "first_sample": first,
+        }
         clean_rows.append(_write_file(work, name, clean, layer, settings, row, None, None, None, None))
         for corruption_name, corruption in corruptions.items():
             copy_seed = augmentation.segment_seed(seed, name, corruption_name, severity)
             spoiled = augmentation.spoil(clean, corruption, copy_seed, severity)
-            spoiled_rows.append(_write_file(work, f"{name}.{corruption_name}-s{severity}", spoiled, layer,
-                                            settings, row, corruption_name, severity, seed, copy_seed))
+            spoiled_rows.append(
+                _write_file(
+                    work,
+                    f"{name}.{corruption_name}-s{severity}",
+                    spoiled,
+                    layer,
+                    settings,
+                    row,
+                    corruption_name,
+                    severity,
+                    seed,
+                    copy_seed,
+                )
+            )
     return clean_rows + spoiled_rows
 
 
-def _write_file(work: Path, stem: str, waveform: np.ndarray, layer, settings: FrameSettings, row: dict,
-                corruption: str | None, severity: int | None, seed: int | None,
-                copy_seed: np.ndarray | None) -> dict:
+def _write_file(
+    work: Path,
+    stem: str,
+    waveform: np.ndarray,
+    layer,
+    settings: FrameSettings,
+    row: dict,
+    corruption: str | None,
+    severity: int | None,
+    seed: int | None,
+    copy_seed: np.ndarray | None,
+) -> dict:
     """Write one WAV and its log-mel; returns its manifest row (clean: corruption, severity, seeds None)."""
     audio = f"audio/{stem}.wav"
     feature = f"features/{stem}.npy"
     wavfile.write(work / audio, settings.sample_rate, np.ascontiguousarray(waveform, np.float32))
     log_mel = layer(waveform[None])[0].numpy()
     np.save(work / feature, log_mel)
-    return {"id": stem, "audio": audio, "features": feature, **row,
-            "duration": waveform.size / settings.sample_rate, "samples": int(waveform.size),
-            "frames": int(log_mel.shape[0]), "corruption": corruption, "severity": severity, "seed": seed,
-            "clip_seed": None if copy_seed is None else [int(v) for v in copy_seed]}
+    return {
+        "id": stem,
+        "audio": audio,
+        "features": feature,
+        **row,
+        "duration": waveform.size / settings.sample_rate,
+        "samples": int(waveform.size),
+        "frames": int(log_mel.shape[0]),
+        "corruption": corruption,
+        "severity": severity,
+        "seed": seed,
+        "clip_seed": None if copy_seed is None else [int(v) for v in copy_seed],
+    }
 
 
 def _check_settings(max_seconds, sample_rate, severity, seed) -> None:
-    if isinstance(max_seconds, bool) or not isinstance(max_seconds, numbers.Real) \
-            or not (math.isfinite(max_seconds) and max_seconds > 0):
+    if (
+        isinstance(max_seconds, bool)
+        or not isinstance(max_seconds, numbers.Real)
+        or not (math.isfinite(max_seconds) and max_seconds > 0)
+    ):
         raise ValueError(f"max_seconds must be a positive number, got {max_seconds!r}")
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral) or sample_rate <= 0:
         raise ValueError(f"sample_rate must be a positive int, got {sample_rate!r}")
-    if isinstance(severity, bool) or not isinstance(severity, numbers.Integral) \
-            or not 1 <= severity <= NUM_SEVERITIES:
+    if isinstance(severity, bool) or not isinstance(severity, numbers.Integral) or not 1 <= severity <= NUM_SEVERITIES:
         raise ValueError(f"severity must be an int in 1..{NUM_SEVERITIES}, got {severity!r}")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")

@@ -58,8 +58,13 @@ class WordProblem:
         return f"word {self.index + 1} {self.word.describe()}: {self.reason}"
 
     def to_dict(self) -> dict:
-        return {"index": self.index, "text": self.word.text, "start": self.word.start, "end": self.word.end,
-                "reason": self.reason}
+        return {
+            "index": self.index,
+            "text": self.word.text,
+            "start": self.word.start,
+            "end": self.word.end,
+            "reason": self.reason,
+        }
 
 
 class WordError(ValueError):
@@ -71,8 +76,9 @@ class WordError(ValueError):
         more = len(self.problems) - 1
         tail = f" (and {more} more bad word{'s' if more > 1 else ''})" if more else ""
         where = f"{source}: " if source else ""
-        super().__init__(f"{where}{self.problems[0].message()}{tail}; pass skip_bad_words (--skip-bad-words) "
-                         f"to report and skip them")
+        super().__init__(
+            f"{where}{self.problems[0].message()}{tail}; pass skip_bad_words (--skip-bad-words) to report and skip them"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,8 +128,9 @@ class Segment:
         return " ".join(w.text for w in self.words)
 
 
-def check_words(words: Sequence[Word], max_seconds: float, audio_seconds: float | None = None,
-                skip_bad_words: bool = False) -> CheckedWords:
+def check_words(
+    words: Sequence[Word], max_seconds: float, audio_seconds: float | None = None, skip_bad_words: bool = False
+) -> CheckedWords:
     """Find the words no segmentation can honour; refuse them, or drop them and split around them.
 
     Each word is compared with the last word *kept*, so one misplaced word is one problem, not two.
@@ -167,8 +174,11 @@ def check_words(words: Sequence[Word], max_seconds: float, audio_seconds: float 
             problems.append(WordProblem(index, word, f"overlaps the skipped word {hit.describe()}"))
             last = None  # a barrier in the transcript's order as well
             continue
-        if last is None or bisect.bisect_left(dropped_at, last[0]) != bisect.bisect_left(dropped_at, index) \
-                or dropped_audio.first(last[1].end, word.start) is not None:
+        if (
+            last is None
+            or bisect.bisect_left(dropped_at, last[0]) != bisect.bisect_left(dropped_at, index)
+            or dropped_audio.first(last[1].end, word.start) is not None
+        ):
             runs.append([])
         runs[-1].append(word)
         last = (index, word)
@@ -176,8 +186,9 @@ def check_words(words: Sequence[Word], max_seconds: float, audio_seconds: float 
     return CheckedWords(tuple(tuple(run) for run in runs), tuple(problems))
 
 
-def segment_words(words: Sequence[Word], max_seconds: float, min_fraction: float = DEFAULT_MIN_FRACTION,
-                  first_index: int = 0) -> list[Segment]:
+def segment_words(
+    words: Sequence[Word], max_seconds: float, min_fraction: float = DEFAULT_MIN_FRACTION, first_index: int = 0
+) -> list[Segment]:
     """Cut one run of valid words (as `check_words` keeps them) into segments by the module's rule.
 
     Args:
@@ -200,13 +211,14 @@ def segment_words(words: Sequence[Word], max_seconds: float, min_fraction: float
     first = 0
     while first < len(words):
         last = _cut_after(words, first, max_seconds, min_fraction)
-        segments.append(Segment(first_index + len(segments), tuple(words[first:last + 1])))
+        segments.append(Segment(first_index + len(segments), tuple(words[first : last + 1])))
         first = last + 1
     return segments
 
 
-def segment_runs(runs: Sequence[Sequence[Word]], max_seconds: float,
-                 min_fraction: float = DEFAULT_MIN_FRACTION) -> list[Segment]:
+def segment_runs(
+    runs: Sequence[Sequence[Word]], max_seconds: float, min_fraction: float = DEFAULT_MIN_FRACTION
+) -> list[Segment]:
     """`segment_words` over each run of `CheckedWords.runs`, segments numbered across runs."""
     segments: list[Segment] = []
     for run in runs:
@@ -257,8 +269,10 @@ class _SpanIndex:
     def __init__(self, words: Sequence[Word], audio_seconds: float | None):
         # A word's audio: its span clipped to the recording; a word without one (ends at or before its start,
         # or lies past the end) holds no audio.
-        spans = sorted((max(w.start, 0.0), w.end if audio_seconds is None else min(w.end, audio_seconds), i)
-                       for i, w in enumerate(words))
+        spans = sorted(
+            (max(w.start, 0.0), w.end if audio_seconds is None else min(w.end, audio_seconds), i)
+            for i, w in enumerate(words)
+        )
         spans = [span for span in spans if span[1] > span[0]]
         self._words = words
         self._starts = [start for start, _, _ in spans]
@@ -276,6 +290,9 @@ class _SpanIndex:
 
 
 def _check_limit(max_seconds: float) -> None:
-    if isinstance(max_seconds, bool) or not isinstance(max_seconds, (int, float)) \
-            or not (math.isfinite(max_seconds) and max_seconds > 0):
+    if (
+        isinstance(max_seconds, bool)
+        or not isinstance(max_seconds, (int, float))
+        or not (math.isfinite(max_seconds) and max_seconds > 0)
+    ):
         raise ValueError(f"max_seconds must be a positive finite number, got {max_seconds!r}")

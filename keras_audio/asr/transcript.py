@@ -69,8 +69,11 @@ def read_transcript(path: str | os.PathLike) -> list[Word]:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".json", ".csv"):
-        raise TranscriptError(path, f"unknown transcript format {path.suffix!r}; expected .json (phrases with "
-                                    f"'terms', or words) or .csv (columns start,end,text)")
+        raise TranscriptError(
+            path,
+            f"unknown transcript format {path.suffix!r}; expected .json (phrases with "
+            f"'terms', or words) or .csv (columns start,end,text)",
+        )
     try:
         text = path.read_text(encoding="utf-8-sig")  # -sig: spreadsheet programs prepend a BOM to CSV
     except FileNotFoundError:
@@ -106,11 +109,11 @@ def parse_json(data: object, source: str | os.PathLike = "<json>") -> list[Word]
     words = []
     for p, phrase in enumerate(data):
         if not isinstance(phrase, Mapping) or not isinstance(phrase.get("terms"), list):
-            raise TranscriptError(source, f"phrase {p + 1}: needs a list 'terms' (every entry must be a phrase "
-                                          f"once the first one is)")
+            raise TranscriptError(
+                source, f"phrase {p + 1}: needs a list 'terms' (every entry must be a phrase once the first one is)"
+            )
         for t, term in enumerate(phrase["terms"]):
-            words.append(_word(term, source, f"phrase {p + 1} term {t + 1} (word {len(words) + 1})",
-                               "text_normalized"))
+            words.append(_word(term, source, f"phrase {p + 1} term {t + 1} (word {len(words) + 1})", "text_normalized"))
     return words
 
 
@@ -119,8 +122,11 @@ def parse_csv(text: str, source: str | os.PathLike = "<csv>") -> list[Word]:
     reader = csv.DictReader(text.splitlines())
     missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise TranscriptError(source, f"CSV header must name the columns {','.join(CSV_COLUMNS)}; missing "
-                                      f"{','.join(missing)} (header: {reader.fieldnames})")
+        raise TranscriptError(
+            source,
+            f"CSV header must name the columns {','.join(CSV_COLUMNS)}; missing "
+            f"{','.join(missing)} (header: {reader.fieldnames})",
+        )
     words = []
     for i, row in enumerate(reader):
         where = f"row {i + 2} (word {i + 1})"  # row 1 is the header
@@ -134,8 +140,7 @@ def parse_csv(text: str, source: str | os.PathLike = "<csv>") -> list[Word]:
     return words
 
 
-def write_transcript(words: list[Word], path: str | os.PathLike, fmt: str = "phrases",
-                     phrase_gap: float = 1.0) -> None:
+def write_transcript(words: list[Word], path: str | os.PathLike, fmt: str = "phrases", phrase_gap: float = 1.0) -> None:
     """Write `words` in one of the three formats (`FORMATS`); for tests, benchmarks and conversions.
 
     Args:
@@ -168,8 +173,9 @@ def write_transcript(words: list[Word], path: str | os.PathLike, fmt: str = "phr
 
 def _word(entry: object, source, where: str, text_key: str) -> Word:
     if not isinstance(entry, Mapping):
-        raise TranscriptError(source, f"{where}: expected an object with start, end and {text_key}, "
-                                      f"got {type(entry).__name__}")
+        raise TranscriptError(
+            source, f"{where}: expected an object with start, end and {text_key}, got {type(entry).__name__}"
+        )
     for key in ("start", "end", text_key):
         if key not in entry:
             raise TranscriptError(source, f"{where}: {key!r} is missing (keys: {', '.join(map(str, entry))})")
@@ -183,7 +189,8 @@ def _word(entry: object, source, where: str, text_key: str) -> Word:
         value = entry[key]
         # bool is an int in Python: `true` as a time is a mistake, not 1 s.
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise TranscriptError(source, f"{where} {text.strip()!r}: {key} {value!r} is not a finite number "
-                                          f"of seconds")
+            raise TranscriptError(
+                source, f"{where} {text.strip()!r}: {key} {value!r} is not a finite number of seconds"
+            )
         times[key] = float(value)
     return Word(times["start"], times["end"], text.strip())

@@ -57,12 +57,16 @@ def fractions(validation_fraction: float, test_fraction: float, with_test: bool 
             f"validation_fraction + test_fraction must leave speakers for training, got "
             f"{validation_fraction} + {test_fraction}"
         )
-    return {"train": 1.0 - validation_fraction - test_fraction, "validation": validation_fraction,
-            "test": test_fraction}
+    return {
+        "train": 1.0 - validation_fraction - test_fraction,
+        "validation": validation_fraction,
+        "test": test_fraction,
+    }
 
 
-def split_speakers(frame: pd.DataFrame, split_fractions: dict[str, float], seed: int,
-                   stratify: Sequence[str] = ()) -> pd.Series:
+def split_speakers(
+    frame: pd.DataFrame, split_fractions: dict[str, float], seed: int, stratify: Sequence[str] = ()
+) -> pd.Series:
     """Whole speakers to splits, stratified by per-speaker columns, reproducibly from `seed`."""
     return speaker_disjoint_split(frame, split_fractions, seed, stratify=tuple(stratify))
 
@@ -73,8 +77,11 @@ def warn_ignored(corpus: str, root: Path, ignored: Iterable[Path | str], what: s
     if not ignored:
         return
     shown = ", ".join(ignored[:8]) + (f", ... ({len(ignored) - 8} more)" if len(ignored) > 8 else "")
-    warnings.warn(f"{corpus}: ignored {len(ignored)} {what} under {root} that are not part of the layout: {shown}",
-                  CorpusWarning, stacklevel=3)
+    warnings.warn(
+        f"{corpus}: ignored {len(ignored)} {what} under {root} that are not part of the layout: {shown}",
+        CorpusWarning,
+        stacklevel=3,
+    )
 
 
 def require_classes(frame: pd.DataFrame, task: str, corpus: str, minimum: int = 2) -> None:
@@ -99,14 +106,16 @@ def finish(manifest: Manifest, check_files: bool = True) -> Manifest:
 
 def warn_unlisted(corpus: str, root: Path, unlisted: Iterable[tuple[Path, str]]) -> None:
     """Say which folders under `root` a recipe did not look into, and why (see `listing`)."""
-    unlisted = sorted((str(Path(p).relative_to(root)) if Path(p).is_absolute() else str(p), why)
-                      for p, why in unlisted)
+    unlisted = sorted((str(Path(p).relative_to(root)) if Path(p).is_absolute() else str(p), why) for p, why in unlisted)
     if not unlisted:
         return
     shown = "; ".join(f"{p}: {why}" for p, why in unlisted[:8])
     more = f"; ... ({len(unlisted) - 8} more)" if len(unlisted) > 8 else ""
-    warnings.warn(f"{corpus}: {len(unlisted)} folder(s) under {root} not read as audio: {shown}{more}",
-                  CorpusWarning, stacklevel=3)
+    warnings.warn(
+        f"{corpus}: {len(unlisted)} folder(s) under {root} not read as audio: {shown}{more}",
+        CorpusWarning,
+        stacklevel=3,
+    )
 
 
 def listing(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
@@ -140,8 +149,11 @@ def listing(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
 
 def visible_files(folder: Path) -> list[Path]:
     """Files under `folder`, recursively, sorted, skipping hidden names."""
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 def audio_files(folder: Path) -> list[Path]:

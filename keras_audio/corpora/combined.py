@@ -43,5 +43,6 @@ def combine(manifests: Sequence[Manifest], names: Sequence[str] | None = None) -
         frame[GROUP_COLUMN] = name
         frames.append(frame)
     classes = tuple(sorted(set().union(*(m.classes for m in manifests))))
-    return Manifest(pd.concat(frames, ignore_index=True), classes=classes, name="+".join(names),
-                    task=manifests[0].task, root=None)
+    return Manifest(
+        pd.concat(frames, ignore_index=True), classes=classes, name="+".join(names), task=manifests[0].task, root=None
+    )

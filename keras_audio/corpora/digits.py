@@ -48,9 +48,15 @@ _GENDER_COLUMNS = ("gender", "sex")
 
 
 # ------------------------------------------------------------------------------------------- AudioMNIST
-def load_audiomnist(data_dir: str | Path, task: str | None = None, seed: int = 0, *,
-                    metadata: str | Path | None = None, validation_fraction: float = 0.15,
-                    test_fraction: float = 0.15) -> Manifest:
+def load_audiomnist(
+    data_dir: str | Path,
+    task: str | None = None,
+    seed: int = 0,
+    *,
+    metadata: str | Path | None = None,
+    validation_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+) -> Manifest:
     """Build an AudioMNIST manifest (speaker-disjoint split, stratified by gender).
 
     Args:
@@ -85,9 +91,15 @@ def load_audiomnist(data_dir: str | Path, task: str | None = None, seed: int = 0
             digit, speaker, repetition = match.groups()
             if int(speaker) != int(speaker_dir.name):
                 problems.append(f"{file}: named for speaker {speaker} but in folder {speaker_dir.name}")
-            rows.append({"clip_id": f"{name}/{speaker_dir.name}/{file.stem}",
-                         "path": file.relative_to(root).as_posix(), "digit": digit,
-                         "speaker": speaker_dir.name, "repetition": int(repetition)})
+            rows.append(
+                {
+                    "clip_id": f"{name}/{speaker_dir.name}/{file.stem}",
+                    "path": file.relative_to(root).as_posix(),
+                    "digit": digit,
+                    "speaker": speaker_dir.name,
+                    "repetition": int(repetition),
+                }
+            )
     if problems:
         raise ValueError(f"{name}: {len(problems)} misplaced file(s):\n  - " + "\n  - ".join(problems[:20]))
     if not rows:
@@ -99,8 +111,10 @@ def load_audiomnist(data_dir: str | Path, task: str | None = None, seed: int = 0
     frame["sex"] = frame["speaker"].map(lambda s: genders.get(_speaker_key(s), "unknown"))
     if task == "gender":
         if metadata_path is None:
-            raise ValueError(f"{name}: task 'gender' needs the speaker table ({' or '.join(_METADATA_NAMES[:3])} in "
-                             f"{root} or {data}); pass metadata=PATH")
+            raise ValueError(
+                f"{name}: task 'gender' needs the speaker table ({' or '.join(_METADATA_NAMES[:3])} in "
+                f"{root} or {data}); pass metadata=PATH"
+            )
         unknown = sorted(frame.loc[frame["sex"] == "unknown", "speaker"].unique())
         if unknown:
             raise ValueError(f"{name}: speaker(s) {unknown} not in {metadata_path}")
@@ -149,15 +163,26 @@ def _read_genders(path: Path, corpus: str) -> dict[str, str]:
     speaker_column = next((columns[c] for c in _SPEAKER_COLUMNS if c in columns), None)
     gender_column = next((columns[c] for c in _GENDER_COLUMNS if c in columns), None)
     if speaker_column is None or gender_column is None:
-        raise ValueError(f"{corpus}: {path} needs a speaker column (one of {list(_SPEAKER_COLUMNS)}) and a gender "
-                         f"column ({list(_GENDER_COLUMNS)}); it has {list(frame.columns)}")
-    return {_speaker_key(s): sex_label(g, f"{path}: speaker {s!r}")
-            for s, g in zip(frame[speaker_column], frame[gender_column])}
+        raise ValueError(
+            f"{corpus}: {path} needs a speaker column (one of {list(_SPEAKER_COLUMNS)}) and a gender "
+            f"column ({list(_GENDER_COLUMNS)}); it has {list(frame.columns)}"
+        )
+    return {
+        _speaker_key(s): sex_label(g, f"{path}: speaker {s!r}")
+        for s, g in zip(frame[speaker_column], frame[gender_column])
+    }
 
 
 # ------------------------------------------------------------------------------------------------ FSDD
-def load_fsdd(data_dir: str | Path, task: str | None = None, seed: int = 0, *, split: str = "dataset",
-              validation_fraction: float = 0.15, test_fraction: float = 0.15) -> Manifest:
+def load_fsdd(
+    data_dir: str | Path,
+    task: str | None = None,
+    seed: int = 0,
+    *,
+    split: str = "dataset",
+    validation_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+) -> Manifest:
     """Build the Free Spoken Digit Dataset manifest.
 
     Args:
@@ -177,8 +202,10 @@ def load_fsdd(data_dir: str | Path, task: str | None = None, seed: int = 0, *, s
     if split not in ("dataset", "speaker"):
         raise ValueError(f"{name}: split must be 'dataset' or 'speaker', got {split!r}")
     if task == "gender" and split == "dataset":
-        raise ValueError(f"{name}: task 'gender' needs split='speaker': the dataset's own split puts every speaker "
-                         "on every side, so a model could recognise the voice instead of the gender")
+        raise ValueError(
+            f"{name}: task 'gender' needs split='speaker': the dataset's own split puts every speaker "
+            "on every side, so a model could recognise the voice instead of the gender"
+        )
     root = Path(data_dir)
     if not root.is_dir():
         raise ValueError(f"{name}: {root} is not a folder")
@@ -191,8 +218,15 @@ def load_fsdd(data_dir: str | Path, task: str | None = None, seed: int = 0, *, s
                 ignored.append(file)
             continue
         digit, speaker, index = match.groups()
-        rows.append({"clip_id": f"{name}/{file.stem}", "path": file.relative_to(root).as_posix(),
-                     "digit": digit, "speaker": speaker, "index": int(index)})
+        rows.append(
+            {
+                "clip_id": f"{name}/{file.stem}",
+                "path": file.relative_to(root).as_posix(),
+                "digit": digit,
+                "speaker": speaker,
+                "index": int(index),
+            }
+        )
     if not rows:
         raise ValueError(f"{name}: no recordings named {{digit}}_{{speaker}}_{{n}}.wav in {recordings}")
     warn_ignored(name, root, ignored)

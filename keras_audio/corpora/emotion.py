@@ -37,8 +37,15 @@ _CODE = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
 _ACTOR_FOLDER = re.compile(r"^actor_?(\d+)$", re.IGNORECASE)
 
 
-def load(data_dir: str | Path, task: str | None = None, seed: int = 0, *, vocal_channel: str | None = None,
-         validation_fraction: float = 0.15, test_fraction: float = 0.15) -> Manifest:
+def load(
+    data_dir: str | Path,
+    task: str | None = None,
+    seed: int = 0,
+    *,
+    vocal_channel: str | None = None,
+    validation_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+) -> Manifest:
     """Build a RAVDESS-style manifest.
 
     Args:
@@ -65,8 +72,14 @@ def load(data_dir: str | Path, task: str | None = None, seed: int = 0, *, vocal_
             continue
         modality, channel, emotion, intensity, statement, repetition, actor = (int(c) for c in match.groups())
         where = file.relative_to(root).as_posix()
-        checks = [("modality", modality, 3), ("vocal channel", channel, 2), ("emotion", emotion, 8),
-                  ("intensity", intensity, 2), ("statement", statement, 2), ("repetition", repetition, 2)]
+        checks = [
+            ("modality", modality, 3),
+            ("vocal channel", channel, 2),
+            ("emotion", emotion, 8),
+            ("intensity", intensity, 2),
+            ("statement", statement, 2),
+            ("repetition", repetition, 2),
+        ]
         bad = [f"{field} {value:02d} not in 01..{top:02d}" for field, value, top in checks if not 1 <= value <= top]
         if actor < 1:
             bad.append("actor 00")
@@ -76,12 +89,19 @@ def load(data_dir: str | Path, task: str | None = None, seed: int = 0, *, vocal_
         if bad:
             problems.append(f"{where}: " + "; ".join(bad))
             continue
-        rows.append({
-            "clip_id": f"{NAME}/{file.stem}", "path": where, "speaker": f"actor_{actor:02d}",
-            "sex": "male" if actor % 2 else "female", "emotion": EMOTIONS[emotion - 1],
-            "intensity": ("normal", "strong")[intensity - 1], "vocal_channel": CHANNELS[channel - 1],
-            "statement": statement, "repetition": repetition,
-        })
+        rows.append(
+            {
+                "clip_id": f"{NAME}/{file.stem}",
+                "path": where,
+                "speaker": f"actor_{actor:02d}",
+                "sex": "male" if actor % 2 else "female",
+                "emotion": EMOTIONS[emotion - 1],
+                "intensity": ("normal", "strong")[intensity - 1],
+                "vocal_channel": CHANNELS[channel - 1],
+                "statement": statement,
+                "repetition": repetition,
+            }
+        )
     if problems:
         raise ValueError(f"{NAME}: {len(problems)} file(s) with bad codes:\n  - " + "\n  - ".join(problems[:20]))
     warn_ignored(NAME, root, ignored, "audio files not named MM-VV-EE-II-SS-RR-AA")
@@ -90,8 +110,7 @@ def load(data_dir: str | Path, task: str | None = None, seed: int = 0, *, vocal_
     frame = pd.DataFrame(rows)
     twice = frame[frame["clip_id"].duplicated(keep=False)]
     if len(twice):
-        raise ValueError(f"{NAME}: the same clip in several places (keep one copy): "
-                         f"{sorted(twice['path'])[:10]}")
+        raise ValueError(f"{NAME}: the same clip in several places (keep one copy): {sorted(twice['path'])[:10]}")
     if vocal_channel is not None:
         frame = frame[frame["vocal_channel"] == vocal_channel]
     frame["label"] = frame["emotion"] if task == "emotion" else frame["sex"]

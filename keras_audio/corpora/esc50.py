@@ -31,8 +31,15 @@ _COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take
 _FILENAME = re.compile(r"^(\d+)-([^-]+)-([A-Za-z]+)-(\d+)$")
 
 
-def load(data_dir: str | Path, task: str | None = None, seed: int = 0, *, esc10: bool = False,
-         test_fold: int = 1, validation_fold: int = 2) -> Manifest:
+def load(
+    data_dir: str | Path,
+    task: str | None = None,
+    seed: int = 0,
+    *,
+    esc10: bool = False,
+    test_fold: int = 1,
+    validation_fold: int = 2,
+) -> Manifest:
     """Build the ESC-50 manifest.
 
     Args:
@@ -72,21 +79,27 @@ def load(data_dir: str | Path, task: str | None = None, seed: int = 0, *, esc10:
         if path.stem not in on_disk or path.name in named:
             on_disk[path.stem] = path
     listed = set(table["filename"].map(lambda f: Path(f).stem))
-    warn_ignored(NAME, root, [p for p in files if p.stem not in listed or on_disk[p.stem] != p],
-                 "audio files (not in esc50.csv, or a second copy of a clip)")
+    warn_ignored(
+        NAME,
+        root,
+        [p for p in files if p.stem not in listed or on_disk[p.stem] != p],
+        "audio files (not in esc50.csv, or a second copy of a clip)",
+    )
     if esc10:
         table = table[table["esc10"]]
     stems = table["filename"].map(lambda f: Path(f).stem)
-    frame = pd.DataFrame({
-        "clip_id": NAME + "/" + stems,
-        "path": [_relative(on_disk.get(stem), root, filename) for stem, filename in zip(stems, table["filename"])],
-        "label": table["category"].to_numpy(),
-        "speaker": table["src_file"].to_numpy(),
-        "fold": table["fold"].astype(int).to_numpy(),
-        "target": table["target"].astype(int).to_numpy(),
-        "take": table["take"].to_numpy(),
-        "esc10": table["esc10"].to_numpy(),
-    })
+    frame = pd.DataFrame(
+        {
+            "clip_id": NAME + "/" + stems,
+            "path": [_relative(on_disk.get(stem), root, filename) for stem, filename in zip(stems, table["filename"])],
+            "label": table["category"].to_numpy(),
+            "speaker": table["src_file"].to_numpy(),
+            "fold": table["fold"].astype(int).to_numpy(),
+            "target": table["target"].astype(int).to_numpy(),
+            "take": table["take"].to_numpy(),
+            "esc10": table["esc10"].to_numpy(),
+        }
+    )
     require_classes(frame, task, NAME)
     check_folds_disjoint(frame, "speaker", NAME)
     frame["split"] = "train"
@@ -102,8 +115,10 @@ def check_folds_disjoint(frame: pd.DataFrame, column: str, corpus: str) -> None:
     folds = frame.groupby(column)["fold"].nunique()
     leaked = folds[folds > 1].index.tolist()
     if leaked:
-        details = [f"{column} {v!r} is in folds {sorted(frame.loc[frame[column] == v, 'fold'].unique().tolist())}"
-                   for v in leaked]
+        details = [
+            f"{column} {v!r} is in folds {sorted(frame.loc[frame[column] == v, 'fold'].unique().tolist())}"
+            for v in leaked
+        ]
         raise SplitLeakError(details, f"{corpus}: folds leak on {column!r}")
 
 
@@ -111,8 +126,10 @@ def _find_root(data_dir: Path) -> Path:
     for candidate in (data_dir, data_dir / "ESC-50-master", data_dir / "ESC-50"):
         if (candidate / "meta" / "esc50.csv").is_file():
             return candidate
-    raise ValueError(f"{NAME}: meta/esc50.csv not found in {data_dir} (nor in ESC-50-master/ inside it); "
-                     "point --data-dir at the folder holding audio/ and meta/")
+    raise ValueError(
+        f"{NAME}: meta/esc50.csv not found in {data_dir} (nor in ESC-50-master/ inside it); "
+        "point --data-dir at the folder holding audio/ and meta/"
+    )
 
 
 def _truthy(value: object) -> bool:
@@ -134,8 +151,10 @@ def _check_names(table: pd.DataFrame, csv: Path) -> None:
         if not match:
             problems.append(f"{filename}: not named {{fold}}-{{clip}}-{{take}}-{{target}}")
         elif int(match.group(1)) != int(fold) or int(match.group(4)) != int(target):
-            problems.append(f"{filename}: name says fold {match.group(1)}, target {match.group(4)}; "
-                            f"the CSV says fold {fold}, target {target}")
+            problems.append(
+                f"{filename}: name says fold {match.group(1)}, target {match.group(4)}; "
+                f"the CSV says fold {fold}, target {target}"
+            )
     folds = sorted(set(int(f) for f in table["fold"]) - set(FOLDS))
     if folds:
         problems.append(f"fold value(s) {folds} not in {FOLDS}")

@@ -18,10 +18,10 @@ CSV manifest: columns ``path,label[,speaker,split]`` (plus optional ``clip_id``,
 ``duration`` and anything else, kept as is). A row whose file is missing is not refused here: the decode
 stage lists it with the other bad files (so ``--skip-bad`` can leave it out). Point `data_dir` at the CSV file
 itself (paths are relative to its folder), or at a folder and pass ``manifest=PATH`` (the CSV path is taken
-relative to that folder when not absolute, and so are the audio paths). ``task`` names the label column (default ``label``), so one CSV can
-hold several labellings. Split values ``train``/``validation``/``test`` (also ``val``, ``valid``, ``dev``,
-``training``, ``testing``). Without a speaker column each file is its own speaker; without a split column the
-recipe draws a seeded split (70/15/15 %) of whole speakers, stratified by label.
+relative to that folder when not absolute, and so are the audio paths). ``task`` names the label column (default
+``label``), so one CSV can hold several labellings. Split values ``train``/``validation``/``test`` (also
+``val``, ``valid``, ``dev``, ``training``, ``testing``). Without a speaker column each file is its own speaker;
+without a split column the recipe draws a seeded split (70/15/15 %) of whole speakers, stratified by label.
 """
 
 from __future__ import annotations
@@ -46,12 +46,27 @@ from keras_audio.corpora._common import (
 )
 from keras_audio.manifest import SPLITS, Manifest
 
-_SPLIT_ALIASES = {"train": "train", "training": "train", "validation": "validation", "val": "validation",
-                  "valid": "validation", "dev": "validation", "test": "test", "testing": "test"}
+_SPLIT_ALIASES = {
+    "train": "train",
+    "training": "train",
+    "validation": "validation",
+    "val": "validation",
+    "valid": "validation",
+    "dev": "validation",
+    "test": "test",
+    "testing": "test",
+}
 
 
-def load_folder(data_dir: str | Path, task: str | None = None, seed: int = 0, *, speaker_regex: str | None = None,
-                validation_fraction: float = 0.15, test_fraction: float = 0.15) -> Manifest:
+def load_folder(
+    data_dir: str | Path,
+    task: str | None = None,
+    seed: int = 0,
+    *,
+    speaker_regex: str | None = None,
+    validation_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+) -> Manifest:
     """Build a manifest from ``root/<label>/...`` audio files.
 
     Args:
@@ -97,8 +112,9 @@ def load_folder(data_dir: str | Path, task: str | None = None, seed: int = 0, *,
             rows.append({"clip_id": clip_id, "path": clip_id, "label": entry.name, "speaker": speaker})
     if problems:
         raise ValueError(f"{name}: {len(problems)} file(s) without a speaker:\n  - " + "\n  - ".join(problems[:20]))
-    warn_ignored(name, root, ignored,
-                 "entries (files at the top level, folders without audio, files that are not audio)")
+    warn_ignored(
+        name, root, ignored, "entries (files at the top level, folders without audio, files that are not audio)"
+    )
     warn_unlisted(name, root, unlisted)
     if not rows:
         raise ValueError(f"{name}: no audio ({'/'.join(AUDIO_SUFFIXES)}) in class folders under {root}")
@@ -110,8 +126,15 @@ def load_folder(data_dir: str | Path, task: str | None = None, seed: int = 0, *,
     return finish(Manifest(frame, name=name, task=task, root=str(root.resolve())), check_files=False)
 
 
-def load_csv(data_dir: str | Path, task: str | None = None, seed: int = 0, *, manifest: str | Path | None = None,
-             validation_fraction: float = 0.15, test_fraction: float = 0.15) -> Manifest:
+def load_csv(
+    data_dir: str | Path,
+    task: str | None = None,
+    seed: int = 0,
+    *,
+    manifest: str | Path | None = None,
+    validation_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+) -> Manifest:
     """Build a manifest from a CSV of clips.
 
     Args:
@@ -162,8 +185,11 @@ def load_csv(data_dir: str | Path, task: str | None = None, seed: int = 0, *, ma
             given = frame[column].str.strip()
             values = pd.to_numeric(given.replace("", float("nan")), errors="coerce")
             # A typo ("O.5") must not become NaN, which reads as "not given" (the whole file).
-            wrong = [i + 2 for i in range(len(values))
-                     if given.iloc[i] and not (np.isfinite(values.iloc[i]) and values.iloc[i] >= 0)]
+            wrong = [
+                i + 2
+                for i in range(len(values))
+                if given.iloc[i] and not (np.isfinite(values.iloc[i]) and values.iloc[i] >= 0)
+            ]
             if wrong:
                 problems.append(f"column {column!r} is not a finite number >= 0 on line(s) {wrong[:10]}")
             frame[column] = values
@@ -199,6 +225,9 @@ def _speaker(pattern: re.Pattern, text: str) -> str | None:
 
 
 def _warn_own_speaker(name: str) -> None:
-    warnings.warn(f"{name}: no speaker information, so each file counts as its own speaker; the split keeps files "
-                  "apart, not voices (if several files share a voice, scores are optimistic)",
-                  CorpusWarning, stacklevel=3)
+    warnings.warn(
+        f"{name}: no speaker information, so each file counts as its own speaker; the split keeps files "
+        "apart, not voices (if several files share a voice, scores are optimistic)",
+        CorpusWarning,
+        stacklevel=3,
+    )

@@ -64,12 +64,20 @@ def check_options(name: str, options: Mapping) -> None:
     if unknown:
         hint = did_you_mean(unknown[0], known)
         hint = hint if hint.startswith("; did you mean") else ""
-        raise ValueError(f"corpus {name!r} has no option {unknown[0]!r}{hint} (--corpus-option; {name} takes: "
-                         f"{', '.join(known) or 'no options'})")
+        raise ValueError(
+            f"corpus {name!r} has no option {unknown[0]!r}{hint} (--corpus-option; {name} takes: "
+            f"{', '.join(known) or 'no options'})"
+        )
 
 
-def load_corpus(name: str, data_dir: str | Path | None = None, task: str | None = None, seed: int = 0,
-                progress: bool = True, **options) -> Manifest:
+def load_corpus(
+    name: str,
+    data_dir: str | Path | None = None,
+    task: str | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    **options,
+) -> Manifest:
     """Build the manifest of corpus `name`.
 
     Args:

@@ -108,7 +108,7 @@ class CorpusSettings:
     sample_rate: int = SAMPLE_RATE
     format_version: int = FORMAT_VERSION
 
-    def validate(self) -> "CorpusSettings":
+    def validate(self) -> CorpusSettings:
         if not isinstance(self.num_speakers, int) or self.num_speakers < 6:
             raise ValueError(f"num_speakers must be an int >= 6 (two per split), got {self.num_speakers!r}")
         if not isinstance(self.utterances_per_speaker, int) or not 1 <= self.utterances_per_speaker <= 100:
@@ -197,8 +197,16 @@ def _speaker_job(settings: CorpusSettings, index: int, sex: str, root: str) -> t
         waveform = voice.synthesize_utterance(traits, utterance_seconds(rng), rng, settings.sample_rate)
         relative = f"wav/{speaker}/{speaker}_{n:02d}.wav"
         write_wav(Path(root) / relative, waveform, settings.sample_rate)
-        clips.append({"clip_id": f"{speaker}_{n:02d}", "path": relative, "label": sex, "speaker": speaker,
-                      "group": sex, "duration": waveform.shape[0] / settings.sample_rate})
+        clips.append(
+            {
+                "clip_id": f"{speaker}_{n:02d}",
+                "path": relative,
+                "label": sex,
+                "speaker": speaker,
+                "group": sex,
+                "duration": waveform.shape[0] / settings.sample_rate,
+            }
+        )
     return {"speaker": speaker, **traits.to_row()}, clips
 
 
@@ -228,8 +236,7 @@ def _hum(rng: np.random.Generator, samples: int, rate: int) -> np.ndarray:
 
 def _fan(rng: np.random.Generator, samples: int, rate: int) -> np.ndarray:
     t = np.arange(samples) / rate
-    air = signal.sosfilt(signal.butter(2, rng.uniform(600, 1200), fs=rate, output="sos"),
-                         rng.standard_normal(samples))
+    air = signal.sosfilt(signal.butter(2, rng.uniform(600, 1200), fs=rate, output="sos"), rng.standard_normal(samples))
     air /= np.std(air)
     blade = rng.uniform(80.0, 160.0)
     wobble = 1 + 0.003 * np.sin(2 * np.pi * rng.uniform(0.1, 0.4) * t)
@@ -240,8 +247,7 @@ def _fan(rng: np.random.Generator, samples: int, rate: int) -> np.ndarray:
 
 
 def _rain(rng: np.random.Generator, samples: int, rate: int) -> np.ndarray:
-    hiss = signal.sosfilt(signal.butter(2, 1000, btype="highpass", fs=rate, output="sos"),
-                          rng.standard_normal(samples))
+    hiss = signal.sosfilt(signal.butter(2, 1000, btype="highpass", fs=rate, output="sos"), rng.standard_normal(samples))
     drops = np.zeros(samples)
     count = int(300 * samples / rate)
     positions = rng.integers(0, samples, count)
@@ -255,11 +261,13 @@ def _rain(rng: np.random.Generator, samples: int, rate: int) -> np.ndarray:
 def _traffic(rng: np.random.Generator, samples: int, rate: int) -> np.ndarray:
     t = np.arange(samples) / rate
     brown = np.cumsum(rng.standard_normal(samples))
-    rumble = signal.sosfilt(signal.butter(2, [25, rng.uniform(250, 450)], btype="bandpass", fs=rate,
-                                          output="sos"), brown)
+    rumble = signal.sosfilt(
+        signal.butter(2, [25, rng.uniform(250, 450)], btype="bandpass", fs=rate, output="sos"), brown
+    )
     rumble /= np.std(rumble)
-    tyres = signal.sosfilt(signal.butter(2, [400, 2500], btype="bandpass", fs=rate, output="sos"),
-                           rng.standard_normal(samples))
+    tyres = signal.sosfilt(
+        signal.butter(2, [400, 2500], btype="bandpass", fs=rate, output="sos"), rng.standard_normal(samples)
+    )
     swell = np.full(samples, 0.3)
     car = rng.uniform(0.0, 2.0)
     while car < t[-1] + 2.0:
@@ -272,8 +280,9 @@ def _babble(rng: np.random.Generator, samples: int, rate: int, settings: CorpusS
     """Six extra talkers (streams of their own, not corpus speakers), talking over each other."""
     mix = np.zeros(samples)
     for talker in range(BABBLE_TALKERS):
-        traits = sample_traits(CLASSES[talker % 2],
-                               np.random.default_rng([settings.corpus_seed, _BABBLE_TRAITS, talker]))
+        traits = sample_traits(
+            CLASSES[talker % 2], np.random.default_rng([settings.corpus_seed, _BABBLE_TRAITS, talker])
+        )
         stream, n = [], 0
         while sum(len(s) for s in stream) < samples:
             utterance_rng = np.random.default_rng([settings.corpus_seed, _BABBLE_UTTERANCES, talker, n])
@@ -281,7 +290,7 @@ def _babble(rng: np.random.Generator, samples: int, rate: int, settings: CorpusS
             n += 1
         talk = np.concatenate(stream)
         start = int(rng.integers(0, len(talk) - samples + 1))
-        talk = talk[start:start + samples]
+        talk = talk[start : start + samples]
         mix += talk / np.sqrt(np.mean(talk**2)) * 10 ** (rng.uniform(-6, 0) / 20)
     # A little distance: the room takes the edge off the highs.
     return signal.sosfilt(signal.butter(1, 3500, fs=rate, output="sos"), mix)
@@ -307,8 +316,13 @@ def _noise_job(settings: CorpusSettings, name: str, root: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ generation
-def generate(root: str | Path, settings: CorpusSettings, progress: bool = True, workers: int | None = None,
-             final_root: str | Path | None = None) -> None:
+def generate(
+    root: str | Path,
+    settings: CorpusSettings,
+    progress: bool = True,
+    workers: int | None = None,
+    final_root: str | Path | None = None,
+) -> None:
     """Write the whole corpus into `root` (which must be new or empty); ``corpus.json`` comes last.
 
     Not atomic by itself: `ensure_corpus` calls it on a temporary folder and renames the result into
@@ -325,12 +339,14 @@ def generate(root: str | Path, settings: CorpusSettings, progress: bool = True, 
     sexes = speaker_sexes(settings)
     traits_rows: list[dict] = [{}] * settings.num_speakers
     clip_rows: list[list[dict]] = [[]] * settings.num_speakers
-    bar = tqdm(total=settings.num_speakers + len(NOISE_NAMES), desc="synthetic corpus", unit="job",
-               disable=not progress)
+    bar = tqdm(
+        total=settings.num_speakers + len(NOISE_NAMES), desc="synthetic corpus", unit="job", disable=not progress
+    )
     pool = _executor(workers)
     try:
-        speaker_jobs = {pool.submit(_speaker_job, settings, i, sexes[i], str(root)): i
-                        for i in range(settings.num_speakers)}
+        speaker_jobs = {
+            pool.submit(_speaker_job, settings, i, sexes[i], str(root)): i for i in range(settings.num_speakers)
+        }
         noise_jobs = [pool.submit(_noise_job, settings, name, str(root)) for name in NOISE_NAMES]
         for job in concurrent.futures.as_completed([*speaker_jobs, *noise_jobs]):
             result = job.result()
@@ -342,16 +358,23 @@ def generate(root: str | Path, settings: CorpusSettings, progress: bool = True, 
         bar.close()
 
     speakers = pd.DataFrame(traits_rows)
-    speakers.insert(1, "split", speaker_disjoint_split(
-        speakers.assign(label=speakers["sex"]), SPLIT_FRACTIONS, seed=settings.corpus_seed))
+    speakers.insert(
+        1,
+        "split",
+        speaker_disjoint_split(speakers.assign(label=speakers["sex"]), SPLIT_FRACTIONS, seed=settings.corpus_seed),
+    )
     speakers.to_csv(root / "speakers.csv", index=False)
     frame = pd.DataFrame([row for rows in clip_rows for row in rows])
     frame["split"] = frame["speaker"].map(dict(zip(speakers["speaker"], speakers["split"])))
     frame = frame[["clip_id", "path", "label", "speaker", "split", "group", "duration"]]
-    Manifest(frame, classes=CLASSES, name="synthetic", task="gender",
-             root=str(Path(final_root or root).resolve())).to_csv(root / "manifest.csv")
-    summary = {"clips": len(frame), "hours": round(float(frame["duration"].sum()) / 3600, 3),
-               "noise": [f"noise/{name}.wav" for name in NOISE_NAMES]}
+    Manifest(
+        frame, classes=CLASSES, name="synthetic", task="gender", root=str(Path(final_root or root).resolve())
+    ).to_csv(root / "manifest.csv")
+    summary = {
+        "clips": len(frame),
+        "hours": round(float(frame["duration"].sum()) / 3600, 3),
+        "noise": [f"noise/{name}.wav" for name in NOISE_NAMES],
+    }
     (root / SETTINGS_FILE).write_text(json.dumps({"settings": settings.to_dict(), **summary}, indent=2) + "\n")
 
 
@@ -386,8 +409,13 @@ def stored_settings(root: str | Path) -> dict | None:
     return json.loads(path.read_text())["settings"]
 
 
-def ensure_corpus(root: str | Path, settings: CorpusSettings, progress: bool = True, workers: int | None = None,
-                  overwrite: bool = False) -> bool:
+def ensure_corpus(
+    root: str | Path,
+    settings: CorpusSettings,
+    progress: bool = True,
+    workers: int | None = None,
+    overwrite: bool = False,
+) -> bool:
     """Make sure `root` holds the corpus of `settings`, generating it atomically if needed.
 
     A corpus made with the same settings by an older format version (older synthesiser code) is
@@ -411,8 +439,10 @@ def ensure_corpus(root: str | Path, settings: CorpusSettings, progress: bool = T
             f"pass another data_dir for these settings, or overwrite=True to regenerate it"
         )
     if stored is None and root.is_dir() and any(root.iterdir()):
-        raise ValueError(f"{root} exists and holds files but no complete synthetic corpus ({SETTINGS_FILE} "
-                         f"missing); remove it or pass another data_dir")
+        raise ValueError(
+            f"{root} exists and holds files but no complete synthetic corpus ({SETTINGS_FILE} "
+            f"missing); remove it or pass another data_dir"
+        )
     if root.exists() and not root.is_dir():
         raise ValueError(f"{root} exists and is not a folder")
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -490,9 +520,11 @@ def load(
     task = task or "gender"
     if task not in TASKS:
         raise ValueError(f"synthetic corpus: unknown task {task!r}; known: {TASKS}")
-    settings = CorpusSettings(num_speakers=_integer("num_speakers", num_speakers),
-                              utterances_per_speaker=_integer("utterances_per_speaker", utterances_per_speaker),
-                              corpus_seed=_integer("corpus_seed", corpus_seed)).validate()
+    settings = CorpusSettings(
+        num_speakers=_integer("num_speakers", num_speakers),
+        utterances_per_speaker=_integer("utterances_per_speaker", utterances_per_speaker),
+        corpus_seed=_integer("corpus_seed", corpus_seed),
+    ).validate()
     root = Path(data_dir)
     ensure_corpus(root, settings, progress=progress, workers=workers, overwrite=overwrite)
     manifest = Manifest.from_csv(root / "manifest.csv", root=str(root.resolve()), name="synthetic", task=task)

@@ -79,9 +79,17 @@ class _Sentence:
     path: Path  # the file on disk, in its own spelling
 
 
-def load(data_dir: str | Path, task: str | None = None, seed: int = 0, *, validation_fraction: float = 0.1,
-         test_fraction: float = 0.25, include_sa: bool = True, spkrinfo: str | Path | None = None,
-         use_timit_utils: bool = True) -> Manifest:
+def load(
+    data_dir: str | Path,
+    task: str | None = None,
+    seed: int = 0,
+    *,
+    validation_fraction: float = 0.1,
+    test_fraction: float = 0.25,
+    include_sa: bool = True,
+    spkrinfo: str | Path | None = None,
+    use_timit_utils: bool = True,
+) -> Manifest:
     """Build the TIMIT manifest.
 
     Args:
@@ -126,13 +134,16 @@ def load(data_dir: str | Path, task: str | None = None, seed: int = 0, *, valida
 def _find_root(data_dir: Path) -> Path:
     if not data_dir.is_dir():
         raise ValueError(f"{NAME}: {data_dir} is not a folder")
-    candidates = [data_dir] + [c for c in sorted(data_dir.iterdir())
-                               if c.is_dir() and c.name.lower() in ("timit", "data")]
+    candidates = [data_dir] + [
+        c for c in sorted(data_dir.iterdir()) if c.is_dir() and c.name.lower() in ("timit", "data")
+    ]
     for candidate in candidates:
         if _child(candidate, "TRAIN") is not None:
             return candidate
-    raise ValueError(f"{NAME}: no TRAIN/ folder in {data_dir} (nor in a TIMIT/ or data/ sub-folder); "
-                     "point --data-dir at the folder that holds TRAIN/ (and TEST/, DOC/)")
+    raise ValueError(
+        f"{NAME}: no TRAIN/ folder in {data_dir} (nor in a TIMIT/ or data/ sub-folder); "
+        "point --data-dir at the folder that holds TRAIN/ (and TEST/, DOC/)"
+    )
 
 
 def _child(folder: Path, name: str, directory: bool = True) -> Path | None:
@@ -163,14 +174,24 @@ def _scan(root: Path) -> tuple[list[_Sentence], list[Path]]:
                 for file in sorted(speaker_dir.iterdir()):
                     match = _SENTENCE.match(file.name)
                     if match and file.is_file():
-                        sentences.append(_Sentence(subset, region_dir.name.upper(), speaker_dir.name.upper(),
-                                                   (match.group(1) + match.group(2)).upper(), file))
+                        sentences.append(
+                            _Sentence(
+                                subset,
+                                region_dir.name.upper(),
+                                speaker_dir.name.upper(),
+                                (match.group(1) + match.group(2)).upper(),
+                                file,
+                            )
+                        )
                         found = True
                     elif not (_COMPANION.match(file.name) and file.is_file()):
                         ignored.append(file)
                 if not found:
-                    warnings.warn(f"{NAME}: speaker folder {speaker_dir} holds no sentence .WAV files",
-                                  CorpusWarning, stacklevel=3)
+                    warnings.warn(
+                        f"{NAME}: speaker folder {speaker_dir} holds no sentence .WAV files",
+                        CorpusWarning,
+                        stacklevel=3,
+                    )
     duplicates = pd.Series([(s.subset, s.speaker, s.sentence) for s in sentences]).duplicated()
     if duplicates.any():
         clash = [str(s.path) for s, d in zip(sentences, duplicates) if d]
@@ -183,8 +204,9 @@ def _through_timit_utils(sentences: list[_Sentence]) -> list[_Sentence]:
     try:
         import timit_utils
     except ImportError as error:  # pragma: no cover - it is in requirements.txt
-        warnings.warn(f"{NAME}: timit-utils not importable ({error}); using this module's own scan",
-                      CorpusWarning, stacklevel=3)
+        warnings.warn(
+            f"{NAME}: timit-utils not importable ({error}); using this module's own scan", CorpusWarning, stacklevel=3
+        )
         return sentences
     with tempfile.TemporaryDirectory(prefix="timit-view-") as view:
         view = Path(view)
@@ -196,8 +218,11 @@ def _through_timit_utils(sentences: list[_Sentence]) -> list[_Sentence]:
                 link.parent.mkdir(parents=True, exist_ok=True)
                 os.symlink(s.path.resolve(), link)
         except OSError as error:
-            warnings.warn(f"{NAME}: cannot build the symlink view for timit-utils ({error}); "
-                          "using this module's own scan", CorpusWarning, stacklevel=3)
+            warnings.warn(
+                f"{NAME}: cannot build the symlink view for timit-utils ({error}); using this module's own scan",
+                CorpusWarning,
+                stacklevel=3,
+            )
             return sentences
         by_link = {str(view / s.subset / s.region / s.speaker / s.sentence): s for s in sentences}
         found: list[_Sentence] = []
@@ -209,14 +234,21 @@ def _through_timit_utils(sentences: list[_Sentence]) -> list[_Sentence]:
                         for sentence in person.sentences.values():
                             found.append(by_link[sentence.full_path])
         except Exception as error:  # noqa: BLE001 - any failure of the third-party walk means: fall back
-            warnings.warn(f"{NAME}: timit-utils failed on the sanitized view ({type(error).__name__}: {error}); "
-                          "using this module's own scan", CorpusWarning, stacklevel=3)
+            warnings.warn(
+                f"{NAME}: timit-utils failed on the sanitized view ({type(error).__name__}: {error}); "
+                "using this module's own scan",
+                CorpusWarning,
+                stacklevel=3,
+            )
             return sentences
     if len(found) != len(sentences) or set(found) != set(sentences):
         # timit-utils keys speakers by id without the sex letter, so two folders differing only in that
         # letter collapse into one there; the scan keeps both.
-        warnings.warn(f"{NAME}: timit-utils listed {len(found)} sentences, the scan {len(sentences)}; "
-                      "using the scan", CorpusWarning, stacklevel=3)
+        warnings.warn(
+            f"{NAME}: timit-utils listed {len(found)} sentences, the scan {len(sentences)}; using the scan",
+            CorpusWarning,
+            stacklevel=3,
+        )
         return sentences
     return found
 
@@ -236,8 +268,10 @@ def _find_spkrinfo(root: Path, spkrinfo: str | Path | None) -> Path:
             path = _child(doc, "SPKRINFO.TXT", directory=False) if doc is not None else None
             if path is not None:
                 return path
-    raise ValueError(f"{NAME}: speaker table not found (looked for {', '.join(looked)}); "
-                     "gender is read from it. Pass spkrinfo=PATH if it lives elsewhere")
+    raise ValueError(
+        f"{NAME}: speaker table not found (looked for {', '.join(looked)}); "
+        "gender is read from it. Pass spkrinfo=PATH if it lives elsewhere"
+    )
 
 
 def _read_spkrinfo(path: Path) -> dict[str, tuple[str, str]]:
@@ -275,16 +309,18 @@ def _frame(sentences: list[_Sentence], info: dict[str, tuple[str, str]], root: P
             problems.append(f"{where}: folder letter says {s.speaker[0]}, SPKRINFO.TXT says {sex}")
         if region != s.region:
             problems.append(f"{where}: folder is in {s.region}, SPKRINFO.TXT says {region}")
-        rows.append({
-            "clip_id": f"{NAME}/{s.subset}/{s.region}/{s.speaker}/{s.sentence}",
-            "path": s.path.relative_to(root).as_posix(),
-            "speaker": s.speaker,
-            "sex": sex_label(sex, where),
-            "dialect": s.region,
-            "sentence": s.sentence,
-            "sentence_type": s.sentence[:2],
-            "subset": s.subset,
-        })
+        rows.append(
+            {
+                "clip_id": f"{NAME}/{s.subset}/{s.region}/{s.speaker}/{s.sentence}",
+                "path": s.path.relative_to(root).as_posix(),
+                "speaker": s.speaker,
+                "sex": sex_label(sex, where),
+                "dialect": s.region,
+                "sentence": s.sentence,
+                "sentence_type": s.sentence[:2],
+                "subset": s.subset,
+            }
+        )
     if problems:
         unique = list(dict.fromkeys(problems))
         raise ValueError(f"{NAME}: {len(unique)} speaker(s) disagree with SPKRINFO.TXT:\n  - " + "\n  - ".join(unique))
@@ -297,10 +333,14 @@ def _splits(frame: pd.DataFrame, seed: int, validation_fraction: float, test_fra
     split = pd.Series("test", index=frame.index, dtype=object)
     has_test = (frame["subset"] == "TEST").any()
     if not has_test:
-        warnings.warn(f"{NAME}: no TEST/ speakers; drawing a speaker-disjoint test split of TRAIN/ "
-                      f"({test_fraction:.0%} of speakers, seed {seed})", CorpusWarning, stacklevel=3)
+        warnings.warn(
+            f"{NAME}: no TEST/ speakers; drawing a speaker-disjoint test split of TRAIN/ "
+            f"({test_fraction:.0%} of speakers, seed {seed})",
+            CorpusWarning,
+            stacklevel=3,
+        )
     train = frame[frame["subset"] == "TRAIN"]
     split.loc[train.index] = split_speakers(
-        train, fractions(validation_fraction, test_fraction, with_test=not has_test), seed,
-        stratify=("sex", "dialect"))
+        train, fractions(validation_fraction, test_fraction, with_test=not has_test), seed, stratify=("sex", "dialect")
+    )
     return split

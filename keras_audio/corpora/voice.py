@@ -151,7 +151,7 @@ class SpeakerTraits:
     level_dbfs: float = -24.0
     channel: Channel = dataclasses.field(default_factory=Channel)
 
-    def validate(self) -> "SpeakerTraits":
+    def validate(self) -> SpeakerTraits:
         checks = {
             "f0_hz": 40.0 <= self.f0_hz <= 600.0,
             "f0_range_st": 0.0 <= self.f0_range_st <= 12.0,
@@ -249,9 +249,7 @@ def frame_params(sample_rate: int) -> tuple[int, int]:
     return n_fft, n_fft // 4
 
 
-def cascade_response(
-    frequencies: np.ndarray, bandwidths: np.ndarray, n_fft: int, sample_rate: int
-) -> np.ndarray:
+def cascade_response(frequencies: np.ndarray, bandwidths: np.ndarray, n_fft: int, sample_rate: int) -> np.ndarray:
     """Magnitude response of a cascade of 2nd-order digital resonators, each with unit gain at DC.
 
     Args:
@@ -313,8 +311,9 @@ def tract_response(
     formants = np.asarray(formants, dtype=np.float64)
     ceiling = 0.45 * sample_rate
     widen = 1 + 0.8 * breathiness * np.array([1.0, 0.5, 0.3])
-    low = cascade_response(np.minimum(formants * formant_scale, ceiling - 600.0),
-                           np.asarray(bandwidths) * widen, n_fft, sample_rate)
+    low = cascade_response(
+        np.minimum(formants * formant_scale, ceiling - 600.0), np.asarray(bandwidths) * widen, n_fft, sample_rate
+    )
     # F4-F7 stay put within a speaker: one response for all frames (kept in order below the ceiling).
     high = np.minimum(np.array(HIGHER_FORMANTS) * formant_scale, ceiling - 150.0 * np.arange(3, -1, -1))
     high = cascade_response(high[None], np.array(BANDWIDTHS[3:])[None], n_fft, sample_rate)
@@ -359,7 +358,7 @@ def filter_frames(sources: list[tuple[np.ndarray, np.ndarray]], n_fft: int, hop:
                 f"got {waveform.shape} and {magnitude.shape}"
             )
         padded = np.zeros(padded_length, dtype=np.float32)
-        padded[pad:pad + samples] = waveform
+        padded[pad : pad + samples] = waveform
         framed = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop] * window
         filtered = scipy.fft.rfft(framed, axis=1) * magnitude  # float32 in, complex64 out
         spectrum = filtered if spectrum is None else spectrum + filtered
@@ -370,10 +369,10 @@ def filter_frames(sources: list[tuple[np.ndarray, np.ndarray]], n_fft: int, hop:
     window_sq = (window**2).reshape(overlap, hop)
     pieces = framed_out.reshape(frames, overlap, hop)
     for k in range(overlap):
-        blocks[k:k + frames] += pieces[:, k]
-        norm[k:k + frames] += window_sq[k]
-    out = blocks.ravel()[pad:pad + samples]
-    return out / np.maximum(norm.ravel()[pad:pad + samples], 1e-3)
+        blocks[k : k + frames] += pieces[:, k]
+        norm[k : k + frames] += window_sq[k]
+    out = blocks.ravel()[pad : pad + samples]
+    return out / np.maximum(norm.ravel()[pad : pad + samples], 1e-3)
 
 
 # --------------------------------------------------------------------------------------------- channel
@@ -391,12 +390,16 @@ def _biquad_high_shelf(freq: float, gain_db: float, sample_rate: int) -> np.ndar
     w0 = 2 * np.pi * freq / sample_rate
     alpha = np.sin(w0) / 2 * np.sqrt(2.0)  # shelf slope S = 1
     cos_w0, root = np.cos(w0), 2 * np.sqrt(a_gain) * alpha
-    b = [a_gain * ((a_gain + 1) + (a_gain - 1) * cos_w0 + root),
-         -2 * a_gain * ((a_gain - 1) + (a_gain + 1) * cos_w0),
-         a_gain * ((a_gain + 1) + (a_gain - 1) * cos_w0 - root)]
-    a = [(a_gain + 1) - (a_gain - 1) * cos_w0 + root,
-         2 * ((a_gain - 1) - (a_gain + 1) * cos_w0),
-         (a_gain + 1) - (a_gain - 1) * cos_w0 - root]
+    b = [
+        a_gain * ((a_gain + 1) + (a_gain - 1) * cos_w0 + root),
+        -2 * a_gain * ((a_gain - 1) + (a_gain + 1) * cos_w0),
+        a_gain * ((a_gain + 1) + (a_gain - 1) * cos_w0 - root),
+    ]
+    a = [
+        (a_gain + 1) - (a_gain - 1) * cos_w0 + root,
+        2 * ((a_gain - 1) - (a_gain + 1) * cos_w0),
+        (a_gain + 1) - (a_gain - 1) * cos_w0 - root,
+    ]
     return np.concatenate([b, a]) / a[0]
 
 
@@ -437,8 +440,7 @@ def _syllable(rng: np.random.Generator, scale: float, stressed: bool, phrase: in
     vowel = str(rng.choice(list(VOWELS)))
     seconds = rng.uniform(0.085, 0.15) * scale * (1.35 if stressed else 1.0)
     accent = rng.uniform(0.4, 1.0) if stressed else 0.0
-    segments.append(Segment("vowel", seconds, vowel, voicing=1.0, formants=VOWELS[vowel], accent=accent,
-                            phrase=phrase))
+    segments.append(Segment("vowel", seconds, vowel, voicing=1.0, formants=VOWELS[vowel], accent=accent, phrase=phrase))
     coda = rng.choice(["none", "plosive", "fricative", "nasal"], p=[0.45, 0.2, 0.2, 0.15])
     segments += _consonant(coda, rng, scale, phrase, onset=False)
     return segments
@@ -451,24 +453,38 @@ def _consonant(kind: str, rng: np.random.Generator, scale: float, phrase: int, o
         return [Segment("aspiration", rng.uniform(0.05, 0.09) * scale, "hh", aspiration=0.5, phrase=phrase)]
     if kind == "nasal":
         name = str(rng.choice(list(NASALS)))
-        return [Segment("nasal", rng.uniform(0.05, 0.09) * scale, name, voicing=0.35, formants=NASALS[name],
-                        phrase=phrase)]
+        return [
+            Segment("nasal", rng.uniform(0.05, 0.09) * scale, name, voicing=0.35, formants=NASALS[name], phrase=phrase)
+        ]
     if kind == "fricative":
         name = str(rng.choice(list(FRICATIVES)))
         centre, width, frication, voicing = FRICATIVES[name]
-        return [Segment("fricative", rng.uniform(0.07, 0.13) * scale, name, voicing=voicing,
-                        frication=frication, band=(centre, width), phrase=phrase)]
+        return [
+            Segment(
+                "fricative",
+                rng.uniform(0.07, 0.13) * scale,
+                name,
+                voicing=voicing,
+                frication=frication,
+                band=(centre, width),
+                phrase=phrase,
+            )
+        ]
     name = str(rng.choice(list(PLOSIVES)))
     centre, width, voiced = PLOSIVES[name]
     segments = [
-        Segment("closure", rng.uniform(0.035, 0.07) * scale, name, voicing=0.04 if voiced else 0.0,
-                phrase=phrase),
-        Segment("burst", rng.uniform(0.008, 0.015), name, frication=0.6 if voiced else 1.2,
-                band=(centre, width), phrase=phrase),
+        Segment("closure", rng.uniform(0.035, 0.07) * scale, name, voicing=0.04 if voiced else 0.0, phrase=phrase),
+        Segment(
+            "burst",
+            rng.uniform(0.008, 0.015),
+            name,
+            frication=0.6 if voiced else 1.2,
+            band=(centre, width),
+            phrase=phrase,
+        ),
     ]
     if not voiced and onset:
-        segments.append(Segment("aspiration", rng.uniform(0.025, 0.06) * scale, name, aspiration=0.35,
-                                phrase=phrase))
+        segments.append(Segment("aspiration", rng.uniform(0.025, 0.06) * scale, name, aspiration=0.35, phrase=phrase))
     return segments
 
 
@@ -525,7 +541,7 @@ def _smooth(x: np.ndarray, width: int) -> np.ndarray:
         half = width // 2
         padded = np.concatenate([np.repeat(x[:1], half + 1, axis=0), x, np.repeat(x[-1:], width - half, axis=0)])
         cumulative = np.cumsum(padded, axis=0)
-        x = (cumulative[width:width + len(x)] - cumulative[:len(x)]) / width
+        x = (cumulative[width : width + len(x)] - cumulative[: len(x)]) / width
     return x
 
 
@@ -539,8 +555,14 @@ def _fill_gaps(values: np.ndarray, default: np.ndarray) -> np.ndarray:
     return out
 
 
-def _f0_contour(plan: list[Segment], bounds: np.ndarray, traits: SpeakerTraits, times: np.ndarray,
-                voiced: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _f0_contour(
+    plan: list[Segment],
+    bounds: np.ndarray,
+    traits: SpeakerTraits,
+    times: np.ndarray,
+    voiced: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """F0 in Hz at `times`: per-phrase declination and final fall/rise, accents and wander around an
     utterance base; the base is the geometric mean F0 over the `voiced` times (so `traits.f0_hz` is the
     speaker's mean F0, give or take the utterance's own ±0.8 semitone)."""
@@ -597,8 +619,13 @@ def synthesize_utterance(
     return render(plan, traits, rng, sample_rate, level_jitter_db)
 
 
-def render(plan: list[Segment], traits: SpeakerTraits, rng: np.random.Generator,
-           sample_rate: int = SAMPLE_RATE, level_jitter_db: float = 2.5) -> np.ndarray:
+def render(
+    plan: list[Segment],
+    traits: SpeakerTraits,
+    rng: np.random.Generator,
+    sample_rate: int = SAMPLE_RATE,
+    level_jitter_db: float = 2.5,
+) -> np.ndarray:
     """Turn an utterance plan into a waveform (steps 2-5 of the module docstring).
 
     Args:
@@ -657,8 +684,9 @@ def render(plan: list[Segment], traits: SpeakerTraits, rng: np.random.Generator,
     sample_times = np.arange(samples) / sample_rate
     voiced_frames = np.array([s.voicing > 0 for s in plan])[segment_of_frame]
     f0 = _f0_contour(plan, bounds, traits, frame_times, voiced_frames, rng)
-    voice = glottal_source(np.interp(sample_times, frame_times, f0), sample_rate, traits.open_quotient,
-                           traits.jitter, traits.shimmer, rng)
+    voice = glottal_source(
+        np.interp(sample_times, frame_times, f0), sample_rate, traits.open_quotient, traits.jitter, traits.shimmer, rng
+    )
     breath = rng.standard_normal(samples, dtype=np.float32)
     hiss = rng.standard_normal(samples, dtype=np.float32)
     waveform = filter_frames(
@@ -713,8 +741,14 @@ def synthesize_vowel(
     n_fft, hop = frame_params(sample_rate)
     samples = int(round(seconds * sample_rate))
     frames = num_frames(samples, hop)
-    tract = tract_response(np.tile(VOWELS[vowel], (frames, 1)), np.tile(BANDWIDTHS[:3], (frames, 1)),
-                           formant_scale, breathiness, n_fft, sample_rate)
+    tract = tract_response(
+        np.tile(VOWELS[vowel], (frames, 1)),
+        np.tile(BANDWIDTHS[:3], (frames, 1)),
+        formant_scale,
+        breathiness,
+        n_fft,
+        sample_rate,
+    )
     voice = glottal_source(np.full(samples, float(f0_hz)), sample_rate, open_quotient, jitter, shimmer, rng)
     sources = [(voice.astype(np.float32), tract)]
     if breathiness > 0:

@@ -43,25 +43,33 @@ class Babble(AdditiveNoise):
     touches = "competing voices: F0 and formants of both genders in the same band as the target"
     requires = ("babble_waveforms",)
 
-    def __init__(self, sample_rate: int, babble_waveforms: Sequence[np.ndarray], talkers: int = 5,
-                 track_seconds: float = 60.0, seed: int = 0):
+    def __init__(
+        self,
+        sample_rate: int,
+        babble_waveforms: Sequence[np.ndarray],
+        talkers: int = 5,
+        track_seconds: float = 60.0,
+        seed: int = 0,
+    ):
         super().__init__(sample_rate)
         if talkers < 1:
             raise ValueError(f"babble: talkers must be >= 1, got {talkers}")
         if track_seconds <= 0:
             raise ValueError(f"babble: track_seconds must be positive, got {track_seconds}")
         if len(babble_waveforms) < talkers:
-            raise MissingResource(f"babble: {talkers} talkers need at least {talkers} utterances, "
-                                  f"got {len(babble_waveforms)}")
+            raise MissingResource(
+                f"babble: {talkers} talkers need at least {talkers} utterances, got {len(babble_waveforms)}"
+            )
         self.talkers = talkers
         utterances = []
         for index, waveform in enumerate(babble_waveforms):
             waveform = np.asarray(waveform, np.float64).reshape(-1)
             if waveform.size == 0 or not np.all(np.isfinite(waveform)) or not np.any(waveform):
                 raise ValueError(f"babble: utterance {index} is empty, silent or holds NaN/inf samples")
-            utterances.append(waveform / np.sqrt(np.mean(waveform ** 2)))
-        self.bank = ClipBank([_babble_track(utterances, talkers, int(track_seconds * sample_rate), seed)],
-                             "babble track")
+            utterances.append(waveform / np.sqrt(np.mean(waveform**2)))
+        self.bank = ClipBank(
+            [_babble_track(utterances, talkers, int(track_seconds * sample_rate), seed)], "babble track"
+        )
 
 
 def _babble_track(utterances: list[np.ndarray], talkers: int, length: int, seed: int) -> np.ndarray:
@@ -75,5 +83,5 @@ def _babble_track(utterances: list[np.ndarray], talkers: int, length: int, seed:
                 filled += len(utterances[index])
         stream = np.concatenate(stream)
         offset = rng.integers(0, len(stream) - length + 1)
-        track += stream[offset: offset + length]
+        track += stream[offset : offset + length]
     return track.astype(np.float32)

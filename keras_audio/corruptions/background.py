@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 
-
 from keras_audio.corruptions.banks import DEFAULT_MAX_BANK_SECONDS, ClipBank, load_folder
 from keras_audio.corruptions.noise import AdditiveNoise
 
@@ -33,8 +32,7 @@ class BackgroundNoise(AdditiveNoise):
     touches = "noise floor shaped like the recording (broadband or tonal, often low frequencies)"
     requires = ("noise_dir",)
 
-    def __init__(self, sample_rate: int, noise_dir: str | os.PathLike,
-                 max_seconds: float = DEFAULT_MAX_BANK_SECONDS):
+    def __init__(self, sample_rate: int, noise_dir: str | os.PathLike, max_seconds: float = DEFAULT_MAX_BANK_SECONDS):
         super().__init__(sample_rate)
         waveforms, self.files = load_folder(noise_dir, self.sample_rate, "noise_dir", max_seconds)
         self.bank = ClipBank(waveforms, f"noise_dir {str(noise_dir)!r}")

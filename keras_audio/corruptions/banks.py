@@ -41,8 +41,9 @@ def audio_files(folder: str | os.PathLike, what: str) -> list[Path]:
     return files
 
 
-def load_folder(folder: str | os.PathLike, sample_rate: int, what: str,
-                max_seconds: float = DEFAULT_MAX_BANK_SECONDS) -> tuple[list[np.ndarray], list[Path]]:
+def load_folder(
+    folder: str | os.PathLike, sample_rate: int, what: str, max_seconds: float = DEFAULT_MAX_BANK_SECONDS
+) -> tuple[list[np.ndarray], list[Path]]:
     """Every audio file under `folder` as mono float32 at `sample_rate` (stereo is downmixed).
 
     Raises:
@@ -54,8 +55,10 @@ def load_folder(folder: str | os.PathLike, sample_rate: int, what: str,
     waveforms = [read_audio(f, sample_rate, max_seconds=max_seconds) for f in files]
     total = sum(len(w) for w in waveforms) / sample_rate
     if total > max_seconds:
-        raise ValueError(f"{what} {str(folder)!r}: {total:.0f} s of audio, more than the limit of "
-                         f"{max_seconds:.0f} s for a bank held in memory; pass a smaller folder or raise max_seconds")
+        raise ValueError(
+            f"{what} {str(folder)!r}: {total:.0f} s of audio, more than the limit of "
+            f"{max_seconds:.0f} s for a bank held in memory; pass a smaller folder or raise max_seconds"
+        )
     return waveforms, files
 
 
@@ -126,9 +129,13 @@ class ClipBank:
         def cut(example):
             start_, offset_, clip_length_, contiguous_, length_ = example
             excerpt = tf.cond(
-                contiguous_, lambda: tf.slice(self.samples, tf.reshape(start_ + offset_, [1]), tf.reshape(length_, [1])),
-                lambda: tf.gather(self.samples, start_ + tf.math.floormod(offset_ + tf.range(length_), clip_length_)))
+                contiguous_,
+                lambda: tf.slice(self.samples, tf.reshape(start_ + offset_, [1]), tf.reshape(length_, [1])),
+                lambda: tf.gather(self.samples, start_ + tf.math.floormod(offset_ + tf.range(length_), clip_length_)),
+            )
             return tf.pad(excerpt, [[0, samples - length_]])
 
         # A slice per clip, not one gather of batch × length positions: gathering costs ten times a copy.
-        return tf.map_fn(cut, (start, offset, clip_length, contiguous, lengths), fn_output_signature=tf.TensorSpec([None]))
+        return tf.map_fn(
+            cut, (start, offset, clip_length, contiguous, lengths), fn_output_signature=tf.TensorSpec([None])
+        )

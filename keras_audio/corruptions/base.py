@@ -2,7 +2,8 @@
 
 A corruption is a small class around pure TensorFlow functions:
 
-- ``severities``: for each parameter, its five values (severity 1..5), documented in the catalogue (docs/corruptions.md);
+- ``severities``: for each parameter, its five values (severity 1..5), documented in the catalogue
+  (docs/corruptions.md);
 - ``sample(seed, severity)``: the parameters for one clip, drawn with stateless ops from a `[2]` int seed
   (the severity row, plus whatever is random: a noise excerpt's offset, a direction, ...);
 - ``apply(waveform, params)``: the corruption itself, deterministic given its inputs.
@@ -98,9 +99,7 @@ class Corruption:
                 raise ValueError(f"{self.name}: severity must be in 1..{NUM_SEVERITIES}, got {severity}")
             return {key: tf.constant(values[severity - 1], tf.float32) for key, values in self.severities.items()}
         index = tf.cast(severity, tf.int32) - 1
-        return {
-            key: tf.gather(tf.constant(values, tf.float32), index) for key, values in self.severities.items()
-        }
+        return {key: tf.gather(tf.constant(values, tf.float32), index) for key, values in self.severities.items()}
 
     def sample(self, seed: tf.Tensor, severity) -> dict[str, tf.Tensor]:
         """Parameters for one clip. The base class returns the severity row; override to add draws."""
@@ -131,8 +130,9 @@ class Corruption:
         if type(self).sample is Corruption.sample:
             return self.severity_params(severity)
         # One traced call only for the structure and dtypes of the parameters (pruned from the graph).
-        spec = tf.nest.map_structure(lambda value: tf.TensorSpec(value.shape, value.dtype),
-                                     self.sample(tf.zeros([2], tf.int64), severity))
+        spec = tf.nest.map_structure(
+            lambda value: tf.TensorSpec(value.shape, value.dtype), self.sample(tf.zeros([2], tf.int64), severity)
+        )
         return tf.map_fn(lambda seed: self.sample(seed, severity), seeds, fn_output_signature=spec)
 
     def apply_batch(self, waveforms: tf.Tensor, params: Mapping[str, tf.Tensor], lengths: tf.Tensor) -> tf.Tensor:
@@ -147,11 +147,12 @@ class Corruption:
         The base class calls `apply` once per example (`tf.map_fn`, scalars broadcast to every example).
         """
         count, length = tf.shape(waveforms)[0], tf.shape(waveforms)[1]
-        params = {key: tf.fill([count], value) if value.shape.rank == 0 else value
-                  for key, value in params.items()}
-        return tf.map_fn(lambda example: fit_length(self.apply(example[0][:example[2]], example[1]), length),
-                         (waveforms, params, lengths),
-                         fn_output_signature=tf.TensorSpec(waveforms.shape[1:], tf.float32))
+        params = {key: tf.fill([count], value) if value.shape.rank == 0 else value for key, value in params.items()}
+        return tf.map_fn(
+            lambda example: fit_length(self.apply(example[0][: example[2]], example[1]), length),
+            (waveforms, params, lengths),
+            fn_output_signature=tf.TensorSpec(waveforms.shape[1:], tf.float32),
+        )
 
     def corrupt_batch(self, waveforms: tf.Tensor, seeds: tf.Tensor, severity, lengths=None) -> tf.Tensor:
         """`apply_batch(waveforms, sample_batch(seeds, severity), lengths)`: the batched `__call__`.
@@ -171,8 +172,9 @@ class Corruption:
         waveforms = tf.convert_to_tensor(waveforms, tf.float32)
         seeds = tf.cast(seeds, tf.int64)
         if waveforms.shape.rank is not None and waveforms.shape.rank != 2:
-            raise ValueError(f"{self.name}: corrupt_batch expects waveforms of shape [batch, samples], "
-                             f"got shape {waveforms.shape}")
+            raise ValueError(
+                f"{self.name}: corrupt_batch expects waveforms of shape [batch, samples], got shape {waveforms.shape}"
+            )
         if seeds.shape.rank is not None and (seeds.shape.rank != 2 or seeds.shape[-1] not in (None, 2)):
             raise ValueError(f"{self.name}: corrupt_batch expects seeds of shape [batch, 2], got shape {seeds.shape}")
         length = tf.shape(waveforms)[1]
@@ -181,16 +183,19 @@ class Corruption:
         else:
             lengths = tf.cast(lengths, tf.int32)
             if lengths.shape.rank is not None and lengths.shape.rank != 1:
-                raise ValueError(f"{self.name}: corrupt_batch expects lengths of shape [batch], got shape "
-                                 f"{lengths.shape}")
+                raise ValueError(
+                    f"{self.name}: corrupt_batch expects lengths of shape [batch], got shape {lengths.shape}"
+                )
             lengths = tf.clip_by_value(lengths, 0, length)
             waveforms = tf.where(valid_samples(lengths, length), waveforms, 0.0)  # nothing past a clip's end
         if type(self).sample_batch is Corruption.sample_batch and type(self).apply_batch is Corruption.apply_batch:
             # Nothing vectorised: one loop over the clips running `__call__` itself (cheaper to trace than
             # the two loops of the default `sample_batch` and `apply_batch`).
-            spoiled = tf.map_fn(lambda example: fit_length(self(example[0][:example[2]], example[1], severity), length),
-                                (waveforms, seeds, lengths),
-                                fn_output_signature=tf.TensorSpec(waveforms.shape[1:], tf.float32))
+            spoiled = tf.map_fn(
+                lambda example: fit_length(self(example[0][: example[2]], example[1], severity), length),
+                (waveforms, seeds, lengths),
+                fn_output_signature=tf.TensorSpec(waveforms.shape[1:], tf.float32),
+            )
         else:
             spoiled = self.apply_batch(waveforms, self.sample_batch(seeds, severity), lengths)
         return tf.ensure_shape(spoiled, waveforms.shape)
@@ -199,12 +204,18 @@ class Corruption:
     def table_row(cls) -> dict[str, str]:
         """This corruption's line in the catalogue's severity table."""
         settings = [
-            ", ".join(f"{key}={'±' if key in cls.two_sided else ''}{_fmt(values[s])}"
-                      for key, values in cls.severities.items())
+            ", ".join(
+                f"{key}={'±' if key in cls.two_sided else ''}{_fmt(values[s])}"
+                for key, values in cls.severities.items()
+            )
             for s in range(NUM_SEVERITIES)
         ]
-        return {"name": cls.name, "description": cls.description, "touches": cls.touches,
-                **{str(s + 1): settings[s] for s in range(NUM_SEVERITIES)}}
+        return {
+            "name": cls.name,
+            "description": cls.description,
+            "touches": cls.touches,
+            **{str(s + 1): settings[s] for s in range(NUM_SEVERITIES)},
+        }
 
 
 def _fmt(value: float) -> str:
@@ -245,8 +256,12 @@ def clip_seeds(base_seed, clip_hashes: tf.Tensor, corruption: str, severity) -> 
     `base_seed` and `severity` may be scalar tensors (int64, int32: a Python int's dtype).
     """
     clip_hashes = tf.cast(clip_hashes, tf.int64)
-    seed = tf.stack([tf.math.floormod(tf.cast(base_seed, tf.int64), 2147483647),  # Python's % for ints
-                     tf.constant(name_hash(corruption), tf.int64)])
+    seed = tf.stack(
+        [
+            tf.math.floormod(tf.cast(base_seed, tf.int64), 2147483647),  # Python's % for ints
+            tf.constant(name_hash(corruption), tf.int64),
+        ]
+    )
     # fold_in(seed, data) is [draw from seed, data]; the first seed is a constant, so is its draw.
     first = tf.random.experimental.stateless_fold_in(seed, tf.constant(0, tf.int64))[0]
     folded = tf.stack([tf.fill(tf.shape(clip_hashes), first), clip_hashes], axis=1)
@@ -302,8 +317,10 @@ def _philox(evens: tf.Tensor, odds: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tenso
     """
     shape = [2] + [1] * (evens.shape.rank - 1)
     multipliers = tf.reshape(tf.constant(_PHILOX_MULTIPLIERS, tf.uint64), shape)
-    steps = tf.reshape(tf.constant([[r * _PHILOX_KEY_STEPS[0], r * _PHILOX_KEY_STEPS[1]]
-                                    for r in range(_PHILOX_ROUNDS)], tf.uint64), [_PHILOX_ROUNDS] + shape)
+    steps = tf.reshape(
+        tf.constant([[r * _PHILOX_KEY_STEPS[0], r * _PHILOX_KEY_STEPS[1]] for r in range(_PHILOX_ROUNDS)], tf.uint64),
+        [_PHILOX_ROUNDS] + shape,
+    )
     mask, thirty_two, first_axis = tf.constant(_MASK32, tf.uint64), tf.constant(32, tf.uint64), tf.constant([0])
     keys = tf.unstack(tf.bitwise.bitwise_and(key[None] + steps, mask), _PHILOX_ROUNDS)  # the key bumped r times
     xor = tf.bitwise.bitwise_xor
@@ -311,8 +328,10 @@ def _philox(evens: tf.Tensor, odds: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tenso
         product = evens * multipliers  # [M0 · c0, M1 · c2]
         high = tf.bitwise.right_shift(product, thirty_two)
         # c0' = hi(M1 · c2) ^ c1 ^ k0, c2' = hi(M0 · c0) ^ c3 ^ k1, c1' = lo(M1 · c2), c3' = lo(M0 · c0)
-        evens, odds = (xor(xor(tf.reverse(high, first_axis), odds), round_key),
-                       tf.reverse(tf.bitwise.bitwise_and(product, mask), first_axis))
+        evens, odds = (
+            xor(xor(tf.reverse(high, first_axis), odds), round_key),
+            tf.reverse(tf.bitwise.bitwise_and(product, mask), first_axis),
+        )
     return evens, odds
 
 
@@ -451,4 +470,4 @@ def noise_bank(kind: str, seconds: float, sample_rate: int, seed: int) -> np.nda
     audible = frequencies >= LOWEST_AUDIBLE_HZ
     scale[audible] = frequencies[audible] ** -exponent  # amplitude ∝ f^-exponent
     shaped = np.fft.irfft(spectrum * scale, n)
-    return (shaped / np.sqrt(np.mean(shaped ** 2))).astype(np.float32)
+    return (shaped / np.sqrt(np.mean(shaped**2))).astype(np.float32)

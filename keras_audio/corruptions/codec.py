@@ -87,12 +87,19 @@ def mp3_round_trip(waveform: np.ndarray, sample_rate: int, bitrate_kbps: float) 
     scale = ENCODE_PEAK / full_scale
     padded = np.pad(waveform * scale, (0, max(0, MIN_SAMPLES - length)))
     buffer = io.BytesIO()
-    sf.write(buffer, padded, sample_rate, format="MP3", subtype="MPEG_LAYER_III", bitrate_mode="CONSTANT",
-             compression_level=compression_level(bitrate_kbps, sample_rate))
+    sf.write(
+        buffer,
+        padded,
+        sample_rate,
+        format="MP3",
+        subtype="MPEG_LAYER_III",
+        bitrate_mode="CONSTANT",
+        compression_level=compression_level(bitrate_kbps, sample_rate),
+    )
     buffer.seek(0)
     decoded, _ = sf.read(buffer, dtype="float32", always_2d=False)
     delay = LAME_DELAY if decoded.size > padded.size else 0
-    decoded = decoded[delay: delay + length]
+    decoded = decoded[delay : delay + length]
     decoded = np.pad(decoded, (0, length - decoded.size))
     return (decoded / scale).astype(np.float32)
 
@@ -117,36 +124,50 @@ class Mp3(Corruption):
     def __init__(self, sample_rate: int):
         super().__init__(sample_rate)
         if not mp3_available():
-            raise MissingResource(f"mp3: this libsndfile ({sf.__libsndfile_version__}) cannot write MP3; "
-                                  f"install soundfile >= 0.13 (its wheels ship libsndfile 1.2 with LAME)")
+            raise MissingResource(
+                f"mp3: this libsndfile ({sf.__libsndfile_version__}) cannot write MP3; "
+                f"install soundfile >= 0.13 (its wheels ship libsndfile 1.2 with LAME)"
+            )
         if self.sample_rate not in self.RATES:
-            raise MissingResource(f"mp3: MPEG audio has no {self.sample_rate} Hz sample rate; it has "
-                                  f"{', '.join(str(r) for r in self.RATES)}")
+            raise MissingResource(
+                f"mp3: MPEG audio has no {self.sample_rate} Hz sample rate; it has "
+                f"{', '.join(str(r) for r in self.RATES)}"
+            )
         low, _ = mpeg_bitrate_range(self.sample_rate)
         floored = [s + 1 for s, rate in enumerate(self.severities["bitrate_kbps"]) if rate < low]
         if floored:
-            warnings.warn(f"mp3 at {self.sample_rate} Hz: severities {floored} ask for less than the "
-                          f"{low:g} kbit/s MPEG-1 allows, so they run at {low:g} kbit/s", stacklevel=2)
+            warnings.warn(
+                f"mp3 at {self.sample_rate} Hz: severities {floored} ask for less than the "
+                f"{low:g} kbit/s MPEG-1 allows, so they run at {low:g} kbit/s",
+                stacklevel=2,
+            )
 
     def apply(self, waveform, params):
         def round_trip(clip, bitrate):
             return mp3_round_trip(clip, self.sample_rate, float(bitrate))
 
-        out = tf.numpy_function(round_trip, [waveform, params["bitrate_kbps"]], tf.float32, stateful=False,
-                                name="mp3_round_trip")
+        out = tf.numpy_function(
+            round_trip, [waveform, params["bitrate_kbps"]], tf.float32, stateful=False, name="mp3_round_trip"
+        )
         out.set_shape(waveform.shape)
         return out
 
     def apply_batch(self, waveforms, params, lengths):
         """One Python call for the whole `[batch, samples]` batch (the bitrate is the severity's, shared), each
         clip encoded at its own length."""
+
         def round_trips(clips, bitrate, clip_lengths):
             out = np.zeros_like(clips)
             for row, (clip, length) in enumerate(zip(clips, clip_lengths)):
                 out[row, :length] = mp3_round_trip(clip[:length], self.sample_rate, float(bitrate))
             return out
 
-        out = tf.numpy_function(round_trips, [waveforms, params["bitrate_kbps"], lengths], tf.float32,
-                                stateful=False, name="mp3_round_trips")
+        out = tf.numpy_function(
+            round_trips,
+            [waveforms, params["bitrate_kbps"], lengths],
+            tf.float32,
+            stateful=False,
+            name="mp3_round_trips",
+        )
         out.set_shape(waveforms.shape)
         return out

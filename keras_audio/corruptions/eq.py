@@ -44,9 +44,16 @@ PEAKING_BANDS = 2
 KERNEL_SECONDS = 0.016  # kernel half-length: far longer than the narrowest feature needs (a band at 200 Hz)
 
 
-def eq_response_db(frequencies: tf.Tensor, tilt_db_per_octave: tf.Tensor, shelf_hz: tf.Tensor,
-                   shelf_db: tf.Tensor, shelf_high: tf.Tensor, peak_hz: tf.Tensor, peak_db: tf.Tensor,
-                   nyquist_hz: float) -> tf.Tensor:
+def eq_response_db(
+    frequencies: tf.Tensor,
+    tilt_db_per_octave: tf.Tensor,
+    shelf_hz: tf.Tensor,
+    shelf_db: tf.Tensor,
+    shelf_high: tf.Tensor,
+    peak_hz: tf.Tensor,
+    peak_db: tf.Tensor,
+    nyquist_hz: float,
+) -> tf.Tensor:
     """The EQ's gain in dB at `frequencies` (Hz, any shape).
 
     Args:
@@ -75,13 +82,17 @@ class RandomEQ(Corruption):
     """
 
     name = "eq"
-    description = ("random EQ: spectral tilt about 1 kHz, a low or high shelf and two peaking bands "
-                   "(microphone colouring), level kept, then a random gain")
+    description = (
+        "random EQ: spectral tilt about 1 kHz, a low or high shelf and two peaking bands "
+        "(microphone colouring), level kept, then a random gain"
+    )
     touches = "spectral envelope: its slope and broad resonances (no formant or harmonic moves); level"
     two_sided = ("tilt_db_per_octave", "band_db", "gain_db")
-    severities = {"tilt_db_per_octave": (0.5, 1.0, 2.0, 3.0, 4.0),
-                  "band_db": (3.0, 5.0, 7.0, 9.0, 12.0),
-                  "gain_db": (2.0, 4.0, 6.0, 8.0, 10.0)}
+    severities = {
+        "tilt_db_per_octave": (0.5, 1.0, 2.0, 3.0, 4.0),
+        "band_db": (3.0, 5.0, 7.0, 9.0, 12.0),
+        "gain_db": (2.0, 4.0, 6.0, 8.0, 10.0),
+    }
 
     def __init__(self, sample_rate: int):
         super().__init__(sample_rate)
@@ -106,9 +117,16 @@ class RandomEQ(Corruption):
 
     def apply(self, waveform, params):
         def response(frequencies):
-            decibels = eq_response_db(frequencies, params["tilt_db_per_octave"], params["shelf_hz"],
-                                      params["shelf_db"], params["shelf_high"], params["peak_hz"],
-                                      params["peak_db"], self.sample_rate / 2.0)
+            decibels = eq_response_db(
+                frequencies,
+                params["tilt_db_per_octave"],
+                params["shelf_hz"],
+                params["shelf_db"],
+                params["shelf_high"],
+                params["peak_hz"],
+                params["peak_db"],
+                self.sample_rate / 2.0,
+            )
             return tf.pow(10.0, decibels / 20.0)
 
         equalised = filter_waveform(waveform, response, self.half_length, self.sample_rate)

@@ -36,8 +36,9 @@ def fast_length_index(minimum: tf.Tensor) -> tf.Tensor:
     """Index into `FAST_LENGTHS` of the smallest fast length >= `minimum` (an int scalar tensor)."""
     table = tf.constant(FAST_LENGTHS)
     minimum = tf.cast(minimum, tf.int64)
-    tf.debugging.assert_less_equal(minimum, tf.constant(MAX_FAST_LENGTH, tf.int64),
-                                   message="waveform too long for the FFT length table")
+    tf.debugging.assert_less_equal(
+        minimum, tf.constant(MAX_FAST_LENGTH, tf.int64), message="waveform too long for the FFT length table"
+    )
     return tf.searchsorted(table, tf.reshape(minimum, [1]), side="left", out_type=tf.int64)[0]
 
 
@@ -82,4 +83,4 @@ def overlap_add_convolve(signal: tf.Tensor, kernel: tf.Tensor, kernel_length: in
     padded = tf.pad(signal, [[0, 0]] * (signal.shape.rank - 1) + [[0, blocks * block - length]])
     spectra = tf.signal.rfft(tf.reshape(padded, tf.concat([leading, [blocks, block]], axis=0)), [fft_length])
     filtered = tf.signal.irfft(spectra * tf.signal.rfft(kernel, [fft_length]), [fft_length])
-    return tf.signal.overlap_and_add(filtered, block)[..., delay: delay + length]
+    return tf.signal.overlap_and_add(filtered, block)[..., delay : delay + length]

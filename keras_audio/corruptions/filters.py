@@ -51,7 +51,7 @@ def zero_phase_kernel(response_fn, half_length: int, sample_rate: int) -> tf.Ten
     fft_length = 1 << int(math.ceil(math.log2(8 * half_length + 8)))
     gains = response_fn(bin_frequencies(fft_length, sample_rate))
     impulse = tf.signal.irfft(tf.complex(gains, 0.0), [fft_length])
-    return tf.concat([impulse[fft_length - half_length:], impulse[: half_length + 1]], axis=0)
+    return tf.concat([impulse[fft_length - half_length :], impulse[: half_length + 1]], axis=0)
 
 
 def filter_waveform(waveform: tf.Tensor, response_fn, half_length: int, sample_rate: int) -> tf.Tensor:
@@ -68,8 +68,11 @@ def _warn_beyond_nyquist(name: str, upper_edges_hz, sample_rate: int) -> None:
     """Say which severities cannot cut as documented at this rate (their stopband starts above Nyquist)."""
     weak = [s + 1 for s, edge in enumerate(upper_edges_hz) if edge * (1 + TRANSITION / 2) > sample_rate / 2]
     if weak:
-        warnings.warn(f"{name} at {sample_rate} Hz: severities {weak} reach beyond the Nyquist frequency "
-                      f"({sample_rate / 2:g} Hz), so they remove less than their documented band", stacklevel=3)
+        warnings.warn(
+            f"{name} at {sample_rate} Hz: severities {weak} reach beyond the Nyquist frequency "
+            f"({sample_rate / 2:g} Hz), so they remove less than their documented band",
+            stacklevel=3,
+        )
 
 
 class LowPass(Corruption):
@@ -86,8 +89,9 @@ class LowPass(Corruption):
         _warn_beyond_nyquist(self.name, self.severities["cutoff_hz"], self.sample_rate)
 
     def apply(self, waveform, params):
-        return filter_waveform(waveform, lambda f: lowpass_response(f, params["cutoff_hz"]), self.half_length,
-                               self.sample_rate)
+        return filter_waveform(
+            waveform, lambda f: lowpass_response(f, params["cutoff_hz"]), self.half_length, self.sample_rate
+        )
 
     def apply_batch(self, waveforms, params, lengths):
         # One kernel (the severity's) for every row; the ringing past a clip's end is cut, as `apply` cuts it.
@@ -108,8 +112,7 @@ class Telephone(Corruption):
     name = "telephone"
     description = "telephone line: band-pass (300-3400 Hz at severity 1, narrowing) + 8-bit μ-law"
     touches = "spectral envelope: removes F0 itself (kept as harmonics) and everything above the band"
-    severities = {"low_hz": (300.0, 350.0, 400.0, 500.0, 600.0),
-                  "high_hz": (3400.0, 3000.0, 2700.0, 2400.0, 2100.0)}
+    severities = {"low_hz": (300.0, 350.0, 400.0, 500.0, 600.0), "high_hz": (3400.0, 3000.0, 2700.0, 2400.0, 2100.0)}
 
     def __init__(self, sample_rate: int, codec_bits: int | None = 8):
         super().__init__(sample_rate)

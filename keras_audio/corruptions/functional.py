@@ -104,8 +104,7 @@ def background_noise(waveform, *, severity, seed, noise_dir: str, sample_rate: i
     return _corrupt(BackgroundNoise, waveform, severity, seed, sample_rate, noise_dir=noise_dir)
 
 
-def babble(waveform, *, severity, seed, babble_waveforms: Sequence[np.ndarray],
-           sample_rate: int = DEFAULT_SAMPLE_RATE):
+def babble(waveform, *, severity, seed, babble_waveforms: Sequence[np.ndarray], sample_rate: int = DEFAULT_SAMPLE_RATE):
     """Several talkers from `babble_waveforms` (never the test speakers) at an SNR (`Babble`)."""
     return _corrupt(Babble, waveform, severity, seed, sample_rate, babble_waveforms=babble_waveforms)
 
@@ -187,15 +186,48 @@ def mp3(waveform, *, severity, seed, sample_rate: int = DEFAULT_SAMPLE_RATE):
 
 # Registry name -> function.
 FUNCTIONS = {
-    "white_noise": white_noise, "pink_noise": pink_noise, "brown_noise": brown_noise,
-    "background_noise": background_noise, "babble": babble, "gain": gain, "clipping": clipping,
-    "bit_depth": bit_depth, "mu_law": mu_law, "speed": speed, "time_stretch": time_stretch,
-    "pitch_shift": pitch_shift, "lowpass": lowpass, "telephone": telephone, "reverb": reverb,
-    "ir_reverb": ir_reverb, "packet_loss": packet_loss, "time_shift": time_shift, "eq": eq, "mp3": mp3,
+    "white_noise": white_noise,
+    "pink_noise": pink_noise,
+    "brown_noise": brown_noise,
+    "background_noise": background_noise,
+    "babble": babble,
+    "gain": gain,
+    "clipping": clipping,
+    "bit_depth": bit_depth,
+    "mu_law": mu_law,
+    "speed": speed,
+    "time_stretch": time_stretch,
+    "pitch_shift": pitch_shift,
+    "lowpass": lowpass,
+    "telephone": telephone,
+    "reverb": reverb,
+    "ir_reverb": ir_reverb,
+    "packet_loss": packet_loss,
+    "time_shift": time_shift,
+    "eq": eq,
+    "mp3": mp3,
 }
 
 __all__ = [
-    "FUNCTIONS", "babble", "background_noise", "bit_depth", "brown_noise", "clipping", "eq", "gain", "ir_reverb",
-    "lowpass", "mp3", "mu_law", "packet_loss", "pink_noise", "pitch_shift", "reverb", "speed", "telephone",
-    "time_shift", "time_stretch", "white_noise",
+    "FUNCTIONS",
+    "babble",
+    "background_noise",
+    "bit_depth",
+    "brown_noise",
+    "clipping",
+    "eq",
+    "gain",
+    "ir_reverb",
+    "lowpass",
+    "mp3",
+    "mu_law",
+    "packet_loss",
+    "pink_noise",
+    "pitch_shift",
+    "reverb",
+    "speed",
+    "telephone",
+    "time_shift",
+    "time_stretch",
+    "white_noise",
 ]

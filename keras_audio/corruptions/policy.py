@@ -61,8 +61,9 @@ class TrainingPolicy:
     held_out: str | None = None
 
 
-def parse_policy(name: str, suite: Mapping[str, Corruption],
-                 probability: float = DEFAULT_PROBABILITY) -> TrainingPolicy:
+def parse_policy(
+    name: str, suite: Mapping[str, Corruption], probability: float = DEFAULT_PROBABILITY
+) -> TrainingPolicy:
     """Build the policy `name` from the corruptions in `suite`.
 
     Args:
@@ -85,13 +86,17 @@ def parse_policy(name: str, suite: Mapping[str, Corruption],
     if held_out is not None:
         members = registry.FAMILIES[held_out]
         if not any(n in suite for n in members):
-            raise ValueError(f"policy {name!r} holds out family {held_out!r} ({', '.join(members)}), but the suite "
-                             f"has none of its corruptions (suite: {', '.join(suite) or 'empty'}); nothing would be "
-                             f"held out")
+            raise ValueError(
+                f"policy {name!r} holds out family {held_out!r} ({', '.join(members)}), but the suite "
+                f"has none of its corruptions (suite: {', '.join(suite) or 'empty'}); nothing would be "
+                f"held out"
+            )
         rest = {n: c for n, c in suite.items() if n not in members}
         if not rest:
-            raise ValueError(f"policy {name!r}: the suite ({', '.join(suite)}) has nothing but family {held_out!r}; "
-                             f"nothing is left to train on")
+            raise ValueError(
+                f"policy {name!r}: the suite ({', '.join(suite)}) has nothing but family {held_out!r}; "
+                f"nothing is left to train on"
+            )
         waveform = _random_corruption(rest, probability)
     elif waveform_part == "noise":
         if "white_noise" not in suite:
@@ -101,8 +106,9 @@ def parse_policy(name: str, suite: Mapping[str, Corruption],
         if not suite:
             raise ValueError("policy 'suite' needs at least one corruption in the suite")
         waveform = _random_corruption(suite, probability)
-    return TrainingPolicy(name=name, waveform_part=waveform_part, waveform=waveform, spec_augment=spec_augment,
-                          held_out=held_out)
+    return TrainingPolicy(
+        name=name, waveform_part=waveform_part, waveform=waveform, spec_augment=spec_augment, held_out=held_out
+    )
 
 
 def policy_parts(name: str) -> tuple[str, bool]:
@@ -114,15 +120,19 @@ def policy_parts(name: str) -> tuple[str, bool]:
     """
     parts = [p.strip().lower() for p in name.split("+") if p.strip()]
     for part in parts:
-        if part.startswith(HELD_OUT_PREFIX) and part[len(HELD_OUT_PREFIX):].strip() not in registry.FAMILIES:
-            raise ValueError(f"unknown corruption family {part[len(HELD_OUT_PREFIX):].strip()!r} in policy {name!r}; "
-                             f"families: {', '.join(registry.FAMILIES)}")
-    parts = [HELD_OUT_PREFIX + p[len(HELD_OUT_PREFIX):].strip() if p.startswith(HELD_OUT_PREFIX) else p for p in parts]
+        if part.startswith(HELD_OUT_PREFIX) and part[len(HELD_OUT_PREFIX) :].strip() not in registry.FAMILIES:
+            raise ValueError(
+                f"unknown corruption family {part[len(HELD_OUT_PREFIX) :].strip()!r} in policy {name!r}; "
+                f"families: {', '.join(registry.FAMILIES)}"
+            )
+    parts = [HELD_OUT_PREFIX + p[len(HELD_OUT_PREFIX) :].strip() if p.startswith(HELD_OUT_PREFIX) else p for p in parts]
     known = WAVEFORM_PARTS + (HELDOUT, "specaugment")
     unknown = [p for p in parts if p not in known and not p.startswith(HELD_OUT_PREFIX)]
     if not parts or unknown:
-        raise ValueError(f"unknown policy part(s) {unknown or [name]} in {name!r}; "
-                         f"use {', '.join(known)} or {HELD_OUT_PREFIX}FAMILY joined by '+'")
+        raise ValueError(
+            f"unknown policy part(s) {unknown or [name]} in {name!r}; "
+            f"use {', '.join(known)} or {HELD_OUT_PREFIX}FAMILY joined by '+'"
+        )
     waveform_parts = [p for p in parts if p in ("noise", "suite", HELDOUT) or p.startswith(HELD_OUT_PREFIX)]
     if len(waveform_parts) > 1:
         raise ValueError(f"policy {name!r} has two waveform parts {waveform_parts}; choose one")
@@ -136,7 +146,7 @@ def held_out_family(name: str) -> str | None:
         ValueError: `name` is not a valid policy (see `policy_parts`).
     """
     waveform_part, _ = policy_parts(name)
-    return waveform_part[len(HELD_OUT_PREFIX):] if waveform_part.startswith(HELD_OUT_PREFIX) else None
+    return waveform_part[len(HELD_OUT_PREFIX) :] if waveform_part.startswith(HELD_OUT_PREFIX) else None
 
 
 def trained_on_policy(name: str) -> str:
@@ -173,8 +183,10 @@ def expand_policies(names: Sequence[str], suite: Mapping[str, Corruption]) -> li
             registry.family_of(corruption)  # a corruption of no family would never be held out: refuse it
         present = [family for family, members in registry.FAMILIES.items() if any(n in suite for n in members)]
         if len(present) < 2:
-            raise ValueError(f"policy {name!r} needs corruptions of at least two families; the suite "
-                             f"({', '.join(suite) or 'empty'}) has {present or 'none'}")
+            raise ValueError(
+                f"policy {name!r} needs corruptions of at least two families; the suite "
+                f"({', '.join(suite) or 'empty'}) has {present or 'none'}"
+            )
         suffix = "+specaugment" if spec_augment else ""
         expanded += ["suite" + suffix] + [f"{HELD_OUT_PREFIX}{family}{suffix}" for family in present]
     expanded = list(dict.fromkeys(expanded))

@@ -66,9 +66,28 @@ def register(cls: type[Corruption]) -> type[Corruption]:
     return cls
 
 
-for _cls in (WhiteNoise, PinkNoise, BrownNoise, BackgroundNoise, Babble, Gain, Clipping, BitDepth, MuLaw,
-             SpeedChange, TimeStretch, PitchShift, LowPass, Telephone, SyntheticReverb, ImpulseResponseReverb,
-             PacketLoss, TimeShift, RandomEQ, Mp3):
+for _cls in (
+    WhiteNoise,
+    PinkNoise,
+    BrownNoise,
+    BackgroundNoise,
+    Babble,
+    Gain,
+    Clipping,
+    BitDepth,
+    MuLaw,
+    SpeedChange,
+    TimeStretch,
+    PitchShift,
+    LowPass,
+    Telephone,
+    SyntheticReverb,
+    ImpulseResponseReverb,
+    PacketLoss,
+    TimeShift,
+    RandomEQ,
+    Mp3,
+):
     register(_cls)
 
 
@@ -128,8 +147,10 @@ def family_of(name: str) -> str:
     for family, members in FAMILIES.items():
         if name in members:
             return family
-    raise ValueError(f"corruption {name!r} has no family: add it to one of {', '.join(FAMILIES)} in "
-                     f"keras_audio/corruptions/registry.py FAMILIES")
+    raise ValueError(
+        f"corruption {name!r} has no family: add it to one of {', '.join(FAMILIES)} in "
+        f"keras_audio/corruptions/registry.py FAMILIES"
+    )
 
 
 def needs_resources(name: str) -> tuple[str, ...]:
@@ -162,8 +183,9 @@ def build(name: str, sample_rate: int, resources: Resources | None = None) -> Co
     return cls(sample_rate)
 
 
-def build_suite(names_: Iterable[str] | None, sample_rate: int, resources: Resources | None = None,
-                skip_missing: bool = False) -> dict[str, Corruption]:
+def build_suite(
+    names_: Iterable[str] | None, sample_rate: int, resources: Resources | None = None, skip_missing: bool = False
+) -> dict[str, Corruption]:
     """Build several corruptions by name (None: all registered).
 
     Args:
@@ -198,7 +220,8 @@ def markdown_table() -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in severity_table():
         cells = [f"`{row['name']}`", row["description"], row["touches"]] + [
-            row[str(s + 1)] for s in range(NUM_SEVERITIES)]
+            row[str(s + 1)] for s in range(NUM_SEVERITIES)
+        ]
         needs = needs_resources(row["name"])
         if needs:
             cells[1] += f" (needs `{'`, `'.join(needs)}`)"

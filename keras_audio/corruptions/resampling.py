@@ -87,8 +87,7 @@ def _window(part: tf.Tensor) -> tf.Tensor:
     The fall of one frame and the rise of the next, a hop of `PARTS - 1` parts later, sum to exactly one,
     and keep doing so after resampling, which only changes where the same smooth curve is sampled.
     """
-    rise = tf.square(tf.sin((math.pi / 2.0) * (tf.cast(tf.range(part), tf.float32) + 0.5)
-                            / tf.cast(part, tf.float32)))
+    rise = tf.square(tf.sin((math.pi / 2.0) * (tf.cast(tf.range(part), tf.float32) + 0.5) / tf.cast(part, tf.float32)))
     return tf.concat([rise, tf.ones([(PARTS - 2) * part]), 1.0 - rise], axis=0)
 
 
@@ -110,7 +109,7 @@ def _overlap_add(frames: tf.Tensor, part: tf.Tensor) -> tf.Tensor:
     hop = PARTS - 1
     count = tf.shape(frames)[0]
     heads = tf.concat([frames[:, : hop * part], tf.zeros([1, hop * part])], axis=0)
-    tails = tf.concat([tf.zeros([1, part]), frames[:, hop * part:]], axis=0)
+    tails = tf.concat([tf.zeros([1, part]), frames[:, hop * part :]], axis=0)
     first = heads[:, :part] + tails
     return tf.reshape(tf.concat([first, heads[:, part:]], axis=1), [(count + 1) * hop * part])
 

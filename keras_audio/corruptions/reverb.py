@@ -111,8 +111,8 @@ class ImpulseResponseReverb(Corruption):
         limit = max(int(max_ir_seconds * self.sample_rate), 1)
         responses = []
         for waveform in waveforms:
-            response = waveform[int(np.argmax(np.abs(waveform))):][:limit].astype(np.float64)
-            responses.append(response / np.sqrt(np.sum(response ** 2)))
+            response = waveform[int(np.argmax(np.abs(waveform))) :][:limit].astype(np.float64)
+            responses.append(response / np.sqrt(np.sum(response**2)))
         self.responses = ClipBank(responses, f"ir_dir {str(ir_dir)!r}")
         self.num_responses = len(responses)
 
@@ -124,8 +124,11 @@ class ImpulseResponseReverb(Corruption):
     def impulse_response(self, params) -> tf.Tensor:
         """The trimmed, unit-energy impulse response `params["index"]` (its own length: FFTs stay short)."""
         start = tf.gather(self.responses.starts, params["index"])
-        return tf.slice(self.responses.samples, tf.reshape(start, [1]),
-                        tf.reshape(tf.gather(self.responses.lengths, params["index"]), [1]))
+        return tf.slice(
+            self.responses.samples,
+            tf.reshape(start, [1]),
+            tf.reshape(tf.gather(self.responses.lengths, params["index"]), [1]),
+        )
 
     def apply(self, waveform, params):
         wet = reverberate(waveform, self.impulse_response(params))

@@ -23,10 +23,14 @@ from keras import ops
 def _band_mask(batch, size, max_width: int, count: int, seed_generator):
     """`[batch, size]` bool: the union of `count` random bands per row, each 0..`max_width` wide."""
     width_limit = ops.minimum(max_width, size)
-    widths = ops.cast(ops.floor(keras.random.uniform((batch, count), seed=seed_generator)
-                                * ops.cast(width_limit + 1, "float32")), "int32")
-    starts = ops.cast(ops.floor(keras.random.uniform((batch, count), seed=seed_generator)
-                                * ops.cast(size - widths + 1, "float32")), "int32")
+    widths = ops.cast(
+        ops.floor(keras.random.uniform((batch, count), seed=seed_generator) * ops.cast(width_limit + 1, "float32")),
+        "int32",
+    )
+    starts = ops.cast(
+        ops.floor(keras.random.uniform((batch, count), seed=seed_generator) * ops.cast(size - widths + 1, "float32")),
+        "int32",
+    )
     positions = ops.arange(size, dtype="int32")[None, None, :]
     inside = ops.logical_and(positions >= starts[:, :, None], positions < (starts + widths)[:, :, None])
     return ops.any(inside, axis=1)
@@ -118,8 +122,15 @@ class SpecAugment(keras.layers.Layer):
         seed: seed of the masks (the time masks use `seed + 1`).
     """
 
-    def __init__(self, freq_max_width: int = 8, freq_count: int = 2, time_max_width: int = 25,
-                 time_count: int = 2, seed: int | None = None, **kwargs):
+    def __init__(
+        self,
+        freq_max_width: int = 8,
+        freq_count: int = 2,
+        time_max_width: int = 25,
+        time_count: int = 2,
+        seed: int | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.seed = seed
         self.frequency_mask = FrequencyMask(freq_max_width, freq_count, seed, name="frequency_mask")
@@ -138,6 +149,11 @@ class SpecAugment(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "freq_max_width": self.frequency_mask.max_width,
-                "freq_count": self.frequency_mask.count, "time_max_width": self.time_mask.max_width,
-                "time_count": self.time_mask.count, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "freq_max_width": self.frequency_mask.max_width,
+            "freq_count": self.frequency_mask.count,
+            "time_max_width": self.time_mask.max_width,
+            "time_count": self.time_mask.count,
+            "seed": self.seed,
+        }

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_audio.corruptions.base import Corruption
 from keras_audio.corruptions import resampling
+from keras_audio.corruptions.base import Corruption
 
 
 class SpeedChange(Corruption):

@@ -31,7 +31,7 @@ class TimeShift(Corruption):
         shift = tf.cast(tf.round(params["shift_ms"] * (self.sample_rate / 1000.0)), tf.int32)
         shift = tf.clip_by_value(shift, -length, length)
         later, earlier = tf.maximum(shift, 0), tf.maximum(-shift, 0)
-        kept = waveform[earlier: length - later]
+        kept = waveform[earlier : length - later]
         return tf.concat([tf.zeros([later]), kept, tf.zeros([earlier])], axis=0)
 
     def sample_batch(self, seeds, severity):

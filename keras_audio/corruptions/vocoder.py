@@ -53,8 +53,9 @@ def stretch(waveform: tf.Tensor, rate: tf.Tensor, num_samples: tf.Tensor, frame_
     # Centre the first frame on the first sample (librosa's center=True), zero-padded on both sides. Frame 0
     # must hold part of the clip: its phases start the accumulation, and a silent frame has none.
     padded = tf.pad(waveform, [[pad, pad]])
-    spectrum = tf.signal.stft(padded, frame_length, hop, frame_length, window_fn=tf.signal.hann_window,
-                              pad_end=True)  # [frames, bins]
+    spectrum = tf.signal.stft(
+        padded, frame_length, hop, frame_length, window_fn=tf.signal.hann_window, pad_end=True
+    )  # [frames, bins]
     frames = tf.shape(spectrum)[0]
     real, imag = tf.math.real(spectrum), tf.math.imag(spectrum)
     magnitude = tf.sqrt(real * real + imag * imag)
@@ -77,7 +78,10 @@ def stretch(waveform: tf.Tensor, rate: tf.Tensor, num_samples: tf.Tensor, frame_
     out_phase = phase[0] + tf.cumsum(increments, axis=0, exclusive=True)
     out_spectrum = tf.complex(out_magnitude * tf.cos(out_phase), out_magnitude * tf.sin(out_phase))
     out = tf.signal.inverse_stft(
-        out_spectrum, frame_length, hop, frame_length,
+        out_spectrum,
+        frame_length,
+        hop,
+        frame_length,
         window_fn=tf.signal.inverse_stft_window_fn(hop, forward_window_fn=tf.signal.hann_window),
     )
     # The inverse STFT divides by the window overlap of the steady state; the first frame_length - hop
@@ -86,5 +90,5 @@ def stretch(waveform: tf.Tensor, rate: tf.Tensor, num_samples: tf.Tensor, frame_
     head = tf.constant(_head_correction(frame_length, hop))
     out = tf.concat([out[:frame_length] * head[: tf.shape(out)[0]], out[frame_length:]], axis=0)
     num_samples = tf.cast(num_samples, tf.int32)
-    out = out[pad: pad + num_samples]
+    out = out[pad : pad + num_samples]
     return tf.pad(out, [[0, num_samples - tf.shape(out)[0]]])

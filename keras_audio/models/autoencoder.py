@@ -35,13 +35,22 @@ import tensorflow as tf
 
 from keras_audio.config import FeatureConfig
 from keras_audio.models.frontend import (
-    FRONTEND_OUTPUT_LAYERS, check_frontend, pool_over_time, spectral_frontend, waveform_input,
+    FRONTEND_OUTPUT_LAYERS,
+    check_frontend,
+    pool_over_time,
+    spectral_frontend,
+    waveform_input,
 )
 from keras_audio.models.layers import BATCH_NORM_MOMENTUM, CropToMatch, batch_norm, conv2d_stack
 from keras_audio.models.masking import MaskFrames
 from keras_audio.models.registry import register_model
 from keras_audio.training import (
-    TrainingInputs, TrainingResult, TrainingSettings, combine_stages, compile_classifier, run_fit,
+    TrainingInputs,
+    TrainingResult,
+    TrainingSettings,
+    combine_stages,
+    compile_classifier,
+    run_fit,
 )
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -63,17 +72,28 @@ class AutoencoderRecipe:
     fine_tune_factor: float = 0.1
 
 
-def _build(name: str, num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool,
-           filters: tuple[int, ...], decoder_filters: tuple[int, ...] | None, dropout: float,
-           recipe: AutoencoderRecipe, frontend: str = "log_mel") -> keras.Model:
+def _build(
+    name: str,
+    num_classes: int,
+    sample_rate: int,
+    features: FeatureConfig,
+    spec_augment: bool,
+    filters: tuple[int, ...],
+    decoder_filters: tuple[int, ...] | None,
+    dropout: float,
+    recipe: AutoencoderRecipe,
+    frontend: str = "log_mel",
+) -> keras.Model:
     check_frontend(name, frontend)
     if not filters:
         raise ValueError(f"{name}: filters must name at least one block")
     if decoder_filters is None:
         decoder_filters = tuple(max(1, width // 4) for width in reversed(filters))
     if len(decoder_filters) != len(filters) or min(decoder_filters) < 1:
-        raise ValueError(f"{name}: decoder_filters must give one positive width per encoder block "
-                         f"({len(filters)}), got {decoder_filters}")
+        raise ValueError(
+            f"{name}: decoder_filters must give one positive width per encoder block "
+            f"({len(filters)}), got {decoder_filters}"
+        )
     if not 0 <= dropout < 1:
         raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout}")
     if recipe.reconstruction_weight < 0:
@@ -134,8 +154,12 @@ def target_frontend(model: keras.Model) -> keras.Model:
     return keras.Model(model.inputs[0], model.get_layer(name).output, name="target_frontend")
 
 
-def with_targets(dataset: tf.data.Dataset, frontend: keras.Model, class_weight: dict[int, float] | None = None,
-                 classify: bool = False) -> tf.data.Dataset:
+def with_targets(
+    dataset: tf.data.Dataset,
+    frontend: keras.Model,
+    class_weight: dict[int, float] | None = None,
+    classify: bool = False,
+) -> tf.data.Dataset:
     """`((corrupted, clean), label)` batches -> `(corrupted, target)` for the autoencoder.
 
     The target is `frontend(clean)`, the very layers the model's input passes through, so the autoencoder
@@ -154,8 +178,11 @@ def with_targets(dataset: tf.data.Dataset, frontend: keras.Model, class_weight: 
             return corrupted, target
         batch = tf.shape(label)[0]
         label_weight = tf.ones([batch]) if weights is None else tf.gather(weights, label)
-        return (corrupted, {PROBABILITIES: label, RECONSTRUCTION: target},
-                {PROBABILITIES: label_weight, RECONSTRUCTION: tf.ones([batch, 1])})  # broadcast over frames
+        return (
+            corrupted,
+            {PROBABILITIES: label, RECONSTRUCTION: target},
+            {PROBABILITIES: label_weight, RECONSTRUCTION: tf.ones([batch, 1])},
+        )  # broadcast over frames
 
     return dataset.map(attach, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 
@@ -167,8 +194,10 @@ def _as_clean_pairs(dataset: tf.data.Dataset) -> tf.data.Dataset:
 
 def _require_pairs(inputs: TrainingInputs, name: str) -> None:
     if inputs.make_pairs_train is None or inputs.make_pairs_validation is None or inputs.pairs_policy is None:
-        raise ValueError(f"{name} trains on (corrupted, clean) pairs: TrainingInputs.make_pairs_train, "
-                         "make_pairs_validation and pairs_policy must be given")
+        raise ValueError(
+            f"{name} trains on (corrupted, clean) pairs: TrainingInputs.make_pairs_train, "
+            "make_pairs_validation and pairs_policy must be given"
+        )
 
 
 def _recipe(model: keras.Model) -> AutoencoderRecipe:
@@ -180,23 +209,30 @@ def _stage_dir(log_dir: Path | None, stage: str) -> Path | None:
 
 
 def _metadata(model: keras.Model, inputs: TrainingInputs) -> dict:
-    return {"denoising_pairs": inputs.pairs_policy,
-            "decoder_params": int(model.get_layer("decoder").count_params())}
+    return {"denoising_pairs": inputs.pairs_policy, "decoder_params": int(model.get_layer("decoder").count_params())}
 
 
-def train_autoencoder(model: keras.Model, inputs: TrainingInputs, settings: TrainingSettings,
-                      log_dir: Path | None = None) -> TrainingResult:
+def train_autoencoder(
+    model: keras.Model, inputs: TrainingInputs, settings: TrainingSettings, log_dir: Path | None = None
+) -> TrainingResult:
     """Stage 1: the autoencoder alone, MSE between its output and the clean clip's normalised log-mel."""
     _require_pairs(inputs, model.name)
     frontend = target_frontend(model)
     autoencoder = autoencoder_of(model)
     autoencoder.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="mse")
-    return run_fit(autoencoder, with_targets(inputs.make_pairs_train(), frontend), inputs, settings, log_dir,
-                   validation=with_targets(inputs.make_pairs_validation(), frontend))
+    return run_fit(
+        autoencoder,
+        with_targets(inputs.make_pairs_train(), frontend),
+        inputs,
+        settings,
+        log_dir,
+        validation=with_targets(inputs.make_pairs_validation(), frontend),
+    )
 
 
-def train_two_stage(model: keras.Model, inputs: TrainingInputs, settings: TrainingSettings,
-                    log_dir: Path | None = None) -> TrainingResult:
+def train_two_stage(
+    model: keras.Model, inputs: TrainingInputs, settings: TrainingSettings, log_dir: Path | None = None
+) -> TrainingResult:
     """Autoencoder, then the classifier head on the frozen encoder, then everything fine-tuned.
 
     Each stage is the standard recipe (`run_fit`: early stopping with the best weights restored,
@@ -210,19 +246,32 @@ def train_two_stage(model: keras.Model, inputs: TrainingInputs, settings: Traini
 
     encoder.trainable = False
     compile_classifier(classifier, settings.learning_rate)
-    stages["classifier"] = run_fit(classifier, inputs.make_train(False), inputs, short,
-                                   _stage_dir(log_dir, "classifier"), class_weight=inputs.class_weight)
+    stages["classifier"] = run_fit(
+        classifier,
+        inputs.make_train(False),
+        inputs,
+        short,
+        _stage_dir(log_dir, "classifier"),
+        class_weight=inputs.class_weight,
+    )
 
     encoder.trainable = True
     fine_tune = dataclasses.replace(short, learning_rate=settings.learning_rate * recipe.fine_tune_factor)
     compile_classifier(classifier, fine_tune.learning_rate)
-    stages["fine_tune"] = run_fit(classifier, inputs.make_train(False), inputs, fine_tune,
-                                  _stage_dir(log_dir, "fine_tune"), class_weight=inputs.class_weight)
+    stages["fine_tune"] = run_fit(
+        classifier,
+        inputs.make_train(False),
+        inputs,
+        fine_tune,
+        _stage_dir(log_dir, "fine_tune"),
+        class_weight=inputs.class_weight,
+    )
     return combine_stages(stages, _metadata(model, inputs))
 
 
-def train_joint(model: keras.Model, inputs: TrainingInputs, settings: TrainingSettings,
-                log_dir: Path | None = None) -> TrainingResult:
+def train_joint(
+    model: keras.Model, inputs: TrainingInputs, settings: TrainingSettings, log_dir: Path | None = None
+) -> TrainingResult:
     """Both outputs at once: cross-entropy + `reconstruction_weight` × MSE, on the (corrupted, clean) pairs.
 
     Early stopping watches the summed loss on the clean validation split (the reconstruction target of a
@@ -231,10 +280,12 @@ def train_joint(model: keras.Model, inputs: TrainingInputs, settings: TrainingSe
     _require_pairs(inputs, model.name)
     recipe = _recipe(model)
     frontend = target_frontend(model)
-    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
-                  loss={PROBABILITIES: "sparse_categorical_crossentropy", RECONSTRUCTION: "mse"},
-                  loss_weights={PROBABILITIES: 1.0, RECONSTRUCTION: recipe.reconstruction_weight},
-                  metrics={PROBABILITIES: ["accuracy"]})
+    model.compile(
+        optimizer=keras.optimizers.Adam(settings.learning_rate),
+        loss={PROBABILITIES: "sparse_categorical_crossentropy", RECONSTRUCTION: "mse"},
+        loss_weights={PROBABILITIES: 1.0, RECONSTRUCTION: recipe.reconstruction_weight},
+        metrics={PROBABILITIES: ["accuracy"]},
+    )
     train = with_targets(inputs.make_pairs_train(), frontend, inputs.class_weight, classify=True)
     validation = with_targets(_as_clean_pairs(inputs.validation), frontend, classify=True)
     result = run_fit(model, train, inputs, settings, log_dir, validation=validation)
@@ -242,11 +293,23 @@ def train_joint(model: keras.Model, inputs: TrainingInputs, settings: TrainingSe
     return result
 
 
-@register_model("ae_clf", "denoising conv autoencoder, then a classifier on its encoder (frozen, then fine-tuned)",
-                trainer=train_two_stage, inference_model=classifier_of)
-def build_ae_clf(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
-                 filters: tuple[int, ...] = (16, 32, 64, 64), decoder_filters: tuple[int, ...] | None = None,
-                 dropout: float = 0.3, fine_tune_factor: float = 0.1, frontend: str = "log_mel") -> keras.Model:
+@register_model(
+    "ae_clf",
+    "denoising conv autoencoder, then a classifier on its encoder (frozen, then fine-tuned)",
+    trainer=train_two_stage,
+    inference_model=classifier_of,
+)
+def build_ae_clf(
+    num_classes: int,
+    sample_rate: int,
+    features: FeatureConfig,
+    spec_augment: bool = False,
+    filters: tuple[int, ...] = (16, 32, 64, 64),
+    decoder_filters: tuple[int, ...] | None = None,
+    dropout: float = 0.3,
+    fine_tune_factor: float = 0.1,
+    frontend: str = "log_mel",
+) -> keras.Model:
     """The two-stage autoencoder + classifier (see the module docstring).
 
     Args:
@@ -262,26 +325,55 @@ def build_ae_clf(num_classes: int, sample_rate: int, features: FeatureConfig, sp
         A model `waveform -> {"probabilities": [batch, num_classes], "reconstruction": [batch, frames, n_mels]}`;
         `classifier_of(model)` is the waveform -> probabilities classifier.
     """
-    return _build("ae_clf", num_classes, sample_rate, features, spec_augment, tuple(filters),
-                  None if decoder_filters is None else tuple(decoder_filters), dropout,
-                  AutoencoderRecipe(fine_tune_factor=fine_tune_factor), frontend)
+    return _build(
+        "ae_clf",
+        num_classes,
+        sample_rate,
+        features,
+        spec_augment,
+        tuple(filters),
+        None if decoder_filters is None else tuple(decoder_filters),
+        dropout,
+        AutoencoderRecipe(fine_tune_factor=fine_tune_factor),
+        frontend,
+    )
 
 
-@register_model("ae_clf_joint", "denoising conv autoencoder and classifier trained together (summed losses)",
-                trainer=train_joint, inference_model=classifier_of)
-def build_ae_clf_joint(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
-                       filters: tuple[int, ...] = (16, 32, 64, 64), decoder_filters: tuple[int, ...] | None = None,
-                       dropout: float = 0.3, reconstruction_weight: float = 1.0,
-                       frontend: str = "log_mel") -> keras.Model:
+@register_model(
+    "ae_clf_joint",
+    "denoising conv autoencoder and classifier trained together (summed losses)",
+    trainer=train_joint,
+    inference_model=classifier_of,
+)
+def build_ae_clf_joint(
+    num_classes: int,
+    sample_rate: int,
+    features: FeatureConfig,
+    spec_augment: bool = False,
+    filters: tuple[int, ...] = (16, 32, 64, 64),
+    decoder_filters: tuple[int, ...] | None = None,
+    dropout: float = 0.3,
+    reconstruction_weight: float = 1.0,
+    frontend: str = "log_mel",
+) -> keras.Model:
     """The jointly trained autoencoder + classifier (see the module docstring and `build_ae_clf`).
 
     Args:
         reconstruction_weight: the reconstruction loss's weight against the classification loss.
         frontend: ``log_mel`` (default), ``pcen`` (learnt per-channel PCEN) or ``pcen_fixed`` (librosa's).
     """
-    return _build("ae_clf_joint", num_classes, sample_rate, features, spec_augment, tuple(filters),
-                  None if decoder_filters is None else tuple(decoder_filters), dropout,
-                  AutoencoderRecipe(reconstruction_weight=reconstruction_weight), frontend)
+    return _build(
+        "ae_clf_joint",
+        num_classes,
+        sample_rate,
+        features,
+        spec_augment,
+        tuple(filters),
+        None if decoder_filters is None else tuple(decoder_filters),
+        dropout,
+        AutoencoderRecipe(reconstruction_weight=reconstruction_weight),
+        frontend,
+    )
 
 
 def reconstruction_error(model: keras.Model, corrupted: np.ndarray, clean: np.ndarray) -> float:

@@ -12,9 +12,16 @@ from keras_audio.models.registry import register_model
 
 
 @register_model("conv1d", "time convolutions, mels as channels, batch norm, dropout, global pooling")
-def build_conv1d(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
-                 filters: tuple[int, ...] = (64, 96, 128), kernel_size: int = 5, dropout: float = 0.3,
-                 frontend: str = "log_mel") -> keras.Model:
+def build_conv1d(
+    num_classes: int,
+    sample_rate: int,
+    features: FeatureConfig,
+    spec_augment: bool = False,
+    filters: tuple[int, ...] = (64, 96, 128),
+    kernel_size: int = 5,
+    dropout: float = 0.3,
+    frontend: str = "log_mel",
+) -> keras.Model:
     """Blocks of Conv1D -> BatchNorm -> ReLU -> MaxPool over time, then average and max pooling over the
     signal frames (the padding mask is pooled alongside; padded steps are zeroed before each convolution).
 
@@ -38,10 +45,12 @@ def build_conv1d(num_classes: int, sample_rate: int, features: FeatureConfig, sp
         x = MaskFrames(name=f"padding{i}")([x, mask])
         x = keras.layers.MaxPooling1D(2, padding="same", name=f"pool{i}")(x)
         mask = DownsampleMask(2, name=f"mask_pool{i}")(mask)
-    x = keras.layers.Concatenate(name="pooled")([
-        MaskedTimePooling("mean", name="average")([x, mask]),
-        MaskedTimePooling("max", name="maximum")([x, mask]),
-    ])
+    x = keras.layers.Concatenate(name="pooled")(
+        [
+            MaskedTimePooling("mean", name="average")([x, mask]),
+            MaskedTimePooling("max", name="maximum")([x, mask]),
+        ]
+    )
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
     return keras.Model(waveform, probabilities, name="conv1d")

@@ -11,9 +11,15 @@ from keras_audio.models.registry import register_model
 
 
 @register_model("conv2d", "the spectrogram as an image: 3x3 conv blocks, batch norm, mean over time")
-def build_conv2d(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
-                 filters: tuple[int, ...] = (16, 32, 64, 64), dropout: float = 0.3,
-                 frontend: str = "log_mel") -> keras.Model:
+def build_conv2d(
+    num_classes: int,
+    sample_rate: int,
+    features: FeatureConfig,
+    spec_augment: bool = False,
+    filters: tuple[int, ...] = (16, 32, 64, 64),
+    dropout: float = 0.3,
+    frontend: str = "log_mel",
+) -> keras.Model:
     """Blocks of Conv2D 3x3 -> BatchNorm -> ReLU -> MaxPool 2x2, then the mean over the signal frames
     (frequency kept; the padding mask is pooled alongside, see `layers.conv2d_stack`).
 

@@ -24,7 +24,11 @@ import keras
 from keras_audio.config import FeatureConfig
 from keras_audio.features import LogMelSpectrogram
 from keras_audio.models.masking import (
-    AlignToSignal, MaskedStandardization, MaskedTimePooling, MaskFrames, PaddingMask,
+    AlignToSignal,
+    MaskedStandardization,
+    MaskedTimePooling,
+    MaskFrames,
+    PaddingMask,
 )
 from keras_audio.pcen import PCENSpectrogram
 
@@ -53,8 +57,13 @@ def check_frontend(owner: str, frontend: str) -> str:
     return frontend
 
 
-def spectral_frontend(waveform: keras.KerasTensor, sample_rate: int, features: FeatureConfig,
-                      spec_augment: bool = False, frontend: str = "log_mel") -> FrontEnd:
+def spectral_frontend(
+    waveform: keras.KerasTensor,
+    sample_rate: int,
+    features: FeatureConfig,
+    spec_augment: bool = False,
+    frontend: str = "log_mel",
+) -> FrontEnd:
     """Waveforms -> `FrontEnd(features [batch, frames, n_mels], mask [batch, frames])`.
 
     ``log_mel``: each example is standardised over its signal frames and all mel bands (zero mean, unit
@@ -70,14 +79,22 @@ def spectral_frontend(waveform: keras.KerasTensor, sample_rate: int, features: F
     check_frontend("spectral_frontend", frontend)
     waveform = AlignToSignal(name="align_to_signal")(waveform)
     mask = PaddingMask(features.hop_length, name="padding_mask")(waveform)
-    mel = dict(sample_rate=sample_rate, n_fft=features.n_fft, win_length=features.win_length,
-               hop_length=features.hop_length, n_mels=features.n_mels, fmin=features.fmin, fmax=features.fmax)
+    mel = dict(
+        sample_rate=sample_rate,
+        n_fft=features.n_fft,
+        win_length=features.win_length,
+        hop_length=features.hop_length,
+        n_mels=features.n_mels,
+        fmin=features.fmin,
+        fmax=features.fmax,
+    )
     if frontend == "log_mel":
         x = LogMelSpectrogram(**mel, top_db=features.top_db, name="log_mel")(waveform, frame_mask=mask)
         x = MaskedStandardization(epsilon=1e-3, name=FRONTEND_OUTPUT_LAYERS[frontend])([x, mask])
     else:
         x = PCENSpectrogram(**mel, learnable=frontend == "pcen", name=FRONTEND_OUTPUT_LAYERS[frontend])(
-            waveform, frame_mask=mask)
+            waveform, frame_mask=mask
+        )
     if spec_augment:
         from keras_audio.corruptions.spec_augment import SpecAugment
 
@@ -86,8 +103,9 @@ def spectral_frontend(waveform: keras.KerasTensor, sample_rate: int, features: F
     return FrontEnd(x, mask)
 
 
-def pool_over_time(feature_map: keras.KerasTensor, mask: keras.KerasTensor,
-                   name: str = "pool_over_time") -> keras.KerasTensor:
+def pool_over_time(
+    feature_map: keras.KerasTensor, mask: keras.KerasTensor, name: str = "pool_over_time"
+) -> keras.KerasTensor:
     """`[batch, frames, freq, channels]` and its frame mask -> `[batch, freq * channels]`: the mean over the
     signal frames only.
 

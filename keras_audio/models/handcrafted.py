@@ -19,11 +19,20 @@ from keras_audio.models.masking import AlignToSignal, MaskedTimeStatistics, Padd
 from keras_audio.models.registry import register_model
 
 
-@register_model("mlp_features", "MLP on handcrafted features (RMS, ZCR, spectral centroid and roll-off; mean, std)",
-                spec_augment=False)
-def build_mlp_features(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
-                       hidden: tuple[int, ...] = (64, 64), dropout: float = 0.2,
-                       roll_percent: float = 0.85) -> keras.Model:
+@register_model(
+    "mlp_features",
+    "MLP on handcrafted features (RMS, ZCR, spectral centroid and roll-off; mean, std)",
+    spec_augment=False,
+)
+def build_mlp_features(
+    num_classes: int,
+    sample_rate: int,
+    features: FeatureConfig,
+    spec_augment: bool = False,
+    hidden: tuple[int, ...] = (64, 64),
+    dropout: float = 0.2,
+    roll_percent: float = 0.85,
+) -> keras.Model:
     """Frame features -> mean and std over the signal frames -> batch norm -> dense layers -> probabilities.
 
     The frames are the log-mel front-end's (`features.n_fft`, `win_length`, `hop_length`). Batch
@@ -36,8 +45,10 @@ def build_mlp_features(num_classes: int, sample_rate: int, features: FeatureConf
         roll_percent: the roll-off's energy fraction.
     """
     if spec_augment:
-        raise ValueError("mlp_features: the specaugment policy masks log-mel spectrograms, which this model "
-                         "does not use; train it with a waveform policy (none, noise, suite)")
+        raise ValueError(
+            "mlp_features: the specaugment policy masks log-mel spectrograms, which this model "
+            "does not use; train it with a waveform policy (none, noise, suite)"
+        )
     if not 0 <= dropout < 1:
         raise ValueError(f"mlp_features: dropout must be in [0, 1), got {dropout}")
     if any(units < 1 for units in hidden):
@@ -45,8 +56,9 @@ def build_mlp_features(num_classes: int, sample_rate: int, features: FeatureConf
     features.validate()
     waveform = waveform_input()
     aligned = AlignToSignal(name="align_to_signal")(waveform)  # leading padding -> trailing (masking module)
-    x = FrameFeatures(sample_rate, features.n_fft, features.win_length, features.hop_length, roll_percent,
-                      name="frame_features")(aligned)
+    x = FrameFeatures(
+        sample_rate, features.n_fft, features.win_length, features.hop_length, roll_percent, name="frame_features"
+    )(aligned)
     mask = PaddingMask(features.hop_length, name="padding_mask")(aligned)
     x = MaskedTimeStatistics(name="time_statistics")([x, mask])
     x = batch_norm(name="feature_scaling")(x)

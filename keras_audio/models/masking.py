@@ -68,16 +68,19 @@ def signal_bounds(waveforms: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor
     nonzero = tf.not_equal(tf.cast(waveforms, tf.float32), 0.0)
     batch, samples = tf.shape(nonzero)[0], tf.shape(nonzero)[1]
     blocks = (samples + BOUNDS_BLOCK - 1) // BOUNDS_BLOCK
-    nonzero = tf.reshape(tf.pad(nonzero, [[0, 0], [0, blocks * BOUNDS_BLOCK - samples]]),
-                         [batch, blocks, BOUNDS_BLOCK])
+    nonzero = tf.reshape(tf.pad(nonzero, [[0, 0], [0, blocks * BOUNDS_BLOCK - samples]]), [batch, blocks, BOUNDS_BLOCK])
     block_has_signal = tf.cast(tf.reduce_any(nonzero, axis=2), tf.int32)
     first_block = tf.argmax(block_has_signal, axis=1, output_type=tf.int32)
     last_block = blocks - 1 - tf.argmax(tf.reverse(block_has_signal, [1]), axis=1, output_type=tf.int32)
     within_first = tf.cast(tf.gather(nonzero, first_block, axis=1, batch_dims=1), tf.int32)
     within_last = tf.cast(tf.gather(nonzero, last_block, axis=1, batch_dims=1), tf.int32)
     first = first_block * BOUNDS_BLOCK + tf.argmax(within_first, axis=1, output_type=tf.int32)
-    last = (last_block * BOUNDS_BLOCK + BOUNDS_BLOCK - 1
-            - tf.argmax(tf.reverse(within_last, [1]), axis=1, output_type=tf.int32))
+    last = (
+        last_block * BOUNDS_BLOCK
+        + BOUNDS_BLOCK
+        - 1
+        - tf.argmax(tf.reverse(within_last, [1]), axis=1, output_type=tf.int32)
+    )
     return first, last, tf.reduce_any(block_has_signal > 0, axis=1)
 
 
@@ -114,9 +117,16 @@ def align_to_signal(waveforms: tf.Tensor) -> tf.Tensor:
     # Eagerly (a model called outside tf.function) map_fn runs one example at a time whatever it is told, and
     # warns when told otherwise.
     parallel = 1 if tf.executing_eagerly() else 16
-    aligned = tf.cond(tf.reduce_all(first == 0), lambda: waveforms,
-                      lambda: tf.map_fn(shift, (waveforms, first), parallel_iterations=parallel,
-                                        fn_output_signature=tf.TensorSpec([length], waveforms.dtype)))
+    aligned = tf.cond(
+        tf.reduce_all(first == 0),
+        lambda: waveforms,
+        lambda: tf.map_fn(
+            shift,
+            (waveforms, first),
+            parallel_iterations=parallel,
+            fn_output_signature=tf.TensorSpec([length], waveforms.dtype),
+        ),
+    )
     aligned.set_shape(waveforms.shape)
     return aligned
 
@@ -275,8 +285,10 @@ class _Masked(keras.layers.Layer):
 
     def build(self, input_shape):
         if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2 or len(input_shape[0] or ()) < 3:
-            raise ValueError(f"{type(self).__name__}: expects [features [batch, frames, ...], mask [batch, frames]], "
-                             f"got input shape {input_shape}")
+            raise ValueError(
+                f"{type(self).__name__}: expects [features [batch, frames, ...], mask [batch, frames]], "
+                f"got input shape {input_shape}"
+            )
         self.built = True
 
 
@@ -400,8 +412,13 @@ class MaskedMfccStatistics(_Masked):
     def call(self, inputs):
         log_mel, mask = inputs
         coefficients = clamp_to_valid(mfcc(tf.cast(log_mel, tf.float32), self.n_mfcc), mask)
-        return tf.concat([masked_mean_and_std(coefficients, mask),
-                          masked_mean_and_std(deltas(coefficients, self.delta_width), mask)], axis=-1)
+        return tf.concat(
+            [
+                masked_mean_and_std(coefficients, mask),
+                masked_mean_and_std(deltas(coefficients, self.delta_width), mask),
+            ],
+            axis=-1,
+        )
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0][0], 4 * self.n_mfcc)
@@ -452,8 +469,14 @@ class MaskedBatchNormalization(keras.layers.BatchNormalization):
         x = inputs[:, :, None, :] if len(inputs.shape) == 3 else inputs
         scale, offset = self._scale_and_offset(inputs.shape[-1], inputs.dtype)
         outputs, *_ = tf.compat.v1.nn.fused_batch_norm(
-            x, scale, offset, mean=self.moving_mean, variance=self.moving_variance, epsilon=self.epsilon,
-            is_training=False)
+            x,
+            scale,
+            offset,
+            mean=self.moving_mean,
+            variance=self.moving_variance,
+            epsilon=self.epsilon,
+            is_training=False,
+        )
         return outputs[:, :, 0, :] if len(inputs.shape) == 3 else outputs
 
     def _scale_and_offset(self, channels, dtype):
@@ -466,8 +489,15 @@ class MaskedBatchNormalization(keras.layers.BatchNormalization):
         # The fused kernel's moving variance is the unbiased one (a factor n / (n - 1), n > 10^5 here).
         scale, offset = self._scale_and_offset(inputs.shape[-1], inputs.dtype)
         outputs, mean, variance, *_ = tf.compat.v1.nn.fused_batch_norm(
-            inputs, scale, offset, mean=self.moving_mean, variance=self.moving_variance,
-            epsilon=self.epsilon, is_training=True, exponential_avg_factor=1.0 - self.momentum)
+            inputs,
+            scale,
+            offset,
+            mean=self.moving_mean,
+            variance=self.moving_variance,
+            epsilon=self.epsilon,
+            is_training=True,
+            exponential_avg_factor=1.0 - self.momentum,
+        )
         self.moving_mean.assign(mean)
         self.moving_variance.assign(variance)
         return outputs

@@ -34,7 +34,13 @@ from keras_audio.config import FeatureConfig
 from keras_audio.models.frontend import waveform_input
 from keras_audio.models.registry import register_model
 from keras_audio.training import (
-    TrainingInputs, TrainingResult, TrainingSettings, combine_stages, compile_classifier, fit_classifier, run_fit,
+    TrainingInputs,
+    TrainingResult,
+    TrainingSettings,
+    combine_stages,
+    compile_classifier,
+    fit_classifier,
+    run_fit,
 )
 
 ENCODER = "encoder"
@@ -67,8 +73,10 @@ def _ge2e_spec() -> EncoderSpec:
 
     def build(sample_rate: int, trainable: bool, name: str) -> keras.Model:
         if sample_rate != ge2e.SAMPLE_RATE:
-            raise ValueError(f"ge2e: the speaker encoder takes {ge2e.SAMPLE_RATE} Hz audio, the run uses "
-                             f"{sample_rate} Hz; run with --sample-rate {ge2e.SAMPLE_RATE}")
+            raise ValueError(
+                f"ge2e: the speaker encoder takes {ge2e.SAMPLE_RATE} Hz audio, the run uses "
+                f"{sample_rate} Hz; run with --sample-rate {ge2e.SAMPLE_RATE}"
+            )
         return ge2e.build_ge2e_encoder(trainable=trainable, name=name)
 
     return EncoderSpec(build, ge2e.set_ge2e_trainable, lambda: sources.GE2E)
@@ -89,7 +97,7 @@ SPECS = {"ge2e": _ge2e_spec, "aisfx": _aisfx_spec}
 def _head_layers(model: keras.Model) -> list[keras.layers.Layer]:
     """The layers after the encoder, in order (dropout, optional hidden dense, probabilities)."""
     names = [layer.name for layer in model.layers]
-    return model.layers[names.index(ENCODER) + 1:]
+    return model.layers[names.index(ENCODER) + 1 :]
 
 
 def _head_model(model: keras.Model, dim: int) -> keras.Model:
@@ -110,17 +118,25 @@ def scale_like(layer: keras.layers.Normalization, embeddings: np.ndarray) -> Non
     which one corpus's voices happen to differ.
     """
     embeddings = np.asarray(embeddings, np.float64)
-    mean_square = float(np.mean(embeddings ** 2)) if embeddings.size else 1.0
+    mean_square = float(np.mean(embeddings**2)) if embeddings.size else 1.0
     layer.adapt(np.zeros((1, embeddings.shape[-1]), np.float32))  # builds the statistics' variables
     layer.adapt_mean.assign(np.zeros(embeddings.shape[-1], np.float32))
     layer.adapt_variance.assign(np.full(embeddings.shape[-1], mean_square if mean_square > 0 else 1.0, np.float32))
     layer.finalize_state()
 
 
-def train_pretrained(model: keras.Model, inputs: TrainingInputs, settings: TrainingSettings,
-                     log_dir: Path | None = None, *, encoder_name: str, fine_tune: bool,
-                     cache_embeddings: bool, fine_tune_epochs: int = FINE_TUNE_EPOCHS,
-                     head_epochs: int = HEAD_EPOCHS) -> TrainingResult:
+def train_pretrained(
+    model: keras.Model,
+    inputs: TrainingInputs,
+    settings: TrainingSettings,
+    log_dir: Path | None = None,
+    *,
+    encoder_name: str,
+    fine_tune: bool,
+    cache_embeddings: bool,
+    fine_tune_epochs: int = FINE_TUNE_EPOCHS,
+    head_epochs: int = HEAD_EPOCHS,
+) -> TrainingResult:
     """The head on the frozen encoder (on cached embeddings when the stream allows); then, for the fine-tuned
     families, the encoder's top unfrozen and everything trained on at a tenth of the learning rate."""
     spec = SPECS[encoder_name]()
@@ -130,8 +146,11 @@ def train_pretrained(model: keras.Model, inputs: TrainingInputs, settings: Train
         scale_like(model.get_layer(EMBEDDING_SCALE), inputs.training_embeddings(encoder))
     head_dir = None if log_dir is None else Path(log_dir) / "head"
     # Whether the cache is used or not, a stream it could serve trains the head as long: the same model.
-    head_settings = (dataclasses.replace(settings, epochs=max(settings.epochs, head_epochs))
-                     if inputs.cached_features is not None else settings)
+    head_settings = (
+        dataclasses.replace(settings, epochs=max(settings.epochs, head_epochs))
+        if inputs.cached_features is not None
+        else settings
+    )
     if cache_embeddings and inputs.cached_features is not None:
         cached = inputs.cached_features(encoder)
         head = fit_classifier(_head_model(model, int(encoder.output.shape[-1])), cached, head_settings, head_dir)
@@ -144,25 +163,48 @@ def train_pretrained(model: keras.Model, inputs: TrainingInputs, settings: Train
         head.metadata.update(credit)
         return head
     spec.unfreeze_top(encoder, TOP_LAYERS[encoder_name])
-    tuned = dataclasses.replace(settings, learning_rate=settings.learning_rate * FINE_TUNE_FACTOR,
-                                epochs=fine_tune_epochs,
-                                backup_dir=None if settings.backup_dir is None
-                                else Path(settings.backup_dir) / "fine_tune")
+    tuned = dataclasses.replace(
+        settings,
+        learning_rate=settings.learning_rate * FINE_TUNE_FACTOR,
+        epochs=fine_tune_epochs,
+        backup_dir=None if settings.backup_dir is None else Path(settings.backup_dir) / "fine_tune",
+    )
     compile_classifier(model, tuned.learning_rate)
-    result = run_fit(model, inputs.make_train(False), inputs, tuned,
-                     None if log_dir is None else Path(log_dir) / "fine_tune", class_weight=inputs.class_weight)
-    return combine_stages({"head": head, "fine_tune": result},
-                          {**credit, "encoder": f"fine-tuned (top {TOP_LAYERS[encoder_name]})",
-                           "embeddings": head.metadata["embeddings"]})
+    result = run_fit(
+        model,
+        inputs.make_train(False),
+        inputs,
+        tuned,
+        None if log_dir is None else Path(log_dir) / "fine_tune",
+        class_weight=inputs.class_weight,
+    )
+    return combine_stages(
+        {"head": head, "fine_tune": result},
+        {
+            **credit,
+            "encoder": f"fine-tuned (top {TOP_LAYERS[encoder_name]})",
+            "embeddings": head.metadata["embeddings"],
+        },
+    )
 
 
-def build_pretrained(encoder_name: str, num_classes: int, sample_rate: int, fine_tune: bool, hidden: int,
-                     dropout: float, spec_augment: bool, l2: float = 0.1) -> keras.Model:
+def build_pretrained(
+    encoder_name: str,
+    num_classes: int,
+    sample_rate: int,
+    fine_tune: bool,
+    hidden: int,
+    dropout: float,
+    spec_augment: bool,
+    l2: float = 0.1,
+) -> keras.Model:
     """Waveform -> pretrained encoder (inference mode) -> global scale -> dropout -> [dense ReLU] -> probabilities,
     the dense layers' kernels penalised by `l2`."""
     if spec_augment:
-        raise ValueError(f"{encoder_name}: the specaugment policy cannot reach inside the pretrained encoder; "
-                         "use a waveform policy (noise, suite, ...)")
+        raise ValueError(
+            f"{encoder_name}: the specaugment policy cannot reach inside the pretrained encoder; "
+            "use a waveform policy (noise, suite, ...)"
+        )
     if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 0:
         raise ValueError(f"{encoder_name}: hidden must be an int >= 0, got {hidden!r}")
     if not 0 <= dropout < 1:
@@ -177,10 +219,12 @@ def build_pretrained(encoder_name: str, num_classes: int, sample_rate: int, fine
     x = keras.layers.Normalization(axis=-1, name=EMBEDDING_SCALE)(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     if hidden:
-        x = keras.layers.Dense(hidden, activation="relu", name="head_dense",
-                               kernel_regularizer=keras.regularizers.L2(l2))(x)
-    probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities",
-                                       kernel_regularizer=keras.regularizers.L2(l2))(x)
+        x = keras.layers.Dense(
+            hidden, activation="relu", name="head_dense", kernel_regularizer=keras.regularizers.L2(l2)
+        )(x)
+    probabilities = keras.layers.Dense(
+        num_classes, activation="softmax", name="probabilities", kernel_regularizer=keras.regularizers.L2(l2)
+    )(x)
     suffix = "_finetune" if fine_tune else ""
     return keras.Model(waveform, probabilities, name=f"{encoder_name}{suffix}")
 
@@ -189,13 +233,30 @@ def _register(encoder_name: str, fine_tune: bool, description: str) -> None:
     name = f"{encoder_name}_finetune" if fine_tune else encoder_name
 
     def trainer(model, inputs, settings, log_dir=None):
-        return train_pretrained(model, inputs, settings, log_dir, encoder_name=encoder_name, fine_tune=fine_tune,
-                                cache_embeddings=model._cache_embeddings, fine_tune_epochs=model._fine_tune_epochs,
-                                head_epochs=model._head_epochs)
+        return train_pretrained(
+            model,
+            inputs,
+            settings,
+            log_dir,
+            encoder_name=encoder_name,
+            fine_tune=fine_tune,
+            cache_embeddings=model._cache_embeddings,
+            fine_tune_epochs=model._fine_tune_epochs,
+            head_epochs=model._head_epochs,
+        )
 
-    def build(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
-              hidden: int = 0, dropout: float = 0.0, l2: float = L2, cache_embeddings: bool = True,
-              fine_tune_epochs: int = FINE_TUNE_EPOCHS, head_epochs: int = HEAD_EPOCHS) -> keras.Model:
+    def build(
+        num_classes: int,
+        sample_rate: int,
+        features: FeatureConfig,
+        spec_augment: bool = False,
+        hidden: int = 0,
+        dropout: float = 0.0,
+        l2: float = L2,
+        cache_embeddings: bool = True,
+        fine_tune_epochs: int = FINE_TUNE_EPOCHS,
+        head_epochs: int = HEAD_EPOCHS,
+    ) -> keras.Model:
         """See `build_pretrained`; `cache_embeddings=False` runs the frozen encoder on every training batch;
         `fine_tune_epochs` bounds the fine-tuning stage (families ``*_finetune`` only), `head_epochs` the head's
         training on a stream the embedding cache can serve (the run's ``--epochs`` when larger)."""

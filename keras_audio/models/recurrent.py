@@ -20,9 +20,17 @@ LSTM_OUTPUTS = ("pooled", "last")
 
 
 @register_model("lstm", "LSTM over log-mel frames (padding masked), mean-pooled or last valid step")
-def build_lstm(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
-               units: int = 64, time_pool: int = 2, output: str = "pooled", dropout: float = 0.3,
-               frontend: str = "log_mel") -> keras.Model:
+def build_lstm(
+    num_classes: int,
+    sample_rate: int,
+    features: FeatureConfig,
+    spec_augment: bool = False,
+    units: int = 64,
+    time_pool: int = 2,
+    output: str = "pooled",
+    dropout: float = 0.3,
+    frontend: str = "log_mel",
+) -> keras.Model:
     """Log-mel -> max pooling over time -> LSTM -> masked mean over time (or the last valid step) -> dense.
 
     Args:
@@ -61,9 +69,17 @@ def build_lstm(num_classes: int, sample_rate: int, features: FeatureConfig, spec
 
 
 @register_model("crnn", "conv blocks, then a GRU over time, then additive attention pooling")
-def build_crnn(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
-               filters: tuple[int, ...] = (16, 32, 64), units: int = 64, attention_units: int = 32,
-               dropout: float = 0.3, frontend: str = "log_mel") -> keras.Model:
+def build_crnn(
+    num_classes: int,
+    sample_rate: int,
+    features: FeatureConfig,
+    spec_augment: bool = False,
+    filters: tuple[int, ...] = (16, 32, 64),
+    units: int = 64,
+    attention_units: int = 32,
+    dropout: float = 0.3,
+    frontend: str = "log_mel",
+) -> keras.Model:
     """Conv2D 3x3 -> BatchNorm -> ReLU -> MaxPool 2x2 blocks; the frequency axis folded into channels; a GRU
     over the pooled frames; additive attention pooling over time (padded steps masked); dense.
 

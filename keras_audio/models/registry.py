@@ -68,8 +68,14 @@ _MODULES = (
 )
 
 
-def register_model(name: str, description: str, trainer: Callable | None = None, spec_augment: bool = True,
-                   centre_crops: bool = False, **hooks: Callable):
+def register_model(
+    name: str,
+    description: str,
+    trainer: Callable | None = None,
+    spec_augment: bool = True,
+    centre_crops: bool = False,
+    **hooks: Callable,
+):
     """Decorator registering a builder under `name`, with optional hooks (see the module docstring).
 
     Args:
@@ -85,8 +91,9 @@ def register_model(name: str, description: str, trainer: Callable | None = None,
     def decorate(build: Callable[..., keras.Model]) -> Callable[..., keras.Model]:
         if name in _FAMILIES and _FAMILIES[name].build is not build:
             raise ValueError(f"model name {name!r} is registered twice")
-        _FAMILIES[name] = ModelFamily(name, build, description, trainer, spec_augment=spec_augment,
-                                      centre_crops=centre_crops, **hooks)
+        _FAMILIES[name] = ModelFamily(
+            name, build, description, trainer, spec_augment=spec_augment, centre_crops=centre_crops, **hooks
+        )
         return build
 
     return decorate
@@ -110,11 +117,22 @@ def get_family(name: str) -> ModelFamily:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(_FAMILIES)}") from None
 
 
-def build_model(name: str, num_classes: int, sample_rate: int, features: FeatureConfig | None = None,
-                spec_augment: bool = False, **hparams) -> keras.Model:
+def build_model(
+    name: str,
+    num_classes: int,
+    sample_rate: int,
+    features: FeatureConfig | None = None,
+    spec_augment: bool = False,
+    **hparams,
+) -> keras.Model:
     """Build model `name` (see the module docstring for the contract)."""
     if num_classes < 2:
         raise ValueError(f"num_classes must be at least 2, got {num_classes}")
-    model = get_family(name).build(num_classes=num_classes, sample_rate=sample_rate,
-                                   features=features or FeatureConfig(), spec_augment=spec_augment, **hparams)
+    model = get_family(name).build(
+        num_classes=num_classes,
+        sample_rate=sample_rate,
+        features=features or FeatureConfig(),
+        spec_augment=spec_augment,
+        **hparams,
+    )
     return model

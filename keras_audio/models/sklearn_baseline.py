@@ -56,8 +56,9 @@ from keras_audio.training import TrainingInputs, TrainingResult, TrainingSetting
 FEATURES_ENDPOINT_OUTPUT = "features"
 
 
-def mfcc_feature_model(sample_rate: int, features: FeatureConfig, n_mfcc: int = 20,
-                       spec_augment: bool = False, frontend: str = "log_mel") -> keras.Model:
+def mfcc_feature_model(
+    sample_rate: int, features: FeatureConfig, n_mfcc: int = 20, spec_augment: bool = False, frontend: str = "log_mel"
+) -> keras.Model:
     """Waveform -> shared front-end -> MFCC statistics over the signal frames `[batch, 4 * n_mfcc]`."""
     waveform = waveform_input()
     log_mel, mask = spectral_frontend(waveform, sample_rate, features, spec_augment, frontend)
@@ -91,11 +92,14 @@ class SklearnClassifier:
         if training not in self._extract:
             self._extract[training] = tf.function(
                 lambda w: self.features(w, training=training),
-                input_signature=[tf.TensorSpec([None, None], tf.float32)], reduce_retracing=True)
+                input_signature=[tf.TensorSpec([None, None], tf.float32)],
+                reduce_retracing=True,
+            )
         return self._extract[training](tf.convert_to_tensor(waveforms, tf.float32)).numpy()
 
-    def fit(self, features: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None,
-            seed: int = 0) -> "SklearnClassifier":
+    def fit(
+        self, features: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None, seed: int = 0
+    ) -> SklearnClassifier:
         seeded = {key: seed for key in self.estimator.get_params() if key.endswith("random_state")}
         self.estimator.set_params(**seeded)
         fit_params = {}
@@ -125,17 +129,19 @@ class SklearnClassifier:
         return None
 
 
-def _collect(model: SklearnClassifier, dataset: tf.data.Dataset, batches: int | None,
-             training: bool) -> tuple[np.ndarray, np.ndarray]:
+def _collect(
+    model: SklearnClassifier, dataset: tf.data.Dataset, batches: int | None, training: bool
+) -> tuple[np.ndarray, np.ndarray]:
     features, labels = [], []
-    for waveforms, label in (dataset.take(batches) if batches is not None else dataset):
+    for waveforms, label in dataset.take(batches) if batches is not None else dataset:
         features.append(model.extract(waveforms, training=training))
         labels.append(label.numpy())
     return np.concatenate(features), np.concatenate(labels)
 
 
-def train_sklearn(model: SklearnClassifier, inputs: TrainingInputs, settings: TrainingSettings,
-                  log_dir: Path | None = None) -> TrainingResult:
+def train_sklearn(
+    model: SklearnClassifier, inputs: TrainingInputs, settings: TrainingSettings, log_dir: Path | None = None
+) -> TrainingResult:
     """Collect features from `passes` epochs of the training stream, fit, score on the validation split.
 
     `settings.epochs`, the learning rate and early stopping do not apply; no TensorBoard log is written.
@@ -153,19 +159,33 @@ def train_sklearn(model: SklearnClassifier, inputs: TrainingInputs, settings: Tr
     if len(val_y):
         probabilities = model.probabilities_of_features(val_x)
         history["val_accuracy"] = [float(accuracy_score(val_y, probabilities.argmax(-1)))]
-        history["val_loss"] = [float(log_loss(val_y, np.clip(probabilities, 1e-7, 1.0),
-                                              labels=list(range(model.num_classes))))]
-    return TrainingResult(history=history, seconds=seconds, epochs_run=model.passes, best_epoch=model.passes,
-                          metadata={"training_clips": int(len(y))})
+        history["val_loss"] = [
+            float(log_loss(val_y, np.clip(probabilities, 1e-7, 1.0), labels=list(range(model.num_classes))))
+        ]
+    return TrainingResult(
+        history=history,
+        seconds=seconds,
+        epochs_run=model.passes,
+        best_epoch=model.passes,
+        metadata={"training_clips": int(len(y))},
+    )
 
 
 def sklearn_params(model: SklearnClassifier) -> int | None:
     return model.count_params()
 
 
-def export_sklearn(model: SklearnClassifier, directory: str | Path, probe: np.ndarray, *, class_names,
-                   sample_rate: int, clip_samples: int, extra_metadata: dict | None = None,
-                   atol: float = 1e-5) -> tuple[Path, float]:
+def export_sklearn(
+    model: SklearnClassifier,
+    directory: str | Path,
+    probe: np.ndarray,
+    *,
+    class_names,
+    sample_rate: int,
+    clip_samples: int,
+    extra_metadata: dict | None = None,
+    atol: float = 1e-5,
+) -> tuple[Path, float]:
     """Write the feature extractor (SavedModel and .keras), the estimator (joblib), metadata.json and the model
     card; reload them and compare their predictions on `probe` with the in-memory model's.
 
@@ -203,8 +223,9 @@ def export_sklearn(model: SklearnClassifier, directory: str | Path, probe: np.nd
     predict, _ = load_sklearn_export(directory)
     difference = float(np.max(np.abs(predict(probe) - model.predict_proba(probe))))
     if not difference <= atol:
-        raise ExportMismatchError(f"{directory}: the reloaded estimator differs from the trained one by "
-                                  f"{difference:.3g} (> {atol:g})")
+        raise ExportMismatchError(
+            f"{directory}: the reloaded estimator differs from the trained one by {difference:.3g} (> {atol:g})"
+        )
     return directory, difference
 
 
@@ -213,8 +234,9 @@ def load_sklearn_export(directory: str | Path):
     directory = Path(directory)
     metadata = read_metadata_file(directory) or {}
     if metadata.get("format") != "sklearn":
-        raise ValueError(f"{directory}: not a scikit-learn export ({METADATA_FILE} format is "
-                         f"{metadata.get('format')!r})")
+        raise ValueError(
+            f"{directory}: not a scikit-learn export ({METADATA_FILE} format is {metadata.get('format')!r})"
+        )
     loaded = tf.saved_model.load(str(directory / "feature_extractor"))
     serve = loaded.signatures["serving_default"]
     estimator = joblib.load(directory / "estimator.joblib")
@@ -230,22 +252,39 @@ def load_sklearn_export(directory: str | Path):
     return predict, metadata
 
 
-def _build(name: str, estimator, num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool,
-           n_mfcc: int, passes: int, frontend: str = "log_mel") -> SklearnClassifier:
+def _build(
+    name: str,
+    estimator,
+    num_classes: int,
+    sample_rate: int,
+    features: FeatureConfig,
+    spec_augment: bool,
+    n_mfcc: int,
+    passes: int,
+    frontend: str = "log_mel",
+) -> SklearnClassifier:
     check_frontend(name, frontend)
     if n_mfcc > features.n_mels:
         raise ValueError(f"{name}: n_mfcc={n_mfcc} exceeds n_mels={features.n_mels}")
-    return SklearnClassifier(name, mfcc_feature_model(sample_rate, features, n_mfcc, spec_augment, frontend),
-                             estimator, num_classes, passes)
+    return SklearnClassifier(
+        name, mfcc_feature_model(sample_rate, features, n_mfcc, spec_augment, frontend), estimator, num_classes, passes
+    )
 
 
 _HOOKS = dict(trainer=train_sklearn, exporter=export_sklearn, count_params=sklearn_params, loader=load_sklearn_export)
 
 
 @register_model("sklearn_logreg", "logistic regression (standardised) on MFCC + delta statistics", **_HOOKS)
-def build_sklearn_logreg(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
-                         n_mfcc: int = 20, C: float = 1.0, passes: int = 1,
-                         frontend: str = "log_mel") -> SklearnClassifier:
+def build_sklearn_logreg(
+    num_classes: int,
+    sample_rate: int,
+    features: FeatureConfig,
+    spec_augment: bool = False,
+    n_mfcc: int = 20,
+    C: float = 1.0,
+    passes: int = 1,
+    frontend: str = "log_mel",
+) -> SklearnClassifier:
     """`StandardScaler` -> `LogisticRegression(C)` on 4 × `n_mfcc` MFCC statistics.
 
     Args:
@@ -257,14 +296,23 @@ def build_sklearn_logreg(num_classes: int, sample_rate: int, features: FeatureCo
     if C <= 0:
         raise ValueError(f"sklearn_logreg: C must be positive, got {C}")
     estimator = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000))
-    return _build("sklearn_logreg", estimator, num_classes, sample_rate, features, spec_augment, n_mfcc, passes,
-                  frontend)
+    return _build(
+        "sklearn_logreg", estimator, num_classes, sample_rate, features, spec_augment, n_mfcc, passes, frontend
+    )
 
 
 @register_model("sklearn_forest", "random forest on MFCC + delta statistics", **_HOOKS)
-def build_sklearn_forest(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
-                         n_mfcc: int = 20, n_estimators: int = 200, min_samples_leaf: int = 2,
-                         passes: int = 1, frontend: str = "log_mel") -> SklearnClassifier:
+def build_sklearn_forest(
+    num_classes: int,
+    sample_rate: int,
+    features: FeatureConfig,
+    spec_augment: bool = False,
+    n_mfcc: int = 20,
+    n_estimators: int = 200,
+    min_samples_leaf: int = 2,
+    passes: int = 1,
+    frontend: str = "log_mel",
+) -> SklearnClassifier:
     """`RandomForestClassifier` on 4 × `n_mfcc` MFCC statistics, seeded by the run's seed.
 
     Args:
@@ -275,8 +323,11 @@ def build_sklearn_forest(num_classes: int, sample_rate: int, features: FeatureCo
         frontend: ``log_mel`` (default: MFCCs), ``pcen`` or ``pcen_fixed`` (cepstra of PCEN).
     """
     if n_estimators < 1 or min_samples_leaf < 1:
-        raise ValueError(f"sklearn_forest: n_estimators and min_samples_leaf must be positive, "
-                         f"got {n_estimators}, {min_samples_leaf}")
+        raise ValueError(
+            f"sklearn_forest: n_estimators and min_samples_leaf must be positive, "
+            f"got {n_estimators}, {min_samples_leaf}"
+        )
     estimator = RandomForestClassifier(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf, n_jobs=1)
-    return _build("sklearn_forest", estimator, num_classes, sample_rate, features, spec_augment, n_mfcc, passes,
-                  frontend)
+    return _build(
+        "sklearn_forest", estimator, num_classes, sample_rate, features, spec_augment, n_mfcc, passes, frontend
+    )

@@ -59,8 +59,10 @@ class SavedModelEncoder(keras.layers.TFSMLayer):
         outputs = super().call(inputs, training=training, **kwargs)
         if isinstance(outputs, dict):
             if self.output_key is None and len(outputs) != 1:
-                raise ValueError(f"SavedModel {self.filepath}: endpoint {self.call_endpoint!r} returns "
-                                 f"{sorted(outputs)}; name the embedding with output_key")
+                raise ValueError(
+                    f"SavedModel {self.filepath}: endpoint {self.call_endpoint!r} returns "
+                    f"{sorted(outputs)}; name the embedding with output_key"
+                )
             outputs = outputs[self.output_key] if self.output_key is not None else next(iter(outputs.values()))
         return outputs
 
@@ -72,21 +74,25 @@ def _check_sample_rate(export_dir: Path, sample_rate: int) -> None:
     """Refuse an encoder from an export (`export_dir` holds its metadata) trained at another rate."""
     rate = (read_metadata_file(export_dir) or {}).get("sample_rate")
     if rate is not None and int(rate) != int(sample_rate):
-        raise ValueError(f"encoder {export_dir}: trained at {rate} Hz, but the run uses "
-                         f"{sample_rate} Hz; set --sample-rate {rate}")
+        raise ValueError(
+            f"encoder {export_dir}: trained at {rate} Hz, but the run uses {sample_rate} Hz; set --sample-rate {rate}"
+        )
 
 
 def _cut_classifier(model: keras.Model, source: Path) -> keras.Model:
     """The embedding model: `model` up to the input of its final dense layer."""
     if len(model.inputs) != 1 or len(model.inputs[0].shape) != 2:
-        raise ValueError(f"encoder {source}: must take waveforms [batch, samples], takes "
-                         f"{[tuple(t.shape) for t in model.inputs]}")
+        raise ValueError(
+            f"encoder {source}: must take waveforms [batch, samples], takes {[tuple(t.shape) for t in model.inputs]}"
+        )
     names = [layer.name for layer in model.layers]
     final = model.get_layer("probabilities") if "probabilities" in names else model.layers[-1]
     embedding = final.input if isinstance(final, keras.layers.Dense) else model.outputs[0]
     if len(embedding.shape) != 2:
-        raise ValueError(f"encoder {source}: the embedding before layer {final.name!r} has shape "
-                         f"{tuple(embedding.shape)}; expected [batch, features]")
+        raise ValueError(
+            f"encoder {source}: the embedding before layer {final.name!r} has shape "
+            f"{tuple(embedding.shape)}; expected [batch, features]"
+        )
     return keras.Model(model.inputs[0], embedding, name=ENCODER)
 
 
@@ -100,13 +106,16 @@ def _saved_model_encoder(path: Path, trainable: bool) -> keras.Model:
     key = None
     if isinstance(outputs, dict):
         key = "embedding" if "embedding" in outputs else None
-    layer = SavedModelEncoder(str(path), call_endpoint=endpoint, output_key=key, trainable=trainable,
-                              name="saved_model")
+    layer = SavedModelEncoder(
+        str(path), call_endpoint=endpoint, output_key=key, trainable=trainable, name="saved_model"
+    )
     waveform = waveform_input()
     embedding = layer(waveform)
     if len(embedding.shape) != 2:
-        raise ValueError(f"encoder {path}: endpoint {endpoint!r} returns shape {tuple(embedding.shape)}; "
-                         "expected an embedding [batch, features]")
+        raise ValueError(
+            f"encoder {path}: endpoint {endpoint!r} returns shape {tuple(embedding.shape)}; "
+            "expected an embedding [batch, features]"
+        )
     return keras.Model(waveform, embedding, name=ENCODER)
 
 
@@ -127,14 +136,17 @@ def load_encoder(path: str | Path, sample_rate: int, trainable: bool = False) ->
         _check_sample_rate(path.parent, sample_rate)
         encoder = _saved_model_encoder(path, trainable)
     else:
-        raise ValueError(f"encoder {path}: not an export folder (with model.keras), a .keras file or a SavedModel "
-                         "folder (with saved_model.pb)")
+        raise ValueError(
+            f"encoder {path}: not an export folder (with model.keras), a .keras file or a SavedModel "
+            "folder (with saved_model.pb)"
+        )
     encoder.trainable = trainable
     return encoder
 
 
-def train_transfer(model: keras.Model, inputs: TrainingInputs, settings: TrainingSettings,
-                   log_dir: Path | None = None) -> TrainingResult:
+def train_transfer(
+    model: keras.Model, inputs: TrainingInputs, settings: TrainingSettings, log_dir: Path | None = None
+) -> TrainingResult:
     """The head on the frozen encoder; then, if the encoder was built trainable, everything fine-tuned."""
     encoder = model.get_layer(ENCODER)
     fine_tune = encoder.trainable
@@ -146,16 +158,33 @@ def train_transfer(model: keras.Model, inputs: TrainingInputs, settings: Trainin
     encoder.trainable = True
     tuned = dataclasses.replace(settings, learning_rate=settings.learning_rate * FINE_TUNE_FACTOR)
     compile_classifier(model, tuned.learning_rate)
-    result = run_fit(model, inputs.make_train(False), inputs, tuned,
-                     None if log_dir is None else Path(log_dir) / "fine_tune", class_weight=inputs.class_weight)
+    result = run_fit(
+        model,
+        inputs.make_train(False),
+        inputs,
+        tuned,
+        None if log_dir is None else Path(log_dir) / "fine_tune",
+        class_weight=inputs.class_weight,
+    )
     return combine_stages({"head": head, "fine_tune": result}, {"encoder": "fine-tuned"})
 
 
-@register_model("transfer", "a dense head on a given encoder's embeddings (--encoder PATH), frozen or fine-tuned",
-                trainer=train_transfer, spec_augment=False)
-def build_transfer(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
-                   encoder: str | None = None, fine_tune: bool = False, hidden: int = 64,
-                   dropout: float = 0.3) -> keras.Model:
+@register_model(
+    "transfer",
+    "a dense head on a given encoder's embeddings (--encoder PATH), frozen or fine-tuned",
+    trainer=train_transfer,
+    spec_augment=False,
+)
+def build_transfer(
+    num_classes: int,
+    sample_rate: int,
+    features: FeatureConfig,
+    spec_augment: bool = False,
+    encoder: str | None = None,
+    fine_tune: bool = False,
+    hidden: int = 64,
+    dropout: float = 0.3,
+) -> keras.Model:
     """Waveform -> encoder (inference mode) -> [dense ReLU] -> dropout -> probabilities.
 
     Args:
@@ -168,8 +197,9 @@ def build_transfer(num_classes: int, sample_rate: int, features: FeatureConfig, 
     """
     del features
     if encoder is None:
-        raise ValueError("transfer: no encoder given; pass --encoder PATH (an export folder, a .keras file or a "
-                         "SavedModel folder)")
+        raise ValueError(
+            "transfer: no encoder given; pass --encoder PATH (an export folder, a .keras file or a SavedModel folder)"
+        )
     if spec_augment:
         raise ValueError("transfer: the specaugment policy cannot reach inside the encoder; use a waveform policy")
     if hidden < 0 or not 0 <= dropout < 1:

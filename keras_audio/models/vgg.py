@@ -12,9 +12,18 @@ from keras_audio.models.registry import register_model
 
 
 @register_model("vgg", "VGG-like: two 3x3 conv + batch norm per block, max pooling, dropout, mean over time")
-def build_vgg(num_classes: int, sample_rate: int, features: FeatureConfig, spec_augment: bool = False,
-              filters: tuple[int, ...] = (8, 16, 32, 64), convs_per_block: int = 2, block_dropout: float = 0.1,
-              dense_units: int = 64, dropout: float = 0.3, frontend: str = "log_mel") -> keras.Model:
+def build_vgg(
+    num_classes: int,
+    sample_rate: int,
+    features: FeatureConfig,
+    spec_augment: bool = False,
+    filters: tuple[int, ...] = (8, 16, 32, 64),
+    convs_per_block: int = 2,
+    block_dropout: float = 0.1,
+    dense_units: int = 64,
+    dropout: float = 0.3,
+    frontend: str = "log_mel",
+) -> keras.Model:
     """Blocks of (Conv2D 3x3 -> BatchNorm -> ReLU) x `convs_per_block` -> MaxPool 2x2 -> Dropout.
 
     Average pooling over the signal frames makes it take clips of any length and ignore their padding

@@ -4,9 +4,9 @@ Source: the ``aisfx`` package (PyPI, 0.1.2): its checkpoint ``models/checkpoint.
 X-Sequential-CE model; only ``embedding_net.*`` is used, the per-dataset classifier heads are dropped) and its
 librosa front-end. The network is the DCASE 2018 cross-task baseline's 9-layer CNN (Kong et al.): four blocks
 of two bias-free 3x3 convolutions with batch norm and ReLU, 2x2 max pooling after the first three, the mean
-over frequency and the max over time, 512-d. Licence: CC BY 4.0. Credit: Alison B. Ma and Alexander Lerch, "Representation
-Learning for the Automatic Indexing of Sound Effects Libraries", ISMIR 2022. Weights are read without torch
-(`keras_audio.pretrained.sources`, hash-pinned) and transposed to channels-last.
+over frequency and the max over time, 512-d. Licence: CC BY 4.0. Credit: Alison B. Ma and Alexander Lerch,
+"Representation Learning for the Automatic Indexing of Sound Effects Libraries", ISMIR 2022. Weights are read
+without torch (`keras_audio.pretrained.sources`, hash-pinned) and transposed to channels-last.
 
 Reproduced (the package's ``spectrogram_type='librosa'``, ``spec_norm='original'``, ``emb_hop_size=0.5``,
 ``drop_partial_block=True``): peak normalisation, `librosa.feature.melspectrogram` at 44.1 kHz (n_fft 2048, hop
@@ -91,8 +91,13 @@ def resampled_length(samples: tf.Tensor, source_rate: int, target_rate: int) -> 
 
 
 # ----------------------------------------------------------------------------------------- resampling
-def resampling_plan(source_rate: int, target_rate: int, zero_crossings: int = ZERO_CROSSINGS,
-                    rolloff: float = ROLLOFF, kaiser_beta: float = KAISER_BETA) -> tuple[np.ndarray, int, int, int]:
+def resampling_plan(
+    source_rate: int,
+    target_rate: int,
+    zero_crossings: int = ZERO_CROSSINGS,
+    rolloff: float = ROLLOFF,
+    kaiser_beta: float = KAISER_BETA,
+) -> tuple[np.ndarray, int, int, int]:
     """The polyphase resampler as one matrix: `(matrix [chunks * step, outputs], step, outputs, lead)`.
 
     The input, preceded by `lead` zeros, is cut into chunks of `step` samples; each output frame reads
@@ -118,9 +123,11 @@ def resampling_plan(source_rate: int, target_rate: int, zero_crossings: int = ZE
     chunks = -(-(step + 2 * math.ceil(half_width)) // step)
     lead = (chunks - 1) * step // 2
     if chunks * step * outputs > MAX_RESAMPLING_WEIGHTS:
-        raise ValueError(f"{owner}: resampling {source_rate} Hz to {target_rate} Hz needs a "
-                         f"[{chunks * step}, {outputs}] matrix; resample the audio to a rate with a simpler "
-                         f"ratio to {target_rate} Hz first")
+        raise ValueError(
+            f"{owner}: resampling {source_rate} Hz to {target_rate} Hz needs a "
+            f"[{chunks * step}, {outputs}] matrix; resample the audio to a rate with a simpler "
+            f"ratio to {target_rate} Hz first"
+        )
     offset = np.arange(outputs)[None, :] * down / up + lead - np.arange(chunks * step)[:, None]
     x = offset / half_width
     window = np.where(np.abs(x) <= 1, np.i0(kaiser_beta * np.sqrt(np.clip(1 - x * x, 0, None))), 0.0)
@@ -146,13 +153,20 @@ class PolyphaseResample(keras.layers.Layer):
     Input shape: `[batch, samples]` float32. Output shape: `[batch, ceil(samples * target_rate / source_rate)]`.
     """
 
-    def __init__(self, source_rate: int = 16000, target_rate: int = SAMPLE_RATE,
-                 zero_crossings: int = ZERO_CROSSINGS, rolloff: float = ROLLOFF, kaiser_beta: float = KAISER_BETA,
-                 **kwargs):
+    def __init__(
+        self,
+        source_rate: int = 16000,
+        target_rate: int = SAMPLE_RATE,
+        zero_crossings: int = ZERO_CROSSINGS,
+        rolloff: float = ROLLOFF,
+        kaiser_beta: float = KAISER_BETA,
+        **kwargs,
+    ):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self._matrix, self._step, self._outputs, self._lead = resampling_plan(
-            source_rate, target_rate, zero_crossings, rolloff, kaiser_beta)
+            source_rate, target_rate, zero_crossings, rolloff, kaiser_beta
+        )
         self.source_rate, self.target_rate = int(source_rate), int(target_rate)
         self.zero_crossings, self.rolloff, self.kaiser_beta = int(zero_crossings), float(rolloff), float(kaiser_beta)
 
@@ -163,9 +177,9 @@ class PolyphaseResample(keras.layers.Layer):
         frames = (samples + step - 1) // step
         x = tf.pad(x, [[0, 0], [self._lead, (frames + chunks - 1) * step - self._lead - samples]])
         x = tf.reshape(x, [batch, frames + chunks - 1, step])
-        x = tf.concat([x[:, index:index + frames] for index in range(chunks)], axis=2)
+        x = tf.concat([x[:, index : index + frames] for index in range(chunks)], axis=2)
         y = tf.reshape(tf.linalg.matmul(x, tf.constant(self._matrix)), [batch, frames * self._outputs])
-        return y[:, :resampled_length(samples, self.source_rate, self.target_rate)]
+        return y[:, : resampled_length(samples, self.source_rate, self.target_rate)]
 
     def compute_output_shape(self, input_shape):
         samples = input_shape[-1]
@@ -174,8 +188,14 @@ class PolyphaseResample(keras.layers.Layer):
         return (input_shape[0], -(-samples * self.target_rate // self.source_rate))
 
     def get_config(self):
-        return {**super().get_config(), "source_rate": self.source_rate, "target_rate": self.target_rate,
-                "zero_crossings": self.zero_crossings, "rolloff": self.rolloff, "kaiser_beta": self.kaiser_beta}
+        return {
+            **super().get_config(),
+            "source_rate": self.source_rate,
+            "target_rate": self.target_rate,
+            "zero_crossings": self.zero_crossings,
+            "rolloff": self.rolloff,
+            "kaiser_beta": self.kaiser_beta,
+        }
 
 
 @keras.saving.register_keras_serializable(package="keras_audio")
@@ -228,21 +248,34 @@ class AisfxLogMel(keras.layers.Layer):
     hop_length, n_mels]` float32.
     """
 
-    def __init__(self, rate: int = SAMPLE_RATE, n_fft: int = N_FFT, win_length: int = N_FFT,
-                 hop_length: int = HOP_LENGTH, n_mels: int = N_MELS, fmin: float = 0.0,
-                 fmax: float = SAMPLE_RATE / 2, spectrogram_max: float = SPECTROGRAM_MAX, **kwargs):
+    def __init__(
+        self,
+        rate: int = SAMPLE_RATE,
+        n_fft: int = N_FFT,
+        win_length: int = N_FFT,
+        hop_length: int = HOP_LENGTH,
+        n_mels: int = N_MELS,
+        fmin: float = 0.0,
+        fmax: float = SAMPLE_RATE / 2,
+        spectrogram_max: float = SPECTROGRAM_MAX,
+        **kwargs,
+    ):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         check_stft_settings("AisfxLogMel", rate, n_fft, win_length, hop_length, n_mels=n_mels)
         check_mel_band("AisfxLogMel", rate, fmin, fmax)
-        if not isinstance(spectrogram_max, (int, float)) or isinstance(spectrogram_max, bool) or \
-                not 0 < spectrogram_max < float("inf"):
+        if (
+            not isinstance(spectrogram_max, (int, float))
+            or isinstance(spectrogram_max, bool)
+            or not 0 < spectrogram_max < float("inf")
+        ):
             raise ValueError(f"AisfxLogMel: spectrogram_max must be a positive number, got {spectrogram_max!r}")
         self.rate, self.n_fft, self.win_length = int(rate), int(n_fft), int(win_length)
         self.hop_length, self.n_mels = int(hop_length), int(n_mels)
         self.fmin, self.fmax, self.spectrogram_max = float(fmin), float(fmax), float(spectrogram_max)
-        self._filterbank = librosa.filters.mel(sr=self.rate, n_fft=self.n_fft, n_mels=self.n_mels,
-                                               fmin=self.fmin, fmax=self.fmax, htk=True, norm=1.0).T.astype(np.float32)
+        self._filterbank = librosa.filters.mel(
+            sr=self.rate, n_fft=self.n_fft, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax, htk=True, norm=1.0
+        ).T.astype(np.float32)
 
     def call(self, inputs):
         waveform, length = inputs
@@ -264,9 +297,17 @@ class AisfxLogMel(keras.layers.Layer):
         return (input_shape[0][0], None if samples is None else 1 + samples // self.hop_length, self.n_mels)
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "n_fft": self.n_fft,
-                "win_length": self.win_length, "hop_length": self.hop_length, "n_mels": self.n_mels,
-                "fmin": self.fmin, "fmax": self.fmax, "spectrogram_max": self.spectrogram_max}
+        return {
+            **super().get_config(),
+            "rate": self.rate,
+            "n_fft": self.n_fft,
+            "win_length": self.win_length,
+            "hop_length": self.hop_length,
+            "n_mels": self.n_mels,
+            "fmin": self.fmin,
+            "fmax": self.fmax,
+            "spectrogram_max": self.spectrogram_max,
+        }
 
 
 # ----------------------------------------------------------------------------------------- blocks
@@ -307,8 +348,8 @@ class SpectrogramBlocks(keras.layers.Layer):
         blocks = block_count(frames, self.block_frames, self.hop_frames)
         chunks = blocks + per_block - 1
         x = tf.pad(x, [[0, 0], [0, tf.maximum(chunks * self.hop_frames - frames, 0)], [0, 0]])
-        x = tf.reshape(x[:, :chunks * self.hop_frames], [batch, chunks, self.hop_frames, mels])
-        x = tf.concat([x[:, index:index + blocks] for index in range(per_block)], axis=2)
+        x = tf.reshape(x[:, : chunks * self.hop_frames], [batch, chunks, self.hop_frames, mels])
+        x = tf.concat([x[:, index : index + blocks] for index in range(per_block)], axis=2)
         return tf.reshape(x, [batch * blocks, self.block_frames, mels, 1])
 
     def compute_output_shape(self, input_shape):
@@ -326,8 +367,9 @@ class ValidBlocks(keras.layers.Layer):
     Input: `[spectrogram [batch, frames, mels], length [batch] int32 (samples)]`. Output: `[batch, blocks]` bool.
     """
 
-    def __init__(self, block_frames: int = BLOCK_FRAMES, hop_frames: int = BLOCK_HOP,
-                 hop_length: int = HOP_LENGTH, **kwargs):
+    def __init__(
+        self, block_frames: int = BLOCK_FRAMES, hop_frames: int = BLOCK_HOP, hop_length: int = HOP_LENGTH, **kwargs
+    ):
         super().__init__(**kwargs)
         self.block_frames, self.hop_frames = _block_settings("ValidBlocks", block_frames, hop_frames)
         self.hop_length = _positive_int("ValidBlocks", "hop_length", hop_length)
@@ -346,8 +388,12 @@ class ValidBlocks(keras.layers.Layer):
         return keras.KerasTensor(self.compute_output_shape([inputs[0].shape, inputs[1].shape]), dtype="bool")
 
     def get_config(self):
-        return {**super().get_config(), "block_frames": self.block_frames, "hop_frames": self.hop_frames,
-                "hop_length": self.hop_length}
+        return {
+            **super().get_config(),
+            "block_frames": self.block_frames,
+            "hop_frames": self.hop_frames,
+            "hop_length": self.hop_length,
+        }
 
 
 @keras.saving.register_keras_serializable(package="keras_audio")
@@ -424,11 +470,14 @@ def _assign_state(model: keras.Model, state) -> None:
         prefix = f"embedding_net.conv_block{block}"
         for index in (1, 2):
             conv = model.get_layer(f"block{block}_conv{index}")
-            conv.kernel.assign(_tensor(tensors, f"{prefix}.conv{index}.weight", conv.kernel.shape,
-                                       (2, 3, 1, 0)))
+            conv.kernel.assign(_tensor(tensors, f"{prefix}.conv{index}.weight", conv.kernel.shape, (2, 3, 1, 0)))
             norm = model.get_layer(f"block{block}_bn{index}")
-            for variable, key in ((norm.gamma, "weight"), (norm.beta, "bias"), (norm.moving_mean, "running_mean"),
-                                  (norm.moving_variance, "running_var")):
+            for variable, key in (
+                (norm.gamma, "weight"),
+                (norm.beta, "bias"),
+                (norm.moving_mean, "running_mean"),
+                (norm.moving_variance, "running_var"),
+            ):
                 variable.assign(_tensor(tensors, f"{prefix}.bn{index}.{key}", variable.shape))
 
 
@@ -444,8 +493,9 @@ def _tensor(tensors, key: str, shape, transpose: tuple[int, ...] | None = None) 
 
 
 # ----------------------------------------------------------------------------------------- encoder
-def build_aisfx_encoder(sample_rate: int = SAMPLE_RATE, *, pretrained: bool = True, trainable: bool = False,
-                        name: str = "aisfx_encoder") -> keras.Model:
+def build_aisfx_encoder(
+    sample_rate: int = SAMPLE_RATE, *, pretrained: bool = True, trainable: bool = False, name: str = "aisfx_encoder"
+) -> keras.Model:
     """Waveforms `[batch, samples]` float32 at `sample_rate` (any length) -> clip embeddings `[batch, 512]`.
 
     The mean of the package's block embeddings for the recording each waveform holds (leading and trailing
@@ -489,16 +539,18 @@ def build_aisfx_encoder(sample_rate: int = SAMPLE_RATE, *, pretrained: bool = Tr
 def aisfx_block_model(encoder: keras.Model) -> keras.Model:
     """`encoder`'s per-block view (shared layers): waveforms -> `[block embeddings [batch, blocks, 512],
     valid [batch, blocks] bool]`, the blocks the package returns being the valid ones."""
-    return keras.Model(encoder.input, [encoder.get_layer(BLOCK_EMBEDDINGS).output,
-                                        encoder.get_layer(VALID_BLOCKS).output], name=f"{encoder.name}_blocks")
+    return keras.Model(
+        encoder.input,
+        [encoder.get_layer(BLOCK_EMBEDDINGS).output, encoder.get_layer(VALID_BLOCKS).output],
+        name=f"{encoder.name}_blocks",
+    )
 
 
 def set_aisfx_trainable(encoder: keras.Model, top_blocks: int) -> None:
     """Freeze the encoder except its last `top_blocks` conv blocks (0..4): their kernels and batch-norm scale
     and offset train, the batch-norm statistics stay as trained (`InferenceBatchNormalization`)."""
     if isinstance(top_blocks, bool) or not isinstance(top_blocks, int) or not 0 <= top_blocks <= len(CHANNELS):
-        raise ValueError(f"set_aisfx_trainable: top_blocks must be an int in [0, {len(CHANNELS)}], "
-                         f"got {top_blocks!r}")
+        raise ValueError(f"set_aisfx_trainable: top_blocks must be an int in [0, {len(CHANNELS)}], got {top_blocks!r}")
     cnn = encoder.get_layer(CNN_NAME)
     encoder.trainable = top_blocks > 0
     first = len(CHANNELS) - top_blocks + 1

@@ -111,9 +111,15 @@ def partials_end(count, hop_length: int, partial_frames: int, step: int):
 class _PartialSettings(keras.layers.Layer):
     """A layer that follows the reference's partial rule (shared validation and config)."""
 
-    def __init__(self, sample_rate: int = SAMPLE_RATE, hop_length: int = HOP_LENGTH,
-                 partial_frames: int = PARTIAL_FRAMES, rate: float = RATE, min_coverage: float = MIN_COVERAGE,
-                 **kwargs):
+    def __init__(
+        self,
+        sample_rate: int = SAMPLE_RATE,
+        hop_length: int = HOP_LENGTH,
+        partial_frames: int = PARTIAL_FRAMES,
+        rate: float = RATE,
+        min_coverage: float = MIN_COVERAGE,
+        **kwargs,
+    ):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         owner = type(self).__name__
@@ -122,15 +128,16 @@ class _PartialSettings(keras.layers.Layer):
         self.partial_frames = _positive_int(owner, "partial_frames", partial_frames)
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
             raise ValueError(f"{owner}: rate must be a positive number, got {rate!r}")
-        if isinstance(min_coverage, bool) or not isinstance(min_coverage, (int, float)) \
-                or not 0 < min_coverage <= 1:
+        if isinstance(min_coverage, bool) or not isinstance(min_coverage, (int, float)) or not 0 < min_coverage <= 1:
             raise ValueError(f"{owner}: min_coverage must be in (0, 1], got {min_coverage!r}")
         self.rate = float(rate)
         self.min_coverage = float(min_coverage)
         self.step = frame_step(self.sample_rate, self.rate, self.hop_length)
         if not 0 < self.step <= self.partial_frames:
-            raise ValueError(f"{owner}: rate={rate} puts {self.step} frames between partials; it must be "
-                             f"between 1 and partial_frames={partial_frames}")
+            raise ValueError(
+                f"{owner}: rate={rate} puts {self.step} frames between partials; it must be "
+                f"between 1 and partial_frames={partial_frames}"
+            )
         self.threshold = coverage_threshold(self.min_coverage, self.hop_length * self.partial_frames)
 
     def count(self, samples, xp: ModuleType = np):
@@ -140,8 +147,14 @@ class _PartialSettings(keras.layers.Layer):
         return partials_end(count, self.hop_length, self.partial_frames, self.step)
 
     def get_config(self):
-        return {**super().get_config(), "sample_rate": self.sample_rate, "hop_length": self.hop_length,
-                "partial_frames": self.partial_frames, "rate": self.rate, "min_coverage": self.min_coverage}
+        return {
+            **super().get_config(),
+            "sample_rate": self.sample_rate,
+            "hop_length": self.hop_length,
+            "partial_frames": self.partial_frames,
+            "rate": self.rate,
+            "min_coverage": self.min_coverage,
+        }
 
 
 @keras.saving.register_keras_serializable(package="keras_audio")
@@ -187,9 +200,12 @@ class PartialUtterances(_PartialSettings):
     def call(self, inputs):
         mel, lengths = inputs
         frames = mel.shape[1] if mel.shape[1] is not None else tf.shape(mel)[1]
-        partials = self._partials(frames) if isinstance(frames, int) else \
-            tf.maximum(0, 1 + (frames - self.partial_frames) // self.step)
-        index = (tf.range(partials)[:, None] * self.step + tf.range(self.partial_frames)[None, :])
+        partials = (
+            self._partials(frames)
+            if isinstance(frames, int)
+            else tf.maximum(0, 1 + (frames - self.partial_frames) // self.step)
+        )
+        index = tf.range(partials)[:, None] * self.step + tf.range(self.partial_frames)[None, :]
         windows = tf.gather(tf.cast(mel, tf.float32), index, axis=1)
         counts = self.count(tf.cast(lengths, tf.int32), tf)
         return windows, tf.range(partials)[None, :] < counts[:, None]
@@ -239,15 +255,18 @@ class NormalizeVolume(keras.layers.Layer):
     Output: `[batch, samples]` float32.
     """
 
-    def __init__(self, target_dbfs: float = TARGET_DBFS, increase_only: bool = True, decrease_only: bool = False,
-                 **kwargs):
+    def __init__(
+        self, target_dbfs: float = TARGET_DBFS, increase_only: bool = True, decrease_only: bool = False, **kwargs
+    ):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if isinstance(target_dbfs, bool) or not isinstance(target_dbfs, (int, float)) or not target_dbfs <= 0:
             raise ValueError(f"NormalizeVolume: target_dbfs must be a number <= 0, got {target_dbfs!r}")
         if not isinstance(increase_only, bool) or not isinstance(decrease_only, bool):
-            raise ValueError(f"NormalizeVolume: increase_only and decrease_only must be bools, got "
-                             f"{increase_only!r}, {decrease_only!r}")
+            raise ValueError(
+                f"NormalizeVolume: increase_only and decrease_only must be bools, got "
+                f"{increase_only!r}, {decrease_only!r}"
+            )
         if increase_only and decrease_only:
             raise ValueError("NormalizeVolume: increase_only and decrease_only are both set")
         self.target_dbfs = float(target_dbfs)
@@ -271,8 +290,12 @@ class NormalizeVolume(keras.layers.Layer):
         return input_shape[0]
 
     def get_config(self):
-        return {**super().get_config(), "target_dbfs": self.target_dbfs, "increase_only": self.increase_only,
-                "decrease_only": self.decrease_only}
+        return {
+            **super().get_config(),
+            "target_dbfs": self.target_dbfs,
+            "increase_only": self.increase_only,
+            "decrease_only": self.decrease_only,
+        }
 
 
 def dft_basis(n_fft: int, win_length: int) -> np.ndarray:
@@ -305,9 +328,17 @@ class MelPowerSpectrogram(keras.layers.Layer):
     Input shape: `[batch, samples]`. Output shape: `[batch, 1 + samples // hop_length, n_mels]` float32.
     """
 
-    def __init__(self, sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, win_length: int | None = None,
-                 hop_length: int = HOP_LENGTH, n_mels: int = N_MELS, fmin: float = 0.0, fmax: float | None = None,
-                 **kwargs):
+    def __init__(
+        self,
+        sample_rate: int = SAMPLE_RATE,
+        n_fft: int = N_FFT,
+        win_length: int | None = None,
+        hop_length: int = HOP_LENGTH,
+        n_mels: int = N_MELS,
+        fmin: float = 0.0,
+        fmax: float | None = None,
+        **kwargs,
+    ):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         win_length = n_fft if win_length is None else win_length
@@ -335,9 +366,16 @@ class MelPowerSpectrogram(keras.layers.Layer):
         return (input_shape[0], None if samples is None else num_frames(samples, self.hop_length), self.n_mels)
 
     def get_config(self):
-        return {**super().get_config(), "sample_rate": self.sample_rate, "n_fft": self.n_fft,
-                "win_length": self.win_length, "hop_length": self.hop_length, "n_mels": self.n_mels,
-                "fmin": self.fmin, "fmax": self.fmax}
+        return {
+            **super().get_config(),
+            "sample_rate": self.sample_rate,
+            "n_fft": self.n_fft,
+            "win_length": self.win_length,
+            "hop_length": self.hop_length,
+            "n_mels": self.n_mels,
+            "fmin": self.fmin,
+            "fmax": self.fmax,
+        }
 
 
 # ---------------------------------------------------------------------------------------------- batching
@@ -388,8 +426,9 @@ def build_ge2e_encoder(*, pretrained: bool = True, trainable: bool = False, name
         name: the model's name.
     """
     if not isinstance(pretrained, bool) or not isinstance(trainable, bool):
-        raise ValueError(f"build_ge2e_encoder: pretrained and trainable must be bools, got {pretrained!r}, "
-                         f"{trainable!r}")
+        raise ValueError(
+            f"build_ge2e_encoder: pretrained and trainable must be bools, got {pretrained!r}, {trainable!r}"
+        )
     waveform = keras.Input(shape=(None,), dtype="float32", name=f"{name}_waveform")
     lengths = SignalLength(name="signal_length")(waveform)
     x = AlignToSignal(name="align_to_signal")(waveform)
@@ -439,12 +478,17 @@ def _assign_state(model: keras.Model, state: dict) -> None:
     for layer in range(LSTM_LAYERS):
         kernel = _tensor(weights, f"lstm.weight_ih_l{layer}", (4 * UNITS, inputs))
         recurrent = _tensor(weights, f"lstm.weight_hh_l{layer}", (4 * UNITS, UNITS))
-        bias = (_tensor(weights, f"lstm.bias_ih_l{layer}", (4 * UNITS,))
-                + _tensor(weights, f"lstm.bias_hh_l{layer}", (4 * UNITS,)))
+        bias = _tensor(weights, f"lstm.bias_ih_l{layer}", (4 * UNITS,)) + _tensor(
+            weights, f"lstm.bias_hh_l{layer}", (4 * UNITS,)
+        )
         model.get_layer(f"lstm_{layer}").set_weights([kernel.T, recurrent.T, bias])
         inputs = UNITS
-    model.get_layer("linear").set_weights([_tensor(weights, "linear.weight", (EMBEDDING_SIZE, UNITS)).T,
-                                           _tensor(weights, "linear.bias", (EMBEDDING_SIZE,))])
+    model.get_layer("linear").set_weights(
+        [
+            _tensor(weights, "linear.weight", (EMBEDDING_SIZE, UNITS)).T,
+            _tensor(weights, "linear.bias", (EMBEDDING_SIZE,)),
+        ]
+    )
 
 
 def set_ge2e_trainable(encoder: keras.Model, top_layers: int) -> None:

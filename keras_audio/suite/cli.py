@@ -31,9 +31,28 @@ from keras_audio.suite.config import CorpusSpec, RunConfig  # noqa: E402
 from keras_audio.suite.tensorflow_logs import import_tensorflow_quietly  # noqa: E402
 
 # Flags that set the RunConfig field of the same name.
-CONFIG_FLAGS = ("corpus", "data_dir", "task", "models", "policies", "corruptions", "severities", "reference_model",
-                "epochs", "batch_size", "learning_rate", "seed", "seeds", "clip_seconds", "sample_rate", "skip_bad",
-                "noise_dir", "ir_dir", "out", "run_name")
+CONFIG_FLAGS = (
+    "corpus",
+    "data_dir",
+    "task",
+    "models",
+    "policies",
+    "corruptions",
+    "severities",
+    "reference_model",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "seed",
+    "seeds",
+    "clip_seconds",
+    "sample_rate",
+    "skip_bad",
+    "noise_dir",
+    "ir_dir",
+    "out",
+    "run_name",
+)
 # The corpus recipes, for the help text: `keras_audio.corpora.available()` imports pandas, too slow for
 # `--help` (tests/suite/test_cli_startup.py checks the two lists agree).
 CORPUS_NAMES = ("synthetic", "timit", "esc50", "audiomnist", "fsdd", "ravdess", "folder", "csv")
@@ -45,48 +64,86 @@ class UserError(Exception):
 
 def _corpus_flags(parser: argparse.ArgumentParser, defaults: RunConfig, several: bool = False) -> None:
     if several:
-        parser.add_argument("--corpus", action="append", metavar="NAME[=PATH]",
-                            help=f"corpus recipe (default {defaults.corpus}): {', '.join(CORPUS_NAMES)}; repeat "
-                                 "it (NAME=PATH each) to train on several corpora together, labels matched by name, "
-                                 "drawn from equally")
+        parser.add_argument(
+            "--corpus",
+            action="append",
+            metavar="NAME[=PATH]",
+            help=f"corpus recipe (default {defaults.corpus}): {', '.join(CORPUS_NAMES)}; repeat "
+            "it (NAME=PATH each) to train on several corpora together, labels matched by name, "
+            "drawn from equally",
+        )
     else:
         parser.add_argument("--corpus", help=f"corpus recipe (default {defaults.corpus}): {', '.join(CORPUS_NAMES)}")
-    parser.add_argument("--data-dir", help="the corpus root (default: datasets/<corpus> under the home folder; the "
-                                           "synthetic corpus is generated there on first use)")
+    parser.add_argument(
+        "--data-dir",
+        help="the corpus root (default: datasets/<corpus> under the home folder; the "
+        "synthetic corpus is generated there on first use)",
+    )
     parser.add_argument("--task", help="what to predict (gender, digit, emotion, ...; default: the corpus's own)")
-    parser.add_argument("--corpus-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="a corpus recipe option, repeatable (e.g. split=speaker for fsdd, include_sa=false "
-                             "for timit, test_fold=3 for esc50); values are read as JSON when they parse")
+    parser.add_argument(
+        "--corpus-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a corpus recipe option, repeatable (e.g. split=speaker for fsdd, include_sa=false "
+        "for timit, test_fold=3 for esc50); values are read as JSON when they parse",
+    )
     parser.add_argument("--esc10", action="store_true", default=None, help="ESC-50: keep the ESC-10 subset")
 
 
 def _grid_flags(parser: argparse.ArgumentParser, defaults: RunConfig) -> None:
-    parser.add_argument("--corruptions", nargs="+", help="corruptions to evaluate (default: the quick grid, "
-                                                         "one or two per family; --full-grid: every one whose "
-                                                         "resources are available)")
-    parser.add_argument("--severities", nargs="+", type=int, help="severities to evaluate, 1..5 (default 1 3 5; "
-                                                                   "--full-grid: all)")
-    parser.add_argument("--full-grid", action="store_true",
-                        help="evaluate every corruption at every severity (default without --config: the quick "
-                             "grid, see the README)")
-    parser.add_argument("--seed", type=int, help=f"the seed for everything: splits, training, corruptions "
-                                                 f"(default {defaults.seed})")
+    parser.add_argument(
+        "--corruptions",
+        nargs="+",
+        help="corruptions to evaluate (default: the quick grid, "
+        "one or two per family; --full-grid: every one whose "
+        "resources are available)",
+    )
+    parser.add_argument(
+        "--severities", nargs="+", type=int, help="severities to evaluate, 1..5 (default 1 3 5; --full-grid: all)"
+    )
+    parser.add_argument(
+        "--full-grid",
+        action="store_true",
+        help="evaluate every corruption at every severity (default without --config: the quick grid, see the README)",
+    )
+    parser.add_argument(
+        "--seed", type=int, help=f"the seed for everything: splits, training, corruptions (default {defaults.seed})"
+    )
     parser.add_argument("--batch-size", type=int, help=f"batch size (default {defaults.batch_size})")
-    parser.add_argument("--skip-bad", action="store_true", default=None,
-                        help="leave out bad audio files (listed in the run folder) instead of stopping")
-    parser.add_argument("--noise-dir", help="background-noise recordings (default: ../shared/data/noise beside the "
-                                            "checkout when present, else the generated corpus's noise/)")
-    parser.add_argument("--ir-dir", help="room impulse responses (default: ../shared/data/impulse_responses when "
-                                         "present)")
-    parser.add_argument("--no-shared-data", action="store_true",
-                        help="do not look in ../shared/data for noise and impulse responses (what a fresh clone does)")
+    parser.add_argument(
+        "--skip-bad",
+        action="store_true",
+        default=None,
+        help="leave out bad audio files (listed in the run folder) instead of stopping",
+    )
+    parser.add_argument(
+        "--noise-dir",
+        help="background-noise recordings (default: ../shared/data/noise beside the "
+        "checkout when present, else the generated corpus's noise/)",
+    )
+    parser.add_argument(
+        "--ir-dir", help="room impulse responses (default: ../shared/data/impulse_responses when present)"
+    )
+    parser.add_argument(
+        "--no-shared-data",
+        action="store_true",
+        help="do not look in ../shared/data for noise and impulse responses (what a fresh clone does)",
+    )
     parser.add_argument("--out", help="where run folders go (default: results/ under the home folder)")
     parser.add_argument("--run-name", help="the run folder's name (default: corpus-task-seed-timestamp)")
-    parser.add_argument("--source", choices=("memory", "stream", "auto"), default=None,
-                        help="serve clips from memory, stream them from the decode cache on disk, or auto "
-                             "(default: stream a corpus above data.stream_threshold_gb, 2 GB of samples)")
-    parser.add_argument("--shared-dir", help="a folder every worker of TF_CONFIG reads and writes: the evaluation "
-                                             "grid is then split by condition across the workers and merged")
+    parser.add_argument(
+        "--source",
+        choices=("memory", "stream", "auto"),
+        default=None,
+        help="serve clips from memory, stream them from the decode cache on disk, or auto "
+        "(default: stream a corpus above data.stream_threshold_gb, 2 GB of samples)",
+    )
+    parser.add_argument(
+        "--shared-dir",
+        help="a folder every worker of TF_CONFIG reads and writes: the evaluation "
+        "grid is then split by condition across the workers and merged",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
 
 
@@ -94,83 +151,163 @@ def _training_flags(parser: argparse.ArgumentParser, defaults: RunConfig) -> Non
     parser.add_argument("--config", type=Path, help="a JSON config (e.g. benchmarks/configs/*.json); flags override it")
     _corpus_flags(parser, defaults, several=True)
     parser.add_argument("--models", nargs="+", help=f"model families to train (default {' '.join(defaults.models)})")
-    parser.add_argument("--policies", nargs="+", help="training policies: none, noise, suite, "
-                                                      "suite-minus:FAMILY (the suite without one corruption family), "
-                                                      "heldout (suite and suite-minus: every family), specaugment, or "
-                                                      "combinations like suite+specaugment (default none)")
-    parser.add_argument("--reference-model", help="the mCE reference model, trained with policy none "
-                                                  "(default: the first of --models)")
-    parser.add_argument("--epochs", type=int, help=f"maximum epochs; early stopping may end sooner (default {defaults.epochs})")
+    parser.add_argument(
+        "--policies",
+        nargs="+",
+        help="training policies: none, noise, suite, "
+        "suite-minus:FAMILY (the suite without one corruption family), "
+        "heldout (suite and suite-minus: every family), specaugment, or "
+        "combinations like suite+specaugment (default none)",
+    )
+    parser.add_argument(
+        "--reference-model", help="the mCE reference model, trained with policy none (default: the first of --models)"
+    )
+    parser.add_argument(
+        "--epochs", type=int, help=f"maximum epochs; early stopping may end sooner (default {defaults.epochs})"
+    )
     parser.add_argument("--learning-rate", type=float, help=f"Adam learning rate (default {defaults.learning_rate})")
-    parser.add_argument("--seeds", type=int, help="train every model this many times (seed, seed+1, ...) and report "
-                                                  "mean ± sd (default 1)")
-    parser.add_argument("--clip-seconds", type=float, help=f"clip length fed to the models (default {defaults.clip_seconds})")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        help="train every model this many times (seed, seed+1, ...) and report mean ± sd (default 1)",
+    )
+    parser.add_argument(
+        "--clip-seconds", type=float, help=f"clip length fed to the models (default {defaults.clip_seconds})"
+    )
     parser.add_argument("--sample-rate", type=int, help=f"model sample rate in Hz (default {defaults.sample_rate})")
-    parser.add_argument("--cross-validation", action="store_true", default=None,
-                        help="one round per fold of the corpus's `fold` column (ESC-50's protocol)")
-    parser.add_argument("--encoder", help="the encoder of the transfer model: a run's export folder "
-                                          "(results/<run>/models/<tag>/), a .keras file or a SavedModel folder")
-    parser.add_argument("--export", nargs="+", choices=("tflite", "onnx"), default=None,
-                        help="also export every model as TFLite (LiteRT) and/or ONNX, each checked against Keras")
-    parser.add_argument("--allow-missing-classes", action="store_true", default=None,
-                        help="accept a class that is absent from a split (a warning instead of a refusal)")
-    parser.add_argument("--content-hash", action="store_true", default=None,
-                        help="also refuse byte-identical files on two sides of the split (hashes every file)")
-    parser.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"), default=None,
-                        help="train on one device (default), every local device (mirrored), or the cluster of "
-                             "TF_CONFIG (multi-worker: start the same command on every worker); --batch-size is "
-                             "the global batch, split over the replicas")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the killed run of this --run-name: finished models are kept, a half-trained "
-                             "one continues from its last epoch (same flags required); with nothing to continue, "
-                             "the run starts afresh and says so")
+    parser.add_argument(
+        "--cross-validation",
+        action="store_true",
+        default=None,
+        help="one round per fold of the corpus's `fold` column (ESC-50's protocol)",
+    )
+    parser.add_argument(
+        "--encoder",
+        help="the encoder of the transfer model: a run's export folder "
+        "(results/<run>/models/<tag>/), a .keras file or a SavedModel folder",
+    )
+    parser.add_argument(
+        "--export",
+        nargs="+",
+        choices=("tflite", "onnx"),
+        default=None,
+        help="also export every model as TFLite (LiteRT) and/or ONNX, each checked against Keras",
+    )
+    parser.add_argument(
+        "--allow-missing-classes",
+        action="store_true",
+        default=None,
+        help="accept a class that is absent from a split (a warning instead of a refusal)",
+    )
+    parser.add_argument(
+        "--content-hash",
+        action="store_true",
+        default=None,
+        help="also refuse byte-identical files on two sides of the split (hashes every file)",
+    )
+    parser.add_argument(
+        "--strategy",
+        choices=("default", "mirrored", "multi-worker"),
+        default=None,
+        help="train on one device (default), every local device (mirrored), or the cluster of "
+        "TF_CONFIG (multi-worker: start the same command on every worker); --batch-size is "
+        "the global batch, split over the replicas",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the killed run of this --run-name: finished models are kept, a half-trained "
+        "one continues from its last epoch (same flags required); with nothing to continue, "
+        "the run starts afresh and says so",
+    )
     _grid_flags(parser, defaults)
 
 
 def _shift_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--test-corpus", action="append", default=[], metavar="NAME=PATH",
-                        help="after training, also evaluate every model on this corpus (repeatable; NAME is a "
-                             "recipe, PATH its root, or NAME alone for datasets/NAME), clean and over the grid")
-    parser.add_argument("--test-split", choices=("test", "all"), default=None,
-                        help="which clips of each --test-corpus: its test split (default) or all of them")
-    parser.add_argument("--class-map", action="append", default=[], metavar="CORPUS_CLASS=MODEL_CLASS",
-                        help="match a test corpus's class name to a model class of another name (repeatable)")
+    parser.add_argument(
+        "--test-corpus",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="after training, also evaluate every model on this corpus (repeatable; NAME is a "
+        "recipe, PATH its root, or NAME alone for datasets/NAME), clean and over the grid",
+    )
+    parser.add_argument(
+        "--test-split",
+        choices=("test", "all"),
+        default=None,
+        help="which clips of each --test-corpus: its test split (default) or all of them",
+    )
+    parser.add_argument(
+        "--class-map",
+        action="append",
+        default=[],
+        metavar="CORPUS_CLASS=MODEL_CLASS",
+        help="match a test corpus's class name to a model class of another name (repeatable)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     defaults = RunConfig()
-    parser = argparse.ArgumentParser(prog="keras-audio", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="keras-audio", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"keras_audio {__version__}")
-    parser.add_argument("--home", help="root of datasets/ and results/ (default: $KERAS_AUDIO_HOME, else the "
-                                       "checkout, else ~/keras_audio)")
+    parser.add_argument(
+        "--home",
+        help="root of datasets/ and results/ (default: $KERAS_AUDIO_HOME, else the checkout, else ~/keras_audio)",
+    )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for name, text in (("run", "train, evaluate and report: the main job"),
-                       ("train", "the train stage alone: exported models in a run folder")):
+    for name, text in (
+        ("run", "train, evaluate and report: the main job"),
+        ("train", "the train stage alone: exported models in a run folder"),
+    ):
         sub = commands.add_parser(name, help=text, description=text)
         _training_flags(sub, defaults)
         if name == "run":
             _shift_flags(sub)
 
-    sub = commands.add_parser("evaluate", help="exported or outside models × a corpus, clean and over the grid",
-                              description="Score models on a corpus: this suite's exports (or whole run folders), "
-                                          "or any .keras file / SavedModel taking a float32 [batch, samples] waveform.")
-    sub.add_argument("models", nargs="+", metavar="MODEL",
-                     help="export folder (or its saved_model/, model.keras, .onnx, .tflite), run folder, .keras file, "
-                          "SavedModel, .onnx or .tflite file")
+    sub = commands.add_parser(
+        "evaluate",
+        help="exported or outside models × a corpus, clean and over the grid",
+        description="Score models on a corpus: this suite's exports (or whole run folders), "
+        "or any .keras file / SavedModel taking a float32 [batch, samples] waveform.",
+    )
+    sub.add_argument(
+        "models",
+        nargs="+",
+        metavar="MODEL",
+        help="export folder (or its saved_model/, model.keras, .onnx, .tflite), run folder, .keras file, "
+        "SavedModel, .onnx or .tflite file",
+    )
     _corpus_flags(sub, defaults)
     sub.add_argument("--split", choices=("test", "all"), default="test", help="the corpus's test split or all clips")
-    sub.add_argument("--class-names", nargs="+", help="a model's classes in output order (models without metadata; "
-                                                       "refused when it contradicts an export's)")
-    sub.add_argument("--sample-rate", type=int, help="a model's sample rate in Hz (models without metadata; refused "
-                                                     "when it contradicts an export's)")
-    sub.add_argument("--clip-seconds", type=float, help="clip length fed to models without metadata (default 2; "
-                                                        "each export is fed its own, and a contradicting value is "
-                                                        "refused)")
-    sub.add_argument("--class-map", action="append", default=[], metavar="CORPUS_CLASS=MODEL_CLASS",
-                     help="match a corpus class name to a model class of another name (repeatable)")
+    sub.add_argument(
+        "--class-names",
+        nargs="+",
+        help="a model's classes in output order (models without metadata; refused when it contradicts an export's)",
+    )
+    sub.add_argument(
+        "--sample-rate",
+        type=int,
+        help="a model's sample rate in Hz (models without metadata; refused when it contradicts an export's)",
+    )
+    sub.add_argument(
+        "--clip-seconds",
+        type=float,
+        help="clip length fed to models without metadata (default 2; "
+        "each export is fed its own, and a contradicting value is "
+        "refused)",
+    )
+    sub.add_argument(
+        "--class-map",
+        action="append",
+        default=[],
+        metavar="CORPUS_CLASS=MODEL_CLASS",
+        help="match a corpus class name to a model class of another name (repeatable)",
+    )
     _grid_flags(sub, defaults)
 
     sub = commands.add_parser("report", help="rewrite a run folder's tables and plots from its files")
@@ -184,34 +321,60 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_predict(commands) -> None:
-    sub = commands.add_parser("predict", help="label audio files or folders with an exported model",
-                              description="Whole-file prediction: windows of the model's clip length over the "
-                                          "file, their probabilities averaged.")
-    sub.add_argument("model", type=Path, metavar="MODEL", help="an export folder (results/<run>/models/<tag>), or its "
-                                                            "saved_model/, model.keras, .tflite or .onnx")
+    sub = commands.add_parser(
+        "predict",
+        help="label audio files or folders with an exported model",
+        description="Whole-file prediction: windows of the model's clip length over the "
+        "file, their probabilities averaged.",
+    )
+    sub.add_argument(
+        "model",
+        type=Path,
+        metavar="MODEL",
+        help="an export folder (results/<run>/models/<tag>), or its saved_model/, model.keras, .tflite or .onnx",
+    )
     sub.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="audio files or folders of them")
     sub.add_argument("--window", type=float, help="window length in seconds (default: the model's clip length)")
     sub.add_argument("--hop", type=float, help="hop between windows in seconds (default: half a window)")
-    sub.add_argument("--smooth", type=int, default=0, help="median smoothing of per-window labels over this many "
-                                                            "windows (odd; 0 = none)")
-    sub.add_argument("--out", type=Path, help="write the file-level answers as CSV here (not an input, not an "
-                                              "audio name)")
+    sub.add_argument(
+        "--smooth",
+        type=int,
+        default=0,
+        help="median smoothing of per-window labels over this many windows (odd; 0 = none)",
+    )
+    sub.add_argument(
+        "--out", type=Path, help="write the file-level answers as CSV here (not an input, not an audio name)"
+    )
     sub.add_argument("--windows-out", type=Path, help="write every window's probabilities as CSV here")
-    sub.add_argument("--plot", type=Path, help="draw a timeline PNG (spectrogram and class probabilities over "
-                                               "time) here; with several files, one per file: PLOT-<file>.png "
-                                               "(files of one name in several folders: PLOT-<folder>_<file>.png)")
+    sub.add_argument(
+        "--plot",
+        type=Path,
+        help="draw a timeline PNG (spectrogram and class probabilities over "
+        "time) here; with several files, one per file: PLOT-<file>.png "
+        "(files of one name in several folders: PLOT-<folder>_<file>.png)",
+    )
     sub.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _add_export(commands) -> None:
     text = "TFLite/ONNX copies of an exported model, checked against it; refreshes its metadata and model card"
     sub = commands.add_parser("export", help=text, description=text)
-    sub.add_argument("model", type=Path, metavar="MODEL", help="an export folder written by a run "
-                                                            "(results/<run>/models/<tag>/)")
-    sub.add_argument("--format", nargs="+", default=[], metavar="FORMAT",
-                     help="tflite and/or onnx (none: only refresh metadata.json's measured figures and MODEL_CARD.md)")
-    sub.add_argument("--out", type=Path, help="write a copy of the export folder here, with the new files, instead "
-                                              "of adding them in place (a new or empty folder)")
+    sub.add_argument(
+        "model", type=Path, metavar="MODEL", help="an export folder written by a run (results/<run>/models/<tag>/)"
+    )
+    sub.add_argument(
+        "--format",
+        nargs="+",
+        default=[],
+        metavar="FORMAT",
+        help="tflite and/or onnx (none: only refresh metadata.json's measured figures and MODEL_CARD.md)",
+    )
+    sub.add_argument(
+        "--out",
+        type=Path,
+        help="write a copy of the export folder here, with the new files, instead "
+        "of adding them in place (a new or empty folder)",
+    )
 
 
 def _add_testset_commands(commands, defaults: RunConfig) -> None:
@@ -220,17 +383,25 @@ def _add_testset_commands(commands, defaults: RunConfig) -> None:
     sub.add_argument("--split", choices=("test", "all"), default="test", help="the corpus's test split or all clips")
     sub.add_argument("--sample-rate", type=int, help=f"sample rate in Hz (default {defaults.sample_rate})")
     sub.add_argument("--clip-seconds", type=float, help=f"clip length (default {defaults.clip_seconds})")
-    sub.add_argument("--format", default="flac", choices=("flac", "wav"),
-                     help="flac (24-bit) or wav (32-bit float, exact)")
+    sub.add_argument(
+        "--format", default="flac", choices=("flac", "wav"), help="flac (24-bit) or wav (32-bit float, exact)"
+    )
     _grid_flags(sub, defaults)
     sub.set_defaults(testset_out=None)
 
     sub = commands.add_parser("score", help="score predictions made by any framework against an exported test set")
     sub.add_argument("--testset", type=Path, required=True, help="a folder written by export-testset")
-    sub.add_argument("--predictions", type=Path,
-                     help="CSV with clip, condition, severity, predicted (and optionally model)")
-    sub.add_argument("--model", action="append", default=[], type=Path, metavar="MODEL",
-                     help="instead of --predictions: an export folder that answers the set's files here (repeatable)")
+    sub.add_argument(
+        "--predictions", type=Path, help="CSV with clip, condition, severity, predicted (and optionally model)"
+    )
+    sub.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="MODEL",
+        help="instead of --predictions: an export folder that answers the set's files here (repeatable)",
+    )
     sub.add_argument("--out", type=Path, help="where run folders go (default: results/ under the home folder)")
     sub.add_argument("--run-name", help="the run folder's name")
 
@@ -242,8 +413,9 @@ def _add_prepare_asr(commands) -> None:
     sub.add_argument("--out", type=Path, required=True)
     sub.add_argument("--max-seconds", type=float, default=30.0, help="longest segment span (default 30)")
     sub.add_argument("--sample-rate", type=int, default=16000)
-    sub.add_argument("--augment", default="", help="comma-separated corruptions for spoiled copies, e.g. "
-                                                  "noise,pitch_shift")
+    sub.add_argument(
+        "--augment", default="", help="comma-separated corruptions for spoiled copies, e.g. noise,pitch_shift"
+    )
     sub.add_argument("--severity", type=int, default=2)
     sub.add_argument("--mels", type=int, default=80)
     sub.add_argument("--seed", type=int, default=0)
@@ -389,9 +561,16 @@ def _cmd_evaluate(args) -> None:
     config = build_config(args)
     if args.corpus is None:
         raise UserError("evaluate: give the corpus to score on (--corpus NAME [--data-dir PATH])")
-    run_evaluation(config, args.models, split=args.split, class_map=_pairs(args.class_map, "--class-map"),
-                   class_names=args.class_names, sample_rate=args.sample_rate, clip_seconds=args.clip_seconds,
-                   progress=not args.no_progress)
+    run_evaluation(
+        config,
+        args.models,
+        split=args.split,
+        class_map=_pairs(args.class_map, "--class-map"),
+        class_names=args.class_names,
+        sample_rate=args.sample_rate,
+        clip_seconds=args.clip_seconds,
+        progress=not args.no_progress,
+    )
 
 
 def _cmd_report(args) -> None:
@@ -403,8 +582,17 @@ def _cmd_report(args) -> None:
 def _cmd_predict(args) -> None:
     from keras_audio.suite.predict_command import predict_paths
 
-    predict_paths(args.model, args.paths, window_seconds=args.window, hop_seconds=args.hop, smooth=args.smooth,
-                  out=args.out, windows_out=args.windows_out, plot=args.plot, progress=not args.no_progress)
+    predict_paths(
+        args.model,
+        args.paths,
+        window_seconds=args.window,
+        hop_seconds=args.hop,
+        smooth=args.smooth,
+        out=args.out,
+        windows_out=args.windows_out,
+        plot=args.plot,
+        progress=not args.no_progress,
+    )
 
 
 def _cmd_export(args) -> None:
@@ -422,8 +610,7 @@ def _cmd_export_testset(args) -> None:
     out = Path(args.out)
     args.out = None
     config = build_config(args)
-    print(export_corpus_testset(config, out, split=args.split, audio_format=args.format,
-                                progress=not args.no_progress))
+    print(export_corpus_testset(config, out, split=args.split, audio_format=args.format, progress=not args.no_progress))
 
 
 def _cmd_score(args) -> None:
@@ -436,16 +623,34 @@ def _cmd_score(args) -> None:
 def _cmd_prepare_asr(args) -> None:
     from keras_audio.asr import parse_augment, prepare_asr
 
-    summary = prepare_asr(args.audio, args.transcript, args.out, max_seconds=args.max_seconds,
-                          sample_rate=args.sample_rate, augment=parse_augment(args.augment), severity=args.severity,
-                          n_mels=args.mels, seed=args.seed, skip_bad_words=args.skip_bad_words, plot=args.plot,
-                          progress=not args.no_progress)
+    summary = prepare_asr(
+        args.audio,
+        args.transcript,
+        args.out,
+        max_seconds=args.max_seconds,
+        sample_rate=args.sample_rate,
+        augment=parse_augment(args.augment),
+        severity=args.severity,
+        n_mels=args.mels,
+        seed=args.seed,
+        skip_bad_words=args.skip_bad_words,
+        plot=args.plot,
+        progress=not args.no_progress,
+    )
     print(summary.describe())
 
 
-COMMANDS = {"run": _cmd_run, "train": _cmd_train, "evaluate": _cmd_evaluate, "report": _cmd_report,
-            "predict": _cmd_predict, "export": _cmd_export, "export-testset": _cmd_export_testset, "score": _cmd_score,
-            "prepare-asr": _cmd_prepare_asr}
+COMMANDS = {
+    "run": _cmd_run,
+    "train": _cmd_train,
+    "evaluate": _cmd_evaluate,
+    "report": _cmd_report,
+    "predict": _cmd_predict,
+    "export": _cmd_export,
+    "export-testset": _cmd_export_testset,
+    "score": _cmd_score,
+    "prepare-asr": _cmd_prepare_asr,
+}
 
 
 def main(argv=None) -> int:

@@ -19,7 +19,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from keras_audio.config import (DEFAULT_SAMPLE_RATE, SEVERITIES, MAX_SEED, ConfigError, FeatureConfig, check_bool, check_float, check_int, check_keys, check_mapping, check_names, check_str, shown)
+from keras_audio.config import (
+    DEFAULT_SAMPLE_RATE,
+    MAX_SEED,
+    SEVERITIES,
+    ConfigError,
+    FeatureConfig,
+    check_bool,
+    check_float,
+    check_int,
+    check_keys,
+    check_mapping,
+    check_names,
+    check_str,
+    shown,
+)
 
 
 @dataclasses.dataclass
@@ -103,8 +117,10 @@ class CorpusSpec:
 def _corpus_specs(key: str, value: Any) -> list[CorpusSpec]:
     if not isinstance(value, list):
         raise ConfigError(key, f"must be a list of {{corpus, data_dir}} objects, got {value!r}")
-    return [spec if isinstance(spec, CorpusSpec) else CorpusSpec.from_dict(spec, f"{key}[{i}]")
-            for i, spec in enumerate(value)]
+    return [
+        spec if isinstance(spec, CorpusSpec) else CorpusSpec.from_dict(spec, f"{key}[{i}]")
+        for i, spec in enumerate(value)
+    ]
 
 
 def _check_specs(key: str, specs: Any) -> None:
@@ -201,20 +217,32 @@ class EvaluationConfig:
 
 
 # The sub-configs of `RunConfig` read from a config file's nested objects.
-SECTIONS = {"features": FeatureConfig, "plan": PlanConfig, "data": DataConfig, "training": TrainingConfig,
-            "evaluation": EvaluationConfig}
+SECTIONS = {
+    "features": FeatureConfig,
+    "plan": PlanConfig,
+    "data": DataConfig,
+    "training": TrainingConfig,
+    "evaluation": EvaluationConfig,
+}
 _SPEC_LISTS = {("data", "corpora"), ("evaluation", "test_corpora")}
 
 # Config files of older versions held the run's options in one untyped ``options`` object: each of its keys
 # and the field it now fills.
 LEGACY_OPTIONS = {
-    "corpus": ("data", "corpus_options"), "corpora": ("data", "corpora"),
-    "cross_validation": ("data", "cross_validation"), "source": ("data", "source"),
-    "stream_threshold_gb": ("data", "stream_threshold_gb"), "models": ("training", "model_options"),
-    "policy_probability": ("training", "policy_probability"), "mixup_alpha": ("training", "mixup_alpha"),
-    "strategy": ("training", "strategy"), "export_formats": ("training", "export_formats"),
-    "test_corpora": ("evaluation", "test_corpora"), "test_split": ("evaluation", "test_split"),
-    "class_map": ("evaluation", "class_map"), "shared_dir": ("evaluation", "shared_dir"),
+    "corpus": ("data", "corpus_options"),
+    "corpora": ("data", "corpora"),
+    "cross_validation": ("data", "cross_validation"),
+    "source": ("data", "source"),
+    "stream_threshold_gb": ("data", "stream_threshold_gb"),
+    "models": ("training", "model_options"),
+    "policy_probability": ("training", "policy_probability"),
+    "mixup_alpha": ("training", "mixup_alpha"),
+    "strategy": ("training", "strategy"),
+    "export_formats": ("training", "export_formats"),
+    "test_corpora": ("evaluation", "test_corpora"),
+    "test_split": ("evaluation", "test_split"),
+    "class_map": ("evaluation", "class_map"),
+    "shared_dir": ("evaluation", "shared_dir"),
     "shared_timeout_seconds": ("evaluation", "shared_timeout_seconds"),
 }
 
@@ -299,8 +327,9 @@ class RunConfig:
         check_int("sample_rate", self.sample_rate, minimum=1000)
         check_float("clip_seconds", self.clip_seconds, positive=True)
         if self.clip_samples < 1:
-            raise ConfigError("clip_seconds", f"{self.clip_seconds!r} s is less than one sample at "
-                                              f"{self.sample_rate} Hz")
+            raise ConfigError(
+                "clip_seconds", f"{self.clip_seconds!r} s is less than one sample at {self.sample_rate} Hz"
+            )
         check_bool("skip_bad", self.skip_bad)
         for key, kind in SECTIONS.items():
             if not isinstance(getattr(self, key), kind):
@@ -313,7 +342,7 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "RunConfig":
+    def from_dict(cls, values: Mapping[str, Any]) -> RunConfig:
         """A validated config from plain values (a parsed JSON object).
 
         An older config's ``options`` object is read onto the fields that replaced it (`LEGACY_OPTIONS`).
@@ -341,7 +370,7 @@ class RunConfig:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
     @classmethod
-    def load(cls, path: str | Path) -> "RunConfig":
+    def load(cls, path: str | Path) -> RunConfig:
         """Read and validate a JSON config.
 
         Raises:

@@ -4,7 +4,8 @@ The folder a run wrote (`results/<run>/models/<tag>/`) gets the copies a run mak
 from its `model.keras` and checked the same way (`export_formats.add_format_copies`); its metadata.json lists
 them and its model card is refreshed. When the folder sits in a finished run, the run's measured figures for
 this model (clean, mean spoiled and worst accuracy from `metrics.json`, with the corpus and task they were
-measured on) are recorded too, so the card states them. `--out DIR` writes a copy of the folder there instead of changing it.
+measured on) are recorded too, so the card states them. `--out DIR` writes a copy of the folder there instead of
+changing it.
 """
 
 from __future__ import annotations
@@ -38,11 +39,15 @@ def export_existing(model_dir: str | Path, formats: Sequence[str] = (), out: str
         raise ValueError(f"{source}: not an export folder (give results/<run>/models/<tag>/)")
     metadata, _ = export_metadata(source)
     if not metadata:
-        raise ValueError(f"{source}: not an export folder (no {METADATA_FILE} nor {SAVED_MODEL_DIR}/ with metadata; "
-                         f"give results/<run>/models/<tag>/)")
+        raise ValueError(
+            f"{source}: not an export folder (no {METADATA_FILE} nor {SAVED_MODEL_DIR}/ with metadata; "
+            f"give results/<run>/models/<tag>/)"
+        )
     if metadata.get("format") == "sklearn" and formats:
-        raise ValueError(f"{source}: a scikit-learn model ({metadata.get('model', 'sklearn')}) is not a Keras model; "
-                         f"it has no {' or '.join(formats)} copy")
+        raise ValueError(
+            f"{source}: a scikit-learn model ({metadata.get('model', 'sklearn')}) is not a Keras model; "
+            f"it has no {' or '.join(formats)} copy"
+        )
     folder = source
     if out is not None:
         folder = Path(out)
@@ -51,10 +56,15 @@ def export_existing(model_dir: str | Path, formats: Sequence[str] = (), out: str
         shutil.copytree(source, folder, dirs_exist_ok=True)
     measured = run_measurements(source, metadata)
     added = add_format_copies(folder, formats, metadata, extra_metadata={"measured": measured} if measured else None)
-    lines = [f"{folder / entry['file']}: {name} copy within {entry['max_abs_difference']:.2g} of the Keras model "
-             f"(tolerance {entry['tolerance']:g})" for name, entry in added.items()]
-    lines.append(f"{folder / METADATA_FILE} and {folder / MODEL_CARD_FILE} updated"
-                 + ("" if measured else " (no measured figures: the folder is not in a finished run)"))
+    lines = [
+        f"{folder / entry['file']}: {name} copy within {entry['max_abs_difference']:.2g} of the Keras model "
+        f"(tolerance {entry['tolerance']:g})"
+        for name, entry in added.items()
+    ]
+    lines.append(
+        f"{folder / METADATA_FILE} and {folder / MODEL_CARD_FILE} updated"
+        + ("" if measured else " (no measured figures: the folder is not in a finished run)")
+    )
     return "\n".join(lines)
 
 
@@ -71,8 +81,11 @@ def run_measurements(export_dir: Path, metadata: Mapping) -> dict | None:
     except (json.JSONDecodeError, AttributeError):
         return None  # a damaged or foreign file: the card then points to the run's table
     key = {field: metadata.get(field) for field in ("model", "policy", "seed", "fold")}
-    rows = [row for row in summaries if isinstance(row, Mapping)
-            and all(row.get(field) == value for field, value in key.items())]
+    rows = [
+        row
+        for row in summaries
+        if isinstance(row, Mapping) and all(row.get(field) == value for field, value in key.items())
+    ]
     if len(rows) != 1:
         return None
     measured = {field: rows[0][field] for field in MEASURED_FIELDS if rows[0].get(field) is not None}

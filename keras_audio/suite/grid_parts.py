@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_audio.hashing import description_digest
 from keras_audio.distribute import Worker, worker_from_tf_config
 from keras_audio.grid import UTTERANCE, Condition, GridResult
+from keras_audio.hashing import description_digest
 
 POLL_SECONDS = 0.2
 DEFAULT_TIMEOUT_SECONDS = 3600.0
@@ -53,14 +53,15 @@ class GridSplit:
 
     def share(self, conditions: Sequence[Condition]) -> list[Condition]:
         """This worker's conditions: every `count`-th, from its index."""
-        return list(conditions[self.worker.index::self.worker.count]) if self.active else list(conditions)
+        return list(conditions[self.worker.index :: self.worker.count]) if self.active else list(conditions)
 
     @property
     def scores_whole_clips(self) -> bool:
         return not self.active or self.worker.chief
 
-    def merge(self, result: GridResult, keys: Sequence[Hashable], conditions: Sequence[Condition],
-              fingerprint: str) -> GridResult:
+    def merge(
+        self, result: GridResult, keys: Sequence[Hashable], conditions: Sequence[Condition], fingerprint: str
+    ) -> GridResult:
         """Write this worker's part of `result`, wait for every part, return the whole grid (one process's order).
 
         Raises:
@@ -72,9 +73,11 @@ class GridSplit:
         folder = Path(self.folder) / f"grid-{fingerprint}"
         position = {key: i for i, key in enumerate(keys)}
         entries = list(result.probabilities)
-        _write_part(folder / _part_name(self.worker.index, self.worker.count),
-                    [[position[key], name, int(severity)] for key, name, severity in entries],
-                    [result.probabilities[e] for e in entries])
+        _write_part(
+            folder / _part_name(self.worker.index, self.worker.count),
+            [[position[key], name, int(severity)] for key, name, severity in entries],
+            [result.probabilities[e] for e in entries],
+        )
         found: dict[tuple[int, str, int], np.ndarray] = {}
         for index in range(self.worker.count):
             found.update(_read_part(_wait_for(folder, index, self.worker.count, self.timeout)))
@@ -91,8 +94,9 @@ class GridSplit:
         return GridResult(result.y_true, predictions, probabilities)
 
 
-def grid_split(shared_dir: str | os.PathLike | None, run_name: str | None,
-               timeout: float = DEFAULT_TIMEOUT_SECONDS) -> GridSplit:
+def grid_split(
+    shared_dir: str | os.PathLike | None, run_name: str | None, timeout: float = DEFAULT_TIMEOUT_SECONDS
+) -> GridSplit:
     """The split of this process (``TF_CONFIG``) when `shared_dir` is given; else no split.
 
     Raises:
@@ -102,18 +106,33 @@ def grid_split(shared_dir: str | os.PathLike | None, run_name: str | None,
         return GridSplit()
     worker = worker_from_tf_config()
     if worker.count > 1 and not run_name:
-        raise ValueError("the evaluation split across workers (evaluation.shared_dir) needs a run name, the same on "
-                         "every worker (--run-name)")
+        raise ValueError(
+            "the evaluation split across workers (evaluation.shared_dir) needs a run name, the same on "
+            "every worker (--run-name)"
+        )
     return GridSplit(worker, Path(shared_dir), float(timeout), run_name or "")
 
 
-def fingerprint(run_name: str, test_set: str, clip_ids: Sequence[str], conditions: Sequence[Condition],
-                keys: Sequence[Hashable], seed: int, clip_samples: int | Sequence[int]) -> str:
+def fingerprint(
+    run_name: str,
+    test_set: str,
+    clip_ids: Sequence[str],
+    conditions: Sequence[Condition],
+    keys: Sequence[Hashable],
+    seed: int,
+    clip_samples: int | Sequence[int],
+) -> str:
     """A name for one grid of one run: what every worker must agree on for their parts to merge
     (`clip_samples`: the clip length, or each model's)."""
-    description = {"run": run_name, "test_set": test_set, "clips": list(clip_ids),
-                   "conditions": [[c.name, c.severity] for c in conditions], "models": [str(k) for k in keys],
-                   "seed": seed, "clip_samples": clip_samples}
+    description = {
+        "run": run_name,
+        "test_set": test_set,
+        "clips": list(clip_ids),
+        "conditions": [[c.name, c.severity] for c in conditions],
+        "models": [str(k) for k in keys],
+        "seed": seed,
+        "clip_samples": clip_samples,
+    }
     return description_digest(description)
 
 
@@ -124,8 +143,11 @@ def _part_name(index: int, count: int) -> str:
 def _write_part(path: Path, entries: list, arrays: list[np.ndarray]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.partial-{os.getpid()}.npz")
-    np.savez(temporary, entries=np.array(json.dumps(entries)),
-             **{f"p{i}": np.asarray(a, np.float32) for i, a in enumerate(arrays)})
+    np.savez(
+        temporary,
+        entries=np.array(json.dumps(entries)),
+        **{f"p{i}": np.asarray(a, np.float32) for i, a in enumerate(arrays)},
+    )
     os.replace(temporary, path)  # atomic: a part that is there is complete
 
 
@@ -141,7 +163,9 @@ def _wait_for(folder: Path, index: int, count: int, timeout: float) -> Path:
     while not path.is_file():
         if time.monotonic() > deadline:
             present = sorted(p.name for p in folder.glob("part-*.npz"))
-            raise RuntimeError(f"evaluation split: worker {index} of {count} wrote no part in {folder} within "
-                               f"{timeout:g} s (present: {', '.join(present) or 'none'})")
+            raise RuntimeError(
+                f"evaluation split: worker {index} of {count} wrote no part in {folder} within "
+                f"{timeout:g} s (present: {', '.join(present) or 'none'})"
+            )
         time.sleep(POLL_SECONDS)
     return path

@@ -39,10 +39,10 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_audio.hashing import file_sha256
 from keras_audio.config import did_you_mean
-from keras_audio.suite.config import PlanConfig, RunConfig
+from keras_audio.hashing import file_sha256
 from keras_audio.manifest import SPLITS, Manifest, problem_list
+from keras_audio.suite.config import PlanConfig, RunConfig
 
 SHOWN = 10
 # Bytes held per input sample of a training batch: waveform copies in the pipeline and the corruption, the
@@ -78,7 +78,7 @@ class PlanReport:
     warnings: list[str] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
 
-    def extend(self, other: "PlanReport") -> "PlanReport":
+    def extend(self, other: PlanReport) -> PlanReport:
         """Add `other`'s lines (each once, in order) and return self."""
         self.warnings += [w for w in other.warnings if w not in self.warnings]
         self.notes += [n for n in other.notes if n not in self.notes]
@@ -105,8 +105,14 @@ def check_plan(manifest: Manifest, settings: PlanConfig | None = None, *, where:
     report = PlanReport()
     for split in SPLITS:
         if not (frame["split"] == split).any():
-            fix = (" (early stopping and the learning-rate schedule watch it): give some rows split=validation, "
-                   "or leave the split column out to have one drawn") if split == "validation" else ""
+            fix = (
+                (
+                    " (early stopping and the learning-rate schedule watch it): give some rows split=validation, "
+                    "or leave the split column out to have one drawn"
+                )
+                if split == "validation"
+                else ""
+            )
             problems.append(f"{where}the {split!r} split is empty{fix}")
     counts = frame.groupby(["label", "split"]).size().to_dict()
     speakers = frame.groupby(["label", "split"])["speaker"].nunique().to_dict()
@@ -119,13 +125,17 @@ def check_plan(manifest: Manifest, settings: PlanConfig | None = None, *, where:
                 if not (frame["split"] == split).any():
                     continue  # already said: the split is empty
                 shown = ", ".join(f"{s} {n}" for s, n in per_split.items())
-                line = (f"{where}class {label!r} has no clips in the {split!r} split (clips: {shown}): "
-                        f"{_CONSEQUENCE[split]}")
+                line = (
+                    f"{where}class {label!r} has no clips in the {split!r} split (clips: {shown}): "
+                    f"{_CONSEQUENCE[split]}"
+                )
                 if settings.allow_missing_classes:
                     report.warnings.append(line + " (accepted: plan.allow_missing_classes)")
                 else:
-                    problems.append(line + "; a drawn split needs at least 3 speakers per class to reach every "
-                                           "split. Add clips, or set plan.allow_missing_classes to accept it")
+                    problems.append(
+                        line + "; a drawn split needs at least 3 speakers per class to reach every "
+                        "split. Add clips, or set plan.allow_missing_classes to accept it"
+                    )
                 continue
             voices = int(speakers.get((label, split), 0))
             few = []
@@ -137,13 +147,15 @@ def check_plan(manifest: Manifest, settings: PlanConfig | None = None, *, where:
                 report.warnings.append(
                     f"{where}class {label!r} has only {' and '.join(few)} in the {split!r} split (fewer than "
                     f"{settings.min_clips} clips or {settings.min_speakers} speakers): its score there rests on "
-                    f"very few examples")
+                    f"very few examples"
+                )
     test_speakers = int(frame.loc[frame["split"] == "test", "speaker"].nunique())
     if 0 < test_speakers < settings.min_test_speakers:
         report.warnings.append(
             f"{where}the test split has {test_speakers} speaker(s) (fewer than {settings.min_test_speakers}): the "
             f"95% intervals resample whole test speakers, so with this few they are unreliable"
-            + (" (one speaker: an interval of zero width)" if test_speakers == 1 else ""))
+            + (" (one speaker: an interval of zero width)" if test_speakers == 1 else "")
+        )
     leaks, repeats = duplicate_audio(manifest, content_hash=settings.content_hash)
     problems += [f"{where}{line}" for line in leaks[:SHOWN]]
     if len(leaks) > SHOWN:
@@ -181,7 +193,7 @@ def duplicate_audio(manifest: Manifest, content_hash: bool = False) -> tuple[lis
             continue
         rows = sorted(rows, key=lambda r: (starts[r], r))
         for i, first in enumerate(rows):
-            for second in rows[i + 1:]:
+            for second in rows[i + 1 :]:
                 if starts[second] >= ends[first]:
                     break  # sorted by start: no later row overlaps `first` either
                 how = "identical bytes" if key.startswith("sha256:") else f"one file, {paths[first]}"
@@ -189,8 +201,9 @@ def duplicate_audio(manifest: Manifest, content_hash: bool = False) -> tuple[lis
                 if splits[first] != splits[second]:
                     across.append(f"the same audio is on two sides of the split: {pair} ({how})")
                 else:
-                    within.append(f"the same audio twice in the {splits[first]!r} split: {pair} ({how}); "
-                                  f"it weighs double")
+                    within.append(
+                        f"the same audio twice in the {splits[first]!r} split: {pair} ({how}); it weighs double"
+                    )
     return across, within
 
 
@@ -252,14 +265,20 @@ def check_model_options(models: Sequence[str], options_models: Mapping[str, Mapp
         parameters = inspect.signature(registry.get_family(name).build).parameters
         if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
             continue  # the builder takes any keyword
-        allowed = [p for p, spec in parameters.items() if p not in RUN_ARGUMENTS
-                   and spec.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+        allowed = [
+            p
+            for p, spec in parameters.items()
+            if p not in RUN_ARGUMENTS
+            and spec.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        ]
         for key, value in hparams.items():
             if key in RUN_ARGUMENTS:
                 problems.append(f"{where}.{key}: set by the run, not a hyperparameter")
             elif key not in allowed:
-                problems.append(f"{where}.{key}: {name} has no hyperparameter {key!r}{did_you_mean(key, allowed)} "
-                                f"({name} takes {', '.join(allowed)})")
+                problems.append(
+                    f"{where}.{key}: {name} has no hyperparameter {key!r}{did_you_mean(key, allowed)} "
+                    f"({name} takes {', '.join(allowed)})"
+                )
             else:
                 wrong = _type_problem(value, parameters[key].default)
                 if wrong:
@@ -295,8 +314,10 @@ def encoder_problem(path: str | os.PathLike | None) -> str | None:
     file, a SavedModel folder with ``saved_model.pb``. Nothing is loaded.
     """
     if path is None:
-        return ("model 'transfer' needs an encoder: pass --encoder PATH (a run's export folder "
-                "results/<run>/models/<tag>/, a .keras file or a SavedModel folder)")
+        return (
+            "model 'transfer' needs an encoder: pass --encoder PATH (a run's export folder "
+            "results/<run>/models/<tag>/, a .keras file or a SavedModel folder)"
+        )
     path = Path(path)
     if not path.exists():
         return f"encoder {path}: no such file or folder"
@@ -304,8 +325,10 @@ def encoder_problem(path: str | os.PathLike | None) -> str | None:
         return None
     if path.is_file() and path.suffix == ".keras":
         return None
-    return (f"encoder {path}: not an export folder (with model.keras), a .keras file or a SavedModel folder "
-            f"(with saved_model.pb)")
+    return (
+        f"encoder {path}: not an export folder (with model.keras), a .keras file or a SavedModel folder "
+        f"(with saved_model.pb)"
+    )
 
 
 def check_folders(config: RunConfig) -> None:
@@ -358,8 +381,10 @@ def check_resources(config: RunConfig) -> PlanReport:
                     missing.append(f"{name} (no {resource})")
                 else:
                     flag = "--" + resource.replace("_", "-")
-                    problems.append(f"corruption {name!r} needs {resource}: pass {flag} FOLDER, or leave {name} "
-                                    f"out of --corruptions")
+                    problems.append(
+                        f"corruption {name!r} needs {resource}: pass {flag} FOLDER, or leave {name} "
+                        f"out of --corruptions"
+                    )
     if missing:
         report.notes.append(f"not evaluated (resource not given): {', '.join(missing)}")
     for policy in config.policies:
@@ -369,8 +394,10 @@ def check_resources(config: RunConfig) -> PlanReport:
             problems.append(str(error))
             continue
         if waveform_part == "noise" and names is not None and "white_noise" not in names:
-            problems.append(f"policy {policy!r} trains with white_noise, which --corruptions {list(names)} leaves "
-                            f"out; add white_noise or use another policy")
+            problems.append(
+                f"policy {policy!r} trains with white_noise, which --corruptions {list(names)} leaves "
+                f"out; add white_noise or use another policy"
+            )
     if "transfer" in config.models:
         problem = encoder_problem(config.training.model_options.get("transfer", {}).get("encoder"))
         if problem:
@@ -400,19 +427,23 @@ def clip_length_problems(config: RunConfig, memory: int | None = None) -> list[s
     problems = []
     if samples < window:
         shortest = math.ceil(window / rate * 1000) / 1000
-        problems.append(f"--clip-seconds {config.clip_seconds:g} is {samples} sample(s) at {rate} Hz, shorter than "
-                        f"the front-end's analysis window (features.n_fft = {window} samples): the log-mel has no "
-                        f"frame and the export refuses the model; use --clip-seconds {shortest:g} or more")
+        problems.append(
+            f"--clip-seconds {config.clip_seconds:g} is {samples} sample(s) at {rate} Hz, shorter than "
+            f"the front-end's analysis window (features.n_fft = {window} samples): the log-mel has no "
+            f"frame and the export refuses the model; use --clip-seconds {shortest:g} or more"
+        )
     memory = memory_bytes() if memory is None else memory
     if memory:
         need = config.batch_size * samples * TRAINING_BYTES_PER_SAMPLE
         if need > memory / 2:
             longest = math.floor(memory / 2 / (config.batch_size * TRAINING_BYTES_PER_SAMPLE * rate) * 1000) / 1000
-            problems.append(f"--clip-seconds {config.clip_seconds:g}: a training batch of {config.batch_size} clips "
-                            f"of {samples} samples needs about {need / 1e9:.3g} GB ({TRAINING_BYTES_PER_SAMPLE} bytes "
-                            f"per input sample with the models' activations), more than half of this machine's "
-                            f"{memory / 1e9:.3g} GB; use --clip-seconds {longest:g} or less, or a smaller "
-                            f"--batch-size")
+            problems.append(
+                f"--clip-seconds {config.clip_seconds:g}: a training batch of {config.batch_size} clips "
+                f"of {samples} samples needs about {need / 1e9:.3g} GB ({TRAINING_BYTES_PER_SAMPLE} bytes "
+                f"per input sample with the models' activations), more than half of this machine's "
+                f"{memory / 1e9:.3g} GB; use --clip-seconds {longest:g} or less, or a smaller "
+                f"--batch-size"
+            )
     return problems
 
 
@@ -446,16 +477,20 @@ def check_test_corpora(config: RunConfig, manifest: Manifest) -> None:
     split = config.evaluation.test_split
     specs = config.evaluation.test_corpora
     names = [spec.corpus for spec in specs]
-    problems = [f"--test-corpus {name} is given {names.count(name)} times: a test set is named by its recipe, so "
-                f"their rows would mix in predictions.csv.gz and the tables; give each recipe once"
-                for name in dict.fromkeys(names) if names.count(name) > 1]
+    problems = [
+        f"--test-corpus {name} is given {names.count(name)} times: a test set is named by its recipe, so "
+        f"their rows would mix in predictions.csv.gz and the tables; give each recipe once"
+        for name in dict.fromkeys(names)
+        if names.count(name) > 1
+    ]
     if problems:
         raise PlanError(problems, "test corpora")
     for spec in specs:
         name = f"--test-corpus {spec.corpus}" + (f"={spec.data_dir}" if spec.data_dir else "")
         try:
-            test = corpora.load_corpus(spec.corpus, spec.data_dir, spec.task or manifest.task,
-                                       config.seed, progress=False, **spec.options)
+            test = corpora.load_corpus(
+                spec.corpus, spec.data_dir, spec.task or manifest.task, config.seed, progress=False, **spec.options
+            )
             align_classes(test, manifest.classes, config.evaluation.class_map or None, model="the training corpus")
         except (ValueError, OSError) as error:
             problems.append(f"{name}: {' '.join(line.strip() for line in str(error).splitlines())}")
@@ -480,8 +515,10 @@ def check_run(config: RunConfig) -> PlanReport:
     from keras_audio.models import registry
 
     problems, report = [], PlanReport()
-    for check in (lambda: check_model_options(config.models, config.training.model_options),
-                  lambda: check_resources(config)):
+    for check in (
+        lambda: check_model_options(config.models, config.training.model_options),
+        lambda: check_resources(config),
+    ):
         try:
             report.extend(check())
         except PlanError as error:
@@ -496,16 +533,22 @@ def check_run(config: RunConfig) -> PlanReport:
             except ValueError:
                 continue  # already listed
             if spec_augment and not registry.get_family(model).spec_augment:
-                problems.append(f"model {model!r} cannot train with policy {policy!r}: it has no log-mel for "
-                                f"SpecAugment to mask")
+                problems.append(
+                    f"model {model!r} cannot train with policy {policy!r}: it has no log-mel for SpecAugment to mask"
+                )
     if config.training.mixup_alpha:
         # Mixup's soft targets need the standard Keras recipe's loss; the other trainers compile their own.
-        problems += [f"model {model!r} cannot train with mixup (training.mixup_alpha): its trainer uses class ids"
-                     for model in config.models if model in known and registry.get_family(model).trainer is not None]
+        problems += [
+            f"model {model!r} cannot train with mixup (training.mixup_alpha): its trainer uses class ids"
+            for model in config.models
+            if model in known and registry.get_family(model).trainer is not None
+        ]
     problems += clip_length_problems(config) + corpus_option_problems(config)
     if config.reference_model and (config.reference_model not in config.models or "none" not in config.policies):
-        problems.append(f"reference model {config.reference_model!r} must be one of the models {list(config.models)}, "
-                        f"trained with policy 'none' (policies: {list(config.policies)})")
+        problems.append(
+            f"reference model {config.reference_model!r} must be one of the models {list(config.models)}, "
+            f"trained with policy 'none' (policies: {list(config.policies)})"
+        )
     if problems:
         raise PlanError(problems, "run")
     return report

@@ -73,8 +73,11 @@ def plot_paths(plot: Path, files: Sequence[Path]) -> list[Path]:
         paths = [Path(os.path.abspath(files[i])) for i in group]
         common = Path(os.path.commonpath([p.parent for p in paths]))
         relative = [p.relative_to(common) for p in paths]
-        levels = [[names[i] for i in group], ["_".join(r.with_suffix("").parts) for r in relative],
-                  ["_".join(r.parts).replace(".", "_") for r in relative]]
+        levels = [
+            [names[i] for i in group],
+            ["_".join(r.with_suffix("").parts) for r in relative],
+            ["_".join(r.parts).replace(".", "_") for r in relative],
+        ]
         # The shortest names that tell the most of them apart (a file given twice is told apart by number).
         best = max(levels, key=lambda level: len({n.casefold() for n in level}))
         for i, name in zip(group, best):
@@ -100,15 +103,18 @@ def check_outputs(files: Sequence[Path], outputs: Sequence[tuple[str, Path | Non
             continue
         path = Path(path)
         if path.suffix.lower() in AUDIO_SUFFIXES:
-            raise PredictOutputError(f"{flag} {path}: named like an audio file ({path.suffix}); the output is "
-                                     f"{'a PNG' if flag == '--plot' else 'a CSV'}, give it another name")
+            raise PredictOutputError(
+                f"{flag} {path}: named like an audio file ({path.suffix}); the output is "
+                f"{'a PNG' if flag == '--plot' else 'a CSV'}, give it another name"
+            )
         identity = _identity(path)
         if identity in inputs:
             raise PredictOutputError(f"{flag} {path}: is one of the input files; writing there would overwrite it")
         if identity in claimed:
             other_flag, other = claimed[identity]
-            raise PredictOutputError(f"{flag} {path}: the same file as {other_flag} {other}; one would overwrite "
-                                     f"the other")
+            raise PredictOutputError(
+                f"{flag} {path}: the same file as {other_flag} {other}; one would overwrite the other"
+            )
         claimed[identity] = (flag, path)
 
 
@@ -121,10 +127,20 @@ def _identity(path: Path):
         return os.path.normcase(str(path.resolve()))
 
 
-def predict_paths(model_dir: Path, paths: Sequence[Path], *, window_seconds: float | None = None,
-                  hop_seconds: float | None = None, smooth: int = 0, out: Path | None = None,
-                  windows_out: Path | None = None, plot: Path | None = None, progress: bool = True,
-                  print_line=print, block_seconds: float = DEFAULT_BLOCK_SECONDS) -> list:
+def predict_paths(
+    model_dir: Path,
+    paths: Sequence[Path],
+    *,
+    window_seconds: float | None = None,
+    hop_seconds: float | None = None,
+    smooth: int = 0,
+    out: Path | None = None,
+    windows_out: Path | None = None,
+    plot: Path | None = None,
+    progress: bool = True,
+    print_line=print,
+    block_seconds: float = DEFAULT_BLOCK_SECONDS,
+) -> list:
     """Answer every file; write the CSVs and the plots asked for, file by file; returns the predictions.
 
     Args:
@@ -144,13 +160,23 @@ def predict_paths(model_dir: Path, paths: Sequence[Path], *, window_seconds: flo
     predictions, problems = [], []
     with ExitStack() as outputs:
         answers = windows = None
-        for path, target in tqdm(list(zip(files, plots)), desc="predicting", unit="file",
-                                 disable=not progress or len(files) < 2, file=sys.stderr):
+        for path, target in tqdm(
+            list(zip(files, plots)),
+            desc="predicting",
+            unit="file",
+            disable=not progress or len(files) < 2,
+            file=sys.stderr,
+        ):
             spectrogram = TimelineSpectrogram(classifier.sample_rate, features) if target is not None else None
             try:
-                prediction = classifier.predict_file(path, window_seconds=window_seconds, hop_seconds=hop_seconds,
-                                                     smooth=smooth, block_seconds=block_seconds,
-                                                     on_samples=None if spectrogram is None else spectrogram.add)
+                prediction = classifier.predict_file(
+                    path,
+                    window_seconds=window_seconds,
+                    hop_seconds=hop_seconds,
+                    smooth=smooth,
+                    block_seconds=block_seconds,
+                    on_samples=None if spectrogram is None else spectrogram.add,
+                )
             except AudioError as error:
                 problems.append(str(error))
                 continue
@@ -162,11 +188,18 @@ def predict_paths(model_dir: Path, paths: Sequence[Path], *, window_seconds: flo
                 windows = windows or outputs.enter_context(WindowCsv(windows_out, classifier.class_names, True))
                 windows.write(prediction.windows, prediction.source)
             if target is not None:
-                plot_timeline(spectrogram, classifier.sample_rate, prediction.windows, target,
-                              title=f"{Path(prediction.source).name}: {prediction.label}")
+                plot_timeline(
+                    spectrogram,
+                    classifier.sample_rate,
+                    prediction.windows,
+                    target,
+                    title=f"{Path(prediction.source).name}: {prediction.label}",
+                )
             scores = ", ".join(f"{name} {p:.3f}" for name, p in prediction.scores.items())
-            print_line(f"{path}: {prediction.label} ({scores}; {prediction.duration_s:.1f} s, "
-                       f"{len(prediction.windows)} window(s))" + (f"; timeline {target}" if target else ""))
+            print_line(
+                f"{path}: {prediction.label} ({scores}; {prediction.duration_s:.1f} s, "
+                f"{len(prediction.windows)} window(s))" + (f"; timeline {target}" if target else "")
+            )
     if problems:
         raise PredictFilesError(f"{len(problems)} of {len(files)} file(s) could not be used:\n" + "\n".join(problems))
     return predictions
@@ -182,11 +215,12 @@ class _AnswerCsv:
         self._writer.writerow(["file", "label", *[f"p_{name}" for name in class_names], "seconds", "windows"])
 
     def write(self, p) -> None:
-        self._writer.writerow([p.source, p.label, *[f"{v:.6g}" for v in p.probabilities], f"{p.duration_s:.3f}",
-                               len(p.windows)])
+        self._writer.writerow(
+            [p.source, p.label, *[f"{v:.6g}" for v in p.probabilities], f"{p.duration_s:.3f}", len(p.windows)]
+        )
         self._handle.flush()
 
-    def __enter__(self) -> "_AnswerCsv":
+    def __enter__(self) -> _AnswerCsv:
         return self
 
     def __exit__(self, *_) -> None:

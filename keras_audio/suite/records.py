@@ -24,9 +24,21 @@ TRAINING_FILE = "training.json"
 EVALUATION_FILE = "evaluation.json"
 METRICS_FILE = "metrics.json"
 
-__all__ = ["EVALUATION_FILE", "METRICS_FILE", "TRAINING_FILE", "EvaluatedModel", "EvaluationRecord",
-           "HeldOutFigures", "HeldOutRow", "HeldOutSummary", "RecordError", "ResultRow", "TestSetRecord",
-           "TrainedModelRecord", "TrainingRecord"]
+__all__ = [
+    "EVALUATION_FILE",
+    "METRICS_FILE",
+    "TRAINING_FILE",
+    "EvaluatedModel",
+    "EvaluationRecord",
+    "HeldOutFigures",
+    "HeldOutRow",
+    "HeldOutSummary",
+    "RecordError",
+    "ResultRow",
+    "TestSetRecord",
+    "TrainedModelRecord",
+    "TrainingRecord",
+]
 
 
 def _write(record, path: Path) -> None:
@@ -154,10 +166,12 @@ class EvaluatedModel:
     mixup: float = 0.0
 
     @classmethod
-    def of(cls, key: ModelKey, source: str, sample_rate: int | None = None,
-           clip_samples: int | None = None) -> EvaluatedModel:
-        return cls(key.model, key.policy, key.seed, key.fold, str(source), sample_rate, clip_samples, key.pairs,
-                   key.mixup)
+    def of(
+        cls, key: ModelKey, source: str, sample_rate: int | None = None, clip_samples: int | None = None
+    ) -> EvaluatedModel:
+        return cls(
+            key.model, key.policy, key.seed, key.fold, str(source), sample_rate, clip_samples, key.pairs, key.mixup
+        )
 
     @property
     def key(self) -> ModelKey:
@@ -245,10 +259,19 @@ class ResultRow:
 
     def metrics(self) -> dict:
         """The row as `grid.summarize` and the plots read it (a mapping of the key and the figures)."""
-        return {"model": self.model, "policy": self.policy, "seed": self.seed, "fold": self.fold,
-                "corruption": self.corruption, "severity": self.severity, "accuracy": self.accuracy,
-                "balanced_accuracy": self.balanced_accuracy, "n": self.n, "ci_low": self.ci_low,
-                "ci_high": self.ci_high}
+        return {
+            "model": self.model,
+            "policy": self.policy,
+            "seed": self.seed,
+            "fold": self.fold,
+            "corruption": self.corruption,
+            "severity": self.severity,
+            "accuracy": self.accuracy,
+            "balanced_accuracy": self.balanced_accuracy,
+            "n": self.n,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+        }
 
     def to_json(self) -> dict:
         values = to_json(self)
@@ -315,8 +338,9 @@ class HeldOutFigures:
 
     def to_json(self) -> dict:
         values = to_json(self)
-        values["reference"] = (None if self.reference is None
-                               else {"model": self.reference[0], "policy": self.reference[1]})
+        values["reference"] = (
+            None if self.reference is None else {"model": self.reference[0], "policy": self.reference[1]}
+        )
         return values
 
     @classmethod
@@ -338,8 +362,9 @@ class HeldOutFigures:
         if reference is not None:
             reference = from_json(_Reference, reference, metrics_path, "heldout.reference")
             reference = (reference.model, reference.policy)
-        return dataclasses.replace(from_json(cls, {**heldout, "reference": None}, metrics_path, "heldout"),
-                                   reference=reference)
+        return dataclasses.replace(
+            from_json(cls, {**heldout, "reference": None}, metrics_path, "heldout"), reference=reference
+        )
 
 
 @dataclasses.dataclass(frozen=True)

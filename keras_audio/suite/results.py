@@ -28,8 +28,19 @@ if TYPE_CHECKING:
     from keras_audio.suite.records import EvaluatedModel, ResultRow, TestSetRecord
 
 PROBABILITY_PREFIX = "p_"  # p_<class>: a class's probability
-PREDICTION_COLUMNS = ("test_set", "model", "policy", "seed", "fold", "corruption", "severity", "clip_id", "speaker",
-                      "true_label", "predicted_label")
+PREDICTION_COLUMNS = (
+    "test_set",
+    "model",
+    "policy",
+    "seed",
+    "fold",
+    "corruption",
+    "severity",
+    "clip_id",
+    "speaker",
+    "true_label",
+    "predicted_label",
+)
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -51,8 +62,12 @@ class ModelKey:
     def tag(self) -> str:
         """The export folder's name, ``conv1d-none-seed0`` (``-fold3`` with folds; ``suite-minus:band`` reads
         ``suite-minus-band``: a colon is no file-name character on Windows)."""
-        parts = (self.model, self.policy.replace("+", "_").replace(":", "-"), f"seed{self.seed}",
-                 f"fold{self.fold}" if self.fold else "")
+        parts = (
+            self.model,
+            self.policy.replace("+", "_").replace(":", "-"),
+            f"seed{self.seed}",
+            f"fold{self.fold}" if self.fold else "",
+        )
         return "-".join(p for p in parts if p)
 
     @property
@@ -73,10 +88,10 @@ class ModelKey:
         the pairs and the mixup alpha into the policy); a plain policy is kept as it is."""
         name, _, rest = policy.partition(" (")
         if rest.endswith(")") and rest.startswith("pairs: "):
-            return cls(model, name, seed, fold, pairs=rest[len("pairs: "):-1])
+            return cls(model, name, seed, fold, pairs=rest[len("pairs: ") : -1])
         if rest.endswith(")") and rest.startswith("mixup "):
             try:
-                return cls(model, name, seed, fold, mixup=float(rest[len("mixup "):-1]))
+                return cls(model, name, seed, fold, mixup=float(rest[len("mixup ") : -1]))
             except ValueError:
                 pass
         return cls(model, policy, seed, fold)
@@ -124,8 +139,9 @@ def clips_digest(clip_ids: Iterable[str]) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-def describe_test_set(test_set: TestSetPredictions, conditions: Sequence[tuple[str, int]], *, corpus: str,
-                      task: str) -> TestSetRecord:
+def describe_test_set(
+    test_set: TestSetPredictions, conditions: Sequence[tuple[str, int]], *, corpus: str, task: str
+) -> TestSetRecord:
     """A test set's entry in `evaluation.json`: what `read_predictions` checks the predictions file against.
 
     Args:
@@ -133,9 +149,16 @@ def describe_test_set(test_set: TestSetPredictions, conditions: Sequence[tuple[s
     """
     from keras_audio.suite.records import TestSetRecord
 
-    return TestSetRecord(test_set.name, test_set.fold, corpus, task, len(test_set.clip_ids),
-                         clips_digest(test_set.clip_ids), len(set(test_set.speakers)),
-                         tuple((name, int(severity)) for name, severity in conditions))
+    return TestSetRecord(
+        test_set.name,
+        test_set.fold,
+        corpus,
+        task,
+        len(test_set.clip_ids),
+        clips_digest(test_set.clip_ids),
+        len(set(test_set.speakers)),
+        tuple((name, int(severity)) for name, severity in conditions),
+    )
 
 
 def write_predictions(test_sets: Sequence[TestSetPredictions], path: Path) -> None:
@@ -144,27 +167,46 @@ def write_predictions(test_sets: Sequence[TestSetPredictions], path: Path) -> No
     every class's probability (`p_<class>`)."""
     names = list(test_sets[0].class_names) if test_sets else []
     if any(list(t.class_names) != names for t in test_sets):
-        raise ValueError(f"write_predictions: the test sets disagree on the classes: "
-                         f"{sorted({tuple(t.class_names) for t in test_sets})}")
+        raise ValueError(
+            f"write_predictions: the test sets disagree on the classes: "
+            f"{sorted({tuple(t.class_names) for t in test_sets})}"
+        )
     with_probabilities = any(t.probabilities for t in test_sets)
     with gzip.open(path, "wt", newline="", compresslevel=6) as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow([*PREDICTION_COLUMNS, *([f"{PROBABILITY_PREFIX}{name}" for name in names]
-                                                if with_probabilities else [])])
+        writer.writerow(
+            [*PREDICTION_COLUMNS, *([f"{PROBABILITY_PREFIX}{name}" for name in names] if with_probabilities else [])]
+        )
         for test_set in test_sets:
             for (key, corruption, severity), y_pred in test_set.predictions.items():
                 probabilities = (test_set.probabilities or {}).get((key, corruption, severity))
                 for i, clip_id in enumerate(test_set.clip_ids):
-                    row = [test_set.name, key.model, key.policy, key.seed, key.fold, corruption, severity, clip_id,
-                           test_set.speakers[i], names[test_set.y_true[i]], names[y_pred[i]]]
+                    row = [
+                        test_set.name,
+                        key.model,
+                        key.policy,
+                        key.seed,
+                        key.fold,
+                        corruption,
+                        severity,
+                        clip_id,
+                        test_set.speakers[i],
+                        names[test_set.y_true[i]],
+                        names[y_pred[i]],
+                    ]
                     if with_probabilities:  # a test set scored without them: empty cells
-                        row += ([f"{p:.6g}" for p in probabilities[i]] if probabilities is not None
-                                else [""] * len(names))
+                        row += (
+                            [f"{p:.6g}" for p in probabilities[i]] if probabilities is not None else [""] * len(names)
+                        )
                     writer.writerow(row)
 
 
-def read_predictions(path: Path, class_names: Sequence[str], test_sets: Sequence[TestSetRecord] | None = None,
-                     models: Sequence[EvaluatedModel] | None = None) -> list[TestSetPredictions]:
+def read_predictions(
+    path: Path,
+    class_names: Sequence[str],
+    test_sets: Sequence[TestSetRecord] | None = None,
+    models: Sequence[EvaluatedModel] | None = None,
+) -> list[TestSetPredictions]:
     """Read `predictions.csv.gz` back, matching rows by key, never by position.
 
     A row's test set and fold with its clip id name the clip (its speaker and true label must agree on every
@@ -205,21 +247,26 @@ def read_predictions(path: Path, class_names: Sequence[str], test_sets: Sequence
                 values = [row[c] for c in p_columns] if with_probabilities else []
                 probabilities = np.array(values, np.float64) if values and all(values) else None
             except KeyError as error:
-                raise PredictionsError(f"{path}: line {line}: label {error.args[0]!r} is not one of "
-                                       f"{list(class_names)}") from None
+                raise PredictionsError(
+                    f"{path}: line {line}: label {error.args[0]!r} is not one of {list(class_names)}"
+                ) from None
             except (TypeError, ValueError) as error:
                 raise PredictionsError(f"{path}: line {line}: unreadable row ({error})") from None
             entry = sets.setdefault((row["test_set"], row["fold"]), {"clips": {}, "conditions": {}})
             clip_id, clip = row["clip_id"], (row["speaker"], true_id)
             first = entry["clips"].setdefault(clip_id, (*clip, line))
             if first[:2] != clip:
-                raise PredictionsError(f"{path}: line {line}: clip {clip_id!r} has speaker {clip[0]!r} and label "
-                                       f"{row['true_label']!r}, but line {first[2]} gives {first[0]!r} and "
-                                       f"{class_names[first[1]]!r}")
+                raise PredictionsError(
+                    f"{path}: line {line}: clip {clip_id!r} has speaker {clip[0]!r} and label "
+                    f"{row['true_label']!r}, but line {first[2]} gives {first[0]!r} and "
+                    f"{class_names[first[1]]!r}"
+                )
             predicted = entry["conditions"].setdefault(condition, {})
             if clip_id in predicted:
-                raise PredictionsError(f"{path}: line {line}: clip {clip_id!r} predicted twice by {key.label} "
-                                       f"under {row['corruption']} {row['severity']} (line {predicted[clip_id][2]})")
+                raise PredictionsError(
+                    f"{path}: line {line}: clip {clip_id!r} predicted twice by {key.label} "
+                    f"under {row['corruption']} {row['severity']} (line {predicted[clip_id][2]})"
+                )
             predicted[clip_id] = (predicted_id, probabilities, line)
     described = {(t.name, t.fold): t for t in test_sets} if test_sets is not None else None
     if described is not None and set(described) != set(sets):
@@ -230,15 +277,20 @@ def read_predictions(path: Path, class_names: Sequence[str], test_sets: Sequence
         where = f"{path}: test set {name!r}" + (f" (fold {fold})" if fold else "")
         want = described[(name, fold)] if described is not None else None
         if want is not None and clips_digest(clips) != want.clips_sha256:
-            raise PredictionsError(f"{where}: holds {len(clips)} clip(s), not the {want.clips} evaluation.json "
-                                   f"lists (their clip ids differ)")
+            raise PredictionsError(
+                f"{where}: holds {len(clips)} clip(s), not the {want.clips} evaluation.json "
+                f"lists (their clip ids differ)"
+            )
         keys = list(dict.fromkeys(key for key, _, _ in entry["conditions"]))
         if models is not None:
             absent = [k.label for k in expected if not (fold and k.fold and k.fold != fold) and k not in keys]
             if absent:
                 raise PredictionsError(f"{where}: no predictions of model(s) {absent}")
-        grid_order = (list(want.conditions) if want is not None and want.conditions else
-                      list(dict.fromkeys((c, s) for _, c, s in entry["conditions"])))
+        grid_order = (
+            list(want.conditions)
+            if want is not None and want.conditions
+            else list(dict.fromkeys((c, s) for _, c, s in entry["conditions"]))
+        )
         found = list(dict.fromkeys((c, s) for _, c, s in entry["conditions"]))
         unknown = [c for c in found if c not in grid_order and c[0] != UTTERANCE]
         if unknown:
@@ -251,23 +303,35 @@ def read_predictions(path: Path, class_names: Sequence[str], test_sets: Sequence
                 if predicted is None:
                     if corruption == UTTERANCE:
                         continue  # whole clips are scored only by the worker that scores them
-                    raise PredictionsError(f"{where}: no predictions of model {key.label} under condition "
-                                           f"{corruption} (severity {severity})")
+                    raise PredictionsError(
+                        f"{where}: no predictions of model {key.label} under condition "
+                        f"{corruption} (severity {severity})"
+                    )
                 absent = [clip_id for clip_id in clips if clip_id not in predicted]
                 if absent:
-                    raise PredictionsError(f"{where}: model {key.label}, condition {corruption} (severity "
-                                           f"{severity}): no prediction for "
-                                           f"{len(absent)} clip(s): {', '.join(absent[:5])}"
-                                           + (f", ... ({len(absent) - 5} more)" if len(absent) > 5 else ""))
+                    raise PredictionsError(
+                        f"{where}: model {key.label}, condition {corruption} (severity "
+                        f"{severity}): no prediction for "
+                        f"{len(absent)} clip(s): {', '.join(absent[:5])}"
+                        + (f", ... ({len(absent) - 5} more)" if len(absent) > 5 else "")
+                    )
                 condition = (key, corruption, severity)
                 predictions[condition] = np.array([predicted[c][0] for c in clips], np.int64)
                 rows = [predicted[c][1] for c in clips]
                 if all(r is not None for r in rows):
                     probabilities[condition] = np.stack(rows) if rows else np.zeros((0, len(class_names)))
-        result.append(TestSetPredictions(
-            name=name, fold=fold, clip_ids=list(clips), speakers=[c[0] for c in clips.values()],
-            y_true=np.array([c[1] for c in clips.values()], np.int64), class_names=tuple(class_names),
-            predictions=predictions, probabilities=probabilities or None))
+        result.append(
+            TestSetPredictions(
+                name=name,
+                fold=fold,
+                clip_ids=list(clips),
+                speakers=[c[0] for c in clips.values()],
+                y_true=np.array([c[1] for c in clips.values()], np.int64),
+                class_names=tuple(class_names),
+                predictions=predictions,
+                probabilities=probabilities or None,
+            )
+        )
     return result
 
 
@@ -291,23 +355,39 @@ def long_rows(test_set: TestSetPredictions, bootstrap_seed: int) -> tuple[list[R
             continue  # not a condition of the grid: see `utterance_accuracy`
         replicates[(key, corruption, severity)] = samples = bootstrap.accuracy_replicates(test_set.y_true, y_pred)
         low, high = percentile_interval(samples)
-        rows.append(ResultRow(key.model, key.policy, key.seed, key.fold, corruption, severity,
-                              **classification_metrics(test_set.y_true, y_pred), ci_low=low, ci_high=high,
-                              pairs=key.pairs, mixup=key.mixup))
+        rows.append(
+            ResultRow(
+                key.model,
+                key.policy,
+                key.seed,
+                key.fold,
+                corruption,
+                severity,
+                **classification_metrics(test_set.y_true, y_pred),
+                ci_low=low,
+                ci_high=high,
+                pairs=key.pairs,
+                mixup=key.mixup,
+            )
+        )
     return rows, replicates
 
 
 def utterance_accuracy(test_set: TestSetPredictions) -> dict[ModelKey, dict[str, float]]:
     """Per model: clean accuracy and balanced accuracy on whole clips (windows averaged; `evaluate.UTTERANCE`)."""
-    return {key: classification_metrics(test_set.y_true, y_pred)
-            for (key, corruption, _), y_pred in test_set.predictions.items() if corruption == UTTERANCE}
+    return {
+        key: classification_metrics(test_set.y_true, y_pred)
+        for (key, corruption, _), y_pred in test_set.predictions.items()
+        if corruption == UTTERANCE
+    }
 
 
-def summaries(rows: Sequence[ResultRow], reference: tuple[str, str] | None,
-              majority: Mapping[str, float] | None = None) -> list[dict]:
+def summaries(
+    rows: Sequence[ResultRow], reference: tuple[str, str] | None, majority: Mapping[str, float] | None = None
+) -> list[dict]:
     """Headline figures per (seed, fold); mCE against the reference's errors averaged over all of them.
 
-    `majority`: fold -> the majority-class baseline of its test set (`evaluate.summarize`: a model that does
+    `majority`: fold -> the majority-class baseline of its test set (`grid.summarize`: a model that does
     not beat it is marked and gets no mCE); None checks nothing."""
     ref, denominators = None, None
     if reference is not None:
@@ -316,10 +396,13 @@ def summaries(rows: Sequence[ResultRow], reference: tuple[str, str] | None,
     groups: dict[tuple, list[Mapping]] = {}
     for row in rows:
         groups.setdefault((row.seed, row.fold), []).append(row.metrics())
-    return [{**summary, "seed": seed, "fold": fold}
-            for (seed, fold), group in groups.items()
-            for summary in summarize(group, ("model", "policy"), ref, denominators,
-                                     None if majority is None else majority.get(fold))]
+    return [
+        {**summary, "seed": seed, "fold": fold}
+        for (seed, fold), group in groups.items()
+        for summary in summarize(
+            group, ("model", "policy"), ref, denominators, None if majority is None else majority.get(fold)
+        )
+    ]
 
 
 def reference_model(keys: Iterable[ModelKey], models: Sequence[str], chosen: str | None) -> tuple[str, str] | None:
@@ -358,14 +441,17 @@ def headline_intervals(replicate_sets: Sequence[Mapping[tuple, np.ndarray]]) -> 
         for key, samples in per_model.items():
             spoiled.setdefault((key.model, key.policy), []).append(np.mean(samples, axis=0))
     return {
-        name: {"clean": percentile_interval(np.mean(clean[name], axis=0)),
-               "mean_spoiled": percentile_interval(np.mean(spoiled[name], axis=0)) if name in spoiled else None}
+        name: {
+            "clean": percentile_interval(np.mean(clean[name], axis=0)),
+            "mean_spoiled": percentile_interval(np.mean(spoiled[name], axis=0)) if name in spoiled else None,
+        }
         for name in clean
     }
 
 
-def confusions(test_sets: Sequence[TestSetPredictions], num_classes: int, severity: int | None
-               ) -> dict[tuple[str, str], dict[str, np.ndarray]]:
+def confusions(
+    test_sets: Sequence[TestSetPredictions], num_classes: int, severity: int | None
+) -> dict[tuple[str, str], dict[str, np.ndarray]]:
     """Per model × policy: confusion counts on the clean test set and at `severity` pooled over corruptions
     (summed over seeds and folds)."""
     corruptions = {c for t in test_sets for (_, c, _) in t.predictions if c not in (CLEAN, UTTERANCE)}
@@ -381,8 +467,9 @@ def confusions(test_sets: Sequence[TestSetPredictions], num_classes: int, severi
                 title = spoiled_title
             else:
                 continue
-            panels = matrices.setdefault((key.model, key.policy),
-                                         {"clean": np.zeros((num_classes, num_classes), np.int64)})
+            panels = matrices.setdefault(
+                (key.model, key.policy), {"clean": np.zeros((num_classes, num_classes), np.int64)}
+            )
             counts = confusion_matrix(test_set.y_true, y_pred, labels=np.arange(num_classes))
             panels[title] = panels.get(title, 0) + counts
     return matrices

@@ -20,8 +20,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 # Distribution names on PyPI, as reported in the record.
-PACKAGES = ("tensorflow", "keras", "tensorflow-io", "numpy", "librosa", "scipy", "scikit-learn", "pandas",
-            "soundfile", "soxr", "matplotlib")
+PACKAGES = (
+    "tensorflow",
+    "keras",
+    "tensorflow-io",
+    "numpy",
+    "librosa",
+    "scipy",
+    "scikit-learn",
+    "pandas",
+    "soundfile",
+    "soxr",
+    "matplotlib",
+)
 # Other distributions that install the same module (`pip install tensorflow-cpu` provides `tensorflow`).
 _ALTERNATIVES = {"tensorflow": ("tensorflow-cpu", "tensorflow-macos", "tensorflow-intel")}
 UNKNOWN = "unknown"
@@ -110,9 +121,16 @@ def bad_files_summary(bad_files: Sequence) -> dict[str, object]:
     }
 
 
-def build_record(*, repo: str | Path, manifest_summary: Mapping, bad_files: Sequence,
-                 stage_seconds: Mapping[str, float], total_seconds: float | None = None,
-                 models: Sequence[Mapping] = (), extra: Mapping | None = None) -> dict[str, object]:
+def build_record(
+    *,
+    repo: str | Path,
+    manifest_summary: Mapping,
+    bad_files: Sequence,
+    stage_seconds: Mapping[str, float],
+    total_seconds: float | None = None,
+    models: Sequence[Mapping] = (),
+    extra: Mapping | None = None,
+) -> dict[str, object]:
     """Everything `record.json` holds (see the module docstring).
 
     Args:

@@ -85,13 +85,15 @@ def check_run_name(name: str) -> str:
     if not isinstance(name, str) or not name:
         raise RunNameError(f"run name must be a non-empty string, got {name!r}")
     if os.path.isabs(name) or "/" in name or "\\" in name or ".." in name:
-        raise RunNameError(f"run name {name!r}: no path separators, '..' or absolute paths (the run folder must "
-                           f"stay under --out)")
+        raise RunNameError(
+            f"run name {name!r}: no path separators, '..' or absolute paths (the run folder must stay under --out)"
+        )
     if not NAME_PATTERN.fullmatch(name) or len(name) > MAX_NAME_LENGTH:
-        raise RunNameError(f"run name {name!r}: use letters, digits and . _ + - (at most {MAX_NAME_LENGTH}), "
-                           f"starting with a letter or digit")
+        raise RunNameError(
+            f"run name {name!r}: use letters, digits and . _ + - (at most {MAX_NAME_LENGTH}), "
+            f"starting with a letter or digit"
+        )
     return name
-
 
 
 class _Lock:
@@ -193,8 +195,15 @@ class RunWriter:
         RunInUseError: a live process holds the name's lock.
     """
 
-    def __init__(self, out: str | os.PathLike, name: str, *, resumable: bool = False, handle_sigterm: bool = True,
-                 keep_interrupted: bool = False):
+    def __init__(
+        self,
+        out: str | os.PathLike,
+        name: str,
+        *,
+        resumable: bool = False,
+        handle_sigterm: bool = True,
+        keep_interrupted: bool = False,
+    ):
         self.name = check_run_name(name)
         self.out = Path(out)
         self.final = self.out / self.name
@@ -209,12 +218,14 @@ class RunWriter:
         self._previous_handler = None
 
     # ---------------------------------------------------------------------------------------- entering
-    def __enter__(self) -> "RunWriter":
+    def __enter__(self) -> RunWriter:
         self.out.mkdir(parents=True, exist_ok=True)
         holder = self._lock.acquire()
         if holder is not None:
-            raise RunInUseError(f"run {self.name!r} is being written by process {holder} (lock {self._lock.path}); "
-                                f"wait for it, stop it, or choose another --run-name")
+            raise RunInUseError(
+                f"run {self.name!r} is being written by process {holder} (lock {self._lock.path}); "
+                f"wait for it, stop it, or choose another --run-name"
+            )
         try:
             if self.final.exists():
                 raise RunExistsError(f"run folder {self.final} exists; choose another --run-name or remove it")
@@ -227,13 +238,17 @@ class RunWriter:
                     self.cleaned.append(f"removed {leftover.name} (empty, left by a killed run of {self.name!r})")
             newest = max(kept, key=lambda p: p.stat().st_mtime) if kept else None
             if newest is not None and not self.resumable:
-                raise RunKeptError(f"run {self.name!r} was stopped before it finished and its partial folder "
-                                   f"{newest} is kept: continue it with --resume (same flags), or remove that "
-                                   f"folder to start it afresh")
+                raise RunKeptError(
+                    f"run {self.name!r} was stopped before it finished and its partial folder "
+                    f"{newest} is kept: continue it with --resume (same flags), or remove that "
+                    f"folder to start it afresh"
+                )
             for leftover in kept:
                 if leftover != newest:
-                    self.cleaned.append(f"left {leftover.name} alone (an older partial folder of {self.name!r}; "
-                                        f"{newest.name} is the one continued)")
+                    self.cleaned.append(
+                        f"left {leftover.name} alone (an older partial folder of {self.name!r}; "
+                        f"{newest.name} is the one continued)"
+                    )
             if newest is not None:
                 if newest != self.work:
                     newest.rename(self.work)
@@ -275,8 +290,11 @@ class RunWriter:
         try:
             if kind is None:
                 self._finish()
-            elif not (self.resumable or self.keep
-                      or (self.keep_interrupted and issubclass(kind, (KeyboardInterrupt, SystemExit)))):
+            elif not (
+                self.resumable
+                or self.keep
+                or (self.keep_interrupted and issubclass(kind, (KeyboardInterrupt, SystemExit)))
+            ):
                 shutil.rmtree(self.work, ignore_errors=True)
         finally:
             if self._previous_handler is not None:
@@ -289,6 +307,8 @@ class RunWriter:
             self.work.rename(self.final)
         except OSError:
             if self.final.exists():  # made by hand while the run ran (another writer is locked out)
-                raise RunExistsError(f"run folder {self.final} appeared while the run was written; the finished "
-                                     f"run is kept in {self.work}") from None
+                raise RunExistsError(
+                    f"run folder {self.final} appeared while the run was written; the finished "
+                    f"run is kept in {self.work}"
+                ) from None
             raise

@@ -25,8 +25,20 @@ import numpy as np
 from keras_audio.suite.records import HeldOutFigures, HeldOutRow, HeldOutSummary, ResultRow
 from keras_audio.suite.results import ModelKey
 
-LONG_COLUMNS = ("model", "policy", "seed", "fold", "corruption", "severity", "accuracy", "balanced_accuracy", "n",
-                "ci_low", "ci_high", "test_corpus")
+LONG_COLUMNS = (
+    "model",
+    "policy",
+    "seed",
+    "fold",
+    "corruption",
+    "severity",
+    "accuracy",
+    "balanced_accuracy",
+    "n",
+    "ci_low",
+    "ci_high",
+    "test_corpus",
+)
 _VARIANT_COLUMNS = ("pairs", "mixup")  # written only when a row has them (`ResultRow.policy_label`)
 MODEL_KEY = ("model", "policy")
 
@@ -38,8 +50,9 @@ def write_long_table(rows: Sequence[ResultRow], path: Path) -> None:
         writer = csv.DictWriter(handle, fieldnames=[*LONG_COLUMNS, *extra], lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _csv_value("" if getattr(row, k) is None else getattr(row, k))
-                             for k in [*LONG_COLUMNS, *extra]})
+            writer.writerow(
+                {k: _csv_value("" if getattr(row, k) is None else getattr(row, k)) for k in [*LONG_COLUMNS, *extra]}
+            )
 
 
 def read_long_table(path: Path) -> list[ResultRow]:
@@ -60,11 +73,24 @@ def read_long_table(path: Path) -> list[ResultRow]:
     for line, cell in enumerate(cells, start=2):
         try:
             key = ModelKey.from_label(cell["model"], cell["policy"], int(cell["seed"]), cell["fold"])
-            rows.append(ResultRow(
-                key.model, key.policy, key.seed, key.fold, cell["corruption"], int(cell["severity"]),
-                _float(cell["accuracy"]), _float(cell["balanced_accuracy"]), int(cell["n"]),
-                _float(cell.get("ci_low")), _float(cell.get("ci_high")), cell.get("test_corpus"),
-                cell.get("pairs") or key.pairs, _float(cell.get("mixup")) if cell.get("mixup") else key.mixup))
+            rows.append(
+                ResultRow(
+                    key.model,
+                    key.policy,
+                    key.seed,
+                    key.fold,
+                    cell["corruption"],
+                    int(cell["severity"]),
+                    _float(cell["accuracy"]),
+                    _float(cell["balanced_accuracy"]),
+                    int(cell["n"]),
+                    _float(cell.get("ci_low")),
+                    _float(cell.get("ci_high")),
+                    cell.get("test_corpus"),
+                    cell.get("pairs") or key.pairs,
+                    _float(cell.get("mixup")) if cell.get("mixup") else key.mixup,
+                )
+            )
         except ValueError as error:
             raise ValueError(f"{path}: line {line}: not a number ({error})") from None
     return rows
@@ -164,15 +190,20 @@ def majority_mark(flags: Sequence[bool]) -> str:
     return "no" if count == 0 else "yes" if count == len(flags) else f"{count} of {len(flags)}"
 
 
-def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mapping], rows: Sequence[ResultRow],
-                    model_info: Mapping[tuple, Mapping],
-                    intervals: Mapping[tuple, Mapping[str, Sequence[float]]] | None = None) -> str:
+def render_markdown(
+    title: str,
+    notes: Sequence[str],
+    summaries: Sequence[Mapping],
+    rows: Sequence[ResultRow],
+    model_info: Mapping[tuple, Mapping],
+    intervals: Mapping[tuple, Mapping[str, Sequence[float]]] | None = None,
+) -> str:
     """The text of `table.md`.
 
     Args:
         title: the heading.
         notes: lines printed under it (corpus, baseline, seeds, mCE reference, ...).
-        summaries: per model × policy × seed × fold, from `evaluate.summarize` (plus seed and fold); with
+        summaries: per model × policy × seed × fold, from `grid.summarize` (plus seed and fold); with
             `majority`, the table marks the models that do not beat it and shows no mCE for them.
         rows: the long table (its rows give each policy's label, `ResultRow.policy_label`).
         model_info: `(model, policy) -> {"params": int, "train_seconds": [float, ...]}`.
@@ -200,10 +231,19 @@ def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mappin
         info = model_info.get((model, policy), {})
         worst = _group(group, ("worst_corruption",))
         worst_name = max(worst, key=lambda k: len(worst[k]))[0] if worst else None
-        worst_values = _per_seed(group, lambda s: s["per_corruption"].get(worst_name, float("nan"))) if worst_name else []
+        worst_values = (
+            _per_seed(group, lambda s, name=worst_name: s["per_corruption"].get(name, float("nan")))
+            if worst_name
+            else []
+        )
         bounds = (intervals or {}).get((model, policy), {})
-        line = [model, labels.get((model, policy), policy), _count(info.get("params")), mean_sd(info.get("train_seconds", []), 0),
-                mean_sd(_per_seed(group, lambda s: s["clean"]))]
+        line = [
+            model,
+            labels.get((model, policy), policy),
+            _count(info.get("params")),
+            mean_sd(info.get("train_seconds", []), 0),
+            mean_sd(_per_seed(group, lambda s: s["clean"])),
+        ]
         line += [interval_text(bounds.get("clean"))] if intervals is not None else []
         line += [mean_sd(_per_seed(group, lambda s: s.get("clean_balanced", float("nan"))))]
         if has_utterance:
@@ -224,8 +264,13 @@ def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mappin
             line.append(NOT_REPORTED if reasons else mean_sd(_per_seed(group, lambda s: s.get("mce", float("nan"))), 2))
         headline.append(line)
 
-    sections = [f"# {title}", "", *[f"- {n}" for n in notes], "",
-                markdown_table(headline_headers, headline, align="ll" + "r" * (len(headline_headers) - 2))]
+    sections = [
+        f"# {title}",
+        "",
+        *[f"- {n}" for n in notes],
+        "",
+        markdown_table(headline_headers, headline, align="ll" + "r" * (len(headline_headers) - 2)),
+    ]
     footnotes = []
     if flagged:
         majority = sorted({f"{s['majority']:.3f}" for s in summaries if "majority" in s})
@@ -234,41 +279,63 @@ def render_markdown(title: str, notes: Sequence[str], summaries: Sequence[Mappin
             f"{', '.join(f'{m} / {labels.get((m, p), p)}' for m, p in flagged)} is at or below the "
             f"test set's majority-class baseline ({', '.join(majority)}): answering the most frequent class does as "
             f"well, so its accuracies, clean or spoiled, say nothing about what it hears (its balanced accuracy "
-            f"is the honest figure; chance is 1 / classes).")
+            f"is the honest figure; chance is 1 / classes)."
+        )
     if withheld:
         footnotes.append(
-            f"mCE {NOT_REPORTED}: not reported for " + "; ".join(f"{m} / {labels.get((m, p), p)} ({reason})"
-                                                                   for (m, p), reason
-                                                                   in withheld.items())
+            f"mCE {NOT_REPORTED}: not reported for "
+            + "; ".join(f"{m} / {labels.get((m, p), p)} ({reason})" for (m, p), reason in withheld.items())
             + ". A model that does not beat the majority class errs about as often on spoiled audio as on clean, "
-              "so its mCE would rank it among the most robust.")
+            "so its mCE would rank it among the most robust."
+        )
     if footnotes:
         sections += ["", *[f"- {n}" for n in footnotes]]
     columns = list(by_model)
     if corruptions:
         per_corruption = [
-            [c] + [accuracy_cell(_per_seed(by_model[k], lambda s, c=c: s["per_corruption"].get(c, float("nan"))),
-                                 _per_seed(by_model[k], lambda s, c=c: s.get("per_corruption_balanced", {}).get(
-                                     c, float("nan"))))
-                   for k in columns]
+            [c]
+            + [
+                accuracy_cell(
+                    _per_seed(by_model[k], lambda s, c=c: s["per_corruption"].get(c, float("nan"))),
+                    _per_seed(by_model[k], lambda s, c=c: s.get("per_corruption_balanced", {}).get(c, float("nan"))),
+                )
+                for k in columns
+            ]
             for c in corruptions
         ]
-        sections += ["", "## Accuracy per corruption (mean over severities)", "",
-                     "Each cell: accuracy (balanced accuracy).", "",
-                     markdown_table(["corruption", *[f"{m} / {labels.get((m, p), p)}" for m, p in columns]],
-                                    per_corruption)]
+        sections += [
+            "",
+            "## Accuracy per corruption (mean over severities)",
+            "",
+            "Each cell: accuracy (balanced accuracy).",
+            "",
+            markdown_table(["corruption", *[f"{m} / {labels.get((m, p), p)}" for m, p in columns]], per_corruption),
+        ]
     condition_rows = []
     for (corruption, severity), group in _group(rows, ("corruption", "severity")).items():
         cells = _group(group, MODEL_KEY)
-        condition_rows.append([corruption, severity] +
-                              [accuracy_cell(_per_seed(cells.get(k, []), lambda r: r["accuracy"]),
-                                             _per_seed(cells.get(k, []),
-                                                       lambda r: r.get("balanced_accuracy", float("nan"))))
-                               for k in columns])
-    sections += ["", "## Accuracy per condition", "", "Each cell: accuracy (balanced accuracy).", "",
-                 markdown_table(["corruption", "severity", *[f"{m} / {labels.get((m, p), p)}" for m, p in columns]],
-                                condition_rows,
-                                align="lr" + "r" * len(columns))]
+        condition_rows.append(
+            [corruption, severity]
+            + [
+                accuracy_cell(
+                    _per_seed(cells.get(k, []), lambda r: r["accuracy"]),
+                    _per_seed(cells.get(k, []), lambda r: r.get("balanced_accuracy", float("nan"))),
+                )
+                for k in columns
+            ]
+        )
+    sections += [
+        "",
+        "## Accuracy per condition",
+        "",
+        "Each cell: accuracy (balanced accuracy).",
+        "",
+        markdown_table(
+            ["corruption", "severity", *[f"{m} / {labels.get((m, p), p)}" for m, p in columns]],
+            condition_rows,
+            align="lr" + "r" * len(columns),
+        ),
+    ]
     return "\n".join(sections) + "\n"
 
 
@@ -278,12 +345,20 @@ def _count(value) -> str:
     return f"{value / 1e6:.2f}M" if value >= 1e6 else f"{value / 1e3:.0f}k" if value >= 1e3 else str(value)
 
 
-def write_plots(folder: Path, *, corpus: str, rows: Sequence[ResultRow], baseline: float | None = None,
-                histories: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
-                confusions: Mapping[tuple[str, str], Mapping[str, np.ndarray]] | None = None,
-                class_names: Sequence[str] = (), gallery: Mapping[str, np.ndarray] | None = None,
-                gallery_title: str = "", hop_seconds: float = 0.01,
-                mel_frequencies: Sequence[float] | None = None) -> tuple[list[Path], list[str]]:
+def write_plots(
+    folder: Path,
+    *,
+    corpus: str,
+    rows: Sequence[ResultRow],
+    baseline: float | None = None,
+    histories: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
+    confusions: Mapping[tuple[str, str], Mapping[str, np.ndarray]] | None = None,
+    class_names: Sequence[str] = (),
+    gallery: Mapping[str, np.ndarray] | None = None,
+    gallery_title: str = "",
+    hop_seconds: float = 0.01,
+    mel_frequencies: Sequence[float] | None = None,
+) -> tuple[list[Path], list[str]]:
     """Draw every figure of a run into `folder` (`plots/` of the run folder).
 
     Each figure is drawn on its own: one that fails is reported in the returned problems (the caller logs
@@ -309,23 +384,36 @@ def write_plots(folder: Path, *, corpus: str, rows: Sequence[ResultRow], baselin
     labels = {(r.model, r.policy): r.policy_label for r in rows}
     rows = [{**r.metrics(), "policy": r.policy_label} for r in rows]  # the plots show the policies' labels
     folder = Path(folder)
-    jobs = [("accuracy_vs_severity.png",
-             lambda path: plots.accuracy_vs_severity(rows, path, corpus=corpus, baseline=baseline)),
-            ("corruption_heatmap.png",
-             lambda path: plots.corruption_heatmap(rows, path, corpus=corpus, baseline=baseline))]
+    jobs = [
+        (
+            "accuracy_vs_severity.png",
+            lambda path: plots.accuracy_vs_severity(rows, path, corpus=corpus, baseline=baseline),
+        ),
+        ("corruption_heatmap.png", lambda path: plots.corruption_heatmap(rows, path, corpus=corpus, baseline=baseline)),
+    ]
     for (model, policy), matrices in (confusions or {}).items():
         policy = labels.get((model, policy), policy)
         own = [r for r in rows if (r["model"], r["policy"]) == (model, policy)]
         seeds, folds = len({r["seed"] for r in own}), len({r["fold"] for r in own})
         parts = [f"{seeds} training seeds"] * (seeds > 1) + [f"{folds} folds"] * (folds > 1)
         pooled = f"\n(counts summed over {' × '.join(parts)})" if parts else ""
-        jobs.append((f"confusion_{_file_part(model)}_{_file_part(policy)}.png",
-                     lambda path, x=matrices, t=f"Confusion matrices of {model} / {policy} — {corpus}{pooled}":
-                     plots.confusion_matrices(x, class_names, path, title=t)))
+        jobs.append(
+            (
+                f"confusion_{_file_part(model)}_{_file_part(policy)}.png",
+                lambda path, x=matrices, t=f"Confusion matrices of {model} / {policy} — {corpus}{pooled}": (
+                    plots.confusion_matrices(x, class_names, path, title=t)
+                ),
+            )
+        )
     if gallery:
-        jobs.append(("spectrogram_gallery.png",
-                     lambda path: plots.spectrogram_gallery(gallery, path, title=gallery_title, hop_seconds=hop_seconds,
-                                                            mel_frequencies=mel_frequencies)))
+        jobs.append(
+            (
+                "spectrogram_gallery.png",
+                lambda path: plots.spectrogram_gallery(
+                    gallery, path, title=gallery_title, hop_seconds=hop_seconds, mel_frequencies=mel_frequencies
+                ),
+            )
+        )
     if histories:
         jobs.append(("learning_curves.png", lambda path: plots.learning_curves(histories, path, corpus=corpus)))
     written, problems = [], []
@@ -355,9 +443,13 @@ HELDOUT_DEFINITION = (
 )
 
 
-def heldout_results(rows: Sequence[ResultRow], held_out: Mapping[str, tuple[str, str]],
-                    families: Mapping[str, Sequence[str]], reference: tuple[str, str] | None,
-                    min_reference_error: float) -> HeldOutFigures | None:
+def heldout_results(
+    rows: Sequence[ResultRow],
+    held_out: Mapping[str, tuple[str, str]],
+    families: Mapping[str, Sequence[str]],
+    reference: tuple[str, str] | None,
+    min_reference_error: float,
+) -> HeldOutFigures | None:
     """The "trained with / held out" figures of a run, from its long rows; None when no policy holds out.
 
     Args:
@@ -416,7 +508,7 @@ def heldout_results(rows: Sequence[ResultRow], held_out: Mapping[str, tuple[str,
         return sum(1.0 - a for a in values) / reference_errors[family]
 
     out_rows = []
-    for (model, policy, seed, fold) in cells:
+    for model, policy, seed, fold in cells:
         if policy not in held_out:
             continue
         family, trained_policy = held_out[policy]
@@ -424,36 +516,55 @@ def heldout_results(rows: Sequence[ResultRow], held_out: Mapping[str, tuple[str,
             continue
         held_key, trained_key = (model, policy, seed, fold), (model, trained_policy, seed, fold)
         mine, theirs = accuracies(held_key, family), accuracies(trained_key, family)
-        out_rows.append(HeldOutRow(
-            model=model, policy=policy, trained_on_policy=trained_policy, family=family,
-            corruptions=tuple(family_conditions[family]), seed=seed, fold=fold,
-            clean_held_out=clean(held_key),
-            held_out=mean(mine),
-            clean_trained_on=clean(trained_key),
-            trained_on=mean(theirs),
-            clean_held_out_balanced=clean(held_key, balanced_cells),
-            held_out_balanced=mean(accuracies(held_key, family, balanced_cells)),
-            clean_trained_on_balanced=clean(trained_key, balanced_cells),
-            trained_on_balanced=mean(accuracies(trained_key, family, balanced_cells)),
-            ce_held_out=ce(mine, family), ce_trained_on=ce(theirs, family),
-        ))
+        out_rows.append(
+            HeldOutRow(
+                model=model,
+                policy=policy,
+                trained_on_policy=trained_policy,
+                family=family,
+                corruptions=tuple(family_conditions[family]),
+                seed=seed,
+                fold=fold,
+                clean_held_out=clean(held_key),
+                held_out=mean(mine),
+                clean_trained_on=clean(trained_key),
+                trained_on=mean(theirs),
+                clean_held_out_balanced=clean(held_key, balanced_cells),
+                held_out_balanced=mean(accuracies(held_key, family, balanced_cells)),
+                clean_trained_on_balanced=clean(trained_key, balanced_cells),
+                trained_on_balanced=mean(accuracies(trained_key, family, balanced_cells)),
+                ce_held_out=ce(mine, family),
+                ce_trained_on=ce(theirs, family),
+            )
+        )
     summaries = []
     for (model, trained_policy, seed, fold), group in _group(
-            out_rows, ("model", "trained_on_policy", "seed", "fold"), getattr).items():
+        out_rows, ("model", "trained_on_policy", "seed", "fold"), getattr
+    ).items():
         scored = [r for r in group if r.ce_held_out is not None]
         both = [r for r in scored if r.ce_trained_on is not None]
-        summaries.append(HeldOutSummary(
-            model=model, trained_on_policy=trained_policy, seed=seed, fold=fold,
-            families=tuple(r.family for r in scored),
-            mce_held_out=float(np.mean([r.ce_held_out for r in scored])) if scored else None,
-            mce_trained_on=(float(np.mean([r.ce_trained_on for r in both]))
-                            if both and len(both) == len(scored) else None),
-            clean_trained_on=group[0].clean_trained_on,
-            clean_trained_on_balanced=group[0].clean_trained_on_balanced,
-        ))
-    return HeldOutFigures(families={f: tuple(c) for f, c in family_conditions.items()}, excluded=tuple(excluded),
-                          rows=tuple(out_rows), summaries=tuple(summaries),
-                          reference=None if reference is None else (reference[0], reference[1]))
+        summaries.append(
+            HeldOutSummary(
+                model=model,
+                trained_on_policy=trained_policy,
+                seed=seed,
+                fold=fold,
+                families=tuple(r.family for r in scored),
+                mce_held_out=float(np.mean([r.ce_held_out for r in scored])) if scored else None,
+                mce_trained_on=(
+                    float(np.mean([r.ce_trained_on for r in both])) if both and len(both) == len(scored) else None
+                ),
+                clean_trained_on=group[0].clean_trained_on,
+                clean_trained_on_balanced=group[0].clean_trained_on_balanced,
+            )
+        )
+    return HeldOutFigures(
+        families={f: tuple(c) for f, c in family_conditions.items()},
+        excluded=tuple(excluded),
+        rows=tuple(out_rows),
+        summaries=tuple(summaries),
+        reference=None if reference is None else (reference[0], reference[1]),
+    )
 
 
 def render_heldout(heldout: HeldOutFigures, threshold: float) -> str:
@@ -462,41 +573,89 @@ def render_heldout(heldout: HeldOutFigures, threshold: float) -> str:
     reference = heldout.reference
     notes = [HELDOUT_DEFINITION.format(threshold=threshold)]
     if reference is None:
-        notes.append("No CE or mCE: no reference model trained with policy `none` in this run (add `none` to "
-                     "--policies, or name one with --reference-model).")
+        notes.append(
+            "No CE or mCE: no reference model trained with policy `none` in this run (add `none` to "
+            "--policies, or name one with --reference-model)."
+        )
     else:
         notes.append(f"Reference: {reference[0]} / {reference[1]}.")
     if heldout.excluded:
-        notes.append(f"Left out of mCE (the reference errs on under {threshold:.0%} of their clips): "
-                     f"{', '.join(heldout.excluded)}.")
+        notes.append(
+            f"Left out of mCE (the reference errs on under {threshold:.0%} of their clips): "
+            f"{', '.join(heldout.excluded)}."
+        )
     notes.append("Families: " + "; ".join(f"{f}: {', '.join(c)}" for f, c in heldout.families.items()) + ".")
     notes.append("Accuracies read: accuracy (balanced accuracy).")
 
     def cell(items, field, digits=3):
-        return mean_sd(_per_seed(items, lambda r: float("nan") if getattr(r, field) is None else getattr(r, field),
-                                 getattr), digits)
+        return mean_sd(
+            _per_seed(items, lambda r: float("nan") if getattr(r, field) is None else getattr(r, field), getattr),
+            digits,
+        )
 
     def accuracy(items, field):  # accuracy (balanced accuracy)
-        return accuracy_cell(_per_seed(items, lambda r: getattr(r, field), getattr),
-                             _per_seed(items, lambda r: getattr(r, f"{field}_balanced"), getattr))
+        return accuracy_cell(
+            _per_seed(items, lambda r: getattr(r, field), getattr),
+            _per_seed(items, lambda r: getattr(r, f"{field}_balanced"), getattr),
+        )
 
     headline = []
     for (model, trained_policy), group in _group(heldout.summaries, ("model", "trained_on_policy"), getattr).items():
         families = list(dict.fromkeys(f for s in group for f in s.families))
-        headline.append([model, f"{trained_policy} / suite-minus:F", accuracy(group, "clean_trained_on"),
-                         cell(group, "mce_held_out", 2), cell(group, "mce_trained_on", 2),
-                         str(len(families))])
+        headline.append(
+            [
+                model,
+                f"{trained_policy} / suite-minus:F",
+                accuracy(group, "clean_trained_on"),
+                cell(group, "mce_held_out", 2),
+                cell(group, "mce_trained_on", 2),
+                str(len(families)),
+            ]
+        )
     per_family = []
     for (model, policy), group in _group(heldout.rows, ("model", "policy"), getattr).items():
-        per_family.append([model, group[0].family, policy, accuracy(group, "clean_held_out"),
-                           accuracy(group, "held_out"), accuracy(group, "trained_on"),
-                           accuracy(group, "clean_trained_on"), cell(group, "ce_held_out", 2),
-                           cell(group, "ce_trained_on", 2)])
-    return "\n".join([
-        "## Held-out corruption families (trained with / held out)", "", *notes, "",
-        markdown_table(["model", "policies", "clean (suite)", "mCE held out", "mCE trained on", "families"],
-                       headline, align="ll" + "r" * 4), "",
-        markdown_table(["model", "family", "held-out policy", "clean (held out)", "held out", "trained on",
-                        "clean (trained on)", "CE held out", "CE trained on"],
-                       per_family, align="lll" + "r" * 6),
-    ]) + "\n"
+        per_family.append(
+            [
+                model,
+                group[0].family,
+                policy,
+                accuracy(group, "clean_held_out"),
+                accuracy(group, "held_out"),
+                accuracy(group, "trained_on"),
+                accuracy(group, "clean_trained_on"),
+                cell(group, "ce_held_out", 2),
+                cell(group, "ce_trained_on", 2),
+            ]
+        )
+    return (
+        "\n".join(
+            [
+                "## Held-out corruption families (trained with / held out)",
+                "",
+                *notes,
+                "",
+                markdown_table(
+                    ["model", "policies", "clean (suite)", "mCE held out", "mCE trained on", "families"],
+                    headline,
+                    align="ll" + "r" * 4,
+                ),
+                "",
+                markdown_table(
+                    [
+                        "model",
+                        "family",
+                        "held-out policy",
+                        "clean (held out)",
+                        "held out",
+                        "trained on",
+                        "clean (trained on)",
+                        "CE held out",
+                        "CE trained on",
+                    ],
+                    per_family,
+                    align="lll" + "r" * 6,
+                ),
+            ]
+        )
+        + "\n"
+    )

@@ -1,10 +1,10 @@
 """A published spoiled test set: every condition's clips as audio files, a manifest, and scoring against it.
 
-`export_testset` writes the test clips exactly as evaluation feeds them to a model (the centre of a longer
-clip, spoiled at its own length with the clip's seeded corruption, then zero-padded to the clip length:
-`pipeline.evaluation_dataset`, the very path `evaluate.evaluate_grid` runs), for the clean condition and every corruption × severity. Anyone can then
-predict from the files with any framework and `score_predictions` turns a predictions CSV into the suite's
-`evaluate.GridResult`, so the tables are computed by the same code as the suite's own.
+`export_testset` writes the test clips exactly as evaluation feeds them to a model (the centre of a longer clip,
+spoiled at its own length with the clip's seeded corruption, then zero-padded to the clip length:
+`pipeline.evaluation_dataset`, the very path `grid.evaluate_grid` runs), for the clean condition and every
+corruption × severity. Anyone can then predict from the files with any framework and `score_predictions` turns a
+predictions CSV into the suite's `grid.GridResult`, so the tables are computed by the same code as the suite's own.
 
 Layout of a test set folder::
 
@@ -49,10 +49,10 @@ import soundfile
 from tqdm.auto import tqdm
 
 from keras_audio import __version__
-from keras_audio.hashing import file_sha256
 from keras_audio.cache import WaveformStore
 from keras_audio.corruptions.base import NUM_SEVERITIES, Corruption
 from keras_audio.grid import CLEAN, GridResult, grid
+from keras_audio.hashing import file_sha256
 from keras_audio.manifest import Manifest
 from keras_audio.pipeline import ClipSource, evaluation_dataset
 
@@ -61,14 +61,25 @@ SETTINGS_FILE = "testset.json"
 MANIFEST_FILE = "manifest.csv"
 README_FILE = "README.md"
 AUDIO_DIR = "audio"
-MANIFEST_COLUMNS = ("clip", "condition", "severity", "seed", "label", "speaker", "path", "sha256", "sample_rate",
-                    "samples", "scale")
+MANIFEST_COLUMNS = (
+    "clip",
+    "condition",
+    "severity",
+    "seed",
+    "label",
+    "speaker",
+    "path",
+    "sha256",
+    "sample_rate",
+    "samples",
+    "scale",
+)
 ANSWER_COLUMNS = ("clip", "condition", "severity", "predicted")  # what every answer file (predictions CSV) has
 PROBABILITY_PREFIX = "prob_"  # optional probability columns: prob_<class name>
 PROBABILITY_TOLERANCE = 0.01  # how far a row's probabilities may sum from 1 (rounding to a few decimals)
 # format -> (soundfile format, subtype, file extension)
 AUDIO_FORMATS = {"flac": ("FLAC", "PCM_24", ".flac"), "wav": ("WAV", "FLOAT", ".wav")}
-PCM_24_FULL_SCALE = 2 ** 23
+PCM_24_FULL_SCALE = 2**23
 _SHOWN = 5  # problems named in an error message before "..."
 _AUDIO_SUFFIX = re.compile(r"\.(wav|wave|flac|mp3|ogg|oga|opus|m4a|aac|aif|aiff|au|sph|nist|webm|wma)$", re.IGNORECASE)
 
@@ -131,7 +142,7 @@ class TestSetSettings:
         return {**dataclasses.asdict(self), "conditions": [list(c) for c in self.conditions]}
 
     @classmethod
-    def from_json(cls, data: Mapping) -> "TestSetSettings":
+    def from_json(cls, data: Mapping) -> TestSetSettings:
         fields = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in fields}
         for key in ("classes", "severities", "corruptions"):
@@ -186,10 +197,18 @@ class PublishedTestSet:
     def clip_manifest(self) -> Manifest:
         """The clips as a `Manifest` (paths are the clean files; split ``test``), e.g. for a speaker bootstrap."""
         clean = self.clean()
-        frame = pd.DataFrame({"clip_id": clean["clip"], "path": clean["path"], "label": clean["label"],
-                              "speaker": clean["speaker"], "split": "test"})
-        return Manifest(frame, classes=self.classes, name=self.settings.corpus, task=self.settings.task,
-                        root=str(self.directory))
+        frame = pd.DataFrame(
+            {
+                "clip_id": clean["clip"],
+                "path": clean["path"],
+                "label": clean["label"],
+                "speaker": clean["speaker"],
+                "split": "test",
+            }
+        )
+        return Manifest(
+            frame, classes=self.classes, name=self.settings.corpus, task=self.settings.task, root=str(self.directory)
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -294,9 +313,17 @@ def export_testset(
         raise FileExistsError(f"{out_dir} exists; choose another --out or remove it")
     source = _source(store, test_manifest)
     settings = TestSetSettings(
-        corpus=test_manifest.name, task=test_manifest.task, classes=tuple(test_manifest.classes), seed=int(seed),
-        sample_rate=int(sample_rate), clip_samples=int(clip_samples), severities=severities,
-        corruptions=tuple(suite), audio_format=audio_format, recipe=dict(recipe or {}), software=_software(),
+        corpus=test_manifest.name,
+        task=test_manifest.task,
+        classes=tuple(test_manifest.classes),
+        seed=int(seed),
+        sample_rate=int(sample_rate),
+        clip_samples=int(clip_samples),
+        severities=severities,
+        corruptions=tuple(suite),
+        audio_format=audio_format,
+        recipe=dict(recipe or {}),
+        software=_software(),
     )
     stems = file_stems(test_manifest.clip_ids)
     frame = test_manifest.frame
@@ -310,12 +337,28 @@ def export_testset(
             folder.mkdir(parents=True)
             for i, waveform in enumerate(waveforms):
                 relative = f"{AUDIO_DIR}/{condition}/{severity}/{stems[i]}{fmt[2]}"
-                scale = _write_clip(work / relative, waveform, sample_rate, audio_format,
-                                    f"clip {test_manifest.clip_ids[i]!r}, {condition} {severity}")
-                rows.append({"clip": test_manifest.clip_ids[i], "condition": condition, "severity": severity,
-                             "seed": int(seed), "label": frame["label"].iat[i], "speaker": frame["speaker"].iat[i],
-                             "path": relative, "sha256": file_sha256(work / relative), "sample_rate": int(sample_rate),
-                             "samples": int(clip_samples), "scale": scale})
+                scale = _write_clip(
+                    work / relative,
+                    waveform,
+                    sample_rate,
+                    audio_format,
+                    f"clip {test_manifest.clip_ids[i]!r}, {condition} {severity}",
+                )
+                rows.append(
+                    {
+                        "clip": test_manifest.clip_ids[i],
+                        "condition": condition,
+                        "severity": severity,
+                        "seed": int(seed),
+                        "label": frame["label"].iat[i],
+                        "speaker": frame["speaker"].iat[i],
+                        "path": relative,
+                        "sha256": file_sha256(work / relative),
+                        "sample_rate": int(sample_rate),
+                        "samples": int(clip_samples),
+                        "scale": scale,
+                    }
+                )
         pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(work / MANIFEST_FILE, index=False, lineterminator="\n")
         settings = dataclasses.replace(settings, manifest_sha256=file_sha256(work / MANIFEST_FILE))
         (work / SETTINGS_FILE).write_text(json.dumps(settings.to_json(), indent=2) + "\n")
@@ -327,8 +370,15 @@ def export_testset(
     return out_dir
 
 
-def verify_testset(directory: str | os.PathLike, store: WaveformStore, suite: Mapping[str, Corruption], *,
-                   batch_size: int = 64, check_hashes: bool = True, progress: bool = False) -> VerifyResult:
+def verify_testset(
+    directory: str | os.PathLike,
+    store: WaveformStore,
+    suite: Mapping[str, Corruption],
+    *,
+    batch_size: int = 64,
+    check_hashes: bool = True,
+    progress: bool = False,
+) -> VerifyResult:
     """Regenerate every clip of a test set from the decoded corpus and compare it with the files.
 
     The regenerated clip is quantised as the set's format stores it (``flac``: 24 bits at the file's scale)
@@ -363,8 +413,10 @@ def verify_testset(directory: str | os.PathLike, store: WaveformStore, suite: Ma
             worst = max(worst, float(np.max(np.abs(found.waveforms[i].astype(np.float64) - expected[i]))))
             files += 1
     if differing:
-        raise TestSetMismatchError(f"{testset.directory}: {len(differing)} of {files} file(s) differ from the "
-                                   f"regenerated clips: {_some(differing)}")
+        raise TestSetMismatchError(
+            f"{testset.directory}: {len(differing)} of {files} file(s) differ from the "
+            f"regenerated clips: {_some(differing)}"
+        )
     return VerifyResult(files, worst)
 
 
@@ -387,25 +439,36 @@ def load_testset(directory: str | os.PathLike) -> PublishedTestSet:
     except (ValueError, KeyError, TypeError) as error:
         raise TestSetError(f"{directory / SETTINGS_FILE}: unreadable settings ({error})") from None
     if settings.format_version != FORMAT_VERSION:
-        older = (" (written without the manifest's hash, so edits to it cannot be told: export it again)"
-                 if settings.format_version == 1 else "")
-        raise TestSetError(f"{directory / SETTINGS_FILE}: format_version {settings.format_version!r}, this "
-                           f"version of keras_audio reads {FORMAT_VERSION}{older}")
+        older = (
+            " (written without the manifest's hash, so edits to it cannot be told: export it again)"
+            if settings.format_version == 1
+            else ""
+        )
+        raise TestSetError(
+            f"{directory / SETTINGS_FILE}: format_version {settings.format_version!r}, this "
+            f"version of keras_audio reads {FORMAT_VERSION}{older}"
+        )
     if settings.audio_format not in AUDIO_FORMATS:
         raise TestSetError(f"{directory / SETTINGS_FILE}: unknown audio_format {settings.audio_format!r}")
     path = directory / MANIFEST_FILE
     if file_sha256(path) != settings.manifest_sha256:
-        raise TestSetError(f"{path}: its sha256 differs from the one {SETTINGS_FILE} pins (manifest_sha256): the "
-                           f"manifest was changed after export (a label, a clip, a file hash); restore it or export "
-                           f"the test set again")
+        raise TestSetError(
+            f"{path}: its sha256 differs from the one {SETTINGS_FILE} pins (manifest_sha256): the "
+            f"manifest was changed after export (a label, a clip, a file hash); restore it or export "
+            f"the test set again"
+        )
     try:
-        frame = pd.read_csv(path, dtype={"clip": str, "condition": str, "label": str, "speaker": str, "path": str,
-                                         "sha256": str}, keep_default_na=False)
+        frame = pd.read_csv(
+            path,
+            dtype={"clip": str, "condition": str, "label": str, "speaker": str, "path": str, "sha256": str},
+            keep_default_na=False,
+        )
         missing = [c for c in MANIFEST_COLUMNS if c not in frame.columns]
         if missing:
             raise TestSetError(f"{path}: missing column(s) {missing}")
-        frame = frame[list(MANIFEST_COLUMNS)].astype({"severity": int, "seed": int, "sample_rate": int,
-                                                      "samples": int, "scale": float})
+        frame = frame[list(MANIFEST_COLUMNS)].astype(
+            {"severity": int, "seed": int, "sample_rate": int, "samples": int, "scale": float}
+        )
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         if isinstance(error, TestSetError):
             raise
@@ -427,9 +490,11 @@ def load_testset(directory: str | os.PathLike) -> PublishedTestSet:
         if len(set(listed)) != len(listed) or set(listed) != set(clips):
             absent, extra = [c for c in clips if c not in set(listed)], sorted(set(listed) - set(clips))
             twice = sorted({c for c in listed if listed.count(c) > 1})
-            raise TestSetError(f"{path}: condition {condition} {severity} does not hold the clean clips once each "
-                               f"(missing: {_some(absent) or 'none'}; not clean clips: {_some(extra) or 'none'}; "
-                               f"twice: {_some(twice) or 'none'})")
+            raise TestSetError(
+                f"{path}: condition {condition} {severity} does not hold the clean clips once each "
+                f"(missing: {_some(absent) or 'none'}; not clean clips: {_some(extra) or 'none'}; "
+                f"twice: {_some(twice) or 'none'})"
+            )
         parts.append(rows.iloc[np.argsort(rows["clip"].map(position).to_numpy(), kind="stable")])
     frame = pd.concat(parts, ignore_index=True)
     reference = frame[frame["condition"] == CLEAN].set_index("clip")
@@ -437,16 +502,19 @@ def load_testset(directory: str | os.PathLike) -> PublishedTestSet:
         differ = frame[frame[column].to_numpy() != reference.loc[frame["clip"], column].to_numpy()]
         if len(differ):
             where = dict.fromkeys(f"{c} {s}" for c, s in zip(differ["condition"], differ["severity"]))
-            raise TestSetError(f"{path}: clip(s) {_some(differ['clip'].unique())} have another {column} under "
-                               f"{_some(where)} than clean")
+            raise TestSetError(
+                f"{path}: clip(s) {_some(differ['clip'].unique())} have another {column} under "
+                f"{_some(where)} than clean"
+            )
     unknown = sorted(set(frame["label"]) - set(settings.classes))
     if unknown:
         raise TestSetError(f"{path}: label(s) {unknown[:_SHOWN]} are not among the classes {list(settings.classes)}")
     return PublishedTestSet(directory, frame, settings)
 
 
-def read_conditions(testset: PublishedTestSet | str | os.PathLike, *,
-                    check_hashes: bool = False) -> Iterator[ConditionClips]:
+def read_conditions(
+    testset: PublishedTestSet | str | os.PathLike, *, check_hashes: bool = False
+) -> Iterator[ConditionClips]:
     """Each condition's waveforms as stored in the files, in grid order, clips in test order.
 
     This is what a model outside the suite should be fed: `[clips, clip_samples]` float32 at the set's rate
@@ -457,8 +525,14 @@ def read_conditions(testset: PublishedTestSet | str | os.PathLike, *,
         yield _read_condition(testset, condition, severity, check_hashes)
 
 
-def predict_testset(testset: PublishedTestSet | str | os.PathLike, predict: Callable[[np.ndarray], np.ndarray], *,
-                    model: str | None = None, batch_size: int = 64, probabilities: bool = True) -> pd.DataFrame:
+def predict_testset(
+    testset: PublishedTestSet | str | os.PathLike,
+    predict: Callable[[np.ndarray], np.ndarray],
+    *,
+    model: str | None = None,
+    batch_size: int = 64,
+    probabilities: bool = True,
+) -> pd.DataFrame:
     """Run `predict` on every file of a test set: a predictions frame for `score_predictions`.
 
     Args:
@@ -479,13 +553,25 @@ def predict_testset(testset: PublishedTestSet | str | os.PathLike, predict: Call
     classes = np.asarray(testset.classes, dtype=object)
     parts = []
     for clips in read_conditions(testset):
-        outputs = np.concatenate([np.asarray(predict(clips.waveforms[start:start + batch_size]))
-                                  for start in range(0, len(clips.clips), batch_size)])
+        outputs = np.concatenate(
+            [
+                np.asarray(predict(clips.waveforms[start : start + batch_size]))
+                for start in range(0, len(clips.clips), batch_size)
+            ]
+        )
         if outputs.shape != (len(clips.clips), len(classes)):
-            raise ValueError(f"predict returned shape {outputs.shape}, expected {(len(clips.clips), len(classes))} "
-                             f"(clips, classes {list(classes)})")
-        part = pd.DataFrame({"clip": clips.clips, "condition": clips.condition, "severity": clips.severity,
-                             "predicted": classes[np.argmax(outputs, axis=-1)]})
+            raise ValueError(
+                f"predict returned shape {outputs.shape}, expected {(len(clips.clips), len(classes))} "
+                f"(clips, classes {list(classes)})"
+            )
+        part = pd.DataFrame(
+            {
+                "clip": clips.clips,
+                "condition": clips.condition,
+                "severity": clips.severity,
+                "predicted": classes[np.argmax(outputs, axis=-1)],
+            }
+        )
         if probabilities:
             for j, name in enumerate(classes):
                 part[PROBABILITY_PREFIX + name] = outputs[:, j]
@@ -496,9 +582,12 @@ def predict_testset(testset: PublishedTestSet | str | os.PathLike, predict: Call
 
 
 # ------------------------------------------------------------------------------------------------- scoring
-def score_predictions(testset_dir: PublishedTestSet | str | os.PathLike,
-                      predictions_csv: str | os.PathLike | pd.DataFrame,
-                      *, default_model: str | None = None) -> ScoreResult:
+def score_predictions(
+    testset_dir: PublishedTestSet | str | os.PathLike,
+    predictions_csv: str | os.PathLike | pd.DataFrame,
+    *,
+    default_model: str | None = None,
+) -> ScoreResult:
     """Score predictions made by any framework against a test set.
 
     The CSV has one row per file predicted: columns `clip, condition, severity, predicted` (a class name;
@@ -522,16 +611,19 @@ def score_predictions(testset_dir: PublishedTestSet | str | os.PathLike,
     frame = frame.rename(columns=lambda c: str(c).strip())
     missing = [c for c in ANSWER_COLUMNS if c not in frame.columns]
     if missing:
-        raise TestSetError(f"{name}: missing column(s) {missing}; expected {list(ANSWER_COLUMNS)} "
-                           f"[+ model, {PROBABILITY_PREFIX}<class>...]")
+        raise TestSetError(
+            f"{name}: missing column(s) {missing}; expected {list(ANSWER_COLUMNS)} "
+            f"[+ model, {PROBABILITY_PREFIX}<class>...]"
+        )
     if len(frame) == 0:
         raise TestSetError(f"{name}: holds no predictions")
     classes = testset.classes
     probability_columns = [c for c in frame.columns if c.startswith(PROBABILITY_PREFIX)]
-    unknown_columns = [c for c in probability_columns if c[len(PROBABILITY_PREFIX):] not in classes]
+    unknown_columns = [c for c in probability_columns if c[len(PROBABILITY_PREFIX) :] not in classes]
     if unknown_columns:
-        raise TestSetError(f"{name}: probability column(s) {unknown_columns[:_SHOWN]} name no class of the test "
-                           f"set {list(classes)}")
+        raise TestSetError(
+            f"{name}: probability column(s) {unknown_columns[:_SHOWN]} name no class of the test set {list(classes)}"
+        )
     if probability_columns and len(probability_columns) != len(classes):
         absent = [PROBABILITY_PREFIX + c for c in classes if PROBABILITY_PREFIX + c not in probability_columns]
         raise TestSetError(f"{name}: probability column(s) {absent} missing (give one per class or none)")
@@ -542,18 +634,24 @@ def score_predictions(testset_dir: PublishedTestSet | str | os.PathLike,
     severity = pd.to_numeric(frame["severity"].str.strip(), errors="coerce")
     bad = frame.index[severity.isna() | (severity != severity.round())]
     if len(bad):
-        raise TestSetError(f"{name}: severity is not an integer on row(s) "
-                           f"{_some(f'{i + 2} ({value!r})' for i, value in zip(bad, frame['severity'].iloc[bad]))}")
+        raise TestSetError(
+            f"{name}: severity is not an integer on row(s) "
+            f"{_some(f'{i + 2} ({value!r})' for i, value in zip(bad, frame['severity'].iloc[bad]))}"
+        )
     frame = frame.assign(severity=severity.astype(int))
     unknown = sorted(set(frame["predicted"]) - set(classes))
     if unknown:
-        raise TestSetError(f"{name}: unknown label(s) {_some(map(repr, unknown))} in column 'predicted'; the test "
-                           f"set's classes: {list(classes)}")
+        raise TestSetError(
+            f"{name}: unknown label(s) {_some(map(repr, unknown))} in column 'predicted'; the test "
+            f"set's classes: {list(classes)}"
+        )
     named = "model" in frame.columns
     if named:
         if (frame["model"].str.strip() == "").any():
-            raise TestSetError(f"{name}: column 'model' is empty on row(s) "
-                               f"{_some(i + 2 for i in frame.index[frame['model'].str.strip() == ''])}")
+            raise TestSetError(
+                f"{name}: column 'model' is empty on row(s) "
+                f"{_some(i + 2 for i in frame.index[frame['model'].str.strip() == ''])}"
+            )
         models = list(dict.fromkeys(frame["model"]))
     else:
         models = [default_model or (Path(name).stem if name != "predictions" else "model")]
@@ -568,25 +666,32 @@ def score_predictions(testset_dir: PublishedTestSet | str | os.PathLike,
     for model in models:
         rows = frame[frame["model"] == model]
         i = rows["clip"].map(clip_position)
-        j = pd.Series([condition_position.get(key, -1) for key in zip(rows["condition"], rows["severity"])],
-                      index=rows.index)
+        j = pd.Series(
+            [condition_position.get(key, -1) for key in zip(rows["condition"], rows["severity"])], index=rows.index
+        )
         known = i.notna() & (j >= 0)
         where = f"model {model!r}: " if named else ""
         if not known.all():
             extra = rows[~known]
-            problems.append(f"{where}{len(extra)} row(s) name no file of the test set, e.g. "
-                            f"{_some(_key(r) for r in extra.itertuples())}")
+            problems.append(
+                f"{where}{len(extra)} row(s) name no file of the test set, e.g. "
+                f"{_some(_key(r) for r in extra.itertuples())}"
+            )
         rows, i, j = rows[known], i[known].astype(int), j[known]
         flat = (j * n_clips + i).to_numpy()
         counts = np.bincount(flat, minlength=n_clips * n_conditions)
         if (counts > 1).any():
             twice = rows[pd.Series(flat, index=rows.index).duplicated(keep="first")]
-            problems.append(f"{where}{len(twice)} file(s) predicted more than once, e.g. "
-                            f"{_some(_key(r) for r in twice.itertuples())}")
+            problems.append(
+                f"{where}{len(twice)} file(s) predicted more than once, e.g. "
+                f"{_some(_key(r) for r in twice.itertuples())}"
+            )
         if (counts == 0).any():
             absent = np.flatnonzero(counts == 0)
-            problems.append(f"{where}{len(absent)} file(s) not predicted, e.g. "
-                            f"{_some(_flat_key(k, testset, n_clips) for k in absent)}")
+            problems.append(
+                f"{where}{len(absent)} file(s) not predicted, e.g. "
+                f"{_some(_flat_key(k, testset, n_clips) for k in absent)}"
+            )
         if problems:
             continue
         predicted = np.empty(n_clips * n_conditions, np.int64)
@@ -596,9 +701,9 @@ def score_predictions(testset_dir: PublishedTestSet | str | os.PathLike,
             table = np.empty((n_clips * n_conditions, len(classes)), np.float64)
             table[flat] = values
         for (condition, severity), j_ in condition_position.items():
-            arrays[(model, condition, severity)] = predicted[j_ * n_clips:(j_ + 1) * n_clips]
+            arrays[(model, condition, severity)] = predicted[j_ * n_clips : (j_ + 1) * n_clips]
             if probability_columns:
-                probabilities[(model, condition, severity)] = table[j_ * n_clips:(j_ + 1) * n_clips]
+                probabilities[(model, condition, severity)] = table[j_ * n_clips : (j_ + 1) * n_clips]
     if problems:
         raise TestSetError(f"{name}: " + "; ".join(problems))
     return ScoreResult(testset, GridResult(testset.y_true, arrays), tuple(models), probabilities)
@@ -612,13 +717,17 @@ def _check_probabilities(columns: pd.DataFrame, name: str) -> None:
     bad = ~np.isfinite(values) | (values < 0) | (values > 1)
     if bad.any():
         row, column = np.argwhere(bad)[0]
-        raise TestSetError(f"{name}: line {row + 2}: {columns.columns[column]} is {columns.iat[row, column]!r}; "
-                           f"probabilities must be numbers in [0, 1] ({int(bad.any(axis=1).sum())} row(s) like it)")
+        raise TestSetError(
+            f"{name}: line {row + 2}: {columns.columns[column]} is {columns.iat[row, column]!r}; "
+            f"probabilities must be numbers in [0, 1] ({int(bad.any(axis=1).sum())} row(s) like it)"
+        )
     off = np.abs(values.sum(axis=1) - 1) > PROBABILITY_TOLERANCE
     if off.any():
         row = int(np.flatnonzero(off)[0])
-        raise TestSetError(f"{name}: line {row + 2}: the probabilities sum to {values[row].sum():.6g}, not 1 (within "
-                           f"{PROBABILITY_TOLERANCE:g}; {int(off.sum())} row(s) like it)")
+        raise TestSetError(
+            f"{name}: line {row + 2}: the probabilities sum to {values[row].sum():.6g}, not 1 (within "
+            f"{PROBABILITY_TOLERANCE:g}; {int(off.sum())} row(s) like it)"
+        )
 
 
 def file_stems(clip_ids: Sequence[str]) -> list[str]:
@@ -630,13 +739,17 @@ def file_stems(clip_ids: Sequence[str]) -> list[str]:
     Characters other than letters, digits, ``.``, ``-`` and ``_`` become ``_``; where two ids would give the
     same name (compared case-insensitively, for case-insensitive file systems) a hash of the id is appended.
     """
-    stems = [re.sub(r"[^A-Za-z0-9._-]", "_", _AUDIO_SUFFIX.sub("", clip).replace("/", "__")).lstrip(".")[:120]
-             or "clip" for clip in clip_ids]
+    stems = [
+        re.sub(r"[^A-Za-z0-9._-]", "_", _AUDIO_SUFFIX.sub("", clip).replace("/", "__")).lstrip(".")[:120] or "clip"
+        for clip in clip_ids
+    ]
     counts: dict[str, int] = {}
     for stem in stems:
         counts[stem.lower()] = counts.get(stem.lower(), 0) + 1
-    return [f"{stem}-{hashlib.sha256(clip.encode()).hexdigest()[:10]}" if counts[stem.lower()] > 1 else stem
-            for stem, clip in zip(stems, clip_ids)]
+    return [
+        f"{stem}-{hashlib.sha256(clip.encode()).hexdigest()[:10]}" if counts[stem.lower()] > 1 else stem
+        for stem, clip in zip(stems, clip_ids)
+    ]
 
 
 def _source(store: WaveformStore, manifest: Manifest) -> ClipSource:
@@ -646,15 +759,17 @@ def _source(store: WaveformStore, manifest: Manifest) -> ClipSource:
         raise ValueError(f"{manifest.name}: clip {error.args[0]!r} is not in the decoded store") from None
 
 
-def _spoiled(source: ClipSource, suite: Mapping[str, Corruption], settings: TestSetSettings, batch_size: int,
-             progress: bool) -> Iterator[tuple[tuple[str, int], np.ndarray]]:
+def _spoiled(
+    source: ClipSource, suite: Mapping[str, Corruption], settings: TestSetSettings, batch_size: int, progress: bool
+) -> Iterator[tuple[tuple[str, int], np.ndarray]]:
     """Every condition's clips, `[clips, clip_samples]` float32, made by evaluation's own dataset."""
     conditions = grid(suite, settings.severities)
     bar = tqdm(conditions, desc="spoiling test set", unit="condition", disable=not progress)
     for condition in bar:
         bar.set_postfix_str(f"{condition.name} {condition.severity}")
-        dataset = evaluation_dataset(source, settings.clip_samples, batch_size, condition.corruption,
-                                     condition.severity, settings.seed)
+        dataset = evaluation_dataset(
+            source, settings.clip_samples, batch_size, condition.corruption, condition.severity, settings.seed
+        )
         yield (condition.name, condition.severity), np.concatenate([w.numpy() for w, _ in dataset])
 
 
@@ -708,8 +823,10 @@ def _read_condition(testset: PublishedTestSet, condition: str, severity: int, ch
         except (soundfile.SoundFileError, RuntimeError) as error:
             raise TestSetError(f"{path}: unreadable ({error})") from None
         if rate != settings.sample_rate or data.shape != (settings.clip_samples,):
-            raise TestSetError(f"{path}: {data.shape} samples at {rate} Hz, the manifest says "
-                               f"({settings.clip_samples},) mono at {settings.sample_rate} Hz")
+            raise TestSetError(
+                f"{path}: {data.shape} samples at {rate} Hz, the manifest says "
+                f"({settings.clip_samples},) mono at {settings.sample_rate} Hz"
+            )
         if check_hashes and file_sha256(path) != row.sha256:
             raise TestSetError(f"{path}: sha256 differs from the manifest (the file is damaged or was changed)")
         waveforms[i] = data * np.float32(row.scale)
@@ -747,8 +864,11 @@ def _check_format(audio_format: str) -> tuple[str, str, str]:
 
 def _check_severities(severities: Sequence[int]) -> tuple[int, ...]:
     values = tuple(severities)
-    if not values or len(set(values)) != len(values) or \
-            not all(isinstance(s, (int, np.integer)) and 1 <= s <= NUM_SEVERITIES for s in values):
+    if (
+        not values
+        or len(set(values)) != len(values)
+        or not all(isinstance(s, (int, np.integer)) and 1 <= s <= NUM_SEVERITIES for s in values)
+    ):
         raise ValueError(f"severities must be distinct integers in 1..{NUM_SEVERITIES}, got {list(values)}")
     return tuple(int(s) for s in values)
 
@@ -768,8 +888,13 @@ def _check_suite(suite: Mapping[str, Corruption]) -> None:
 def _software() -> dict:
     import tensorflow as tf
 
-    return {"keras_audio": __version__, "tensorflow": tf.__version__, "numpy": np.__version__,
-            "soundfile": soundfile.__version__, "libsndfile": soundfile.__libsndfile_version__}
+    return {
+        "keras_audio": __version__,
+        "tensorflow": tf.__version__,
+        "numpy": np.__version__,
+        "soundfile": soundfile.__version__,
+        "libsndfile": soundfile.__libsndfile_version__,
+    }
 
 
 def _readme(settings: TestSetSettings, manifest: Manifest, suite: Mapping[str, Corruption]) -> str:
@@ -783,18 +908,23 @@ def _readme(settings: TestSetSettings, manifest: Manifest, suite: Mapping[str, C
         row = type(corruption).table_row()
         lines.append(f"| {name} | " + " | ".join(row[str(s)] for s in settings.severities) + " |")
     fmt = settings.audio_format
-    storage = ("24-bit FLAC of `waveform / scale`, `scale` (a manifest column) the smallest power of two that\n"
-               "  fits the clip's peak (spoiled clips can exceed [-1, 1]): read a file as float (`int / 2**23`, what\n"
-               "  any FLAC reader returns) and multiply by `scale` (1 for most clips). The samples differ from the\n"
-               "  float clips the suite evaluates by at most `scale / 2**24` (24-bit rounding); export with\n"
-               "  `audio_format=\"wav\"` for 32-bit float files that hold them bit for bit." if fmt == "flac" else
-               "32-bit float WAV: the clips the suite evaluates, bit for bit (`scale` is always 1).")
+    storage = (
+        "24-bit FLAC of `waveform / scale`, `scale` (a manifest column) the smallest power of two that\n"
+        "  fits the clip's peak (spoiled clips can exceed [-1, 1]): read a file as float (`int / 2**23`, what\n"
+        "  any FLAC reader returns) and multiply by `scale` (1 for most clips). The samples differ from the\n"
+        "  float clips the suite evaluates by at most `scale / 2**24` (24-bit rounding); export with\n"
+        '  `audio_format="wav"` for 32-bit float files that hold them bit for bit.'
+        if fmt == "flac"
+        else "32-bit float WAV: the clips the suite evaluates, bit for bit (`scale` is always 1)."
+    )
     recipe = "".join(f"- {key}: `{value}`\n" for key, value in settings.recipe.items())
     version = settings.software.get("keras_audio", "")
     crop = f"{settings.clip_samples} samples ({seconds:g} s at {settings.sample_rate} Hz, mono"
     speakers = frame["speaker"].nunique()
-    conditions = (f"clean + {len(settings.corruptions)} corruption(s) × severities {list(settings.severities)} = "
-                  f"{len(settings.conditions)} conditions, {len(settings.conditions) * len(frame)} files")
+    conditions = (
+        f"clean + {len(settings.corruptions)} corruption(s) × severities {list(settings.severities)} = "
+        f"{len(settings.conditions)} conditions, {len(settings.conditions) * len(frame)} files"
+    )
     return f"""# Spoiled test set: {settings.corpus} ({settings.task})
 
 Written by keras_audio {version}. Every file is a test clip exactly as the suite's evaluation feeds it

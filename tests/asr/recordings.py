@@ -15,8 +15,14 @@ from keras_audio.corpora import voice
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
-def recording(words: int = 40, sample_rate: int = 16000, seed: int = 0, word_seconds=(0.5, 0.9),
-              pause_seconds=(0.05, 1.2), lead_seconds: float = 0.3) -> tuple[np.ndarray, list[Word]]:
+def recording(
+    words: int = 40,
+    sample_rate: int = 16000,
+    seed: int = 0,
+    word_seconds=(0.5, 0.9),
+    pause_seconds=(0.05, 1.2),
+    lead_seconds: float = 0.3,
+) -> tuple[np.ndarray, list[Word]]:
     """`(waveform, words)`: `words` utterances with pauses drawn uniformly from `pause_seconds` between them.
 
     Word times are whole samples divided by the rate, so `round(start * rate)` is the word's first sample.
@@ -26,10 +32,11 @@ def recording(words: int = 40, sample_rate: int = 16000, seed: int = 0, word_sec
     pieces = [np.zeros(int(lead_seconds * sample_rate), np.float32)]
     position = pieces[0].size
     timings = []
-    for i in range(words):
+    for _i in range(words):
         clip = voice.synthesize_utterance(traits, float(rng.uniform(*word_seconds)), rng, sample_rate)
-        timings.append(Word(position / sample_rate, (position + clip.size) / sample_rate,
-                            DIGITS[int(rng.integers(len(DIGITS)))]))
+        timings.append(
+            Word(position / sample_rate, (position + clip.size) / sample_rate, DIGITS[int(rng.integers(len(DIGITS)))])
+        )
         pause = np.zeros(int(rng.uniform(*pause_seconds) * sample_rate), np.float32)
         pieces += [clip, pause]
         position += clip.size + pause.size

@@ -8,25 +8,36 @@ from keras_audio.corruptions import registry
 from keras_audio.corruptions.base import clip_seed, name_hash
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("noise,pitch_shift", ("white_noise", "pitch_shift")),
-    (" Noise , PITCH ", ("white_noise", "pitch_shift")),
-    ("noise,white_noise,noise", ("white_noise",)),
-    (["pink_noise", "reverb"], ("pink_noise", "reverb")),
-    ("", ()), ("none", ()), (None, ()), ((), ()),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("noise,pitch_shift", ("white_noise", "pitch_shift")),
+        (" Noise , PITCH ", ("white_noise", "pitch_shift")),
+        ("noise,white_noise,noise", ("white_noise",)),
+        (["pink_noise", "reverb"], ("pink_noise", "reverb")),
+        ("", ()),
+        ("none", ()),
+        (None, ()),
+        ((), ()),
+    ],
+)
 def test_parse_augment_resolves_aliases_and_drops_duplicates(spec, expected):
     assert parse_augment(spec) == expected
 
 
 def test_an_unknown_name_is_refused_listing_the_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown augmentation 'nosie'; choose from: noise \(= white_noise\), "
-                                         r"pitch \(= pitch_shift\), white_noise, pink_noise"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown augmentation 'nosie'; choose from: noise \(= white_noise\), "
+        r"pitch \(= pitch_shift\), white_noise, pink_noise",
+    ):
         parse_augment("nosie,pitch_shift")
 
 
-@pytest.mark.parametrize("name, reason", [("speed", "changes the length"), ("time_stretch", "changes the length"),
-                                          ("time_shift", "out of the segment")])
+@pytest.mark.parametrize(
+    "name, reason",
+    [("speed", "changes the length"), ("time_stretch", "changes the length"), ("time_shift", "out of the segment")],
+)
 def test_corruptions_that_move_words_are_refused_with_the_reason(name, reason):
     with pytest.raises(ValueError, match=f"augmentation '{name}' cannot spoil ASR segments: .*{reason}"):
         parse_augment(name)
@@ -41,8 +52,12 @@ def test_every_usable_name_is_registered():
 def test_segment_seed_is_the_evaluation_seed_of_the_segment_id():
     seed = segment_seed(7, "talk_00003", "white_noise", 2)
     assert seed.tolist() == clip_seed(7, name_hash("talk_00003"), "white_noise", 2).numpy().tolist()
-    others = [segment_seed(8, "talk_00003", "white_noise", 2), segment_seed(7, "talk_00004", "white_noise", 2),
-              segment_seed(7, "talk_00003", "pink_noise", 2), segment_seed(7, "talk_00003", "white_noise", 3)]
+    others = [
+        segment_seed(8, "talk_00003", "white_noise", 2),
+        segment_seed(7, "talk_00004", "white_noise", 2),
+        segment_seed(7, "talk_00003", "pink_noise", 2),
+        segment_seed(7, "talk_00003", "white_noise", 3),
+    ]
     assert len({tuple(s.tolist()) for s in others + [seed]}) == 5
 
 

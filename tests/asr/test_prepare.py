@@ -35,8 +35,17 @@ def talk(tmp_path_factory):
     waveform, words = recording(words=40, sample_rate=RATE, seed=3)
     sf.write(root / "talk.wav", waveform, RATE, subtype="FLOAT")
     write_transcript(words, root / "talk.json", "phrases")
-    summary = prepare_asr(root / "talk.wav", root / "talk.json", root / "out", max_seconds=LIMIT,
-                          augment="noise,pitch_shift", severity=3, seed=5, plot=True, progress=False)
+    summary = prepare_asr(
+        root / "talk.wav",
+        root / "talk.json",
+        root / "out",
+        max_seconds=LIMIT,
+        augment="noise,pitch_shift",
+        severity=3,
+        seed=5,
+        plot=True,
+        progress=False,
+    )
     return {"root": root, "waveform": waveform, "words": words, "summary": summary, "out": root / "out"}
 
 
@@ -60,7 +69,7 @@ def test_segment_audio_is_exactly_the_source_samples(talk):
         rate, audio = wavfile.read(talk["out"] / row["audio"])
         first = round(row["start"] * RATE)
         assert rate == RATE and audio.dtype == np.float32
-        assert np.array_equal(audio, talk["waveform"][first:round(row["end"] * RATE)])
+        assert np.array_equal(audio, talk["waveform"][first : round(row["end"] * RATE)])
         assert row["first_sample"] == first and row["duration"] == audio.size / RATE
         assert Path(row["source"]) == talk["root"] / "talk.wav"
 
@@ -75,15 +84,16 @@ def test_spoiled_copies_are_recorded_with_corruption_severity_and_seed(talk):
         original = clean[row["segment"]]
         assert (row["severity"], row["seed"], len(row["clip_seed"])) == (3, 5, 2)
         assert row["id"] == f"{row['segment']}.{row['corruption']}-s3"
-        assert {k: row[k] for k in ("text", "start", "end", "samples")} == \
-            {k: original[k] for k in ("text", "start", "end", "samples")}
+        assert {k: row[k] for k in ("text", "start", "end", "samples")} == {
+            k: original[k] for k in ("text", "start", "end", "samples")
+        }
         a, b = wavfile.read(talk["out"] / row["audio"])[1], wavfile.read(talk["out"] / original["audio"])[1]
         assert a.shape == b.shape and not np.array_equal(a, b)
 
 
 def test_features_are_the_layers_log_mel_of_each_file(talk):
     layer = frame_settings(RATE).layer()
-    for row in _manifest(talk["out"])[:: 5]:
+    for row in _manifest(talk["out"])[::5]:
         features = np.load(talk["out"] / row["features"])
         audio = wavfile.read(talk["out"] / row["audio"])[1]
         assert features.shape == (1 + row["samples"] // 160, 80) == (row["frames"], 80)
@@ -98,8 +108,13 @@ def test_summary_counts_durations_and_settings(talk):
     assert summary["longest_seconds"] == max(r["duration"] for r in rows) <= LIMIT
     assert summary["words_dropped"] == 0 and summary["dropped"] == []
     assert summary["augment"] == ["white_noise", "pitch_shift"] and summary["severity"] == 3
-    assert summary["features"] == {"sample_rate": 16000, "n_fft": 512, "win_length": 400, "hop_length": 160,
-                                   "n_mels": 80}
+    assert summary["features"] == {
+        "sample_rate": 16000,
+        "n_fft": 512,
+        "win_length": 400,
+        "hop_length": 160,
+        "n_mels": 80,
+    }
     assert summary["wav_subtype"] == "FLOAT"
     assert f"{len(rows)} segments of at most 8 s" in talk["summary"].describe()
     assert (talk["out"] / "segments.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -109,11 +124,22 @@ def test_summary_counts_durations_and_settings(talk):
 @pytest.mark.slow
 def test_the_same_seed_gives_identical_files_and_another_seed_other_copies(talk, tmp_path):
     args = (talk["root"] / "talk.wav", talk["root"] / "talk.json")
-    again = prepare_asr(*args, tmp_path / "again", max_seconds=LIMIT, augment="noise,pitch_shift", severity=3,
-                        seed=5, plot=True, progress=False)
+    again = prepare_asr(
+        *args,
+        tmp_path / "again",
+        max_seconds=LIMIT,
+        augment="noise,pitch_shift",
+        severity=3,
+        seed=5,
+        plot=True,
+        progress=False,
+    )
     assert _files(again.out_dir) == _files(talk["out"])
-    other = _files(prepare_asr(*args, tmp_path / "other", max_seconds=LIMIT, augment="noise", severity=3, seed=6,
-                               progress=False).out_dir)
+    other = _files(
+        prepare_asr(
+            *args, tmp_path / "other", max_seconds=LIMIT, augment="noise", severity=3, seed=6, progress=False
+        ).out_dir
+    )
     first = _files(talk["out"])
     for name, content in other.items():
         if name.startswith(("audio/", "features/")):
@@ -124,12 +150,13 @@ def test_a_resampled_recording_gives_the_resampled_samples(tmp_path):
     waveform, words = recording(words=6, sample_rate=8000, seed=1)
     sf.write(tmp_path / "low.flac", waveform, 8000)  # 16-bit FLAC at 8 kHz, read back at 16 kHz
     write_transcript(words, tmp_path / "low.csv", "csv")
-    summary = prepare_asr(tmp_path / "low.flac", tmp_path / "low.csv", tmp_path / "out", max_seconds=3.0,
-                          progress=False)
+    summary = prepare_asr(
+        tmp_path / "low.flac", tmp_path / "low.csv", tmp_path / "out", max_seconds=3.0, progress=False
+    )
     source = read_audio(tmp_path / "low.flac", RATE, max_seconds=None)
     for row in _manifest(summary.out_dir):
         audio = wavfile.read(summary.out_dir / row["audio"])[1]
-        assert np.array_equal(audio, source[row["first_sample"]:row["first_sample"] + row["samples"]])
+        assert np.array_equal(audio, source[row["first_sample"] : row["first_sample"] + row["samples"]])
         assert row["first_sample"] == round(row["start"] * RATE)
 
 
@@ -139,8 +166,9 @@ def test_the_three_transcript_formats_give_the_same_manifest(tmp_path):
     manifests = []
     for fmt, suffix in (("phrases", ".json"), ("words", ".json"), ("csv", ".csv")):
         write_transcript(words, tmp_path / f"{fmt}{suffix}", fmt)
-        out = prepare_asr(tmp_path / "a.wav", tmp_path / f"{fmt}{suffix}", tmp_path / fmt, max_seconds=3.0,
-                          progress=False).out_dir
+        out = prepare_asr(
+            tmp_path / "a.wav", tmp_path / f"{fmt}{suffix}", tmp_path / fmt, max_seconds=3.0, progress=False
+        ).out_dir
         manifests.append((out / "manifest.jsonl").read_text())
     assert manifests[0] == manifests[1] == manifests[2]
 
@@ -182,8 +210,7 @@ def test_each_bad_word_is_refused_naming_the_word_and_nothing_is_written(short, 
 def test_skipped_words_are_reported_and_left_out(short):
     root, words, seconds, transcript = short
     path = transcript(2, Word(words[2].start, words[2].end, "  "))
-    summary = prepare_asr(root / "short.wav", path, root / "out", max_seconds=30.0, skip_bad_words=True,
-                          progress=False)
+    summary = prepare_asr(root / "short.wav", path, root / "out", max_seconds=30.0, skip_bad_words=True, progress=False)
     assert summary.words == 6 and summary.words_kept == 5 and [p.index for p in summary.dropped] == [2]
     assert f"skipped word 3 '' at {words[2].start:.3f}" in summary.describe()
     record = json.loads((summary.out_dir / "summary.json").read_text())
@@ -199,12 +226,15 @@ def test_no_segment_holds_audio_of_a_skipped_word(short):
     root, words, seconds, transcript = short
     bad = Word(words[2].end - 0.3, words[3].end, words[3].text)  # its first 0.3 s lie inside word 3
     path = transcript(3, bad)
-    summary = prepare_asr(root / "short.wav", path, root / "out", max_seconds=30.0, skip_bad_words=True,
-                          progress=False)
+    summary = prepare_asr(root / "short.wav", path, root / "out", max_seconds=30.0, skip_bad_words=True, progress=False)
     assert [(p.index, p.reason) for p in summary.dropped] == [
-        (2, f"overlaps the skipped word {bad.describe()}"), (3, f"overlaps the previous word {words[2].describe()}")]
-    assert summary.words_kept == 4 and f"skipped word 3 {words[2].describe()}: overlaps the skipped word" \
-        in summary.describe()
+        (2, f"overlaps the skipped word {bad.describe()}"),
+        (3, f"overlaps the previous word {words[2].describe()}"),
+    ]
+    assert (
+        summary.words_kept == 4
+        and f"skipped word 3 {words[2].describe()}: overlaps the skipped word" in summary.describe()
+    )
     rows = _manifest(summary.out_dir)
     assert [r["text"] for r in rows] == [" ".join(w.text for w in words[:2]), " ".join(w.text for w in words[4:])]
     for row in rows:  # each segment's audio [first_sample, + samples) lies clear of every skipped word
@@ -219,12 +249,15 @@ def test_a_skipped_word_out_of_order_splits_the_segment_whose_pause_holds_it(sho
     bad = Word(pause[0] + 0.01, min(pause[0] + 0.2, pause[1] - 0.01), "stray")
     changed = list(words[:2]) + list(words[3:]) + [bad]
     write_transcript(changed, root / "stray.json", "words")
-    summary = prepare_asr(root / "short.wav", root / "stray.json", root / "out", max_seconds=30.0,
-                          skip_bad_words=True, progress=False)
+    summary = prepare_asr(
+        root / "short.wav", root / "stray.json", root / "out", max_seconds=30.0, skip_bad_words=True, progress=False
+    )
     assert [p.word.text for p in summary.dropped] == ["stray"] and summary.words_kept == 5
     rows = _manifest(summary.out_dir)
-    assert [r["text"] for r in rows] == [" ".join(w.text for w in words[:2] + words[3:4]),
-                                         " ".join(w.text for w in words[4:])]
+    assert [r["text"] for r in rows] == [
+        " ".join(w.text for w in words[:2] + words[3:4]),
+        " ".join(w.text for w in words[4:]),
+    ]
     assert rows[0]["end"] <= bad.start and rows[1]["start"] >= bad.end
 
 
@@ -255,16 +288,19 @@ def test_a_failure_while_writing_leaves_nothing_behind(short, monkeypatch):
     assert sorted(p.name for p in root.iterdir()) == ["short.wav", "t.json"]
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"max_seconds": 0}, ValueError, "max_seconds must be a positive number, got 0"),
-    ({"sample_rate": 16000.0}, ValueError, "sample_rate must be a positive int"),
-    ({"severity": 6}, ValueError, r"severity must be an int in 1..5, got 6"),
-    ({"seed": -1}, ValueError, "seed must be a non-negative int"),
-    ({"augment": "noise,speed"}, ValueError, "augmentation 'speed' cannot spoil ASR segments"),
-    ({"augment": "babble"}, ValueError, "'babble' needs babble_waveforms"),
-    ({"n_mels": 0}, ValueError, "n_mels must be a positive int"),
-    ({"min_fraction": 2.0}, ValueError, "min_fraction must be in"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"max_seconds": 0}, ValueError, "max_seconds must be a positive number, got 0"),
+        ({"sample_rate": 16000.0}, ValueError, "sample_rate must be a positive int"),
+        ({"severity": 6}, ValueError, r"severity must be an int in 1..5, got 6"),
+        ({"seed": -1}, ValueError, "seed must be a non-negative int"),
+        ({"augment": "noise,speed"}, ValueError, "augmentation 'speed' cannot spoil ASR segments"),
+        ({"augment": "babble"}, ValueError, "'babble' needs babble_waveforms"),
+        ({"n_mels": 0}, ValueError, "n_mels must be a positive int"),
+        ({"min_fraction": 2.0}, ValueError, "min_fraction must be in"),
+    ],
+)
 def test_bad_settings_are_refused_by_name(short, kwargs, error, match):
     root, _, _, transcript = short
     with pytest.raises(error, match=match):
@@ -291,6 +327,9 @@ def test_segment_ids_and_sample_bounds():
 def test_a_transcript_of_only_bad_words_is_refused_even_when_skipping(short):
     root, words, _, _ = short
     write_transcript([Word(w.start, w.end, "") for w in words], root / "blank.json", "words")
-    with pytest.raises(TranscriptError, match=r"blank.json: no words left after skipping 6 bad ones \(the first: "
-                                              r"word 1 '' at"):
+    with pytest.raises(
+        TranscriptError,
+        match=r"blank.json: no words left after skipping 6 bad ones \(the first: "
+        r"word 1 '' at",
+    ):
         prepare_asr(root / "short.wav", root / "blank.json", root / "out", skip_bad_words=True, progress=False)

@@ -22,8 +22,15 @@ def test_cuts_at_the_longest_pause_in_the_last_third_of_the_window():
     # Pauses after a..f: 1.0, 1.5, 0.5, 0.75, 0.25, 0.25. With a 10-s limit the cut points whose span is at
     # least 6.67 s follow d (7.0 s), e (8.5 s) and f (9.5 s); d's pause is the longest of those. The 1.5-s
     # pause after b comes too early (3 s), and g would end the segment at 10.5 s.
-    words = [Word(0, 1, "a"), Word(2, 3, "b"), Word(4.5, 5.5, "c"), Word(6, 7, "d"), Word(7.75, 8.5, "e"),
-             Word(8.75, 9.5, "f"), Word(9.75, 10.5, "g")]
+    words = [
+        Word(0, 1, "a"),
+        Word(2, 3, "b"),
+        Word(4.5, 5.5, "c"),
+        Word(6, 7, "d"),
+        Word(7.75, 8.5, "e"),
+        Word(8.75, 9.5, "f"),
+        Word(9.75, 10.5, "g"),
+    ]
     segments = segment_words(words, 10.0)
     assert [s.text for s in segments] == ["a b c d", "e f g"]
     assert (segments[0].start, segments[0].end, segments[1].start, segments[1].end) == (0, 7, 7.75, 10.5)
@@ -63,8 +70,11 @@ def test_segments_are_numbered_across_runs():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.floats(0.05, 3.5), st.floats(0.0, 6.0)), min_size=1, max_size=60),
-       st.floats(4.0, 30.0), st.floats(0.0, 1.0))
+@given(
+    st.lists(st.tuples(st.floats(0.05, 3.5), st.floats(0.0, 6.0)), min_size=1, max_size=60),
+    st.floats(4.0, 30.0),
+    st.floats(0.0, 1.0),
+)
 def test_spans_never_exceed_the_limit_and_every_word_lands_once_in_order(items, limit, fraction):
     words = _words(items)
     segments = segment_words(words, limit, min_fraction=fraction)
@@ -85,17 +95,20 @@ def test_a_recording_of_synthesized_words_segments_within_the_limit():
 GOOD = [Word(0.5, 1.0, "one"), Word(1.2, 1.8, "two"), Word(2.0, 2.6, "three"), Word(3.0, 3.4, "four")]
 
 
-@pytest.mark.parametrize("index, bad, reason", [
-    (1, Word(1.2, 1.8, ""), "empty text"),
-    (1, Word(1.2, 1.2, "two"), "ends at or before its start"),
-    (1, Word(1.8, 1.2, "two"), "ends at or before its start"),
-    (0, Word(-0.1, 1.0, "one"), "starts before 0 s"),
-    (3, Word(3.0, 6.1, "four"), r"runs past the end of the audio \(6.000 s\)"),
-    (3, Word(6.0, 6.005, "four"), r"runs past the end of the audio"),
-    (1, Word(1.2, 1.8 + 4.0, "two"), "lasts 4.600 s, longer than the segment limit of 4 s"),
-    (2, Word(0.2, 0.4, "three"), r"starts before the previous word 'two' at 1.200-1.800 s \(timings out of order"),
-    (2, Word(1.7, 2.6, "three"), "overlaps the previous word 'two' at 1.200-1.800 s"),
-])
+@pytest.mark.parametrize(
+    "index, bad, reason",
+    [
+        (1, Word(1.2, 1.8, ""), "empty text"),
+        (1, Word(1.2, 1.2, "two"), "ends at or before its start"),
+        (1, Word(1.8, 1.2, "two"), "ends at or before its start"),
+        (0, Word(-0.1, 1.0, "one"), "starts before 0 s"),
+        (3, Word(3.0, 6.1, "four"), r"runs past the end of the audio \(6.000 s\)"),
+        (3, Word(6.0, 6.005, "four"), r"runs past the end of the audio"),
+        (1, Word(1.2, 1.8 + 4.0, "two"), "lasts 4.600 s, longer than the segment limit of 4 s"),
+        (2, Word(0.2, 0.4, "three"), r"starts before the previous word 'two' at 1.200-1.800 s \(timings out of order"),
+        (2, Word(1.7, 2.6, "three"), "overlaps the previous word 'two' at 1.200-1.800 s"),
+    ],
+)
 def test_each_bad_word_is_refused_naming_the_word_and_its_time(index, bad, reason):
     words = list(GOOD)
     words[index] = bad

@@ -16,8 +16,7 @@ import numpy as np
 import soundfile as sf
 
 
-def tone(seconds: float = 0.25, rate: int = 16000, freq: float = 220.0, seed: int = 0,
-         channels: int = 1) -> np.ndarray:
+def tone(seconds: float = 0.25, rate: int = 16000, freq: float = 220.0, seed: int = 0, channels: int = 1) -> np.ndarray:
     """A sine with a little noise, float32 `[samples]` (or `[samples, channels]`)."""
     t = np.arange(int(round(seconds * rate))) / rate
     rng = np.random.default_rng(seed)
@@ -37,10 +36,16 @@ def write_sphere(path: Path, waveform: np.ndarray, rate: int = 16000, utterance_
     """A NIST SPHERE file with the header fields LDC's TIMIT files carry (1024-byte header, 16-bit LE PCM)."""
     pcm = np.clip(np.round(waveform * 32767), -32768, 32767).astype("<i2")
     fields = [
-        ("database_id", "-s5", "TIMIT"), ("database_version", "-s3", "1.0"),
-        ("utterance_id", f"-s{len(utterance_id)}", utterance_id), ("channel_count", "-i", 1),
-        ("sample_count", "-i", len(pcm)), ("sample_rate", "-i", rate), ("sample_min", "-i", int(pcm.min())),
-        ("sample_max", "-i", int(pcm.max())), ("sample_n_bytes", "-i", 2), ("sample_byte_format", "-s2", "01"),
+        ("database_id", "-s5", "TIMIT"),
+        ("database_version", "-s3", "1.0"),
+        ("utterance_id", f"-s{len(utterance_id)}", utterance_id),
+        ("channel_count", "-i", 1),
+        ("sample_count", "-i", len(pcm)),
+        ("sample_rate", "-i", rate),
+        ("sample_min", "-i", int(pcm.min())),
+        ("sample_max", "-i", int(pcm.max())),
+        ("sample_n_bytes", "-i", 2),
+        ("sample_byte_format", "-s2", "01"),
         ("sample_sig_bits", "-i", 16),
     ]
     header = "NIST_1A\n   1024\n" + "".join(f"{k} {t} {v}\n" for k, t, v in fields) + "end_head\n"
@@ -52,9 +57,17 @@ def write_sphere(path: Path, waveform: np.ndarray, rate: int = 16000, utterance_
 TIMIT_SENTENCES = ("SA1", "SA2", "SI1027", "SX127")
 
 
-def timit(root: Path, *, with_test: bool = True, stray: bool = False, lower: bool = False,
-          speakers_per_stratum: int = 2, regions: tuple[str, ...] = ("DR1", "DR2"),
-          sentences: tuple[str, ...] = TIMIT_SENTENCES, spkrinfo_sex: dict[str, str] | None = None) -> dict:
+def timit(
+    root: Path,
+    *,
+    with_test: bool = True,
+    stray: bool = False,
+    lower: bool = False,
+    speakers_per_stratum: int = 2,
+    regions: tuple[str, ...] = ("DR1", "DR2"),
+    sentences: tuple[str, ...] = TIMIT_SENTENCES,
+    spkrinfo_sex: dict[str, str] | None = None,
+) -> dict:
     """A TIMIT tree: TRAIN/ (and TEST/) DR*/[MF]xxx0/S*.WAV (SPHERE) + .PHN/.WRD/.TXT, and DOC/SPKRINFO.TXT.
 
     Args:
@@ -83,22 +96,30 @@ def timit(root: Path, *, with_test: bool = True, stray: bool = False, lower: boo
                     written[subset].append(folder_name)
                     told = (spkrinfo_sex or {}).get(speaker_id, sex)
                     use = "TRN" if subset == "TRAIN" else "TST"
-                    info_lines.append(f"  {speaker_id}  {told}  {region[2:]}  {use}  03/03/86  06/17/60   "
-                                      f"5'11\"  WHT  BS")
+                    info_lines.append(
+                        f"  {speaker_id}  {told}  {region[2:]}  {use}  03/03/86  06/17/60   5'11\"  WHT  BS"
+                    )
                     folder = root / case(subset) / case(region) / case(folder_name)
                     for k, sentence in enumerate(sentences):
                         freq = 120.0 if sex == "M" else 220.0
                         wave = tone(0.2 + 0.05 * k, 16000, freq + 7 * k, seed=counter * 10 + k)
-                        write_sphere(folder / case(f"{sentence}.WAV"), wave, 16000,
-                                     f"{speaker_id.lower()}_{sentence.lower()}")
-                        for ext, text in (("PHN", "0 3050 h#\n"), ("WRD", "2360 3050 she\n"),
-                                          ("TXT", "0 46797 She had your dark suit.\n")):
+                        write_sphere(
+                            folder / case(f"{sentence}.WAV"), wave, 16000, f"{speaker_id.lower()}_{sentence.lower()}"
+                        )
+                        for ext, text in (
+                            ("PHN", "0 3050 h#\n"),
+                            ("WRD", "2360 3050 she\n"),
+                            ("TXT", "0 46797 She had your dark suit.\n"),
+                        ):
                             (folder / case(f"{sentence}.{ext}")).write_text(text)
     doc = root / case("DOC")
     doc.mkdir(parents=True, exist_ok=True)
     spkrinfo = doc / case("SPKRINFO.TXT")
-    spkrinfo.write_text("; SPKRINFO.TXT\n;\n;  ID  Sex DR Use  RecDate   BirthDate  Ht    Race Edu  Comments\n;\n"
-                        + "\n".join(info_lines) + "\n")
+    spkrinfo.write_text(
+        "; SPKRINFO.TXT\n;\n;  ID  Sex DR Use  RecDate   BirthDate  Ht    Race Edu  Comments\n;\n"
+        + "\n".join(info_lines)
+        + "\n"
+    )
     if stray:
         train = root / case("TRAIN")
         (train / "README.TXT").write_text("stray file in TRAIN/\n")
@@ -110,8 +131,12 @@ def timit(root: Path, *, with_test: bool = True, stray: bool = False, lower: boo
         (root / case("TRAIN") / ".DS_Store").write_bytes(b"\0")
         if with_test:
             (root / case("TEST") / case(regions[0]) / "tmp").mkdir()
-    return {"train": written["TRAIN"], "test": written["TEST"],
-            "clips": (len(written["TRAIN"]) + len(written["TEST"])) * len(sentences), "spkrinfo": spkrinfo}
+    return {
+        "train": written["TRAIN"],
+        "test": written["TEST"],
+        "clips": (len(written["TRAIN"]) + len(written["TEST"])) * len(sentences),
+        "spkrinfo": spkrinfo,
+    }
 
 
 # ----------------------------------------------------------------------------------------------- ESC-50
@@ -136,8 +161,12 @@ def esc50(root: Path, *, ext: str = "wav", rate: int = 44100, leak: bool = False
     lines = ["filename,fold,target,category,esc10,src_file,take"]
     for fold, source, take, target, category, esc10 in rows:
         filename = f"{fold}-{source}-{take}-{target}.wav"  # the CSV names .wav even for an .ogg copy
-        write(root / "audio" / f"{fold}-{source}-{take}-{target}.{ext}",
-              tone(0.3, rate, 300.0 + 100 * target, seed=len(lines)), rate, format=ext.upper())
+        write(
+            root / "audio" / f"{fold}-{source}-{take}-{target}.{ext}",
+            tone(0.3, rate, 300.0 + 100 * target, seed=len(lines)),
+            rate,
+            format=ext.upper(),
+        )
         lines.append(f"{filename},{fold},{target},{category},{esc10},{source},{take}")
     (root / "meta").mkdir(parents=True, exist_ok=True)
     (root / "meta" / "esc50.csv").write_text("\n".join(lines) + "\n")
@@ -145,8 +174,16 @@ def esc50(root: Path, *, ext: str = "wav", rate: int = 44100, leak: bool = False
 
 
 # ----------------------------------------------------------------------------------- AudioMNIST / FSDD
-def audiomnist(root: Path, *, variant: str = "json", ext: str = "wav", speakers: int = 6, digits=(0, 1, 2),
-               repetitions: int = 2, rate: int = 48000) -> dict:
+def audiomnist(
+    root: Path,
+    *,
+    variant: str = "json",
+    ext: str = "wav",
+    speakers: int = 6,
+    digits=(0, 1, 2),
+    repetitions: int = 2,
+    rate: int = 48000,
+) -> dict:
     """AudioMNIST: data/NN/{digit}_{NN}_{rep}.{ext}; metadata as the original JSON or AudioMNIST_AZ's CSV.
 
     Speakers alternate female (odd index) / male. ``variant="csv"`` writes ``metadata.txt`` at the root
@@ -158,9 +195,12 @@ def audiomnist(root: Path, *, variant: str = "json", ext: str = "wav", speakers:
         sexes[speaker] = "female" if s % 2 else "male"
         for digit in digits:
             for rep in range(repetitions):
-                write(root / "data" / speaker / f"{digit}_{speaker}_{rep}.{ext}",
-                      tone(0.3, rate, 200.0 + 40 * digit, seed=s * 100 + digit * 10 + rep), rate,
-                      format=ext.upper())
+                write(
+                    root / "data" / speaker / f"{digit}_{speaker}_{rep}.{ext}",
+                    tone(0.3, rate, 200.0 + 40 * digit, seed=s * 100 + digit * 10 + rep),
+                    rate,
+                    format=ext.upper(),
+                )
     if variant == "json":
         meta = {s: {"accent": "german", "age": "30", "gender": g, "native speaker": "no"} for s, g in sexes.items()}
         (root / "data" / "audioMNIST_meta.txt").write_text(json.dumps(meta, indent=4))
@@ -183,10 +223,14 @@ def fsdd(root: Path, *, speakers=FSDD_SPEAKERS, digits=(0, 1), per_digit: int = 
     for k, (speaker, _) in enumerate(speakers):
         for digit in digits:
             for n in range(per_digit):
-                write(root / "recordings" / f"{digit}_{speaker}_{n}.wav",
-                      tone(0.2, rate, 150.0 + 50 * digit + 10 * k, seed=k * 1000 + digit * 100 + n), rate)
-    (root / "speakers.csv").write_text("speaker,gender,accent,language\n"
-                                       + "".join(f"{s},{g},USA/neutral,english\n" for s, g in speakers))
+                write(
+                    root / "recordings" / f"{digit}_{speaker}_{n}.wav",
+                    tone(0.2, rate, 150.0 + 50 * digit + 10 * k, seed=k * 1000 + digit * 100 + n),
+                    rate,
+                )
+    (root / "speakers.csv").write_text(
+        "speaker,gender,accent,language\n" + "".join(f"{s},{g},USA/neutral,english\n" for s, g in speakers)
+    )
     return {"clips": len(speakers) * len(digits) * per_digit}
 
 
@@ -317,8 +361,10 @@ def good_odd_files(folder: Path, seconds: float = 0.5) -> dict[str, tuple[Path, 
         "96 kHz": (write(folder / "r96k.wav", tone(seconds, 96000), 96000), 96000),
         "44.1 kHz ogg": (write(folder / "r44k.ogg", tone(seconds, 44100), 44100, format="OGG"), 44100),
         "22.05 kHz flac": (write(folder / "r22k.flac", tone(seconds, 22050), 22050, format="FLAC"), 22050),
-        "24-bit 48 kHz stereo": (write(folder / "s24.wav", tone(seconds, 48000, channels=2), 48000,
-                                       subtype="PCM_24"), 48000),
+        "24-bit 48 kHz stereo": (
+            write(folder / "s24.wav", tone(seconds, 48000, channels=2), 48000, subtype="PCM_24"),
+            48000,
+        ),
         "sphere": (write_sphere(folder / "sphere.wav", tone(seconds)), 16000),
     }
 

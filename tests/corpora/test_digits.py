@@ -16,8 +16,7 @@ def _speakers(manifest, split):
 @pytest.mark.parametrize("variant, ext", [("json", "wav"), ("csv", "flac")])
 def test_audiomnist_gender_runs_through_the_pipeline(tmp_path, variant, ext):
     truth = builders.audiomnist(tmp_path / "corpus", variant=variant, ext=ext)
-    manifest, decoded = builders.through_pipeline("audiomnist", tmp_path / "corpus", tmp_path / "cache",
-                                                  task="gender")
+    manifest, decoded = builders.through_pipeline("audiomnist", tmp_path / "corpus", tmp_path / "cache", task="gender")
     frame = manifest.frame
     assert len(frame) == truth["clips"] == len(decoded.store) == 36
     assert manifest.classes == ("female", "male")
@@ -104,8 +103,14 @@ def test_fsdd_gender_needs_a_speaker_split_and_both_genders(tmp_path):
         digits.load_fsdd(tmp_path, task="gender")
     with pytest.raises(ValueError, match="at least 2 classes"):
         digits.load_fsdd(tmp_path, task="gender", split="speaker")
-    mixed = (("jackson", "male"), ("theo", "male"), ("ann", "female"), ("eve", "female"), ("bob", "male"),
-             ("zoe", "female"))
+    mixed = (
+        ("jackson", "male"),
+        ("theo", "male"),
+        ("ann", "female"),
+        ("eve", "female"),
+        ("bob", "male"),
+        ("zoe", "female"),
+    )
     builders.fsdd(tmp_path / "mixed", speakers=mixed)
     manifest = digits.load_fsdd(tmp_path / "mixed", task="gender", split="speaker")
     assert manifest.classes == ("female", "male")

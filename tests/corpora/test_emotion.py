@@ -15,7 +15,12 @@ def test_layout_runs_through_the_pipeline(tmp_path):
     assert manifest.task == "emotion" and manifest.classes == ("neutral", "happy", "angry")  # code order
     row = frame.set_index("clip_id").loc["ravdess/03-01-05-01-01-02-03"]
     assert (row["label"], row["speaker"], row["sex"], row["intensity"], row["vocal_channel"]) == (
-        "angry", "actor_03", "male", "normal", "speech")
+        "angry",
+        "actor_03",
+        "male",
+        "normal",
+        "speech",
+    )
     # Six actors, three of each sex: one actor of each sex per split.
     actors = frame.drop_duplicates("speaker")
     assert (actors.groupby(["split", "sex"]).size() == 1).all()
@@ -26,8 +31,10 @@ def test_gender_task_and_vocal_channel(tmp_path):
     builders.ravdess(tmp_path)
     gender = emotion.load(tmp_path, task="gender")
     assert gender.classes == ("female", "male")
-    assert (gender.frame["label"] == gender.frame["speaker"].str[-2:].astype(int).map(
-        lambda a: "male" if a % 2 else "female")).all()
+    assert (
+        gender.frame["label"]
+        == gender.frame["speaker"].str[-2:].astype(int).map(lambda a: "male" if a % 2 else "female")
+    ).all()
     speech = emotion.load(tmp_path, vocal_channel="speech")
     assert len(speech) == 36 and set(speech.frame["vocal_channel"]) == {"speech"}
     with pytest.raises(ValueError, match="vocal_channel"):

@@ -24,8 +24,13 @@ def test_class_folders_run_through_the_pipeline_each_file_its_own_speaker(tmp_pa
     assert set(frame["path"].str.rsplit(".", n=1).str[1]) == {"wav", "flac", "ogg"}
     # 6 files per class at 70/15/15: 4 / 1 / 1 of each class.
     assert frame.groupby(["split", "label"]).size().to_dict() == {
-        ("test", "cat"): 1, ("test", "dog"): 1, ("train", "cat"): 4, ("train", "dog"): 4,
-        ("validation", "cat"): 1, ("validation", "dog"): 1}
+        ("test", "cat"): 1,
+        ("test", "dog"): 1,
+        ("train", "cat"): 4,
+        ("train", "dog"): 4,
+        ("validation", "cat"): 1,
+        ("validation", "dog"): 1,
+    }
 
 
 @pytest.mark.parametrize("nested, regex", [(False, r"^([^_]+)_nohash_"), (True, r"^(?P<speaker>[^/]+)/")])
@@ -81,7 +86,10 @@ def test_csv_without_split_or_speaker_draws_a_split(tmp_path):
     csv = builders.csv_manifest(tmp_path, split=False)
     manifest = folder.load_csv(csv, seed=4)
     assert manifest.frame.drop_duplicates("speaker").groupby("split").size().to_dict() == {
-        "test": 1, "train": 3, "validation": 1}
+        "test": 1,
+        "train": 3,
+        "validation": 1,
+    }
     assert manifest.frame["split"].equals(folder.load_csv(csv, seed=4).frame["split"])
     bare = builders.csv_manifest(tmp_path / "bare", split=False, speaker=False)
     with pytest.warns(CorpusWarning, match="its own speaker"):
@@ -102,8 +110,10 @@ def test_csv_values_lose_trailing_spaces(tmp_path):
 def test_csv_task_picks_the_label_column(tmp_path):
     csv = builders.csv_manifest(tmp_path)
     lines = csv.read_text().splitlines()
-    csv.write_text("\n".join([lines[0] + ",mood"] + [f"{line},{('calm', 'tense')[i % 2]}"
-                                                      for i, line in enumerate(lines[1:])]) + "\n")
+    csv.write_text(
+        "\n".join([lines[0] + ",mood"] + [f"{line},{('calm', 'tense')[i % 2]}" for i, line in enumerate(lines[1:])])
+        + "\n"
+    )
     manifest = folder.load_csv(csv, task="mood")
     assert manifest.task == "mood" and manifest.classes == ("calm", "tense")
     with pytest.raises(ValueError, match="lacks column"):
@@ -119,18 +129,24 @@ def test_csv_split_that_puts_a_speaker_on_two_sides_is_refused(tmp_path):
         folder.load_csv(csv)
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda line, i: line.replace(",train", ",holdout"), "'holdout'"),
-    (lambda line, i: line.rsplit(",", 1)[0] + "," if i == 0 else line, "empty on line"),
-    (lambda line, i: line.replace(",yes,", ",,") if i == 0 else line, "'label' is empty on line"),
-    # A typo in a number must not read as "not given" (NaN: the whole file), nor count from the end.
-    (lambda line, i: line + (",offset" if i < 0 else ",O.5"),
-     r"'offset' is not a finite number >= 0 on line\(s\) \[2, 3"),
-    (lambda line, i: line + (",duration" if i < 0 else ",-1" if i == 4 else ",0.1"),
-     r"'duration' .* line\(s\) \[6\]"),
-    (lambda line, i: line + (",duration" if i < 0 else ",inf" if i == 1 else ""),
-     r"'duration' .* line\(s\) \[3\]"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda line, i: line.replace(",train", ",holdout"), "'holdout'"),
+        (lambda line, i: line.rsplit(",", 1)[0] + "," if i == 0 else line, "empty on line"),
+        (lambda line, i: line.replace(",yes,", ",,") if i == 0 else line, "'label' is empty on line"),
+        # A typo in a number must not read as "not given" (NaN: the whole file), nor count from the end.
+        (
+            lambda line, i: line + (",offset" if i < 0 else ",O.5"),
+            r"'offset' is not a finite number >= 0 on line\(s\) \[2, 3",
+        ),
+        (
+            lambda line, i: line + (",duration" if i < 0 else ",-1" if i == 4 else ",0.1"),
+            r"'duration' .* line\(s\) \[6\]",
+        ),
+        (lambda line, i: line + (",duration" if i < 0 else ",inf" if i == 1 else ""), r"'duration' .* line\(s\) \[3\]"),
+    ],
+)
 def test_csv_problems_are_listed(tmp_path, edit, message):
     csv = builders.csv_manifest(tmp_path)
     lines = csv.read_text().splitlines()

@@ -162,13 +162,16 @@ def test_an_empty_folder_is_filled(tmp_path):
     assert len(synthetic.load(tmp_path, **TINY)) == 16
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"task": "digit"}, "task 'digit'"),
-    ({"num_speakers": 3}, "num_speakers"),
-    ({"utterances_per_speaker": 0}, "utterances_per_speaker"),
-    ({"corpus_seed": -1}, "corpus_seed"),
-    ({"num_speakers": "40"}, "num_speakers"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"task": "digit"}, "task 'digit'"),
+        ({"num_speakers": 3}, "num_speakers"),
+        ({"utterances_per_speaker": 0}, "utterances_per_speaker"),
+        ({"corpus_seed": -1}, "corpus_seed"),
+        ({"num_speakers": "40"}, "num_speakers"),
+    ],
+)
 def test_bad_options_are_refused(tmp_path, options, message):
     with pytest.raises(ValueError, match=message):
         synthetic.load(tmp_path / "x", **{**TINY, **options})
@@ -187,7 +190,7 @@ def test_noise_recordings_exist_and_are_distinct_real_sound(corpus):
     spectra = {name: np.abs(np.fft.rfft(w[:16000])) for name, w in waveforms.items()}
     names = list(spectra)
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             assert np.corrcoef(spectra[a], spectra[b])[0, 1] < 0.9, (a, b)
 
 

@@ -86,8 +86,9 @@ def test_speaker_missing_from_spkrinfo_is_named(tmp_path):
     truth = builders.timit(tmp_path)
     missing = truth["test"][0]
     spkrinfo = truth["spkrinfo"]
-    spkrinfo.write_text("".join(line + "\n" for line in spkrinfo.read_text().splitlines()
-                                if not line.strip().startswith(missing[1:])))
+    spkrinfo.write_text(
+        "".join(line + "\n" for line in spkrinfo.read_text().splitlines() if not line.strip().startswith(missing[1:]))
+    )
     with pytest.raises(ValueError, match=f"{missing}.*not in SPKRINFO"):
         timit.load(tmp_path)
 
@@ -117,7 +118,8 @@ def test_timit_utils_and_own_scan_agree_and_symlink_failure_falls_back(tmp_path,
         own_scan = timit.load(tmp_path, use_timit_utils=False)
     assert not [w for w in caught if "own scan" in str(w.message)]  # timit-utils did the walk
     assert through_timit_utils.frame.sort_values("clip_id", ignore_index=True).equals(
-        own_scan.frame.sort_values("clip_id", ignore_index=True))
+        own_scan.frame.sort_values("clip_id", ignore_index=True)
+    )
 
     def no_symlinks(*args, **kwargs):
         raise OSError("symlinks not permitted")

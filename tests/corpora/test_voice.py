@@ -28,10 +28,10 @@ def test_no_jitter_no_shimmer_is_periodic_and_jitter_breaks_it():
     period = RATE // 100
     steady = voice.synthesize_vowel(100.0, 1.0)
     core = steady[2000:-2000]
-    shifted = steady[2000 + period:-2000 + period]
+    shifted = steady[2000 + period : -2000 + period]
     assert np.max(np.abs(core - shifted)) < 2e-3 * np.max(np.abs(core))
     rough = voice.synthesize_vowel(100.0, 1.0, jitter=0.02, shimmer=0.05, rng=np.random.default_rng(0))
-    core, shifted = rough[2000:-2000], rough[2000 + period:-2000 + period]
+    core, shifted = rough[2000:-2000], rough[2000 + period : -2000 + period]
     assert np.max(np.abs(core - shifted)) > 0.05 * np.max(np.abs(core))
 
 
@@ -49,12 +49,15 @@ def test_glottal_source_follows_a_glide():
     assert len(closures) == pytest.approx(np.sum(f0) / RATE, abs=2)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"f0": np.array([100.0, -1.0])}, "positive"),
-    ({"f0": np.full(100, 100.0), "jitter": 0.01}, "rng"),
-    ({"f0": np.full(100, 100.0), "open_quotient": 0.1}, "open_quotient"),
-    ({"f0": np.zeros((2, 2)) + 100}, "1-D"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"f0": np.array([100.0, -1.0])}, "positive"),
+        ({"f0": np.full(100, 100.0), "jitter": 0.01}, "rng"),
+        ({"f0": np.full(100, 100.0), "open_quotient": 0.1}, "open_quotient"),
+        ({"f0": np.zeros((2, 2)) + 100}, "1-D"),
+    ],
+)
 def test_glottal_source_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         voice.glottal_source(**kwargs)
@@ -109,8 +112,7 @@ def test_filter_frames_sums_sources_and_checks_shapes():
     x, y = rng.standard_normal((2, 3000)).astype(np.float32)
     n_fft, hop = voice.frame_params(RATE)
     flat = np.ones((voice.num_frames(3000, hop), n_fft // 2 + 1), np.float32)
-    np.testing.assert_allclose(voice.filter_frames([(x, flat), (y, 0.5 * flat)], n_fft, hop), x + 0.5 * y,
-                               atol=1e-5)
+    np.testing.assert_allclose(voice.filter_frames([(x, flat), (y, 0.5 * flat)], n_fft, hop), x + 0.5 * y, atol=1e-5)
     with pytest.raises(ValueError, match="response"):
         voice.filter_frames([(x, flat[:-1])], n_fft, hop)
 
@@ -138,17 +140,27 @@ def test_plan_fills_the_duration_with_speech_and_edges():
 def test_faster_speakers_say_more_syllables():
     def vowels(rate):
         traits = voice.SpeakerTraits("male", 110.0, speaking_rate=rate)
-        return sum(sum(s.kind == "vowel" for s in voice.plan_utterance(traits, 5.0, np.random.default_rng(i)))
-                   for i in range(10))
+        return sum(
+            sum(s.kind == "vowel" for s in voice.plan_utterance(traits, 5.0, np.random.default_rng(i)))
+            for i in range(10)
+        )
 
     assert vowels(6.0) > 1.3 * vowels(3.5)
 
 
 TRAITS = [
-    voice.SpeakerTraits("male", 70.0, formant_scale=0.85, breathiness=0.0, open_quotient=0.35, jitter=0.03,
-                        shimmer=0.12, level_dbfs=-10.0, channel=voice.Channel(120.0, 8.0, 3000.0, 8.0, 4.0, -55.0)),
-    voice.SpeakerTraits("female", 380.0, formant_scale=1.35, breathiness=1.0, open_quotient=0.9,
-                        speaking_rate=6.5),
+    voice.SpeakerTraits(
+        "male",
+        70.0,
+        formant_scale=0.85,
+        breathiness=0.0,
+        open_quotient=0.35,
+        jitter=0.03,
+        shimmer=0.12,
+        level_dbfs=-10.0,
+        channel=voice.Channel(120.0, 8.0, 3000.0, 8.0, 4.0, -55.0),
+    ),
+    voice.SpeakerTraits("female", 380.0, formant_scale=1.35, breathiness=1.0, open_quotient=0.9, speaking_rate=6.5),
     voice.SpeakerTraits("female", 210.0),
 ]
 
@@ -174,8 +186,9 @@ def test_utterance_pitch_follows_the_speaker():
     def pitch(f0_hz):
         traits = voice.SpeakerTraits("female", f0_hz)
         waveform = voice.synthesize_utterance(traits, 3.0, np.random.default_rng(5))
-        f0, voiced, _ = librosa.pyin(waveform, fmin=50, fmax=500, sr=RATE, frame_length=1024, hop_length=256,
-                                     resolution=0.25, n_thresholds=40)
+        f0, voiced, _ = librosa.pyin(
+            waveform, fmin=50, fmax=500, sr=RATE, frame_length=1024, hop_length=256, resolution=0.25, n_thresholds=40
+        )
         return np.nanmedian(f0[voiced])
 
     low, high = pitch(110.0), pitch(220.0)

@@ -49,8 +49,15 @@ def helpers():
     """The module-level helpers, for test files (importlib mode keeps conftest out of `import`)."""
     import types
 
-    return types.SimpleNamespace(SAMPLE_RATE=SAMPLE_RATE, harmonic_tone=harmonic_tone, sine=sine,
-                                 median_f0=median_f0, rms_db=rms_db, seed=seed, BABBLE_TONES_HZ=BABBLE_TONES_HZ)
+    return types.SimpleNamespace(
+        SAMPLE_RATE=SAMPLE_RATE,
+        harmonic_tone=harmonic_tone,
+        sine=sine,
+        median_f0=median_f0,
+        rms_db=rms_db,
+        seed=seed,
+        BABBLE_TONES_HZ=BABBLE_TONES_HZ,
+    )
 
 
 def write_noise_dir(folder) -> None:
@@ -71,8 +78,12 @@ def write_ir_dir(folder) -> None:
     response = np.concatenate([np.zeros(441), [1.0], tail])
     sf.write(folder / "room_stereo.wav", np.stack([response, 0.8 * response], axis=1), 44100)
     t16 = np.arange(int(0.2 * SAMPLE_RATE)) / SAMPLE_RATE
-    sf.write(folder / "room_mono.wav", np.concatenate([[1.0], np.exp(-t16 * 30) * rng.standard_normal(t16.size) * 0.2]),
-             SAMPLE_RATE, subtype="FLOAT")
+    sf.write(
+        folder / "room_mono.wav",
+        np.concatenate([[1.0], np.exp(-t16 * 30) * rng.standard_normal(t16.size) * 0.2]),
+        SAMPLE_RATE,
+        subtype="FLOAT",
+    )
 
 
 def babble_utterances() -> list[np.ndarray]:
@@ -85,8 +96,9 @@ def resources(tmp_path_factory) -> registry.Resources:
     root = tmp_path_factory.mktemp("corruption_resources")
     write_noise_dir(root / "noise")
     write_ir_dir(root / "ir")
-    return registry.Resources(noise_dir=str(root / "noise"), ir_dir=str(root / "ir"),
-                              babble_waveforms=babble_utterances())
+    return registry.Resources(
+        noise_dir=str(root / "noise"), ir_dir=str(root / "ir"), babble_waveforms=babble_utterances()
+    )
 
 
 @pytest.fixture(scope="session")
@@ -102,10 +114,17 @@ def graph_call():
 
     def get(corruption):
         if id(corruption) not in cache:
-            cache[id(corruption)] = (corruption, tf.function(
-                lambda waveform, seed_, severity: corruption(waveform, seed_, severity),
-                input_signature=[tf.TensorSpec([None], tf.float32), tf.TensorSpec([2], tf.int64),
-                                 tf.TensorSpec([], tf.int32)]))
+            cache[id(corruption)] = (
+                corruption,
+                tf.function(
+                    lambda waveform, seed_, severity: corruption(waveform, seed_, severity),
+                    input_signature=[
+                        tf.TensorSpec([None], tf.float32),
+                        tf.TensorSpec([2], tf.int64),
+                        tf.TensorSpec([], tf.int32),
+                    ],
+                ),
+            )
         function = cache[id(corruption)][1]
         return lambda waveform, seed_, severity: function(
             tf.convert_to_tensor(waveform, tf.float32), tf.cast(seed_, tf.int64), tf.constant(severity, tf.int32)

@@ -27,8 +27,9 @@ def test_babble_is_made_of_the_given_utterances_several_at_once(suite, helpers):
         for tone in helpers.BABBLE_TONES_HZ:
             near_tone |= np.abs(frequencies - tone) < 40
         assert spectrum[near_tone].sum() / spectrum.sum() > 0.95  # the rest: splices between utterances
-        present = [t for t in helpers.BABBLE_TONES_HZ
-                   if spectrum[np.abs(frequencies - t) < 5].max() > 1e-3 * spectrum.max()]
+        present = [
+            t for t in helpers.BABBLE_TONES_HZ if spectrum[np.abs(frequencies - t) < 5].max() > 1e-3 * spectrum.max()
+        ]
         assert len(present) >= 3, present
 
 

@@ -8,8 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keras_audio.corruptions import registry
-from keras_audio.corruptions.base import clip_seed, mix_at_snr, rescale_to_rms
-from keras_audio.corruptions.base import fit_length
+from keras_audio.corruptions.base import clip_seed, fit_length, mix_at_snr, rescale_to_rms
 
 # Corruptions with nothing random: the same output for every seed, by design.
 DETERMINISTIC = {"clipping", "bit_depth", "mu_law", "lowpass", "telephone", "mp3"}
@@ -20,8 +19,12 @@ FEW_OUTCOMES = {"gain", "speed", "time_stretch", "pitch_shift", "time_shift", "i
 def clips(count, samples, seed=0):
     rng = np.random.default_rng(seed)
     t = np.arange(samples) / 16000
-    return np.stack([(0.3 * np.sin(2 * np.pi * rng.uniform(100, 300) * t) + 0.02 * rng.standard_normal(samples))
-                     for _ in range(count)]).astype(np.float32)
+    return np.stack(
+        [
+            (0.3 * np.sin(2 * np.pi * rng.uniform(100, 300) * t) + 0.02 * rng.standard_normal(samples))
+            for _ in range(count)
+        ]
+    ).astype(np.float32)
 
 
 @pytest.mark.parametrize("name", registry.names())
@@ -32,7 +35,7 @@ def test_same_seed_same_output_in_parallel_map_with_batch_1_and_32(name, suite):
     ids = tf.constant([f"clip{k}" for k in range(32)])
 
     def spoil(index):
-        clip_hash = tf.strings.to_hash_bucket_fast(ids[index], 2 ** 62)
+        clip_hash = tf.strings.to_hash_bucket_fast(ids[index], 2**62)
         out = corruption(tf.gather(waveforms, index), clip_seed(7, clip_hash, name, 3), 3)
         return index, fit_length(out, 4000)
 
@@ -86,8 +89,13 @@ def test_every_severity_is_finite_on_awkward_input(name, suite, graph_call):
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(name=st.sampled_from(registry.names()), severity=st.integers(1, 5), kind=st.sampled_from(sorted(INPUTS)),
-       samples=st.one_of(st.integers(1, 64), st.integers(65, 6000)), seed=st.integers(0, 2 ** 31 - 1))
+@given(
+    name=st.sampled_from(registry.names()),
+    severity=st.integers(1, 5),
+    kind=st.sampled_from(sorted(INPUTS)),
+    samples=st.one_of(st.integers(1, 64), st.integers(65, 6000)),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_output_is_finite_for_awkward_input(name, severity, kind, samples, seed, suite, graph_call):
     corruption = suite[name]
     out = graph_call(corruption)(INPUTS[kind](samples), [seed, 0], severity)

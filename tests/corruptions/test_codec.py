@@ -50,8 +50,14 @@ def test_the_bitrate_asked_for_is_the_one_written(helpers):
     clean = speech_like(helpers, seconds=2.0)
     for kbps in Mp3.severities["bitrate_kbps"]:
         buffer = io.BytesIO()
-        sf.write(buffer, clean, helpers.SAMPLE_RATE, format="MP3", bitrate_mode="CONSTANT",
-                 compression_level=compression_level(kbps, helpers.SAMPLE_RATE))
+        sf.write(
+            buffer,
+            clean,
+            helpers.SAMPLE_RATE,
+            format="MP3",
+            bitrate_mode="CONSTANT",
+            compression_level=compression_level(kbps, helpers.SAMPLE_RATE),
+        )
         assert len(buffer.getvalue()) * 8 / 2.0 / 1000 == pytest.approx(kbps, rel=0.15)
 
 

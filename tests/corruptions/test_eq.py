@@ -17,7 +17,7 @@ def two_tones(helpers, seconds=0.5):
 
 def tone_level_db(waveform, frequency, sample_rate=16000):
     """A tone's level in dB over the middle half of the clip (Hann window, its nearest bin)."""
-    middle = waveform[waveform.size // 4: 3 * waveform.size // 4].astype(np.float64)
+    middle = waveform[waveform.size // 4 : 3 * waveform.size // 4].astype(np.float64)
     spectrum = np.abs(np.fft.rfft(middle * np.hanning(middle.size)))
     bins = np.fft.rfftfreq(middle.size, 1.0 / sample_rate)
     return 20 * np.log10(spectrum[np.argmin(np.abs(bins - frequency))])
@@ -25,8 +25,15 @@ def tone_level_db(waveform, frequency, sample_rate=16000):
 
 def flat_params(eq, **changes):
     """Parameters of an EQ that does nothing, with `changes` applied."""
-    params = {"tilt_db_per_octave": 0.0, "shelf_hz": 1000.0, "shelf_db": 0.0, "shelf_high": True,
-              "peak_hz": [500.0, 2000.0], "peak_db": [0.0, 0.0], "gain_db": 0.0}
+    params = {
+        "tilt_db_per_octave": 0.0,
+        "shelf_hz": 1000.0,
+        "shelf_db": 0.0,
+        "shelf_high": True,
+        "peak_hz": [500.0, 2000.0],
+        "peak_db": [0.0, 0.0],
+        "gain_db": 0.0,
+    }
     params.update(changes)
     return {key: tf.constant(value, tf.bool if key == "shelf_high" else tf.float32) for key, value in params.items()}
 
@@ -34,8 +41,9 @@ def flat_params(eq, **changes):
 def balance_change_db(eq, clean, params):
     """How much the high tone gained on the low one, in dB."""
     out = eq.apply(tf.constant(clean), params).numpy()
-    return ((tone_level_db(out, HIGH_HZ) - tone_level_db(out, LOW_HZ))
-            - (tone_level_db(clean, HIGH_HZ) - tone_level_db(clean, LOW_HZ)))
+    return (tone_level_db(out, HIGH_HZ) - tone_level_db(out, LOW_HZ)) - (
+        tone_level_db(clean, HIGH_HZ) - tone_level_db(clean, LOW_HZ)
+    )
 
 
 @pytest.mark.parametrize("tilt", [-4.0, -1.0, 0.5, 3.0])
@@ -63,8 +71,16 @@ def test_a_high_shelf_raises_what_lies_above_its_corner_and_a_low_shelf_what_lie
 
 
 def test_the_response_is_zero_at_the_pivot_and_flat_below_the_floor():
-    decibels = eq_response_db(tf.constant([20.0, 50.0, 100.0, 1000.0, 8000.0]), 3.0, 1000.0, 0.0, True,
-                              tf.constant([500.0]), tf.constant([0.0]), 8000.0).numpy()
+    decibels = eq_response_db(
+        tf.constant([20.0, 50.0, 100.0, 1000.0, 8000.0]),
+        3.0,
+        1000.0,
+        0.0,
+        True,
+        tf.constant([500.0]),
+        tf.constant([0.0]),
+        8000.0,
+    ).numpy()
     np.testing.assert_allclose(decibels, [3 * np.log2(0.1)] * 3 + [0.0, 9.0], atol=1e-4)
 
 

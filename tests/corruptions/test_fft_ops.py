@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_audio.corruptions.fft_ops import (FAST_LENGTHS, fast_length, fft_convolve, overlap_add_convolve)
+from keras_audio.corruptions.fft_ops import FAST_LENGTHS, fast_length, fft_convolve, overlap_add_convolve
 
 
 def smooth(n):
@@ -32,4 +32,4 @@ def test_convolutions_equal_numpy():
     full = np.convolve(signal, kernel)
     np.testing.assert_allclose(fft_convolve(tf.constant(signal), tf.constant(kernel)).numpy(), full, atol=1e-4)
     ola = overlap_add_convolve(tf.constant(signal), tf.constant(kernel), 77, 38).numpy()
-    np.testing.assert_allclose(ola, full[38: 38 + 1234], atol=1e-4)
+    np.testing.assert_allclose(ola, full[38 : 38 + 1234], atol=1e-4)

@@ -82,7 +82,7 @@ def test_each_severity_removes_more_without_a_jump_in_level_or_delay(name, in_ba
     removed, lags = [], []
     for severity in range(1, 6):
         out = corruption(noise, helpers.seed(0), severity).numpy().astype(np.float64)
-        removed.append(1.0 - np.sum(out ** 2) / np.sum(noise.astype(np.float64) ** 2))
+        removed.append(1.0 - np.sum(out**2) / np.sum(noise.astype(np.float64) ** 2))
         correlation = np.fft.irfft(np.fft.rfft(out, 2 * out.size) * np.conj(np.fft.rfft(noise, 2 * out.size)))
         lags.append(int(np.argmax(correlation)))
         assert steady_level_change(corruption, in_band_hz, severity, helpers) == pytest.approx(0.0, abs=0.2)

@@ -8,18 +8,31 @@ from keras_audio.corruptions.base import fit_length
 from keras_audio.corruptions.policy import parse_policy
 
 
-@pytest.mark.parametrize("name, waveform, spec_augment", [
-    ("none", False, False), ("noise", True, False), ("SpecAugment", False, True), ("suite", True, False),
-    ("noise+specaugment", True, True), ("suite + SpecAugment", True, True), ("none+specaugment", False, True),
-])
+@pytest.mark.parametrize(
+    "name, waveform, spec_augment",
+    [
+        ("none", False, False),
+        ("noise", True, False),
+        ("SpecAugment", False, True),
+        ("suite", True, False),
+        ("noise+specaugment", True, True),
+        ("suite + SpecAugment", True, True),
+        ("none+specaugment", False, True),
+    ],
+)
 def test_parts_combine(name, waveform, spec_augment, suite):
     policy = parse_policy(name, suite)
     assert (policy.waveform is not None) == waveform and policy.spec_augment == spec_augment
 
 
-@pytest.mark.parametrize("name, message", [
-    ("fog", "unknown policy part"), ("noise+suite", "two waveform parts"), ("", "unknown policy part"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("fog", "unknown policy part"),
+        ("noise+suite", "two waveform parts"),
+        ("", "unknown policy part"),
+    ],
+)
 def test_bad_names_are_errors(name, message, suite):
     with pytest.raises(ValueError, match=message):
         parse_policy(name, suite)
@@ -49,8 +62,9 @@ def test_suite_policy_is_deterministic_in_a_parallel_map(suite, helpers):
     names = ("white_noise", "speed", "time_stretch", "packet_loss")
     policy = parse_policy("suite", {n: suite[n] for n in names}, probability=1.0).waveform
     clean = tf.constant(helpers.harmonic_tone(150, 0.25))
-    dataset = tf.data.Dataset.range(48).map(lambda i: policy(clean, tf.stack([i, tf.constant(9, tf.int64)])),
-                                            num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = tf.data.Dataset.range(48).map(
+        lambda i: policy(clean, tf.stack([i, tf.constant(9, tf.int64)])), num_parallel_calls=tf.data.AUTOTUNE
+    )
     first = list(dataset.as_numpy_iterator())
     second = list(dataset.as_numpy_iterator())
     for a, b in zip(first, second, strict=True):
@@ -70,7 +84,10 @@ def test_fit_length_crops_or_pads_at_the_end():
 
 # ------------------------------------------------------------------------------ held-out families
 from keras_audio.corruptions.policy import (  # noqa: E402
-    expand_policies, held_out_family, policy_parts, trained_on_policy,
+    expand_policies,
+    held_out_family,
+    policy_parts,
+    trained_on_policy,
 )
 
 
@@ -92,13 +109,19 @@ def test_suite_minus_a_family_never_draws_from_it(suite, helpers):
         assert np.std(noisy - fitted) > 1e-4  # white noise added, not a scaled copy (SNR 30 dB at most)
 
 
-@pytest.mark.parametrize("name, message", [
-    ("suite-minus:fog", r"unknown corruption family 'fog' in policy 'suite-minus:fog'; families: noise, band, "
-                        r"pitch_tempo, room, codec, gaps, level"),
-    ("suite-minus:", "unknown corruption family ''"),
-    ("suite-minus:noise+suite", "two waveform parts"),
-    ("heldout+noise", "two waveform parts"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        (
+            "suite-minus:fog",
+            r"unknown corruption family 'fog' in policy 'suite-minus:fog'; families: noise, band, "
+            r"pitch_tempo, room, codec, gaps, level",
+        ),
+        ("suite-minus:", "unknown corruption family ''"),
+        ("suite-minus:noise+suite", "two waveform parts"),
+        ("heldout+noise", "two waveform parts"),
+    ],
+)
 def test_bad_held_out_names_are_errors(name, message, suite):
     with pytest.raises(ValueError, match=message):
         parse_policy(name, suite)
@@ -117,10 +140,22 @@ def test_holding_out_a_family_the_suite_lacks_or_the_whole_suite_is_refused(suit
 def test_heldout_expands_into_suite_and_one_policy_per_family_of_the_suite(suite):
     small = {n: suite[n] for n in ("speed", "white_noise", "lowpass", "pink_noise")}
     assert expand_policies(["none", "heldout"], small) == [
-        "none", "suite", "suite-minus:noise", "suite-minus:band", "suite-minus:pitch_tempo"]
+        "none",
+        "suite",
+        "suite-minus:noise",
+        "suite-minus:band",
+        "suite-minus:pitch_tempo",
+    ]
     assert expand_policies(["suite", "HeldOut+specaugment", "heldout"], small) == [
-        "suite", "suite+specaugment", "suite-minus:noise+specaugment", "suite-minus:band+specaugment",
-        "suite-minus:pitch_tempo+specaugment", "suite-minus:noise", "suite-minus:band", "suite-minus:pitch_tempo"]
+        "suite",
+        "suite+specaugment",
+        "suite-minus:noise+specaugment",
+        "suite-minus:band+specaugment",
+        "suite-minus:pitch_tempo+specaugment",
+        "suite-minus:noise",
+        "suite-minus:band",
+        "suite-minus:pitch_tempo",
+    ]
     assert expand_policies(["none", "suite-minus:band"], small) == ["none", "suite-minus:band"]
     with pytest.raises(ValueError, match="at least two families"):
         expand_policies(["heldout"], {"white_noise": suite["white_noise"], "pink_noise": suite["pink_noise"]})

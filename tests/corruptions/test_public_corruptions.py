@@ -72,7 +72,7 @@ def test_the_functional_form_is_the_class_applied_once(name, resources):
     spoiled = function(x, severity=SEVERITY, seed=SEED, sample_rate=SAMPLE_RATE, **needs)
     assert isinstance(spoiled, np.ndarray) and spoiled.dtype == np.float32
     np.testing.assert_array_equal(spoiled, expected)
-    assert not np.array_equal(spoiled[:len(x)], x) or spoiled.shape != x.shape, f"{name} changed nothing"
+    assert not np.array_equal(spoiled[: len(x)], x) or spoiled.shape != x.shape, f"{name} changed nothing"
 
     as_tensor = function(tf.constant(x), severity=SEVERITY, seed=[SEED, 0], sample_rate=SAMPLE_RATE, **needs)
     assert tf.is_tensor(as_tensor) and as_tensor.dtype == tf.float32
@@ -87,29 +87,36 @@ def test_a_batch_is_spoiled_row_by_row_with_a_seed_per_row(name):
     assert isinstance(spoiled, np.ndarray) and spoiled.shape == rows.shape
     for row in range(len(rows)):
         alone = function(rows[row], severity=SEVERITY, seed=[SEED, row], sample_rate=SAMPLE_RATE)
-        np.testing.assert_allclose(spoiled[row], fit_length(alone, rows.shape[1]).numpy(), atol=1e-6,
-                                   err_msg=f"{name}: row {row}")
+        np.testing.assert_allclose(
+            spoiled[row], fit_length(alone, rows.shape[1]).numpy(), atol=1e-6, err_msg=f"{name}: row {row}"
+        )
     seeds = np.array([[9, 1], [9, 2]])
-    np.testing.assert_array_equal(function(rows, severity=SEVERITY, seed=seeds, sample_rate=SAMPLE_RATE),
-                                  keras_audio.corruptions.build(name, SAMPLE_RATE).corrupt_batch(
-                                      rows, seeds, SEVERITY).numpy())
+    np.testing.assert_array_equal(
+        function(rows, severity=SEVERITY, seed=seeds, sample_rate=SAMPLE_RATE),
+        keras_audio.corruptions.build(name, SAMPLE_RATE).corrupt_batch(rows, seeds, SEVERITY).numpy(),
+    )
 
 
 def test_the_functional_form_runs_in_a_graph_and_is_deterministic():
     x = _clip()
     traced = tf.function(lambda waveform: functional.white_noise(waveform, severity=2, seed=4))
     np.testing.assert_array_equal(traced(tf.constant(x)).numpy(), functional.white_noise(x, severity=2, seed=4))
-    np.testing.assert_array_equal(functional.white_noise(x, severity=2, seed=4),
-                                  functional.white_noise(x, severity=2, seed=4))
-    assert not np.array_equal(functional.white_noise(x, severity=2, seed=4),
-                              functional.white_noise(x, severity=2, seed=5))
+    np.testing.assert_array_equal(
+        functional.white_noise(x, severity=2, seed=4), functional.white_noise(x, severity=2, seed=4)
+    )
+    assert not np.array_equal(
+        functional.white_noise(x, severity=2, seed=4), functional.white_noise(x, severity=2, seed=5)
+    )
 
 
-@pytest.mark.parametrize("waveform, seed, message", [
-    (np.zeros(100, np.float32), [1, 2, 3], r"seed must be an int or a \[2\] seed, got shape \(3,\)"),
-    (np.zeros((2, 100), np.float32), np.zeros((3, 3)), r"seed must be .*\[batch, 2\] seeds, got shape \(3, 3\)"),
-    (np.zeros((1, 2, 100), np.float32), 1, r"gain: waveform must be \[samples\] or \[batch, samples\]"),
-])
+@pytest.mark.parametrize(
+    "waveform, seed, message",
+    [
+        (np.zeros(100, np.float32), [1, 2, 3], r"seed must be an int or a \[2\] seed, got shape \(3,\)"),
+        (np.zeros((2, 100), np.float32), np.zeros((3, 3)), r"seed must be .*\[batch, 2\] seeds, got shape \(3, 3\)"),
+        (np.zeros((1, 2, 100), np.float32), 1, r"gain: waveform must be \[samples\] or \[batch, samples\]"),
+    ],
+)
 def test_bad_arguments_are_named(waveform, seed, message):
     with pytest.raises(ValueError, match=message):
         functional.gain(waveform, severity=1, seed=seed)

@@ -15,7 +15,7 @@ def ramp(peak=1.0):
 def test_number_of_levels_is_two_to_the_bits(name, cls, severity, suite, graph_call, helpers):
     bits = int(cls.severities["bits"][severity - 1])
     out = graph_call(suite[name])(ramp(0.3), helpers.seed(0), severity)
-    assert np.unique(out).size == 2 ** bits
+    assert np.unique(out).size == 2**bits
 
 
 @pytest.mark.parametrize("severity", [1, 3, 5])

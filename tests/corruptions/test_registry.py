@@ -8,9 +8,21 @@ from keras_audio.corruptions.base import NUM_SEVERITIES, clip_seed
 
 # How each parameter must move from severity 1 to 5 to do more harm (+1: up, -1: down).
 HARM_DIRECTION = {
-    "snr_db": -1, "gain_db": +1, "fraction": None, "bits": -1, "change": +1, "semitones": +1, "cutoff_hz": -1,
-    "low_hz": +1, "high_hz": -1, "rt60_s": +1, "wet": +1, "shift_ms": +1,
-    "tilt_db_per_octave": +1, "band_db": +1, "bitrate_kbps": -1,
+    "snr_db": -1,
+    "gain_db": +1,
+    "fraction": None,
+    "bits": -1,
+    "change": +1,
+    "semitones": +1,
+    "cutoff_hz": -1,
+    "low_hz": +1,
+    "high_hz": -1,
+    "rt60_s": +1,
+    "wet": +1,
+    "shift_ms": +1,
+    "tilt_db_per_octave": +1,
+    "band_db": +1,
+    "bitrate_kbps": -1,
 }
 FRACTION_DIRECTION = {"clipping": -1, "packet_loss": +1}
 
@@ -54,7 +66,7 @@ def test_measured_harm_grows_with_severity(suite, graph_call, helpers):
         call = graph_call(corruption)
         outputs = [call(clean, helpers.seed(3), s) for s in range(1, 6)]
         if name == "reverb":
-            harm = [np.sum(y[gaps] ** 2) / np.sum(y ** 2) for y in outputs]
+            harm = [np.sum(y[gaps] ** 2) / np.sum(y**2) for y in outputs]
         elif name == "time_shift":
             harm = [np.mean(call(clean + 1.0, helpers.seed(3), s) == 0) for s in range(1, 6)]
         else:
@@ -72,8 +84,7 @@ def test_resources_are_passed_and_missing_ones_skipped_on_request(resources):
     assert registry.needs_resources("gain") == ()
     with pytest.raises(registry.MissingResource, match="noise_dir"):
         registry.build_suite(None, 16000)
-    partial = registry.build_suite(None, 16000, registry.Resources(noise_dir=resources.noise_dir),
-                                   skip_missing=True)
+    partial = registry.build_suite(None, 16000, registry.Resources(noise_dir=resources.noise_dir), skip_missing=True)
     assert set(registry.names()) - set(partial) == {"babble", "ir_reverb"}
 
 
@@ -89,8 +100,12 @@ def test_markdown_table_lists_every_corruption_and_severity():
 def test_clip_seed_depends_on_every_part():
     base = clip_seed(0, 123, "gain", 1).numpy()
     assert np.array_equal(base, clip_seed(0, 123, "gain", 1).numpy())
-    for other in (clip_seed(1, 123, "gain", 1), clip_seed(0, 124, "gain", 1), clip_seed(0, 123, "speed", 1),
-                  clip_seed(0, 123, "gain", 2)):
+    for other in (
+        clip_seed(1, 123, "gain", 1),
+        clip_seed(0, 124, "gain", 1),
+        clip_seed(0, 123, "speed", 1),
+        clip_seed(0, 123, "gain", 2),
+    ):
         assert not np.array_equal(base, other.numpy())
 
 

@@ -54,8 +54,8 @@ def expected_ir(path, sample_rate):
     mono = data.mean(axis=1)
     if rate != sample_rate:
         mono = soxr.resample(mono, rate, sample_rate, quality="HQ")
-    mono = mono[np.argmax(np.abs(mono)):].astype(np.float64)
-    return mono / np.sqrt(np.sum(mono ** 2))
+    mono = mono[np.argmax(np.abs(mono)) :].astype(np.float64)
+    return mono / np.sqrt(np.sum(mono**2))
 
 
 @pytest.mark.parametrize("severity", [1, 5])
@@ -69,9 +69,9 @@ def test_recorded_ir_is_convolved_and_mixed_as_documented(severity, suite, resou
         path = corruption.files[int(params["index"])]
         seen.add(path.name)
         wet = fftconvolve(clean.astype(np.float64), expected_ir(path, helpers.SAMPLE_RATE))[: clean.size]
-        wet *= np.sqrt(np.mean(clean.astype(np.float64) ** 2) / np.mean(wet ** 2))
+        wet *= np.sqrt(np.mean(clean.astype(np.float64) ** 2) / np.mean(wet**2))
         mixed = (1 - wet_share) * clean + wet_share * wet
-        mixed *= np.sqrt(np.mean(clean.astype(np.float64) ** 2) / np.mean(mixed ** 2))
+        mixed *= np.sqrt(np.mean(clean.astype(np.float64) ** 2) / np.mean(mixed**2))
         out = corruption.apply(clean, params).numpy()
         np.testing.assert_allclose(out, mixed, atol=2e-4)
     assert seen == {"room_stereo.wav", "room_mono.wav"}

@@ -65,8 +65,13 @@ def test_config_round_trip_and_saved_model_reload(tmp_path):
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
 
 
-@pytest.mark.parametrize("kwargs, message", [({"max_width": -1}, "max_width must be an integer >= 0, got -1"),
-                                             ({"max_width": 3, "count": 1.5}, "count must be an integer")])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"max_width": -1}, "max_width must be an integer >= 0, got -1"),
+        ({"max_width": 3, "count": 1.5}, "count must be an integer"),
+    ],
+)
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         FrequencyMask(**kwargs)

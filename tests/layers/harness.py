@@ -57,8 +57,9 @@ def _random_inputs(input_shape, seed: int = 0):
 
 
 def _symbolic_inputs(inputs):
-    return _structure(inputs, [keras.Input(shape=np.shape(x)[1:], dtype=str(np.asarray(x).dtype))
-                               for x in _as_list(inputs)])
+    return _structure(
+        inputs, [keras.Input(shape=np.shape(x)[1:], dtype=str(np.asarray(x).dtype)) for x in _as_list(inputs)]
+    )
 
 
 def _check_shapes(outputs, expected_output_shape) -> None:
@@ -66,15 +67,17 @@ def _check_shapes(outputs, expected_output_shape) -> None:
     actual = [output.shape for output in _outputs(outputs)]
     assert len(actual) == len(expected), f"{len(actual)} outputs, expected {len(expected)}"
     for index, (shape, wanted) in enumerate(zip(actual, expected)):
-        assert len(shape) == len(wanted) and all(w is None or s == w for s, w in zip(shape, wanted)), \
+        assert len(shape) == len(wanted) and all(w is None or s == w for s, w in zip(shape, wanted)), (
             f"output {index} has shape {shape}, expected {tuple(wanted)}"
+        )
 
 
 def _check_symbolic_shapes(symbolic_outputs, outputs) -> None:
     for index, (symbolic, eager) in enumerate(zip(tf.nest.flatten(symbolic_outputs), _outputs(outputs))):
         shape = tuple(symbolic.shape)
-        assert len(shape) == eager.ndim and all(s is None or s == e for s, e in zip(shape, eager.shape)), \
+        assert len(shape) == eager.ndim and all(s is None or s == e for s, e in zip(shape, eager.shape)), (
             f"symbolic output {index} has shape {shape}, the eager one {eager.shape}"
+        )
 
 
 def _check_config(layer, cls, inputs, outputs, call_kwargs, safe_mode, atol, rtol) -> None:
@@ -113,15 +116,27 @@ def _check_batch(layer, inputs, outputs, call_kwargs, atol, rtol) -> None:
     batch = np.shape(_as_list(inputs)[0])[0]
     assert batch > 1, "the batch check needs at least two examples"
     for row in range(batch):
-        alone = layer(_structure(inputs, [np.asarray(x)[row:row + 1] for x in _as_list(inputs)]), **call_kwargs)
-        expected = [output[row:row + 1] for output in _outputs(outputs)]
+        alone = layer(_structure(inputs, [np.asarray(x)[row : row + 1] for x in _as_list(inputs)]), **call_kwargs)
+        expected = [output[row : row + 1] for output in _outputs(outputs)]
         _assert_same(alone, expected, atol, rtol, f"example {row} alone")
 
 
-def check_layer(cls: type[keras.layers.Layer], init_kwargs: Mapping | None = None, *, input_data=None,
-                input_shape: Sequence | None = None, expected_output_shape, tmp_path: Path,
-                call_kwargs: Mapping | None = None, random: bool = False, per_example: bool = True,
-                randomize_weights: bool = True, safe_mode: bool = True, atol: float = 1e-5, rtol: float = 1e-5) -> None:
+def check_layer(
+    cls: type[keras.layers.Layer],
+    init_kwargs: Mapping | None = None,
+    *,
+    input_data=None,
+    input_shape: Sequence | None = None,
+    expected_output_shape,
+    tmp_path: Path,
+    call_kwargs: Mapping | None = None,
+    random: bool = False,
+    per_example: bool = True,
+    randomize_weights: bool = True,
+    safe_mode: bool = True,
+    atol: float = 1e-5,
+    rtol: float = 1e-5,
+) -> None:
     """Run every check of the module docstring on `cls(**init_kwargs)`.
 
     Args:
@@ -144,8 +159,7 @@ def check_layer(cls: type[keras.layers.Layer], init_kwargs: Mapping | None = Non
     if randomize_weights:
         # Positive values, so a variance or a log-scale stays valid.
         rng = np.random.default_rng(1)
-        layer.set_weights([rng.uniform(0.5, 1.5, np.shape(w)).astype(np.asarray(w).dtype)
-                           for w in layer.get_weights()])
+        layer.set_weights([rng.uniform(0.5, 1.5, np.shape(w)).astype(np.asarray(w).dtype) for w in layer.get_weights()])
     outputs = layer(inputs, **call_kwargs)
     _check_shapes(outputs, expected_output_shape)
     _check_config(layer, cls, inputs, outputs, call_kwargs, safe_mode, atol, rtol)

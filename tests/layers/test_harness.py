@@ -62,14 +62,17 @@ def test_a_correct_layer_passes(tmp_path):
     check_layer(Scale, dict(factor=3.0), input_shape=(2, 4), expected_output_shape=(2, 4), tmp_path=tmp_path)
 
 
-@pytest.mark.parametrize("cls, init_kwargs, kwargs, message", [
-    (Scale, dict(factor=3.0), dict(expected_output_shape=(2, 5)), "shape"),
-    (ForgetfulScale, dict(factor=3.0), dict(), "config"),
-    (UnregisteredScale, dict(factor=3.0), dict(), "Could not locate class"),
-    (BatchMean, dict(), dict(), "example"),
-    # its outputs differ on every call: the first comparison (the reload) already fails
-    (NoiseAlways, dict(seed=1), dict(random=True), "reload|training=False"),
-])
+@pytest.mark.parametrize(
+    "cls, init_kwargs, kwargs, message",
+    [
+        (Scale, dict(factor=3.0), dict(expected_output_shape=(2, 5)), "shape"),
+        (ForgetfulScale, dict(factor=3.0), dict(), "config"),
+        (UnregisteredScale, dict(factor=3.0), dict(), "Could not locate class"),
+        (BatchMean, dict(), dict(), "example"),
+        # its outputs differ on every call: the first comparison (the reload) already fails
+        (NoiseAlways, dict(seed=1), dict(random=True), "reload|training=False"),
+    ],
+)
 def test_a_broken_layer_fails(cls, init_kwargs, kwargs, message, tmp_path):
     kwargs = {"expected_output_shape": (2, 4), **kwargs}
     with pytest.raises((AssertionError, TypeError, ValueError), match=message):

@@ -38,7 +38,7 @@ def _features(*shape) -> np.ndarray:
 def _mask(frames: int) -> np.ndarray:
     """`[BATCH, frames]` bool: row 0 valid in its first half, row 1 throughout, row 2 after two frames."""
     mask = np.ones((BATCH, frames), bool)
-    mask[0, frames // 2:] = False
+    mask[0, frames // 2 :] = False
     mask[2, :2] = False
     return mask
 
@@ -49,76 +49,144 @@ def _lengths(*values) -> np.ndarray:
 
 # Keyword arguments of `check_layer` per layer (a function of the case's SavedModel folder where it needs one).
 CASES = {
-    "LogMelSpectrogram": dict(init_kwargs=SPECTROGRAM, input_data=_waveforms(),
-                              expected_output_shape=(BATCH, FRAMES, 8)),
-    "PCENSpectrogram": dict(init_kwargs={**SPECTROGRAM, "learnable": True}, input_data=_waveforms(),
-                            expected_output_shape=(BATCH, FRAMES, 8)),
-    "FrameFeatures": dict(init_kwargs=dict(sample_rate=RATE, n_fft=128, hop_length=64), input_data=_waveforms(),
-                          expected_output_shape=(BATCH, FRAMES, 4)),
+    "LogMelSpectrogram": dict(
+        init_kwargs=SPECTROGRAM, input_data=_waveforms(), expected_output_shape=(BATCH, FRAMES, 8)
+    ),
+    "PCENSpectrogram": dict(
+        init_kwargs={**SPECTROGRAM, "learnable": True},
+        input_data=_waveforms(),
+        expected_output_shape=(BATCH, FRAMES, 8),
+    ),
+    "FrameFeatures": dict(
+        init_kwargs=dict(sample_rate=RATE, n_fft=128, hop_length=64),
+        input_data=_waveforms(),
+        expected_output_shape=(BATCH, FRAMES, 4),
+    ),
     "TimeStatistics": dict(input_shape=(BATCH, FRAMES, 4), expected_output_shape=(BATCH, 8)),
-    "MfccStatistics": dict(init_kwargs=dict(n_mfcc=4, delta_width=3), input_shape=(BATCH, FRAMES, 8),
-                           expected_output_shape=(BATCH, 16)),
+    "MfccStatistics": dict(
+        init_kwargs=dict(n_mfcc=4, delta_width=3), input_shape=(BATCH, FRAMES, 8), expected_output_shape=(BATCH, 16)
+    ),
     "AlignToSignal": dict(input_data=_waveforms(padded=True), expected_output_shape=(BATCH, SAMPLES)),
-    "PaddingMask": dict(init_kwargs=dict(hop_length=64), input_data=_waveforms(padded=True),
-                        expected_output_shape=(BATCH, FRAMES)),
-    "FrameMask": dict(init_kwargs=dict(n_fft=128, hop_length=64, stride=2), input_data=_waveforms(padded=True),
-                      expected_output_shape=(BATCH, 4)),
+    "PaddingMask": dict(
+        init_kwargs=dict(hop_length=64), input_data=_waveforms(padded=True), expected_output_shape=(BATCH, FRAMES)
+    ),
+    "FrameMask": dict(
+        init_kwargs=dict(n_fft=128, hop_length=64, stride=2),
+        input_data=_waveforms(padded=True),
+        expected_output_shape=(BATCH, 4),
+    ),
     "DownsampleMask": dict(init_kwargs=dict(pool_size=2), input_data=_mask(FRAMES), expected_output_shape=(BATCH, 4)),
-    "MaskFrames": dict(init_kwargs=dict(fill=-1.0), input_data=[_features(BATCH, FRAMES, 4), _mask(FRAMES)],
-                       expected_output_shape=(BATCH, FRAMES, 4)),
-    "MaskedStandardization": dict(input_data=[_features(BATCH, FRAMES, 4), _mask(FRAMES)],
-                                  expected_output_shape=(BATCH, FRAMES, 4)),
-    "MaskedTimePooling": dict(init_kwargs=dict(mode="max"), input_data=[_features(BATCH, FRAMES, 4), _mask(FRAMES)],
-                              expected_output_shape=(BATCH, 4)),
-    "MaskedTimeStatistics": dict(input_data=[_features(BATCH, FRAMES, 4), _mask(FRAMES)],
-                                 expected_output_shape=(BATCH, 8)),
-    "MaskedMfccStatistics": dict(init_kwargs=dict(n_mfcc=4, delta_width=3),
-                                 input_data=[_features(BATCH, FRAMES, 8), _mask(FRAMES)],
-                                 expected_output_shape=(BATCH, 16)),
+    "MaskFrames": dict(
+        init_kwargs=dict(fill=-1.0),
+        input_data=[_features(BATCH, FRAMES, 4), _mask(FRAMES)],
+        expected_output_shape=(BATCH, FRAMES, 4),
+    ),
+    "MaskedStandardization": dict(
+        input_data=[_features(BATCH, FRAMES, 4), _mask(FRAMES)], expected_output_shape=(BATCH, FRAMES, 4)
+    ),
+    "MaskedTimePooling": dict(
+        init_kwargs=dict(mode="max"),
+        input_data=[_features(BATCH, FRAMES, 4), _mask(FRAMES)],
+        expected_output_shape=(BATCH, 4),
+    ),
+    "MaskedTimeStatistics": dict(
+        input_data=[_features(BATCH, FRAMES, 4), _mask(FRAMES)], expected_output_shape=(BATCH, 8)
+    ),
+    "MaskedMfccStatistics": dict(
+        init_kwargs=dict(n_mfcc=4, delta_width=3),
+        input_data=[_features(BATCH, FRAMES, 8), _mask(FRAMES)],
+        expected_output_shape=(BATCH, 16),
+    ),
     "MaskedBatchNormalization": dict(input_shape=(BATCH, FRAMES, 4), expected_output_shape=(BATCH, FRAMES, 4)),
-    "SpecAugment": dict(init_kwargs=dict(freq_max_width=3, freq_count=1, time_max_width=3, time_count=1, seed=1),
-                        input_shape=(BATCH, FRAMES, 8), expected_output_shape=(BATCH, FRAMES, 8), random=True),
-    "TimeMask": dict(init_kwargs=dict(max_width=3, count=2, seed=1), input_shape=(BATCH, FRAMES, 8),
-                     expected_output_shape=(BATCH, FRAMES, 8), random=True),
-    "FrequencyMask": dict(init_kwargs=dict(max_width=3, count=2, seed=1), input_shape=(BATCH, FRAMES, 8),
-                          expected_output_shape=(BATCH, FRAMES, 8), random=True),
-    "AttentionPooling": dict(init_kwargs=dict(units=4), input_shape=(BATCH, FRAMES, 4),
-                             expected_output_shape=(BATCH, 4)),
-    "CropToMatch": dict(input_data=[_features(BATCH, 8, 10, 2), _features(BATCH, FRAMES, 8, 1)],
-                        expected_output_shape=(BATCH, FRAMES, 8, 2)),
+    "SpecAugment": dict(
+        init_kwargs=dict(freq_max_width=3, freq_count=1, time_max_width=3, time_count=1, seed=1),
+        input_shape=(BATCH, FRAMES, 8),
+        expected_output_shape=(BATCH, FRAMES, 8),
+        random=True,
+    ),
+    "TimeMask": dict(
+        init_kwargs=dict(max_width=3, count=2, seed=1),
+        input_shape=(BATCH, FRAMES, 8),
+        expected_output_shape=(BATCH, FRAMES, 8),
+        random=True,
+    ),
+    "FrequencyMask": dict(
+        init_kwargs=dict(max_width=3, count=2, seed=1),
+        input_shape=(BATCH, FRAMES, 8),
+        expected_output_shape=(BATCH, FRAMES, 8),
+        random=True,
+    ),
+    "AttentionPooling": dict(
+        init_kwargs=dict(units=4), input_shape=(BATCH, FRAMES, 4), expected_output_shape=(BATCH, 4)
+    ),
+    "CropToMatch": dict(
+        input_data=[_features(BATCH, 8, 10, 2), _features(BATCH, FRAMES, 8, 1)],
+        expected_output_shape=(BATCH, FRAMES, 8, 2),
+    ),
     "SavedModelEncoder": lambda saved_model: dict(
-        init_kwargs=dict(filepath=str(saved_model)), input_shape=(BATCH, 5), expected_output_shape=(BATCH, 2),
-        randomize_weights=False, safe_mode=False),
+        init_kwargs=dict(filepath=str(saved_model)),
+        input_shape=(BATCH, 5),
+        expected_output_shape=(BATCH, 2),
+        randomize_weights=False,
+        safe_mode=False,
+    ),
     # the GE2E speaker encoder's layers, at toy settings
     "SignalLength": dict(input_data=_waveforms(padded=True), expected_output_shape=(BATCH,)),
-    "NormalizeVolume": dict(input_data=[_waveforms(padded=True), _lengths(300, 250, SAMPLES)],
-                            expected_output_shape=(BATCH, SAMPLES)),
+    "NormalizeVolume": dict(
+        input_data=[_waveforms(padded=True), _lengths(300, 250, SAMPLES)], expected_output_shape=(BATCH, SAMPLES)
+    ),
     "PadToPartials": dict(init_kwargs=PARTIALS, input_shape=(BATCH, 100), expected_output_shape=(BATCH, 120)),
-    "MelPowerSpectrogram": dict(init_kwargs=SPECTROGRAM, input_data=_waveforms(),
-                                expected_output_shape=(BATCH, FRAMES, 8), rtol=1e-4),
-    "PartialUtterances": dict(init_kwargs=PARTIALS, input_data=[_features(BATCH, 20, 3), _lengths(100, 150, 60)],
-                              expected_output_shape=[(BATCH, 4, 8, 3), (BATCH, 4)]),
+    "MelPowerSpectrogram": dict(
+        init_kwargs=SPECTROGRAM, input_data=_waveforms(), expected_output_shape=(BATCH, FRAMES, 8), rtol=1e-4
+    ),
+    "PartialUtterances": dict(
+        init_kwargs=PARTIALS,
+        input_data=[_features(BATCH, 20, 3), _lengths(100, 150, 60)],
+        expected_output_shape=[(BATCH, 4, 8, 3), (BATCH, 4)],
+    ),
     # [batch * partials, ...]: the examples are folded into the batch, a row is not an example
     "FoldPartials": dict(input_shape=(BATCH, 4, 8, 3), expected_output_shape=(BATCH * 4, 8, 3), per_example=False),
-    "UnfoldPartials": dict(input_data=[_features(BATCH * 4, 5), np.ones((BATCH, 4), bool)],
-                           expected_output_shape=(BATCH, 4, 5), per_example=False),
+    "UnfoldPartials": dict(
+        input_data=[_features(BATCH * 4, 5), np.ones((BATCH, 4), bool)],
+        expected_output_shape=(BATCH, 4, 5),
+        per_example=False,
+    ),
     # the AISFX sound encoder's layers, at toy settings
-    "PolyphaseResample": dict(init_kwargs=dict(source_rate=RATE, target_rate=12000, zero_crossings=8),
-                              input_data=_waveforms(), expected_output_shape=(BATCH, 600)),
-    "RecordingLength": dict(init_kwargs=dict(source_rate=RATE, target_rate=12000), input_data=_waveforms(padded=True),
-                            expected_output_shape=(BATCH,)),
-    "AisfxLogMel": dict(init_kwargs=dict(rate=RATE, n_fft=256, win_length=256, hop_length=128, n_mels=16,
-                                         fmax=RATE / 2),
-                        input_data=[_waveforms(), _lengths(300, 100, SAMPLES)],
-                        expected_output_shape=(BATCH, 1 + SAMPLES // 128, 16)),
-    "SpectrogramBlocks": dict(init_kwargs=dict(block_frames=4, hop_frames=2), input_shape=(BATCH, 8, 5),
-                              expected_output_shape=(BATCH * 3, 4, 5, 1), per_example=False),
-    "ValidBlocks": dict(init_kwargs=dict(block_frames=4, hop_frames=2, hop_length=10),
-                        input_data=[_features(BATCH, 8, 5), _lengths(70, 30, 10)], expected_output_shape=(BATCH, 3)),
-    "UnfoldBlocks": dict(input_data=[_features(BATCH * 3, 6), np.ones((BATCH, 3), bool)],
-                         expected_output_shape=(BATCH, 3, 6), per_example=False),
-    "MaskedBlockMean": dict(input_data=[_features(BATCH, 3, 6), np.array([[1, 1, 0], [1, 0, 0], [1, 1, 1]], bool)],
-                            expected_output_shape=(BATCH, 6)),
+    "PolyphaseResample": dict(
+        init_kwargs=dict(source_rate=RATE, target_rate=12000, zero_crossings=8),
+        input_data=_waveforms(),
+        expected_output_shape=(BATCH, 600),
+    ),
+    "RecordingLength": dict(
+        init_kwargs=dict(source_rate=RATE, target_rate=12000),
+        input_data=_waveforms(padded=True),
+        expected_output_shape=(BATCH,),
+    ),
+    "AisfxLogMel": dict(
+        init_kwargs=dict(rate=RATE, n_fft=256, win_length=256, hop_length=128, n_mels=16, fmax=RATE / 2),
+        input_data=[_waveforms(), _lengths(300, 100, SAMPLES)],
+        expected_output_shape=(BATCH, 1 + SAMPLES // 128, 16),
+    ),
+    "SpectrogramBlocks": dict(
+        init_kwargs=dict(block_frames=4, hop_frames=2),
+        input_shape=(BATCH, 8, 5),
+        expected_output_shape=(BATCH * 3, 4, 5, 1),
+        per_example=False,
+    ),
+    "ValidBlocks": dict(
+        init_kwargs=dict(block_frames=4, hop_frames=2, hop_length=10),
+        input_data=[_features(BATCH, 8, 5), _lengths(70, 30, 10)],
+        expected_output_shape=(BATCH, 3),
+    ),
+    "UnfoldBlocks": dict(
+        input_data=[_features(BATCH * 3, 6), np.ones((BATCH, 3), bool)],
+        expected_output_shape=(BATCH, 3, 6),
+        per_example=False,
+    ),
+    "MaskedBlockMean": dict(
+        input_data=[_features(BATCH, 3, 6), np.array([[1, 1, 0], [1, 0, 0], [1, 1, 1]], bool)],
+        expected_output_shape=(BATCH, 6),
+    ),
     "InferenceBatchNormalization": dict(input_shape=(BATCH, FRAMES, 4), expected_output_shape=(BATCH, FRAMES, 4)),
     "FrequencyMeanTimeMax": dict(input_shape=(BATCH, 5, 4, 2), expected_output_shape=(BATCH, 2)),
 }
@@ -154,7 +222,8 @@ def test_every_registered_layer_class_is_public():
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ClassDef) and any(
-                    "register_keras_serializable" in ast.unparse(decorator) for decorator in node.decorator_list):
+                "register_keras_serializable" in ast.unparse(decorator) for decorator in node.decorator_list
+            ):
                 registered.add(node.name)
     assert registered - set(keras_audio.layers.__all__) == set()
     for name in keras_audio.layers.__all__:

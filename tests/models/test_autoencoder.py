@@ -17,8 +17,15 @@ from keras_audio.loader import load_predictor
 from keras_audio.manifest import Manifest
 from keras_audio.models import build_model, get_family
 from keras_audio.models.autoencoder import (
-    PROBABILITIES, RECONSTRUCTION, autoencoder_of, classifier_of, reconstruction_error, target_frontend,
-    train_joint, train_two_stage, with_targets,
+    PROBABILITIES,
+    RECONSTRUCTION,
+    autoencoder_of,
+    classifier_of,
+    reconstruction_error,
+    target_frontend,
+    train_joint,
+    train_two_stage,
+    with_targets,
 )
 from keras_audio.pipeline import ClipSource, training_dataset
 from keras_audio.training import TrainingSettings
@@ -41,14 +48,18 @@ def test_outputs_for_any_length(name, num_classes, sample_rate, features, make_t
 
 
 @pytest.mark.slow
-def test_classifier_has_no_decoder_and_exports_waveform_to_probabilities(sample_rate, features, tiny_batch,
-                                                                         tmp_path):
+def test_classifier_has_no_decoder_and_exports_waveform_to_probabilities(sample_rate, features, tiny_batch, tmp_path):
     model = build_model("ae_clf", 2, sample_rate, features, **TINY)
     classifier = get_family("ae_clf").inference_model(model)
     decoder_params = model.get_layer("decoder").count_params()
     assert classifier.count_params() == model.count_params() - decoder_params > 0
-    export_model(classifier, tmp_path / "export", class_names=["a", "b"], sample_rate=sample_rate,
-                 clip_samples=tiny_batch[0].shape[1])
+    export_model(
+        classifier,
+        tmp_path / "export",
+        class_names=["a", "b"],
+        sample_rate=sample_rate,
+        clip_samples=tiny_batch[0].shape[1],
+    )
     predict = load_predictor(tmp_path / "export").predict
     np.testing.assert_allclose(predict(tiny_batch[0]), classifier(tiny_batch[0]).numpy(), atol=1e-5)
 
@@ -56,10 +67,18 @@ def test_classifier_has_no_decoder_and_exports_waveform_to_probabilities(sample_
 def _source(waveforms, labels):
     clip_ids = [f"clip{i}" for i in range(len(waveforms))]
     lengths = np.array([w.size for w in waveforms])
-    store = WaveformStore(np.concatenate(waveforms), np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths,
-                          clip_ids, 8000)
-    frame = pd.DataFrame({"clip_id": clip_ids, "path": [f"{c}.wav" for c in clip_ids],
-                          "label": [f"class{label}" for label in labels], "speaker": clip_ids, "split": "train"})
+    store = WaveformStore(
+        np.concatenate(waveforms), np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths, clip_ids, 8000
+    )
+    frame = pd.DataFrame(
+        {
+            "clip_id": clip_ids,
+            "path": [f"{c}.wav" for c in clip_ids],
+            "label": [f"class{label}" for label in labels],
+            "speaker": clip_ids,
+            "split": "train",
+        }
+    )
     return ClipSource(store, Manifest(frame, name="unit"))
 
 
@@ -68,8 +87,11 @@ def test_pairs_are_spoiled_and_clean_views_of_the_same_clip(sample_rate, feature
     waveforms, labels = make_tones(6, 0.5)
     source = _source(list(waveforms), labels)
     policy = parse_policy("noise", {"white_noise": WhiteNoise(sample_rate)}, probability=1.0)
-    pairs = training_dataset(source, waveforms.shape[1], 3, seed=0, waveform_policy=policy.waveform,
-                             pairs=True).take(4).cache()
+    pairs = (
+        training_dataset(source, waveforms.shape[1], 3, seed=0, waveform_policy=policy.waveform, pairs=True)
+        .take(4)
+        .cache()
+    )
     list(pairs)  # fill the cache: both iterations below then see the same batches
     model = build_model("ae_clf", 2, sample_rate, features, **TINY)
     frontend = target_frontend(model)
@@ -79,7 +101,7 @@ def test_pairs_are_spoiled_and_clean_views_of_the_same_clip(sample_rate, feature
             matches = [i for i, w in enumerate(waveforms) if np.array_equal(w, clean[k])]
             assert len(matches) == 1 and labels[matches[0]] == label[k]  # clean: the clip itself, its label
             noise = corrupted[k] - clean[k]
-            snr = 20 * np.log10(np.sqrt(np.mean(clean[k] ** 2)) / np.sqrt(np.mean(noise ** 2)))
+            snr = 20 * np.log10(np.sqrt(np.mean(clean[k] ** 2)) / np.sqrt(np.mean(noise**2)))
             assert min(SNR_DB) - 0.1 <= snr <= max(SNR_DB) + 0.1  # spoiled: that clip plus calibrated noise
         # the autoencoder's input is the spoiled view; its target, the clean view through the model's front-end
         np.testing.assert_array_equal(inputs.numpy(), corrupted)
@@ -122,13 +144,16 @@ def test_joint_model_learns_both_outputs(sample_rate, features, tiny_batch):
     x, y = tiny_batch
     model = build_model("ae_clf_joint", 2, sample_rate, features, **TINY)
     target = target_frontend(model)(x)
-    model.compile(keras.optimizers.Adam(1e-2), loss={PROBABILITIES: "sparse_categorical_crossentropy",
-                                                     RECONSTRUCTION: "mse"})
+    model.compile(
+        keras.optimizers.Adam(1e-2), loss={PROBABILITIES: "sparse_categorical_crossentropy", RECONSTRUCTION: "mse"}
+    )
 
     def losses():
         out = model(x, training=True)
-        return (float(keras.losses.sparse_categorical_crossentropy(y, out[PROBABILITIES]).numpy().mean()),
-                float(np.mean((out[RECONSTRUCTION].numpy() - target.numpy()) ** 2)))
+        return (
+            float(keras.losses.sparse_categorical_crossentropy(y, out[PROBABILITIES]).numpy().mean()),
+            float(np.mean((out[RECONSTRUCTION].numpy() - target.numpy()) ** 2)),
+        )
 
     before = losses()
     for _ in range(10):
@@ -138,8 +163,9 @@ def test_joint_model_learns_both_outputs(sample_rate, features, tiny_batch):
 
 
 @pytest.mark.slow
-def test_two_stage_trainer_runs_every_stage_and_freezes_then_unfreezes(sample_rate, features, tiny_batch,
-                                                                       inputs_for, monkeypatch, tmp_path):
+def test_two_stage_trainer_runs_every_stage_and_freezes_then_unfreezes(
+    sample_rate, features, tiny_batch, inputs_for, monkeypatch, tmp_path
+):
     import keras_audio.models.autoencoder as autoencoder
 
     x, y = tiny_batch
@@ -156,7 +182,10 @@ def test_two_stage_trainer_runs_every_stage_and_freezes_then_unfreezes(sample_ra
     settings = TrainingSettings(epochs=2, learning_rate=1e-3, patience=2, verbose=0)
     result = train_two_stage(model, inputs_for(x, y), settings, tmp_path / "logs")
     assert [(name, trainable) for name, trainable, _ in seen] == [
-        ("ae_clf_autoencoder", True), ("ae_clf", False), ("ae_clf", True)]
+        ("ae_clf_autoencoder", True),
+        ("ae_clf", False),
+        ("ae_clf", True),
+    ]
     np.testing.assert_allclose([lr for *_, lr in seen], [1e-3, 1e-3, 1e-4], rtol=1e-5)
     expected = {"autoencoder/loss", "autoencoder/val_loss", "classifier/val_accuracy", "fine_tune/loss"}
     assert expected <= set(result.history)
@@ -181,8 +210,9 @@ def test_trainers_need_pairs(sample_rate, features, tiny_batch, inputs_for):
         train_joint(model, inputs, TrainingSettings(epochs=1, verbose=0))
 
 
-@pytest.mark.parametrize("bad", [dict(filters=()), dict(dropout=1.0), dict(fine_tune_factor=0.0),
-                                 dict(decoder_filters=(4,))])
+@pytest.mark.parametrize(
+    "bad", [dict(filters=()), dict(dropout=1.0), dict(fine_tune_factor=0.0), dict(decoder_filters=(4,))]
+)
 def test_rejects_bad_hparams(bad, sample_rate, features):
     with pytest.raises(ValueError, match="ae_clf"):
         build_model("ae_clf", 2, sample_rate, features, **bad)
@@ -198,7 +228,7 @@ def test_joint_targets_carry_the_class_weights_as_sample_weights(sample_rate, fe
     model = build_model("ae_clf_joint", 2, sample_rate, features, **TINY)
     pairs = tf.data.Dataset.from_tensor_slices(((x, x), y)).batch(4)
     batches = list(with_targets(pairs, target_frontend(model), {0: 2.0, 1: 0.5}, classify=True))
-    for inputs, targets, weights in batches:
+    for _inputs, targets, weights in batches:
         labels = targets[PROBABILITIES].numpy()
         np.testing.assert_array_equal(weights[PROBABILITIES].numpy(), np.where(labels == 0, 2.0, 0.5))
         assert weights[RECONSTRUCTION].shape == (4, 1)

@@ -9,9 +9,17 @@ import pytest
 from keras_audio.models import available, build_model, get_family
 from keras_audio.models.frontend import FRONTENDS
 
-TINY = {"conv1d": dict(filters=(4,)), "conv2d": dict(filters=(4,)), "vgg": dict(filters=(4,), dense_units=4),
-        "lstm": dict(units=4), "crnn": dict(filters=(4,), units=4, attention_units=4), "ae_clf": dict(filters=(4,)),
-        "ae_clf_joint": dict(filters=(4,)), "sklearn_logreg": dict(n_mfcc=8), "sklearn_forest": dict(n_mfcc=8)}
+TINY = {
+    "conv1d": dict(filters=(4,)),
+    "conv2d": dict(filters=(4,)),
+    "vgg": dict(filters=(4,), dense_units=4),
+    "lstm": dict(units=4),
+    "crnn": dict(filters=(4,), units=4, attention_units=4),
+    "ae_clf": dict(filters=(4,)),
+    "ae_clf_joint": dict(filters=(4,)),
+    "sklearn_logreg": dict(n_mfcc=8),
+    "sklearn_forest": dict(n_mfcc=8),
+}
 # no log-mel to replace: handcrafted frame features; encoders that bring their own front-end
 WITHOUT_FRONTEND = {"mlp_features", "transfer", "ge2e", "ge2e_finetune", "aisfx", "aisfx_finetune"}
 

@@ -8,8 +8,17 @@ import tensorflow as tf
 from keras_audio.features import num_frames
 from keras_audio.handcrafted_features import MfccStatistics, TimeStatistics
 from keras_audio.models.masking import (
-    AlignToSignal, DownsampleMask, MaskedBatchNormalization, MaskedMfccStatistics, MaskedStandardization,
-    MaskedTimePooling, MaskedTimeStatistics, MaskFrames, PaddingMask, align_to_signal, clamp_to_valid,
+    AlignToSignal,
+    DownsampleMask,
+    MaskedBatchNormalization,
+    MaskedMfccStatistics,
+    MaskedStandardization,
+    MaskedTimePooling,
+    MaskedTimeStatistics,
+    MaskFrames,
+    PaddingMask,
+    align_to_signal,
+    clamp_to_valid,
     signal_bounds,
 )
 
@@ -42,8 +51,9 @@ def test_silence_and_a_lone_click_fall_back_to_every_frame():
 
 def test_align_to_signal_moves_leading_zeros_to_the_end():
     x = np.array([[0, 0, 1, 2, 0, 3, 0], [4, 0, 5, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0]], np.float32)
-    np.testing.assert_array_equal(AlignToSignal()(x).numpy(), [[1, 2, 0, 3, 0, 0, 0], [4, 0, 5, 0, 0, 0, 0],
-                                                                [0, 0, 0, 0, 0, 0, 0]])
+    np.testing.assert_array_equal(
+        AlignToSignal()(x).numpy(), [[1, 2, 0, 3, 0, 0, 0], [4, 0, 5, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0]]
+    )
 
 
 def test_align_to_signal_asks_map_fn_for_parallel_iterations_only_in_a_graph(monkeypatch):
@@ -79,8 +89,15 @@ def test_signal_bounds_and_alignment_match_a_search_over_every_sample(samples):
     # a single sample, digital silence, a row that is all signal.
     rng = np.random.default_rng(samples)
     x = np.zeros((9, samples), np.float32)
-    spans = [(0, samples), (samples - 1, samples), (0, 1), (samples // 2, samples // 2 + 1),
-             (min(127, samples - 1), samples), (0, min(129, samples)), (0, 0)]
+    spans = [
+        (0, samples),
+        (samples - 1, samples),
+        (0, 1),
+        (samples // 2, samples // 2 + 1),
+        (min(127, samples - 1), samples),
+        (0, min(129, samples)),
+        (0, 0),
+    ]
     for row, (start, stop) in enumerate(spans):
         x[row, start:stop] = rng.uniform(0.1, 1.0, stop - start)
     x[7, rng.integers(0, samples, 3)] = -0.5
@@ -91,7 +108,7 @@ def test_signal_bounds_and_alignment_match_a_search_over_every_sample(samples):
     np.testing.assert_array_equal(last[has], expected_last[has])
     aligned = align_to_signal(tf.constant(x)).numpy()
     for row in range(len(x)):
-        expected = np.concatenate([x[row, first[row]:], np.zeros(first[row], np.float32)])
+        expected = np.concatenate([x[row, first[row] :], np.zeros(first[row], np.float32)])
         np.testing.assert_array_equal(aligned[row], expected)
 
 
@@ -128,8 +145,9 @@ def test_masked_pooling_and_statistics_ignore_padded_frames():
     np.testing.assert_allclose(MaskedTimePooling("mean")([x, mask]).numpy()[0], x[0, :4].mean(0), atol=1e-6)
     np.testing.assert_allclose(MaskedTimePooling("max")([x, mask]).numpy()[0], x[0, :4].max(0), atol=1e-6)
     # all valid: the unmasked layer's values
-    np.testing.assert_allclose(MaskedTimeStatistics()([x, np.ones((2, 7), bool)]).numpy(), TimeStatistics()(x).numpy(),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        MaskedTimeStatistics()([x, np.ones((2, 7), bool)]).numpy(), TimeStatistics()(x).numpy(), atol=1e-5
+    )
 
 
 def test_masked_mfcc_statistics_of_a_trailing_padded_log_mel_equal_the_unpadded_ones():
@@ -228,11 +246,17 @@ def test_layers_round_trip_in_a_saved_model(tmp_path):
     np.testing.assert_allclose(reloaded([w, f]), model([w, f]), atol=1e-6)
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: PaddingMask(0), "hop_length"), (lambda: DownsampleMask(1.5), "pool_size"),
-    (lambda: MaskFrames(float("nan")), "fill"), (lambda: MaskedStandardization(0.0), "epsilon"),
-    (lambda: MaskedTimePooling("median"), "mode"), (lambda: MaskedMfccStatistics(8, 4), "delta_width"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: PaddingMask(0), "hop_length"),
+        (lambda: DownsampleMask(1.5), "pool_size"),
+        (lambda: MaskFrames(float("nan")), "fill"),
+        (lambda: MaskedStandardization(0.0), "epsilon"),
+        (lambda: MaskedTimePooling("median"), "mode"),
+        (lambda: MaskedMfccStatistics(8, 4), "delta_width"),
+    ],
+)
 def test_bad_arguments_are_refused(make, match):
     with pytest.raises(ValueError, match=match):
         make()

@@ -42,7 +42,7 @@ TINY = {
 # differs from the padded ones in its last frames (the padded versions still agree with each other).
 UNPADDED_DIFFERS = {
     "mlp_features": "its zero-crossing rate frames are edge-padded (librosa's rule): the unpadded clip's last "
-                    "frames repeat its last sample where the padded clip's see zeros",
+    "frames repeat its last sample where the padded clip's see zeros",
 }
 
 
@@ -102,22 +102,27 @@ def predictor(name, sample_rate, features, make_tones, inputs_for, encoder_folde
         x, _ = make_tones(8, 0.5)
         scale_like(model.get_layer(EMBEDDING_SCALE), model.get_layer("encoder")(x).numpy())
     # one graph for every length (an eager LSTM loop over 4 s of frames is slow)
-    call = tf.function(lambda waveforms: model(waveforms, training=False),
-                       input_signature=[tf.TensorSpec([None, None], tf.float32)])
+    call = tf.function(
+        lambda waveforms: model(waveforms, training=False), input_signature=[tf.TensorSpec([None, None], tf.float32)]
+    )
     return lambda waveforms: call(tf.constant(waveforms)).numpy()
 
 
 @pytest.mark.parametrize("name", available())
 @pytest.mark.slow
-def test_prediction_does_not_depend_on_the_padding(name, sample_rate, features, make_tones, inputs_for,
-                                                   encoder_folder):
+def test_prediction_does_not_depend_on_the_padding(name, sample_rate, features, make_tones, inputs_for, encoder_folder):
     predict = predictor(name, sample_rate, features, make_tones, inputs_for, encoder_folder)
     short = clip(sample_rate, make_tones)
     padded = [predict(pad_to(short, seconds, sample_rate)) for seconds in PADDED_SECONDS]
     np.testing.assert_allclose(padded[0], padded[1], atol=ATOL, rtol=0, err_msg=f"{name}: 2 s vs 4 s")
     for seconds in PADDED_SECONDS:
-        np.testing.assert_allclose(predict(pad_to(short, seconds, sample_rate, centred=True)), padded[0], atol=ATOL,
-                                   rtol=0, err_msg=f"{name}: centred in {seconds} s vs trailing padding")
+        np.testing.assert_allclose(
+            predict(pad_to(short, seconds, sample_rate, centred=True)),
+            padded[0],
+            atol=ATOL,
+            rtol=0,
+            err_msg=f"{name}: centred in {seconds} s vs trailing padding",
+        )
     if name not in UNPADDED_DIFFERS:
         np.testing.assert_allclose(predict(short), padded[0], atol=ATOL, rtol=0, err_msg=f"{name}: unpadded vs 2 s")
     # the comparison has teeth: the model does tell two different clips apart
@@ -129,10 +134,12 @@ def test_prediction_does_not_depend_on_the_padding(name, sample_rate, features, 
     np.testing.assert_allclose(silent.sum(axis=1), 1.0, atol=1e-5)
 
 
-@pytest.mark.parametrize("name, frontend", [("conv2d", "pcen"), ("conv2d", "pcen_fixed"), ("crnn", "pcen"),
-                                            ("lstm", "pcen_fixed")])
-def test_pcen_front_end_does_not_depend_on_the_padding(name, frontend, sample_rate, features, make_tones,
-                                                       inputs_for, encoder_folder):
+@pytest.mark.parametrize(
+    "name, frontend", [("conv2d", "pcen"), ("conv2d", "pcen_fixed"), ("crnn", "pcen"), ("lstm", "pcen_fixed")]
+)
+def test_pcen_front_end_does_not_depend_on_the_padding(
+    name, frontend, sample_rate, features, make_tones, inputs_for, encoder_folder
+):
     predict = predictor(name, sample_rate, features, make_tones, inputs_for, encoder_folder, frontend=frontend)
     short = clip(sample_rate, make_tones)
     padded = [predict(pad_to(short, seconds, sample_rate)) for seconds in PADDED_SECONDS]

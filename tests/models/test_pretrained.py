@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keras_audio.suite.cli import main
-from keras_audio.suite.experiment import run_experiment
 from keras_audio.models import available, build_model
 from keras_audio.pretrained.ge2e import build_ge2e_encoder
+from keras_audio.suite.cli import main
+from keras_audio.suite.experiment import run_experiment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tiny_run import tiny_config, write_tone_corpus  # noqa: E402
@@ -60,8 +60,9 @@ def test_registered():
 
 
 def test_head_on_cached_embeddings_is_the_model_trained_on_waveforms(cached_run, corpus, tmp_path):
-    uncached = run_experiment(_config(corpus, tmp_path, "uncached", "ge2e", cache_embeddings=False),
-                              progress=False, log=lambda line: None)
+    uncached = run_experiment(
+        _config(corpus, tmp_path, "uncached", "ge2e", cache_embeddings=False), progress=False, log=lambda line: None
+    )
     assert _metadata(cached_run)["training"]["embeddings"].startswith("cached")
     assert _metadata(uncached)["training"]["embeddings"] == "computed on every batch"
     history = [json.loads((run / "history.json").read_text()) for run in (cached_run, uncached)]
@@ -89,16 +90,39 @@ def test_fine_tuning_moves_the_top_of_the_encoder_only(corpus, tmp_path):
     assert _metadata(run)["training"]["encoder"].startswith("fine-tuned")
     tuned = keras.models.load_model(next((run / "models").glob("*/model.keras")), compile=False).get_layer("encoder")
     pretrained = build_ge2e_encoder()
-    moved = {layer.name: any(not np.array_equal(a, b) for a, b in zip(layer.get_weights(),
-                                                                      tuned.get_layer(layer.name).get_weights()))
-             for layer in pretrained.layers if layer.weights}
+    moved = {
+        layer.name: any(
+            not np.array_equal(a, b) for a, b in zip(layer.get_weights(), tuned.get_layer(layer.name).get_weights())
+        )
+        for layer in pretrained.layers
+        if layer.weights
+    }
     assert moved == {"lstm_0": False, "lstm_1": False, "lstm_2": True, "linear": True}
 
 
 def test_ge2e_at_another_rate_is_one_line(corpus, tmp_path, capsys):
-    code = main(["run", "--corpus", "csv", "--data-dir", str(corpus), "--models", "ge2e", "--sample-rate", "8000",
-                 "--epochs", "1", "--corruptions", "white_noise", "--severities", "1", "--out", str(tmp_path),
-                 "--no-progress"])
+    code = main(
+        [
+            "run",
+            "--corpus",
+            "csv",
+            "--data-dir",
+            str(corpus),
+            "--models",
+            "ge2e",
+            "--sample-rate",
+            "8000",
+            "--epochs",
+            "1",
+            "--corruptions",
+            "white_noise",
+            "--severities",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert "16000 Hz" in err[-1] and "--sample-rate 16000" in err[-1]
@@ -142,8 +166,9 @@ class _TerminateAt(keras.callbacks.Callback):
             os.kill(os.getpid(), signal.SIGTERM)
 
 
-def test_a_ge2e_run_killed_in_training_then_resumed_matches_an_uninterrupted_one(cached_run, corpus, tmp_path,
-                                                                                  monkeypatch):
+def test_a_ge2e_run_killed_in_training_then_resumed_matches_an_uninterrupted_one(
+    cached_run, corpus, tmp_path, monkeypatch
+):
     from keras_audio import training
     from keras_audio.suite.run_writer import SIGTERM_EXIT_CODE
 

@@ -12,8 +12,22 @@ def test_every_export_resolves():
         keras_audio.models.no_such_builder  # noqa: B018
 
 
-@pytest.mark.parametrize("family", ["conv1d", "conv2d", "vgg", "lstm", "crnn", "mlp_features", "ae_clf",
-                                    "ae_clf_joint", "sklearn_logreg", "sklearn_forest", "transfer"])
+@pytest.mark.parametrize(
+    "family",
+    [
+        "conv1d",
+        "conv2d",
+        "vgg",
+        "lstm",
+        "crnn",
+        "mlp_features",
+        "ae_clf",
+        "ae_clf_joint",
+        "sklearn_logreg",
+        "sklearn_forest",
+        "transfer",
+    ],
+)
 def test_a_family_builder_is_the_registered_one(family):
     assert getattr(keras_audio.models, f"build_{family}") is keras_audio.models.get_family(family).build
 

@@ -63,8 +63,15 @@ def test_masks_follow_the_padding(sample_rate, features, make_tones):
     assert mask[:5].all() and not mask[-3:].any()
 
 
-@pytest.mark.parametrize("name, bad", [("lstm", dict(output="middle")), ("lstm", dict(units=0)),
-                                       ("crnn", dict(filters=())), ("crnn", dict(dropout=-0.1))])
+@pytest.mark.parametrize(
+    "name, bad",
+    [
+        ("lstm", dict(output="middle")),
+        ("lstm", dict(units=0)),
+        ("crnn", dict(filters=())),
+        ("crnn", dict(dropout=-0.1)),
+    ],
+)
 def test_rejects_bad_hparams(name, bad, sample_rate, features):
     with pytest.raises(ValueError, match=name):
         build_model(name, 2, sample_rate, features, **bad)

@@ -5,8 +5,19 @@ import pytest
 from keras_audio.models import available, build_model, get_family, register_model
 from keras_audio.models.registry import _FAMILIES
 
-ZOO = ["conv1d", "conv2d", "vgg", "lstm", "crnn", "ae_clf", "ae_clf_joint", "mlp_features", "sklearn_logreg",
-       "sklearn_forest", "transfer"]
+ZOO = [
+    "conv1d",
+    "conv2d",
+    "vgg",
+    "lstm",
+    "crnn",
+    "ae_clf",
+    "ae_clf_joint",
+    "mlp_features",
+    "sklearn_logreg",
+    "sklearn_forest",
+    "transfer",
+]
 
 
 def test_every_family_is_registered():

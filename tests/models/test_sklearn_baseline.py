@@ -65,19 +65,27 @@ def test_export_round_trip(name, sample_rate, features, make_tones, inputs_for, 
     x, y = make_tones(12, 0.5)
     model, family, _ = _train(name, sample_rate, features, x, y, inputs_for)
     probe = make_tones(5, 0.7, seed=9)[0]  # another length: the export takes any
-    directory, difference = family.exporter(model, tmp_path / name, probe, class_names=["low", "high"],
-                                            sample_rate=sample_rate, clip_samples=4000,
-                                            extra_metadata={"model": name})
+    directory, difference = family.exporter(
+        model,
+        tmp_path / name,
+        probe,
+        class_names=["low", "high"],
+        sample_rate=sample_rate,
+        clip_samples=4000,
+        extra_metadata={"model": name},
+    )
     assert difference == 0.0
     assert {"feature_extractor", "feature_extractor.keras", "estimator.joblib", "metadata.json"} <= {
-        p.name for p in directory.iterdir()}
+        p.name for p in directory.iterdir()
+    }
     predict, metadata = load_sklearn_export(directory)
     np.testing.assert_array_equal(predict(probe), model.predict_proba(probe))
     assert metadata["class_names"] == ["low", "high"] and metadata["model"] == name and metadata["format"] == "sklearn"
 
 
-def test_export_check_catches_a_different_estimator(sample_rate, features, make_tones, inputs_for, tmp_path,
-                                                     monkeypatch):
+def test_export_check_catches_a_different_estimator(
+    sample_rate, features, make_tones, inputs_for, tmp_path, monkeypatch
+):
     import keras_audio.models.sklearn_baseline as baseline
 
     x, y = make_tones(12, 0.5)
@@ -93,8 +101,9 @@ def test_export_check_catches_a_different_estimator(sample_rate, features, make_
 
     monkeypatch.setattr(baseline.joblib, "dump", dump_a_changed_copy)
     with pytest.raises(ExportMismatchError, match="differs"):
-        export_sklearn(model, tmp_path / "bad", x[:4], class_names=["a", "b"], sample_rate=sample_rate,
-                       clip_samples=4000)
+        export_sklearn(
+            model, tmp_path / "bad", x[:4], class_names=["a", "b"], sample_rate=sample_rate, clip_samples=4000
+        )
 
 
 def test_loader_refuses_a_keras_export(tmp_path):
@@ -103,8 +112,15 @@ def test_loader_refuses_a_keras_export(tmp_path):
         load_sklearn_export(tmp_path)
 
 
-@pytest.mark.parametrize("name, bad", [("sklearn_logreg", dict(C=0.0)), ("sklearn_forest", dict(n_estimators=0)),
-                                       ("sklearn_logreg", dict(n_mfcc=100)), ("sklearn_forest", dict(passes=0))])
+@pytest.mark.parametrize(
+    "name, bad",
+    [
+        ("sklearn_logreg", dict(C=0.0)),
+        ("sklearn_forest", dict(n_estimators=0)),
+        ("sklearn_logreg", dict(n_mfcc=100)),
+        ("sklearn_forest", dict(passes=0)),
+    ],
+)
 def test_rejects_bad_hparams(name, bad, sample_rate, features):
     with pytest.raises(ValueError, match="sklearn"):
         build_model(name, 2, sample_rate, features, **bad)

@@ -21,8 +21,9 @@ def exported(tmp_path_factory, sample_rate, features, make_tones):
     model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
     for _ in range(2):
         model.train_on_batch(x, y)
-    directory = export_model(model, tmp_path / "conv1d-none-seed0", class_names=["a", "b"],
-                             sample_rate=sample_rate, clip_samples=x.shape[1])
+    directory = export_model(
+        model, tmp_path / "conv1d-none-seed0", class_names=["a", "b"], sample_rate=sample_rate, clip_samples=x.shape[1]
+    )
     return directory, model
 
 
@@ -45,8 +46,9 @@ def test_loads_an_encoder_three_ways(kind, dims, exported, sample_rate, tiny_bat
 @pytest.mark.parametrize("kind", ["folder", "saved_model"])
 @pytest.mark.parametrize("num_classes", [2, 5])
 def test_transfer_model_shapes(kind, num_classes, exported, sample_rate, features, make_tones):
-    model = build_model("transfer", num_classes, sample_rate, features, encoder=str(_where(exported[0], kind)),
-                        hidden=8)
+    model = build_model(
+        "transfer", num_classes, sample_rate, features, encoder=str(_where(exported[0], kind)), hidden=8
+    )
     for seconds in (0.3, 0.6):
         p = model(make_tones(3, seconds)[0]).numpy()
         assert p.shape == (3, num_classes)
@@ -58,11 +60,13 @@ def _weights(layer):
 
 
 @pytest.mark.parametrize("fine_tune", [False, True])
-def test_frozen_encoder_stays_fixed_and_fine_tuning_moves_it(fine_tune, exported, sample_rate, features,
-                                                             tiny_batch, inputs_for, tmp_path):
+def test_frozen_encoder_stays_fixed_and_fine_tuning_moves_it(
+    fine_tune, exported, sample_rate, features, tiny_batch, inputs_for, tmp_path
+):
     x, y = tiny_batch
-    model = build_model("transfer", 2, sample_rate, features, encoder=str(exported[0]), fine_tune=fine_tune,
-                        hidden=8, dropout=0.0)
+    model = build_model(
+        "transfer", 2, sample_rate, features, encoder=str(exported[0]), fine_tune=fine_tune, hidden=8, dropout=0.0
+    )
     encoder = model.get_layer("encoder")
     head = model.get_layer("probabilities")
     before_encoder, before_head = _weights(encoder), _weights(head)

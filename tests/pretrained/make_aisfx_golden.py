@@ -48,10 +48,12 @@ def sound_effect(seconds: float, rng: np.random.Generator) -> np.ndarray:
     """Tones, a chirp, noise bursts and clicks with random parameters, int16 peaking near -3 dBFS."""
     n = int(round(seconds * SAMPLE_RATE))
     t = np.arange(n) / SAMPLE_RATE
-    tones = sum(rng.uniform(0.1, 0.5) * np.sin(2 * np.pi * rng.uniform(80, 4000) * t + rng.uniform(0, 2 * np.pi))
-                for _ in range(3))
+    tones = sum(
+        rng.uniform(0.1, 0.5) * np.sin(2 * np.pi * rng.uniform(80, 4000) * t + rng.uniform(0, 2 * np.pi))
+        for _ in range(3)
+    )
     low, high = rng.uniform(100, 1000), rng.uniform(3000, 15000)
-    chirp = 0.4 * np.sin(2 * np.pi * (low * t + (high - low) * t ** 2 / (2 * seconds)))
+    chirp = 0.4 * np.sin(2 * np.pi * (low * t + (high - low) * t**2 / (2 * seconds)))
     bursts = np.zeros(n)
     for _ in range(int(2 * seconds)):
         start, width = rng.integers(0, n), rng.integers(SAMPLE_RATE // 50, SAMPLE_RATE // 5)
@@ -74,9 +76,14 @@ def main(package_folder: str = "/tmp/wheels/a") -> None:
 
     weights, ds_dict = torch.load(inference.get_path_modelWeights(), map_location="cpu", weights_only=False)
     model = inference.load_bestModel(weights, ds_dict, "cpu")
-    settings = dict(sr=float(SAMPLE_RATE), block_size=inference.SPEC_BLOCK_LENGTH,
-                    hop_size=inference.SPEC_HOP_LENGTH, n_mels=inference.MEL_BINS, f_min=inference.F_MIN,
-                    f_max=inference.F_MAX)
+    settings = dict(
+        sr=float(SAMPLE_RATE),
+        block_size=inference.SPEC_BLOCK_LENGTH,
+        hop_size=inference.SPEC_HOP_LENGTH,
+        n_mels=inference.MEL_BINS,
+        f_min=inference.F_MIN,
+        f_max=inference.F_MAX,
+    )
     try:
         from aisfx.spectrogram import spectrogram_essentia
     except ImportError:
@@ -107,23 +114,32 @@ def main(package_folder: str = "/tmp/wheels/a") -> None:
             clips.append(block.mean(axis=0))
             literal.append(inference.model_get_embedding(spec, 0.5, True, model, "cpu").numpy()[0])
             cosine = clips[-1] @ literal[-1] / np.linalg.norm(clips[-1]) / np.linalg.norm(literal[-1])
-            line = f"{len(wave) / SAMPLE_RATE:.1f} s, {spec.shape[1]} frames, {len(block)} blocks; " \
-                   f"shipped layout vs [frames, mels]: cosine {cosine:.3f}"
+            line = (
+                f"{len(wave) / SAMPLE_RATE:.1f} s, {spec.shape[1]} frames, {len(block)} blocks; "
+                f"shipped layout vs [frames, mels]: cosine {cosine:.3f}"
+            )
             if spectrogram_essentia is not None:
                 essentia_spec = preprocessing.spectrogram_normalize(
-                    spectrogram_essentia.compute_spectrogram(path, **settings))
+                    spectrogram_essentia.compute_spectrogram(path, **settings)
+                )
                 essentia = embed(essentia_spec).mean(axis=0)
                 cosine = clips[-1] @ essentia / np.linalg.norm(clips[-1]) / np.linalg.norm(essentia)
-                line += (f"; Essentia: {essentia_spec.shape[0]} frames, clip embedding max |diff| "
-                         f"{np.max(np.abs(essentia - clips[-1])):.3f} (max |value| {np.max(np.abs(clips[-1])):.3f}), "
-                         f"cosine {cosine:.4f}")
+                line += (
+                    f"; Essentia: {essentia_spec.shape[0]} frames, clip embedding max |diff| "
+                    f"{np.max(np.abs(essentia - clips[-1])):.3f} (max |value| {np.max(np.abs(clips[-1])):.3f}), "
+                    f"cosine {cosine:.4f}"
+                )
             print(line)
     longest = max(len(wave) for wave in waves)
     np.savez_compressed(
-        OUTPUT, waveforms=np.stack([np.pad(wave, (0, longest - len(wave))) for wave in waves]),
-        lengths=np.array([len(wave) for wave in waves]), block_embeddings=np.concatenate(blocks).astype(np.float32),
-        block_counts=np.array(counts), clip_embeddings=np.stack(clips).astype(np.float32),
-        literal_embeddings=np.stack(literal).astype(np.float32))
+        OUTPUT,
+        waveforms=np.stack([np.pad(wave, (0, longest - len(wave))) for wave in waves]),
+        lengths=np.array([len(wave) for wave in waves]),
+        block_embeddings=np.concatenate(blocks).astype(np.float32),
+        block_counts=np.array(counts),
+        clip_embeddings=np.stack(clips).astype(np.float32),
+        literal_embeddings=np.stack(literal).astype(np.float32),
+    )
     print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size / 1e6:.2f} MB)")
 
 

@@ -52,19 +52,24 @@ def main(package_folder: str = "/tmp/wheels/r") -> None:
     embeddings, partials, counts = [], [], []
     for wave in waves:
         dbfs = 20 * np.log10(np.sqrt(np.mean(wave.astype(np.float64) ** 2)))
-        embedding, partial, _ = encoder.embed_utterance(normalize_volume(wave, -30, increase_only=True),
-                                                        return_partials=True)
+        embedding, partial, _ = encoder.embed_utterance(
+            normalize_volume(wave, -30, increase_only=True), return_partials=True
+        )
         print(f"{len(wave) / SAMPLE_RATE:.1f} s, {dbfs:.1f} dBFS, {len(partial)} partials")
         embeddings.append(embedding)
         partials.append(partial)
         counts.append(len(partial))
     padded = np.zeros((len(waves), max(map(len, waves))), np.float32)
     for row, wave in zip(padded, waves):
-        row[:len(wave)] = wave
-    np.savez_compressed(OUTPUT, waveforms=padded, lengths=np.array([len(w) for w in waves]),
-                        embeddings=np.stack(embeddings).astype(np.float32),
-                        partial_embeddings=np.concatenate(partials).astype(np.float32),
-                        partial_counts=np.array(counts))
+        row[: len(wave)] = wave
+    np.savez_compressed(
+        OUTPUT,
+        waveforms=padded,
+        lengths=np.array([len(w) for w in waves]),
+        embeddings=np.stack(embeddings).astype(np.float32),
+        partial_embeddings=np.concatenate(partials).astype(np.float32),
+        partial_counts=np.array(counts),
+    )
     print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size} bytes)")
 
 

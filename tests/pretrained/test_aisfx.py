@@ -74,23 +74,31 @@ def test_matches_the_package_block_embeddings(encoder, golden):
 def test_matches_the_package_clip_embeddings(encoder, golden):
     for clip, expected in zip(clips(golden), golden["clip_embeddings"]):
         np.testing.assert_allclose(embed(encoder, clip[None])[0], expected, rtol=0, atol=GOLDEN_ATOL)
-    np.testing.assert_allclose(embed(encoder, golden["waveforms"]), golden["clip_embeddings"], rtol=0,
-                               atol=GOLDEN_ATOL)
+    np.testing.assert_allclose(embed(encoder, golden["waveforms"]), golden["clip_embeddings"], rtol=0, atol=GOLDEN_ATOL)
 
 
 @pytest.mark.slow
 def test_zero_padding_does_not_change_the_embedding(encoder, golden):
     short, _, exact, long = clips(golden)
-    for clip, paddings in ((short, ((0, 1), (1, 0), (333, 7777), (44100, 100000))), (exact, ((5, 1023),)),
-                           (long, ((1000, 50000),))):
+    for clip, paddings in (
+        (short, ((0, 1), (1, 0), (333, 7777), (44100, 100000))),
+        (exact, ((5, 1023),)),
+        (long, ((1000, 50000),)),
+    ):
         alone = embed(encoder, clip[None])[0]
         for leading, trailing in paddings:
             padded = np.pad(clip, (leading, trailing))
-            np.testing.assert_allclose(embed(encoder, padded[None])[0], alone, rtol=0, atol=PADDING_ATOL,
-                                       err_msg=f"{len(clip)} samples, padding {leading} + {trailing}")
+            np.testing.assert_allclose(
+                embed(encoder, padded[None])[0],
+                alone,
+                rtol=0,
+                atol=PADDING_ATOL,
+                err_msg=f"{len(clip)} samples, padding {leading} + {trailing}",
+            )
     batch = np.stack([np.pad(short, (leading, 150000 - len(short) - leading)) for leading in (0, 7, 54321)])
-    np.testing.assert_allclose(embed(encoder, batch), np.repeat(embed(encoder, short[None]), 3, 0), rtol=0,
-                               atol=PADDING_ATOL)
+    np.testing.assert_allclose(
+        embed(encoder, batch), np.repeat(embed(encoder, short[None]), 3, 0), rtol=0, atol=PADDING_ATOL
+    )
 
 
 def test_digital_silence_gives_the_zero_spectrogram_embedding(encoder):
@@ -117,14 +125,24 @@ def test_front_end_matches_librosa(golden):
     """`AisfxLogMel` is the package's `compute_spectrogram` + `spectrogram_normalize`, transposed."""
     clip = clips(golden)[1]
     y = clip / np.max(np.abs(clip))
-    mel = librosa.feature.melspectrogram(y=y, sr=44100, n_mels=96, norm=1.0, fmin=0.0, fmax=22050.0, htk=True,
-                                         power=2.0, hop_length=1024, win_length=2048)
+    mel = librosa.feature.melspectrogram(
+        y=y,
+        sr=44100,
+        n_mels=96,
+        norm=1.0,
+        fmin=0.0,
+        fmax=22050.0,
+        htk=True,
+        power=2.0,
+        hop_length=1024,
+        win_length=2048,
+    )
     expected = (np.log10(mel * 10000.0 + 1) / aisfx.SPECTROGRAM_MAX).T
     padded = np.pad(clip, (0, 5000))[None]
     spectrogram = aisfx.AisfxLogMel()([tf.constant(padded), tf.constant([len(clip)])]).numpy()[0]
     assert spectrogram.shape == (1 + padded.shape[1] // 1024, 96)
-    np.testing.assert_allclose(spectrogram[:len(expected)], expected, rtol=0, atol=2e-5)  # float32 FFTs
-    np.testing.assert_array_equal(spectrogram[len(expected):], 0.0)  # past the recording: the package's zero rows
+    np.testing.assert_allclose(spectrogram[: len(expected)], expected, rtol=0, atol=2e-5)  # float32 FFTs
+    np.testing.assert_array_equal(spectrogram[len(expected) :], 0.0)  # past the recording: the package's zero rows
 
 
 @pytest.mark.parametrize("rate", [8000, 16000, 48000])
@@ -145,7 +163,7 @@ def test_resampler_matches_soxr_hq(rate):
         assert resampled.shape == expected.shape
         error = resampled - expected
         if name == "noise":
-            assert 10 * np.log10(np.sum(expected ** 2) / np.sum(error ** 2)) > 55
+            assert 10 * np.log10(np.sum(expected**2) / np.sum(error**2)) > 55
         else:
             np.testing.assert_allclose(resampled[300:-300], expected[300:-300], rtol=0, atol=1e-5)
 
@@ -159,8 +177,9 @@ def test_resampled_input_lands_near_the_soxr_path(encoder, encoder16, golden):
     assert np.max(np.abs(ours - theirs)) < 0.01 * np.max(np.abs(theirs))  # measured: 0.3 %
     # and padding-invariant at 16 kHz too (the resampler's tail past the recording is cut)
     for leading, trailing in ((0, 3), (17, 16000)):
-        np.testing.assert_allclose(embed(encoder16, np.pad(clip, (leading, trailing))[None])[0], ours, rtol=0,
-                                   atol=PADDING_ATOL)
+        np.testing.assert_allclose(
+            embed(encoder16, np.pad(clip, (leading, trailing))[None])[0], ours, rtol=0, atol=PADDING_ATOL
+        )
 
 
 @pytest.mark.slow
@@ -173,17 +192,17 @@ def test_keras_file_round_trip(encoder16, tmp_path):
     np.testing.assert_allclose(embed(reloaded, clip), embed(encoder16, clip), rtol=0, atol=1e-6)
 
 
-
 def padded_tones(rate: int = 16000, seconds: float = 0.8, count: int = 8) -> np.ndarray:
     """Tones of 0.5 to 0.8 s, each centred in `seconds` of zeros (leading and trailing zeros, different lengths),
     as the trainer's probe clips are."""
     rng = np.random.default_rng(3)
     samples = int(rate * seconds)
     waveforms = np.zeros((count, samples), np.float32)
-    for row, (frequency, length) in enumerate(zip(rng.uniform(200, 3000, count),
-                                                  rng.integers(rate // 2, samples - 200, count))):
+    for row, (frequency, length) in enumerate(
+        zip(rng.uniform(200, 3000, count), rng.integers(rate // 2, samples - 200, count))
+    ):
         start = (samples - length) // 2
-        waveforms[row, start:start + length] = 0.5 * np.sin(2 * np.pi * frequency * np.arange(length) / rate)
+        waveforms[row, start : start + length] = 0.5 * np.sin(2 * np.pi * frequency * np.arange(length) / rate)
     return waveforms
 
 
@@ -220,14 +239,21 @@ def test_nested_encoder_answers_alike_eager_traced_and_saved(encoder, tmp_path):
     # and padding-invariant there too: the clips unpadded, one at a time
     for row, clip in zip(eager, waveforms):
         signal = np.flatnonzero(clip)
-        unpadded = clip[signal[0]:signal[-1] + 1][None]
-        np.testing.assert_allclose(reloaded.serve(tf.constant(unpadded)).numpy()[0], row, rtol=0,
-                                   atol=FORMAT_ATOL)
+        unpadded = clip[signal[0] : signal[-1] + 1][None]
+        np.testing.assert_allclose(reloaded.serve(tf.constant(unpadded)).numpy()[0], row, rtol=0, atol=FORMAT_ATOL)
 
-LAYERS = [aisfx.PolyphaseResample(22050, 44100, zero_crossings=32, rolloff=0.9, kaiser_beta=8.0),
-          aisfx.RecordingLength(16000, 44100), aisfx.AisfxLogMel(n_mels=64, fmax=16000.0),
-          aisfx.SpectrogramBlocks(60, 20), aisfx.ValidBlocks(60, 20, 512), aisfx.UnfoldBlocks(),
-          aisfx.MaskedBlockMean(), aisfx.InferenceBatchNormalization(epsilon=1e-5), aisfx.FrequencyMeanTimeMax()]
+
+LAYERS = [
+    aisfx.PolyphaseResample(22050, 44100, zero_crossings=32, rolloff=0.9, kaiser_beta=8.0),
+    aisfx.RecordingLength(16000, 44100),
+    aisfx.AisfxLogMel(n_mels=64, fmax=16000.0),
+    aisfx.SpectrogramBlocks(60, 20),
+    aisfx.ValidBlocks(60, 20, 512),
+    aisfx.UnfoldBlocks(),
+    aisfx.MaskedBlockMean(),
+    aisfx.InferenceBatchNormalization(epsilon=1e-5),
+    aisfx.FrequencyMeanTimeMax(),
+]
 
 
 @pytest.mark.parametrize("layer", LAYERS, ids=lambda layer: type(layer).__name__)
@@ -237,20 +263,23 @@ def test_layer_config_round_trip(layer):
     assert keras.saving.get_registered_object(f"keras_audio>{type(layer).__name__}") is type(layer)
 
 
-@pytest.mark.parametrize("build, message", [
-    (lambda: aisfx.PolyphaseResample(0, 44100), "source_rate"),
-    (lambda: aisfx.PolyphaseResample(16000, 44100, rolloff=1.5), "rolloff"),
-    (lambda: aisfx.PolyphaseResample(16000, 44100, zero_crossings=0), "zero_crossings"),
-    (lambda: aisfx.PolyphaseResample(16000, 44100, kaiser_beta=-1.0), "kaiser_beta"),
-    (lambda: aisfx.PolyphaseResample(44099, 44100), "44099 Hz"),
-    (lambda: aisfx.RecordingLength(16000, -1), "target_rate"),
-    (lambda: aisfx.AisfxLogMel(hop_length=0), "hop_length"),
-    (lambda: aisfx.AisfxLogMel(fmax=30000.0), "fmax"),
-    (lambda: aisfx.AisfxLogMel(spectrogram_max=0.0), "spectrogram_max"),
-    (lambda: aisfx.SpectrogramBlocks(100, 30), "multiple"),
-    (lambda: aisfx.ValidBlocks(100, 50, hop_length=2.5), "hop_length"),
-    (lambda: aisfx.build_aisfx_encoder(0, pretrained=False), "sample_rate"),
-])
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: aisfx.PolyphaseResample(0, 44100), "source_rate"),
+        (lambda: aisfx.PolyphaseResample(16000, 44100, rolloff=1.5), "rolloff"),
+        (lambda: aisfx.PolyphaseResample(16000, 44100, zero_crossings=0), "zero_crossings"),
+        (lambda: aisfx.PolyphaseResample(16000, 44100, kaiser_beta=-1.0), "kaiser_beta"),
+        (lambda: aisfx.PolyphaseResample(44099, 44100), "44099 Hz"),
+        (lambda: aisfx.RecordingLength(16000, -1), "target_rate"),
+        (lambda: aisfx.AisfxLogMel(hop_length=0), "hop_length"),
+        (lambda: aisfx.AisfxLogMel(fmax=30000.0), "fmax"),
+        (lambda: aisfx.AisfxLogMel(spectrogram_max=0.0), "spectrogram_max"),
+        (lambda: aisfx.SpectrogramBlocks(100, 30), "multiple"),
+        (lambda: aisfx.ValidBlocks(100, 50, hop_length=2.5), "hop_length"),
+        (lambda: aisfx.build_aisfx_encoder(0, pretrained=False), "sample_rate"),
+    ],
+)
 def test_bad_settings_raise_value_errors(build, message):
     with pytest.raises(ValueError, match=message):
         build()
@@ -265,17 +294,26 @@ def test_set_aisfx_trainable_unfreezes_the_top_blocks_only(encoder16):
     try:
         assert encoder16.trainable_weights == []  # frozen by default
         aisfx.set_aisfx_trainable(encoder16, 1)
-        assert trainable_names() == sorted(f"block4_{layer}/{name}" for layer, name in (
-            ("conv1", "kernel"), ("conv2", "kernel"), ("bn1", "gamma"), ("bn1", "beta"), ("bn2", "gamma"),
-            ("bn2", "beta")))
+        assert trainable_names() == sorted(
+            f"block4_{layer}/{name}"
+            for layer, name in (
+                ("conv1", "kernel"),
+                ("conv2", "kernel"),
+                ("bn1", "gamma"),
+                ("bn1", "beta"),
+                ("bn2", "gamma"),
+                ("bn2", "beta"),
+            )
+        )
         # one training step moves those weights only; batch norm keeps its statistics (inference mode)
         clip = tf.constant(np.random.default_rng(2).uniform(-0.5, 0.5, (1, 8000)).astype(np.float32))
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum(encoder16(clip, training=True))
         gradients = tape.gradient(loss, encoder16.trainable_weights)
         keras.optimizers.SGD(1e-3).apply_gradients(zip(gradients, encoder16.trainable_weights))
-        moved = sorted(variable.path for variable in cnn.weights
-                       if not np.array_equal(variable.numpy(), before[variable.path]))
+        moved = sorted(
+            variable.path for variable in cnn.weights if not np.array_equal(variable.numpy(), before[variable.path])
+        )
         assert moved == trainable_names()
         aisfx.set_aisfx_trainable(encoder16, 4)
         assert len(encoder16.trainable_weights) == 4 * 6
@@ -293,10 +331,13 @@ def test_set_aisfx_trainable_unfreezes_the_top_blocks_only(encoder16):
 def test_weights_are_the_checkpoint_and_are_cached(encoder, encoder16):
     state, _ = torch_checkpoint.load(sources.checkpoint_path(sources.AISFX))
     cnn = encoder.get_layer(aisfx.CNN_NAME)
-    np.testing.assert_array_equal(cnn.get_layer("block3_conv2").kernel.numpy(),
-                                  state["embedding_net.conv_block3.conv2.weight"].transpose(2, 3, 1, 0))
-    np.testing.assert_array_equal(cnn.get_layer("block1_bn2").moving_variance.numpy(),
-                                  state["embedding_net.conv_block1.bn2.running_var"])
+    np.testing.assert_array_equal(
+        cnn.get_layer("block3_conv2").kernel.numpy(),
+        state["embedding_net.conv_block3.conv2.weight"].transpose(2, 3, 1, 0),
+    )
+    np.testing.assert_array_equal(
+        cnn.get_layer("block1_bn2").moving_variance.numpy(), state["embedding_net.conv_block1.bn2.running_var"]
+    )
     # the 16-kHz encoder's CNN, loaded from the cache file, holds the same weights
     for ours, cached in zip(cnn.weights, encoder16.get_layer(aisfx.CNN_NAME).weights):
         np.testing.assert_array_equal(ours.numpy(), cached.numpy())

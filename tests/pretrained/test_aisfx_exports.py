@@ -59,5 +59,9 @@ def test_onnx_matches_keras(case, tmp_path):
     assert export_onnx(encoder, tmp_path / "aisfx.onnx", waveforms) <= FORMAT_ATOL
     # any batch and length: the ONNX graph keeps both dynamic
     short = waveforms[1:3, :30000]
-    np.testing.assert_allclose(onnx_predictor(tmp_path / "aisfx.onnx")(short),
-                               encoder(tf.constant(short), training=False).numpy(), rtol=0, atol=FORMAT_ATOL)
+    np.testing.assert_allclose(
+        onnx_predictor(tmp_path / "aisfx.onnx")(short),
+        encoder(tf.constant(short), training=False).numpy(),
+        rtol=0,
+        atol=FORMAT_ATOL,
+    )

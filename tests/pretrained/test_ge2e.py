@@ -38,8 +38,9 @@ def embed(encoder):
 
 
 def compiled(model: keras.Model):
-    function = tf.function(lambda waveforms: model(waveforms, training=False),
-                           input_signature=[tf.TensorSpec([None, None], tf.float32)])
+    function = tf.function(
+        lambda waveforms: model(waveforms, training=False), input_signature=[tf.TensorSpec([None, None], tf.float32)]
+    )
     return lambda waveforms: function(tf.constant(np.asarray(waveforms, np.float32))).numpy()
 
 
@@ -55,8 +56,9 @@ def test_matches_resemblyzer_embeddings(embed, golden):
 
 @pytest.mark.slow
 def test_matches_resemblyzer_partial_embeddings(encoder, golden):
-    partials = keras.Model(encoder.input, [encoder.get_layer("unfold_partials").output,
-                                           encoder.get_layer("partial_utterances").output[1]])
+    partials = keras.Model(
+        encoder.input, [encoder.get_layer("unfold_partials").output, encoder.get_layer("partial_utterances").output[1]]
+    )
     embeddings, valid = (x.numpy() for x in tf.function(partials)(tf.constant(golden["waveforms"])))
     np.testing.assert_array_equal(valid.sum(axis=1), golden["partial_counts"])
     np.testing.assert_allclose(embeddings[valid], golden["partial_embeddings"], rtol=0, atol=GOLDEN_ATOL)
@@ -69,8 +71,13 @@ def test_zero_padding_does_not_change_the_embedding(embed, golden):
         for extra in (1, 23777):  # total padding; leading zeros below, the rest trailing
             leadings = [0, 1, 333, 16000] if extra > 1 else [0, 1]
             batch = np.stack([np.pad(clip, (leading, extra - leading)) for leading in leadings])
-            np.testing.assert_allclose(embed(batch), np.repeat(alone, len(leadings), 0), rtol=0, atol=PADDING_ATOL,
-                                       err_msg=f"{len(clip)} samples + {extra}, leading {leadings}")
+            np.testing.assert_allclose(
+                embed(batch),
+                np.repeat(alone, len(leadings), 0),
+                rtol=0,
+                atol=PADDING_ATOL,
+                err_msg=f"{len(clip)} samples + {extra}, leading {leadings}",
+            )
 
 
 def _reference_count(samples: int) -> int:
@@ -137,8 +144,9 @@ def test_lstm_and_dense_weights_equal_the_checkpoint(encoder):
         kernel, recurrent, bias = encoder.get_layer(f"lstm_{layer}").get_weights()
         np.testing.assert_array_equal(kernel, state[f"lstm.weight_ih_l{layer}"].T)
         np.testing.assert_array_equal(recurrent, state[f"lstm.weight_hh_l{layer}"].T)
-        np.testing.assert_allclose(bias, state[f"lstm.bias_ih_l{layer}"] + state[f"lstm.bias_hh_l{layer}"], rtol=0,
-                                   atol=0)
+        np.testing.assert_allclose(
+            bias, state[f"lstm.bias_ih_l{layer}"] + state[f"lstm.bias_hh_l{layer}"], rtol=0, atol=0
+        )
     kernel, bias = encoder.get_layer("linear").get_weights()
     np.testing.assert_array_equal(kernel, state["linear.weight"].T)
     np.testing.assert_array_equal(bias, state["linear.bias"])
@@ -156,8 +164,7 @@ def test_keras_file_round_trip(encoder, embed, golden, tmp_path):
     path = tmp_path / "ge2e.keras"
     encoder.save(path)
     reloaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(compiled(reloaded)(golden["waveforms"]), embed(golden["waveforms"]), rtol=0,
-                               atol=1e-6)
+    np.testing.assert_allclose(compiled(reloaded)(golden["waveforms"]), embed(golden["waveforms"]), rtol=0, atol=1e-6)
 
 
 LAYERS = {
@@ -165,8 +172,15 @@ LAYERS = {
     ge2e.NormalizeVolume: {"target_dbfs": -25.0, "increase_only": False, "decrease_only": True},
     ge2e.PadToPartials: {"partial_frames": 100, "rate": 2.0, "min_coverage": 0.5},
     ge2e.PartialUtterances: {"sample_rate": 8000, "hop_length": 80, "partial_frames": 50, "rate": 2.0},
-    ge2e.MelPowerSpectrogram: {"sample_rate": 8000, "n_fft": 256, "win_length": 200, "hop_length": 80,
-                               "n_mels": 32, "fmin": 20.0, "fmax": 3000.0},
+    ge2e.MelPowerSpectrogram: {
+        "sample_rate": 8000,
+        "n_fft": 256,
+        "win_length": 200,
+        "hop_length": 80,
+        "n_mels": 32,
+        "fmin": 20.0,
+        "fmax": 3000.0,
+    },
     ge2e.FoldPartials: {},
     ge2e.UnfoldPartials: {},
 }
@@ -181,16 +195,19 @@ def test_layer_config_round_trip(cls):
     assert keras.saving.get_registered_object(f"keras_audio>{cls.__name__}") is cls
 
 
-@pytest.mark.parametrize("cls, kwargs, message", [
-    (ge2e.NormalizeVolume, {"target_dbfs": 3.0}, "target_dbfs"),
-    (ge2e.NormalizeVolume, {"increase_only": True, "decrease_only": True}, "both set"),
-    (ge2e.PadToPartials, {"hop_length": 0}, "hop_length"),
-    (ge2e.PartialUtterances, {"min_coverage": 0.0}, "min_coverage"),
-    (ge2e.PartialUtterances, {"rate": 0.5}, "rate=0.5"),  # 200 frames between partials of 160
-    (ge2e.PartialUtterances, {"partial_frames": 2.5}, "partial_frames"),
-    (ge2e.MelPowerSpectrogram, {"n_fft": 401}, "n_fft"),
-    (ge2e.MelPowerSpectrogram, {"fmax": 9000.0}, "fmax"),
-])
+@pytest.mark.parametrize(
+    "cls, kwargs, message",
+    [
+        (ge2e.NormalizeVolume, {"target_dbfs": 3.0}, "target_dbfs"),
+        (ge2e.NormalizeVolume, {"increase_only": True, "decrease_only": True}, "both set"),
+        (ge2e.PadToPartials, {"hop_length": 0}, "hop_length"),
+        (ge2e.PartialUtterances, {"min_coverage": 0.0}, "min_coverage"),
+        (ge2e.PartialUtterances, {"rate": 0.5}, "rate=0.5"),  # 200 frames between partials of 160
+        (ge2e.PartialUtterances, {"partial_frames": 2.5}, "partial_frames"),
+        (ge2e.MelPowerSpectrogram, {"n_fft": 401}, "n_fft"),
+        (ge2e.MelPowerSpectrogram, {"fmax": 9000.0}, "fmax"),
+    ],
+)
 def test_layers_refuse_bad_values(cls, kwargs, message):
     with pytest.raises(ValueError, match=message):
         cls(**kwargs)

@@ -24,25 +24,32 @@ def golden():
 
 @pytest.fixture(scope="module")
 def embed(encoder):
-    function = tf.function(lambda waveforms: encoder(waveforms, training=False),
-                           input_signature=[tf.TensorSpec([None, None], tf.float32)])
+    function = tf.function(
+        lambda waveforms: encoder(waveforms, training=False), input_signature=[tf.TensorSpec([None, None], tf.float32)]
+    )
     return lambda waveforms: function(tf.constant(np.asarray(waveforms, np.float32))).numpy()
 
 
 def probe(golden) -> np.ndarray:
     """The golden clips zero-padded to the longest, and the shortest again behind leading zeros."""
-    shortest = golden["waveforms"][0, :golden["lengths"][0]]
+    shortest = golden["waveforms"][0, : golden["lengths"][0]]
     shifted = np.zeros_like(golden["waveforms"][:1])
-    shifted[0, 5000:5000 + len(shortest)] = shortest
+    shifted[0, 5000 : 5000 + len(shortest)] = shortest
     return np.concatenate([golden["waveforms"], shifted])
 
 
 def test_saved_model_matches_keras(encoder, embed, golden, tmp_path):
-    encoder.export(str(tmp_path / "saved_model"), format="tf_saved_model", verbose=False,
-                   input_signature=[tf.TensorSpec([None, None], tf.float32, name="waveform")])
+    encoder.export(
+        str(tmp_path / "saved_model"),
+        format="tf_saved_model",
+        verbose=False,
+        input_signature=[tf.TensorSpec([None, None], tf.float32, name="waveform")],
+    )
     reloaded = tf.saved_model.load(str(tmp_path / "saved_model"))  # kept: `serve` alone loses its variables
-    for waveforms in (probe(golden), golden["waveforms"][1:2, :golden["lengths"][1]]):
-        np.testing.assert_allclose(reloaded.serve(tf.constant(waveforms)).numpy(), embed(waveforms), rtol=0, atol=FORMAT_ATOL)
+    for waveforms in (probe(golden), golden["waveforms"][1:2, : golden["lengths"][1]]):
+        np.testing.assert_allclose(
+            reloaded.serve(tf.constant(waveforms)).numpy(), embed(waveforms), rtol=0, atol=FORMAT_ATOL
+        )
 
 
 def test_tflite_matches_keras_and_resemblyzer(encoder, embed, golden, tmp_path):
@@ -59,6 +66,6 @@ def test_onnx_matches_keras_at_any_length(encoder, embed, golden, tmp_path):
     path = tmp_path / "ge2e.onnx"
     assert export_onnx(encoder, path, probe(golden)) <= FORMAT_ATOL
     predict = onnx_predictor(path)
-    for waveforms in (golden["waveforms"][2:3, :golden["lengths"][2]], golden["waveforms"][:2, :40000]):
+    for waveforms in (golden["waveforms"][2:3, : golden["lengths"][2]], golden["waveforms"][:2, :40000]):
         np.testing.assert_allclose(predict(waveforms), embed(waveforms), rtol=0, atol=FORMAT_ATOL)
     np.testing.assert_allclose(predict(golden["waveforms"]), golden["embeddings"], rtol=0, atol=FORMAT_ATOL)

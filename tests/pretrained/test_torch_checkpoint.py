@@ -23,9 +23,16 @@ from keras_audio.pretrained import torch_checkpoint
 from keras_audio.pretrained.torch_checkpoint import UnsafeCheckpointError
 
 STORAGE_NAMES = {
-    "float32": "FloatStorage", "float64": "DoubleStorage", "float16": "HalfStorage", "bfloat16": "BFloat16Storage",
-    "int64": "LongStorage", "int32": "IntStorage", "int16": "ShortStorage", "int8": "CharStorage",
-    "uint8": "ByteStorage", "bool": "BoolStorage",
+    "float32": "FloatStorage",
+    "float64": "DoubleStorage",
+    "float16": "HalfStorage",
+    "bfloat16": "BFloat16Storage",
+    "int64": "LongStorage",
+    "int32": "IntStorage",
+    "int16": "ShortStorage",
+    "int8": "CharStorage",
+    "uint8": "ByteStorage",
+    "bool": "BoolStorage",
 }
 
 
@@ -50,8 +57,9 @@ class Call:
 class Storage:
     """A torch storage stand-in: a key and a flat array; `view` makes a legacy storage view of it."""
 
-    def __init__(self, key: str, data: np.ndarray, untyped: bool = False, view: tuple | None = None,
-                 short_id: bool = False):
+    def __init__(
+        self, key: str, data: np.ndarray, untyped: bool = False, view: tuple | None = None, short_id: bool = False
+    ):
         self.key, self.data, self.untyped, self.view = key, np.ascontiguousarray(data).reshape(-1), untyped, view
         self.short_id = short_id  # a legacy id without the view slot, as older torch wrote it
 
@@ -96,9 +104,11 @@ def write_zip(path: Path, obj, prefix: str = "archive") -> Path:
 
 def write_legacy(path: Path, obj) -> Path:
     with open(path, "wb") as file:
-        for header in (torch_checkpoint.LEGACY_MAGIC_NUMBER, torch_checkpoint.LEGACY_PROTOCOL_VERSION,
-                       {"protocol_version": 1001, "little_endian": True,
-                        "type_sizes": {"short": 2, "int": 4, "long": 4}}):
+        for header in (
+            torch_checkpoint.LEGACY_MAGIC_NUMBER,
+            torch_checkpoint.LEGACY_PROTOCOL_VERSION,
+            {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}},
+        ):
             pickle.dump(header, file, protocol=2)
         pickler = TorchPickler(file, legacy=True)
         pickler.dump(obj)
@@ -143,7 +153,8 @@ def state_and_expected():
     weight = rng.standard_normal((2, 2)).astype(np.float32)
     arrays["param"] = weight
     state["param"] = Global("torch._utils", "_rebuild_parameter")(
-        tensor(Storage("20", weight), 0, (2, 2), (2, 1)), True, collections.OrderedDict())
+        tensor(Storage("20", weight), 0, (2, 2), (2, 1)), True, collections.OrderedDict()
+    )
     obj = {"model_state": state, "step": 12, "nested": (1, 2.5, "x", [tensor(shared, 29, (1,), (1,)), {"k": None}])}
     return obj, arrays, base
 
@@ -188,8 +199,10 @@ def test_zip_untyped_storage_with_rebuild_v3_and_numpy_scalar(tmp_path):
     values = np.array([1, 2, 65535], dtype=np.uint16)
     raw = Storage("0", values.view(np.uint8), untyped=True)
     rebuild = Global("torch._utils", "_rebuild_tensor_v3")
-    obj = ({"u16": rebuild(raw, 0, (3,), (1,), False, collections.OrderedDict(), Global("torch", "uint16"))},
-           {"index": (np.int64(3), 78)})
+    obj = (
+        {"u16": rebuild(raw, 0, (3,), (1,), False, collections.OrderedDict(), Global("torch", "uint16"))},
+        {"index": (np.int64(3), 78)},
+    )
     loaded = torch_checkpoint.load(write_zip(tmp_path / "v3.pt", obj))
     assert loaded[0]["u16"].dtype == np.uint16
     np.testing.assert_array_equal(loaded[0]["u16"], values)
@@ -218,7 +231,7 @@ def test_code_in_a_checkpoint_is_refused(tmp_path, write):
 
 def test_setting_state_on_an_allowed_global_is_refused(tmp_path):
     # GLOBAL torch._utils._rebuild_tensor_v2, then BUILD with slot state {'__defaults__': (1,)}
-    payload = (b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\nN}X\x0c\x00\x00\x00__defaults__K\x01\x85s\x86b.")
+    payload = b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\nN}X\x0c\x00\x00\x00__defaults__K\x01\x85s\x86b."
     path = tmp_path / "state.pt"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("archive/data.pkl", payload)

@@ -27,12 +27,31 @@ def run_export(tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
     keras.utils.set_random_seed(0)
     model = build_model("conv1d", 2, 8000, FEATURES, filters=(4,))
-    directory = export_model(model, run / "models" / "conv1d-none-seed0", class_names=["low", "high"],
-                             sample_rate=8000, clip_samples=4000, extra_metadata=METADATA)
-    summary = {**METADATA, "clean": 0.875, "mean_spoiled": 0.625, "worst_corruption": "lowpass",
-               "worst_accuracy": 0.5, "majority": 0.5}
-    (run / "metrics.json").write_text(json.dumps({"corpus": "synthetic", "task": "pitch", "summaries": [
-        summary, {**summary, "model": "other", "clean": 0.1}]}))
+    directory = export_model(
+        model,
+        run / "models" / "conv1d-none-seed0",
+        class_names=["low", "high"],
+        sample_rate=8000,
+        clip_samples=4000,
+        extra_metadata=METADATA,
+    )
+    summary = {
+        **METADATA,
+        "clean": 0.875,
+        "mean_spoiled": 0.625,
+        "worst_corruption": "lowpass",
+        "worst_accuracy": 0.5,
+        "majority": 0.5,
+    }
+    (run / "metrics.json").write_text(
+        json.dumps(
+            {
+                "corpus": "synthetic",
+                "task": "pitch",
+                "summaries": [summary, {**summary, "model": "other", "clean": 0.1}],
+            }
+        )
+    )
     return directory
 
 
@@ -48,7 +67,7 @@ def test_export_adds_checked_copies_that_the_loader_reads(run_export, tmp_path, 
     assert cli.main(["export", str(folder), "--format", "onnx", "tflite"]) == 0
     metadata = json.loads((folder / METADATA_FILE).read_text())
     assert set(metadata["formats"]) == {"onnx", "tflite"}
-    for name, entry in metadata["formats"].items():
+    for _name, entry in metadata["formats"].items():
         assert (folder / entry["file"]).is_file() and entry["max_abs_difference"] <= FORMAT_ATOL
     assert "measured" not in metadata and "no measured figures" in capsys.readouterr().out
     # metadata.json now says more than the SavedModel's copy; the loader accepts it and reports the copies.

@@ -4,12 +4,17 @@ import os
 
 import pytest
 
-from keras_audio.suite import plan
 from keras_audio.config import ConfigError
-from keras_audio.suite.config import CorpusSpec, EvaluationConfig, PlanConfig, RunConfig, TrainingConfig
 from keras_audio.corpora import load_corpus
+from keras_audio.suite import plan
+from keras_audio.suite.config import CorpusSpec, EvaluationConfig, PlanConfig, RunConfig, TrainingConfig
 from keras_audio.suite.plan import (
-    PlanError, check_folders, check_model_options, check_plan, check_resources, check_run,
+    PlanError,
+    check_folders,
+    check_model_options,
+    check_plan,
+    check_resources,
+    check_run,
 )
 from tests.corpora import builders
 
@@ -38,8 +43,10 @@ def _balanced(speakers_per_side=3, clips_per_speaker=2):
 
 def test_a_sound_plan_passes_with_a_note_on_few_test_speakers(tmp_path):
     report = check_plan(_csv(tmp_path, _balanced()))
-    assert report.warnings == ["the test split has 6 speaker(s) (fewer than 10): the 95% intervals resample "
-                               "whole test speakers, so with this few they are unreliable"]
+    assert report.warnings == [
+        "the test split has 6 speaker(s) (fewer than 10): the 95% intervals resample "
+        "whole test speakers, so with this few they are unreliable"
+    ]
     assert check_plan(_csv(tmp_path, _balanced()), PlanConfig(min_test_speakers=6)).warnings == []
 
 
@@ -77,8 +84,9 @@ def test_a_folder_class_with_two_files_is_refused_naming_it(tmp_path):
 
 
 def test_few_clips_or_speakers_of_a_class_in_a_split_are_warnings(tmp_path):
-    report = check_plan(_csv(tmp_path, _balanced(speakers_per_side=2, clips_per_speaker=1)),
-                        PlanConfig(min_test_speakers=1))
+    report = check_plan(
+        _csv(tmp_path, _balanced(speakers_per_side=2, clips_per_speaker=1)), PlanConfig(min_test_speakers=1)
+    )
     assert len(report.warnings) == 6  # 2 classes × 3 splits, each 2 clips from 2 speakers
     assert "class 'no' has only 2 clip(s) and 2 speaker(s) in the 'test' split" in report.warnings[2]
 
@@ -93,8 +101,11 @@ def test_one_file_under_two_clip_ids_on_two_sides_is_refused(tmp_path, spelling)
         os.symlink(tmp_path / rows[0][0], tmp_path / "alias.wav")
         moved[0] = "alias.wav"
     rows[-1] = tuple(moved)
-    with pytest.raises(PlanError, match=r"the same audio is on two sides of the split: clip '.*' \(train\) and "
-                                        r"clip '.*' \(test\) \(one file"):
+    with pytest.raises(
+        PlanError,
+        match=r"the same audio is on two sides of the split: clip '.*' \(train\) and "
+        r"clip '.*' \(test\) \(one file",
+    ):
         check_plan(_csv(tmp_path, rows))
 
 
@@ -119,33 +130,51 @@ def test_the_same_file_in_one_split_is_a_warning_and_disjoint_segments_are_no_du
 
 
 # ---------------------------------------------------------------------------------- models, resources
-@pytest.mark.parametrize("models, options, message", [
-    (["conv1d"], {"conv1d": {"kernal_size": 3}}, r"conv1d has no hyperparameter 'kernal_size'; did you mean "
-                                                 r"'kernel_size'\? \(conv1d takes filters, kernel_size, dropout, frontend\)"),
-    (["conv2"], {}, r"unknown model 'conv2'; did you mean 'conv2d'"),
-    (["conv1d"], {"conv1dd": {}}, r"training.model_options.conv1dd: unknown model 'conv1dd'; did you mean 'conv1d'"),
-    (["conv1d"], {"conv1d": {"dropout": "0.3"}}, r"dropout: must be a finite number like its default 0.3"),
-    (["conv1d"], {"conv1d": {"kernel_size": 3.0}}, r"kernel_size: must be an integer"),
-    (["conv1d"], {"conv1d": {"filters": 8}}, r"filters: must be a list"),
-    (["conv1d"], {"conv1d": {"num_classes": 3}}, r"num_classes: set by the run"),
-])
+@pytest.mark.parametrize(
+    "models, options, message",
+    [
+        (
+            ["conv1d"],
+            {"conv1d": {"kernal_size": 3}},
+            r"conv1d has no hyperparameter 'kernal_size'; did you mean "
+            r"'kernel_size'\? \(conv1d takes filters, kernel_size, dropout, frontend\)",
+        ),
+        (["conv2"], {}, r"unknown model 'conv2'; did you mean 'conv2d'"),
+        (
+            ["conv1d"],
+            {"conv1dd": {}},
+            r"training.model_options.conv1dd: unknown model 'conv1dd'; did you mean 'conv1d'",
+        ),
+        (["conv1d"], {"conv1d": {"dropout": "0.3"}}, r"dropout: must be a finite number like its default 0.3"),
+        (["conv1d"], {"conv1d": {"kernel_size": 3.0}}, r"kernel_size: must be an integer"),
+        (["conv1d"], {"conv1d": {"filters": 8}}, r"filters: must be a list"),
+        (["conv1d"], {"conv1d": {"num_classes": 3}}, r"num_classes: set by the run"),
+    ],
+)
 def test_model_options_are_checked_against_the_builders(models, options, message):
     with pytest.raises(PlanError, match=message):
         check_model_options(models, options)
 
 
 def test_good_model_options_pass_and_unused_ones_are_noted():
-    report = check_model_options(["conv1d"], {"conv1d": {"filters": [8], "kernel_size": 3, "dropout": 0},
-                                              "vgg": {"dropout": 0.2}})
-    assert report.notes == ["training.model_options.vgg is set, but 'vgg' is not among the run's models ['conv1d']: unused"]
+    report = check_model_options(
+        ["conv1d"], {"conv1d": {"filters": [8], "kernel_size": 3, "dropout": 0}, "vgg": {"dropout": 0.2}}
+    )
+    assert report.notes == [
+        "training.model_options.vgg is set, but 'vgg' is not among the run's models ['conv1d']: unused"
+    ]
 
 
 def test_resources_a_run_needs_are_checked_before_work(tmp_path):
     with pytest.raises(PlanError, match="model 'transfer' needs an encoder: pass --encoder"):
         check_resources(RunConfig(models=["transfer"]))
     with pytest.raises(PlanError, match="encoder .*nowhere: no such file or folder"):
-        check_resources(RunConfig(models=["transfer"],
-                                  training=TrainingConfig(model_options={"transfer": {"encoder": str(tmp_path / "nowhere")}})))
+        check_resources(
+            RunConfig(
+                models=["transfer"],
+                training=TrainingConfig(model_options={"transfer": {"encoder": str(tmp_path / "nowhere")}}),
+            )
+        )
     with pytest.raises(PlanError, match="corruption 'background_noise' needs noise_dir: pass --noise-dir"):
         check_resources(RunConfig(corruptions=["background_noise"]))
     with pytest.raises(PlanError, match="noise_dir .*: no such folder"):
@@ -162,8 +191,12 @@ def test_resources_a_run_needs_are_checked_before_work(tmp_path):
 
 
 def test_check_run_lists_every_problem_at_once_and_validates_the_config(tmp_path):
-    config = RunConfig(models=["transfer", "conv1d"], policies=["none", "specaugment"], reference_model="vgg",
-                       training=TrainingConfig(model_options={"conv1d": {"kernal_size": 3}}))
+    config = RunConfig(
+        models=["transfer", "conv1d"],
+        policies=["none", "specaugment"],
+        reference_model="vgg",
+        training=TrainingConfig(model_options={"conv1d": {"kernal_size": 3}}),
+    )
     with pytest.raises(PlanError) as caught:
         check_run(config)
     problems = caught.value.problems

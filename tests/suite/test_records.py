@@ -9,8 +9,18 @@ from pathlib import Path
 import pytest
 
 from keras_audio.suite.records import (
-    EVALUATION_FILE, TRAINING_FILE, EvaluatedModel, EvaluationRecord, HeldOutFigures, HeldOutRow, HeldOutSummary,
-    RecordError, ResultRow, TestSetRecord, TrainedModelRecord, TrainingRecord,
+    EVALUATION_FILE,
+    TRAINING_FILE,
+    EvaluatedModel,
+    EvaluationRecord,
+    HeldOutFigures,
+    HeldOutRow,
+    HeldOutSummary,
+    RecordError,
+    ResultRow,
+    TestSetRecord,
+    TrainedModelRecord,
+    TrainingRecord,
 )
 from keras_audio.suite.results import ModelKey
 from keras_audio.suite.tables import read_long_table, write_json, write_long_table
@@ -19,24 +29,51 @@ OLD_RUN = Path(__file__).parent / "fixtures" / "old_run"  # a run folder as vers
 
 
 def _trained(**changes) -> TrainedModelRecord:
-    values = {"model": "conv1d", "policy": "none", "seed": 0, "fold": "", "params": 1234, "train_seconds": 1.5,
-              "epochs_run": 3, "best_epoch": 2, "export": "models/conv1d-none-seed0", "export_max_abs_difference": 1e-7,
-              "formats": {"tflite": {"file": "model.tflite", "max_abs_difference": 1e-6, "tolerance": 1e-4}}}
+    values = {
+        "model": "conv1d",
+        "policy": "none",
+        "seed": 0,
+        "fold": "",
+        "params": 1234,
+        "train_seconds": 1.5,
+        "epochs_run": 3,
+        "best_epoch": 2,
+        "export": "models/conv1d-none-seed0",
+        "export_max_abs_difference": 1e-7,
+        "formats": {"tflite": {"file": "model.tflite", "max_abs_difference": 1e-6, "tolerance": 1e-4}},
+    }
     return TrainedModelRecord(**{**values, **changes})
 
 
 def _training() -> TrainingRecord:
-    return TrainingRecord("synthetic", "gender", ("female", "male"), {"clips": 10, "speakers": 4}, "speaker",
-                          ({"clip_id": "a", "path": "a.wav", "problem": "empty"},), ("few speakers",), (),
-                          (_trained(), _trained(model="ae_clf", pairs="noise", params=None)))
+    return TrainingRecord(
+        "synthetic",
+        "gender",
+        ("female", "male"),
+        {"clips": 10, "speakers": 4},
+        "speaker",
+        ({"clip_id": "a", "path": "a.wav", "problem": "empty"},),
+        ("few speakers",),
+        (),
+        (_trained(), _trained(model="ae_clf", pairs="noise", params=None)),
+    )
 
 
 def _evaluation() -> EvaluationRecord:
-    test_set = TestSetRecord("in-domain", "", "synthetic", "gender", 8, "sha256:ab", 4,
-                             (("clean", 0), ("white_noise", 1)))
-    return EvaluationRecord(("female", "male"), "gender", ("a note",), (test_set,),
-                            (EvaluatedModel.of(ModelKey("conv1d", "none", 0, mixup=0.2), "models/x", 16000, 32000),
-                             EvaluatedModel.of(ModelKey("outside", "unknown", 0), "p.csv")), seed=0)
+    test_set = TestSetRecord(
+        "in-domain", "", "synthetic", "gender", 8, "sha256:ab", 4, (("clean", 0), ("white_noise", 1))
+    )
+    return EvaluationRecord(
+        ("female", "male"),
+        "gender",
+        ("a note",),
+        (test_set,),
+        (
+            EvaluatedModel.of(ModelKey("conv1d", "none", 0, mixup=0.2), "models/x", 16000, 32000),
+            EvaluatedModel.of(ModelKey("outside", "unknown", 0), "p.csv"),
+        ),
+        seed=0,
+    )
 
 
 def test_training_and_evaluation_records_round_trip(tmp_path):
@@ -49,8 +86,10 @@ def test_training_and_evaluation_records_round_trip(tmp_path):
 
 
 def test_result_rows_round_trip_through_json_and_the_long_table(tmp_path):
-    rows = [ResultRow("conv1d", "none", 0, "", "clean", 0, 0.9, 0.85, 8, 0.8, 0.95),
-            ResultRow("ae_clf", "none", 1, "2", "white_noise", 3, 0.5, 0.5, 8, pairs="noise")]
+    rows = [
+        ResultRow("conv1d", "none", 0, "", "clean", 0, 0.9, 0.85, 8, 0.8, 0.95),
+        ResultRow("ae_clf", "none", 1, "2", "white_noise", 3, 0.5, 0.5, 8, pairs="noise"),
+    ]
     for row in rows:  # NaN (no interval) is written as null and read back as NaN
         written = json.loads(json.dumps(row.to_json()).replace("NaN", "null"))
         assert json.dumps(ResultRow.from_json(written, "metrics.json").to_json()) == json.dumps(row.to_json())
@@ -63,8 +102,25 @@ def test_result_rows_round_trip_through_json_and_the_long_table(tmp_path):
 
 
 def test_held_out_figures_round_trip(tmp_path):
-    row = HeldOutRow("m", "suite-minus:noise", "suite", "noise", ("white_noise",), 0, "", 0.9, 0.7, 0.91, 0.8,
-                     0.88, 0.69, 0.9, 0.79, 1.2, None)
+    row = HeldOutRow(
+        "m",
+        "suite-minus:noise",
+        "suite",
+        "noise",
+        ("white_noise",),
+        0,
+        "",
+        0.9,
+        0.7,
+        0.91,
+        0.8,
+        0.88,
+        0.69,
+        0.9,
+        0.79,
+        1.2,
+        None,
+    )
     summary = HeldOutSummary("m", "suite", 0, "", ("noise",), 1.2, None, 0.91, 0.9)
     figures = HeldOutFigures({"noise": ("white_noise",)}, (), (row,), (summary,), ("m", "none"))
     write_json({"heldout": figures.to_json()}, tmp_path / "metrics.json")
@@ -73,15 +129,18 @@ def test_held_out_figures_round_trip(tmp_path):
     assert HeldOutFigures.read(tmp_path / "plain.json") is None
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda v: v.pop("corpus"), "missing key 'corpus'"),
-    (lambda v: v.pop("models"), "missing key 'models'"),
-    (lambda v: v["models"][1].pop("export"), r"missing key 'models\[1\].export'"),
-    (lambda v: v.update(classes="female"), "classes must be a list"),
-    (lambda v: v["models"][0].update(seed="0"), r"models\[0\].seed must be an integer"),
-    (lambda v: v["models"][0].update(params=1.5), r"models\[0\].params must be an integer"),
-    (lambda v: v.update(manifest=[]), "manifest must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda v: v.pop("corpus"), "missing key 'corpus'"),
+        (lambda v: v.pop("models"), "missing key 'models'"),
+        (lambda v: v["models"][1].pop("export"), r"missing key 'models\[1\].export'"),
+        (lambda v: v.update(classes="female"), "classes must be a list"),
+        (lambda v: v["models"][0].update(seed="0"), r"models\[0\].seed must be an integer"),
+        (lambda v: v["models"][0].update(params=1.5), r"models\[0\].params must be an integer"),
+        (lambda v: v.update(manifest=[]), "manifest must be a JSON object"),
+    ],
+)
 def test_a_broken_training_record_is_refused_naming_the_file_and_key(tmp_path, change, message):
     _training().write(tmp_path)
     values = json.loads((tmp_path / TRAINING_FILE).read_text())
@@ -92,14 +151,17 @@ def test_a_broken_training_record_is_refused_naming_the_file_and_key(tmp_path, c
     assert str(caught.value).startswith(str(tmp_path / TRAINING_FILE))
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda v: v.pop("classes"), "missing key 'classes'"),
-    (lambda v: v["test_sets"][0].pop("clips_sha256"), r"missing key 'test_sets\[0\].clips_sha256'"),
-    (lambda v: v["test_sets"][0].update(conditions=[["clean"]]), r"test_sets\[0\].conditions\[0\] must hold 2"),
-    (lambda v: v["test_sets"][0].update(clips=True), r"test_sets\[0\].clips must be an integer"),
-    (lambda v: v["models"][0].update(fold=None), r"models\[0\].fold must be a string"),
-    (lambda v: v.update(notes="a note"), "notes must be a list"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda v: v.pop("classes"), "missing key 'classes'"),
+        (lambda v: v["test_sets"][0].pop("clips_sha256"), r"missing key 'test_sets\[0\].clips_sha256'"),
+        (lambda v: v["test_sets"][0].update(conditions=[["clean"]]), r"test_sets\[0\].conditions\[0\] must hold 2"),
+        (lambda v: v["test_sets"][0].update(clips=True), r"test_sets\[0\].clips must be an integer"),
+        (lambda v: v["models"][0].update(fold=None), r"models\[0\].fold must be a string"),
+        (lambda v: v.update(notes="a note"), "notes must be a list"),
+    ],
+)
 def test_a_broken_evaluation_record_is_refused_naming_the_file_and_key(tmp_path, change, message):
     _evaluation().write(tmp_path)
     values = json.loads((tmp_path / EVALUATION_FILE).read_text())
@@ -120,8 +182,18 @@ def test_a_missing_or_unparsable_record_file_is_named(tmp_path):
     with pytest.raises(RecordError, match="missing key 'heldout.reference'"):
         HeldOutFigures.read(tmp_path / "metrics.json")
     with pytest.raises(RecordError, match=r"metrics.json: rows\[3\].accuracy must be a number"):
-        ResultRow.from_json({**_trained().key.__dict__, "corruption": "clean", "severity": 0, "accuracy": "0.5",
-                             "balanced_accuracy": 0.5, "n": 8}, "metrics.json", "rows[3]")
+        ResultRow.from_json(
+            {
+                **_trained().key.__dict__,
+                "corruption": "clean",
+                "severity": 0,
+                "accuracy": "0.5",
+                "balanced_accuracy": 0.5,
+                "n": 8,
+            },
+            "metrics.json",
+            "rows[3]",
+        )
 
 
 def test_an_older_run_folder_still_reads_and_reports_the_same_table(tmp_path):
@@ -160,6 +232,8 @@ def test_a_denoising_models_pairs_are_a_field_and_only_the_tables_show_them_in_t
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["mce_reference"] == {"model": "conv1d", "policy": "none"}  # the denoiser saw noise
     assert {(r["model"], r["policy"], r.get("pairs")) for r in metrics["rows"]} == {
-        ("conv1d", "none", None), ("ae_clf", "none", "noise")}
+        ("conv1d", "none", None),
+        ("ae_clf", "none", "noise"),
+    }
     assert "| ae_clf | none (pairs: noise) |" in (run / "table.md").read_text()
     assert {r.policy_label for r in read_long_table(run / "table.csv")} == {"none", "none (pairs: noise)"}

@@ -27,8 +27,9 @@ def _test_set() -> Predictions:
             p = rng.dirichlet([1, 1], size=len(clips))
             probabilities[(key, corruption, severity)] = p
             predictions[(key, corruption, severity)] = np.argmax(p, axis=1)
-    return Predictions("in-domain", "", clips, [c.split("/")[0] for c in clips], y_true, CLASSES,
-                              predictions, probabilities)
+    return Predictions(
+        "in-domain", "", clips, [c.split("/")[0] for c in clips], y_true, CLASSES, predictions, probabilities
+    )
 
 
 def _rows(path):
@@ -65,15 +66,30 @@ def test_rows_in_any_order_read_back_the_same_predictions_and_probabilities(writ
         np.testing.assert_allclose(read.probabilities[key][order], test_set.probabilities[key], atol=1e-6)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda body: body.pop(7), r"model conv2d / none / seed 0, condition clean \(severity 0\): no prediction for "
-                               r"1 clip\(s\): s0/c1.wav"),
-    (lambda body: body.append(list(body[0])), r"line 26: clip 's0/c0.wav' predicted twice by conv1d / none / seed 0"),
-    (lambda body: body[6].__setitem__(9, "low"), r"line 8: clip 's0/c0.wav' has speaker 's0' and label 'low', but "
-                                                r"line 2 gives 's0' and 'high'"),
-    (lambda body: [body.pop() for _ in range(6)], r"no predictions of model conv2d / none / seed 0 under condition "
-                                                   r"white_noise \(severity 3\)"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda body: body.pop(7),
+            r"model conv2d / none / seed 0, condition clean \(severity 0\): no prediction for "
+            r"1 clip\(s\): s0/c1.wav",
+        ),
+        (
+            lambda body: body.append(list(body[0])),
+            r"line 26: clip 's0/c0.wav' predicted twice by conv1d / none / seed 0",
+        ),
+        (
+            lambda body: body[6].__setitem__(9, "low"),
+            r"line 8: clip 's0/c0.wav' has speaker 's0' and label 'low', but "
+            r"line 2 gives 's0' and 'high'",
+        ),
+        (
+            lambda body: [body.pop() for _ in range(6)],
+            r"no predictions of model conv2d / none / seed 0 under condition "
+            r"white_noise \(severity 3\)",
+        ),
+    ],
+)
 def test_a_missing_doubled_or_contradicting_row_is_refused_naming_it(written, change, message):
     _, path, described, models = written
     header, *body = _rows(path)

@@ -9,8 +9,18 @@ import pytest
 from keras_audio.cache import BadFile
 from keras_audio.suite.run_record import bad_files_summary, build_record, git_state, problem_kind, software_versions
 
-RECORD_KEYS = {"created", "command", "software", "machine", "git", "manifest", "bad_files", "stages_seconds",
-               "total_seconds", "models"}
+RECORD_KEYS = {
+    "created",
+    "command",
+    "software",
+    "machine",
+    "git",
+    "manifest",
+    "bad_files",
+    "stages_seconds",
+    "total_seconds",
+    "models",
+}
 
 
 def test_software_versions_name_the_stack():
@@ -45,22 +55,33 @@ def test_git_state_gives_commit_and_dirty_flag(tmp_path):
 
 
 def test_bad_files_are_counted_by_kind_of_problem():
-    bad = [BadFile("a", "/d/a.wav", "too short: 12 samples at 16000 Hz < one analysis window (512)"),
-           BadFile("b", "/d/b.wav", "too short: 40 samples at 16000 Hz < one analysis window (512)"),
-           BadFile("c", "/d/c.wav", "not a readable audio file (Format not recognised)")]
+    bad = [
+        BadFile("a", "/d/a.wav", "too short: 12 samples at 16000 Hz < one analysis window (512)"),
+        BadFile("b", "/d/b.wav", "too short: 40 samples at 16000 Hz < one analysis window (512)"),
+        BadFile("c", "/d/c.wav", "not a readable audio file (Format not recognised)"),
+    ]
     summary = bad_files_summary(bad)
     assert summary["count"] == 3
     assert summary["by_problem"] == {"too short": 2, "not a readable audio file": 1}
-    assert summary["files"][2] == {"clip_id": "c", "path": "/d/c.wav",
-                                   "problem": "not a readable audio file (Format not recognised)"}
+    assert summary["files"][2] == {
+        "clip_id": "c",
+        "path": "/d/c.wav",
+        "problem": "not a readable audio file (Format not recognised)",
+    }
     assert problem_kind("all-silent (every sample is zero)") == "all-silent"
 
 
 def test_record_has_every_key_and_is_json(tmp_path):
     manifest = {"corpus": "toy", "clips": 10, "speakers": 4, "per_split": {}}
-    record = build_record(repo=tmp_path, manifest_summary=manifest, bad_files=[BadFile("x", "x.wav", "file not found")],
-                          stage_seconds={"train": 2.5, "export": 0.5, "evaluate": 1.0}, total_seconds=4.2,
-                          models=[{"model": "conv1d", "params": 100}], extra={"plots": ["a.png"]})
+    record = build_record(
+        repo=tmp_path,
+        manifest_summary=manifest,
+        bad_files=[BadFile("x", "x.wav", "file not found")],
+        stage_seconds={"train": 2.5, "export": 0.5, "evaluate": 1.0},
+        total_seconds=4.2,
+        models=[{"model": "conv1d", "params": 100}],
+        extra={"plots": ["a.png"]},
+    )
     assert RECORD_KEYS | {"plots"} <= set(record)
     assert record["manifest"] == manifest
     assert record["bad_files"]["count"] == 1

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from keras_audio.suite.run_writer import (
-    RunExistsError, RunInUseError, RunKeptError, RunNameError, RunWriter, check_run_name, process_alive,
+    RunExistsError,
+    RunInUseError,
+    RunKeptError,
+    RunNameError,
+    RunWriter,
+    check_run_name,
+    process_alive,
 )
 
 RUN_WRITER = Path(__file__).resolve().parents[2] / "keras_audio" / "suite" / "run_writer.py"
@@ -75,11 +81,19 @@ def test_a_second_writer_of_a_name_in_use_is_refused_at_its_start(tmp_path):
 
 
 def test_a_name_locked_by_another_live_process_is_refused_and_its_partial_kept(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", _script(f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            _script(f"""
         with run_writer.RunWriter({str(tmp_path)!r}, "busy"):
             print("ready", flush=True)
             time.sleep(60)
-    """)], stdout=subprocess.PIPE, text=True)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(RunInUseError, match=rf"process {holder.pid}"):
@@ -128,12 +142,21 @@ def test_keep_keeps_the_partial_folder_when_the_run_then_fails(tmp_path):
 
 
 def test_sigterm_removes_the_partial_folder_and_exits_143(tmp_path):
-    done = subprocess.run([sys.executable, "-c", _script(f"""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _script(f"""
         with run_writer.RunWriter({str(tmp_path)!r}, "run") as writer:
             (writer.work / "model.keras").write_text("half")
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(30)
-    """)], capture_output=True, text=True, timeout=60)
+    """),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 143, done.stderr
     assert list(tmp_path.iterdir()) == []
 

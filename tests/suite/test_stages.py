@@ -10,7 +10,8 @@ import pytest
 from keras_audio.suite.config import CorpusSpec
 from keras_audio.suite.experiment import rereport, run_evaluation, run_experiment
 from keras_audio.suite.tables import read_long_table
-from tests.tiny_run import tiny_config as _config, write_tone_corpus
+from tests.tiny_run import tiny_config as _config
+from tests.tiny_run import write_tone_corpus
 
 pytestmark = pytest.mark.slow  # whole runs: train, evaluate and report
 
@@ -24,8 +25,18 @@ def corpus(tmp_path_factory):
 
 def _argv(tmp_path, name, *more):
     """`keras-audio run` of the shared run's config file (`shifted_run`) as `name`, into its results folder."""
-    return ["run", "--config", str(tmp_path / "config.json"), "--run-name", name, "--out", str(tmp_path / "results"),
-            "--no-shared-data", "--no-progress", *more]
+    return [
+        "run",
+        "--config",
+        str(tmp_path / "config.json"),
+        "--run-name",
+        name,
+        "--out",
+        str(tmp_path / "results"),
+        "--no-shared-data",
+        "--no-progress",
+        *more,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +58,11 @@ def shifted_run(corpus, tmp_path_factory):
 
 def _rows(run, test_corpus=None):
     rows = read_long_table(run / "table.csv")
-    return [{k: getattr(r, k) for k in ("model", "corruption", "severity", "accuracy", "balanced_accuracy", "n")}
-            for r in rows if test_corpus is None or r.test_corpus == test_corpus]
+    return [
+        {k: getattr(r, k) for k in ("model", "corruption", "severity", "accuracy", "balanced_accuracy", "n")}
+        for r in rows
+        if test_corpus is None or r.test_corpus == test_corpus
+    ]
 
 
 def test_evaluating_a_runs_exports_alone_gives_the_runs_numbers(shifted_run, corpus):
@@ -82,8 +96,14 @@ def test_an_outside_keras_model_gets_the_full_table(corpus, tmp_path):
     config = _config(corpus, tmp_path, "outside")
     with pytest.raises(ValueError, match="--class-names"):
         run_evaluation(config, [path], progress=False, log=QUIET)
-    run = run_evaluation(_config(corpus, tmp_path, "outside"), [path], class_names=["high", "low"],
-                         sample_rate=8000, progress=False, log=QUIET)
+    run = run_evaluation(
+        _config(corpus, tmp_path, "outside"),
+        [path],
+        class_names=["high", "low"],
+        sample_rate=8000,
+        progress=False,
+        log=QUIET,
+    )
     rows = _rows(run)
     assert [r["model"] for r in rows] == ["plain"] * 5 and rows[0]["corruption"] == "clean"
     assert all(r["n"] == 8 for r in rows)
@@ -93,10 +113,10 @@ def test_an_outside_keras_model_gets_the_full_table(corpus, tmp_path):
 def test_classes_are_matched_by_name_and_a_mismatch_is_refused(shifted_run, corpus, tmp_path):
     run, _ = shifted_run
     with pytest.raises(ValueError, match="does not know"):
-        run_evaluation(_config(corpus, tmp_path, "bad"), [run], class_map={"low": "lowest"}, progress=False,
-                       log=QUIET)
-    swapped = run_evaluation(_config(corpus, tmp_path, "swapped"), [run], class_map={"low": "high", "high": "low"},
-                             progress=False, log=QUIET)
+        run_evaluation(_config(corpus, tmp_path, "bad"), [run], class_map={"low": "lowest"}, progress=False, log=QUIET)
+    swapped = run_evaluation(
+        _config(corpus, tmp_path, "swapped"), [run], class_map={"low": "high", "high": "low"}, progress=False, log=QUIET
+    )
     plain = {(r["model"], r["corruption"], r["severity"]): r["accuracy"] for r in _rows(run, "in-domain")}
     for r in _rows(swapped):  # every label swapped: each accuracy becomes its complement
         assert np.isclose(r["accuracy"], 1 - plain[(r["model"], r["corruption"], r["severity"])])
@@ -105,8 +125,11 @@ def test_classes_are_matched_by_name_and_a_mismatch_is_refused(shifted_run, corp
 def test_two_corpora_train_together_and_each_is_reported(corpus, tmp_path):
     from keras_audio.suite import cli
 
-    config = cli.build_config(cli.build_parser().parse_args(
-        ["run", "--corpus", f"csv={corpus}", "--corpus", f"folder={corpus.parent}", "--no-shared-data"]))
+    config = cli.build_config(
+        cli.build_parser().parse_args(
+            ["run", "--corpus", f"csv={corpus}", "--corpus", f"folder={corpus.parent}", "--no-shared-data"]
+        )
+    )
     assert config.corpus == "csv+folder" and [s.corpus for s in config.data.corpora] == ["csv", "folder"]
     base = _config(corpus, tmp_path, "together")
     base.corpus, base.corruptions, base.severities = "csv+copy", ["white_noise"], [1]  # the grid is not the point
@@ -134,8 +157,13 @@ def test_a_run_killed_in_training_then_resumed_matches_an_uninterrupted_one(shif
     # Only the killed run needs a process of its own (SIGTERM); the resume runs in this one, as `whole` did.
     repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(repo)}
-    killed = subprocess.Popen([sys.executable, "-m", "keras_audio", *_argv(tmp_path, "resumed")], cwd=repo, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = subprocess.Popen(
+        [sys.executable, "-m", "keras_audio", *_argv(tmp_path, "resumed")],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 300
     while not list(out.glob(".resumed.partial-*/checkpoints/conv1d-*/*/epoch-0002")):  # epochs 3 and 4 to go
         assert killed.poll() is None, "the run ended before it could be interrupted"
@@ -154,8 +182,9 @@ def test_a_run_killed_in_training_then_resumed_matches_an_uninterrupted_one(shif
     assert cli.main(_argv(tmp_path, "resumed", "--resume")) == 0
     assert "resuming resumed" in capsys.readouterr().out
     assert (out / "resumed" / "metrics.json").read_bytes() == (whole / "metrics.json").read_bytes()
-    assert json.loads((out / "resumed" / "history.json").read_text()) == \
-        json.loads((whole / "history.json").read_text())
+    assert json.loads((out / "resumed" / "history.json").read_text()) == json.loads(
+        (whole / "history.json").read_text()
+    )
     assert not (out / "resumed" / "checkpoints").exists()
 
 
@@ -184,8 +213,12 @@ def test_the_report_matches_prediction_rows_by_key_and_names_a_missing_one(shift
     for row in body:  # a perfect model
         row[column["predicted_label"]] = row[column["true_label"]]
     # Two rows of one condition with different labels swap places; each still carries its own clip id and labels.
-    rows = [i for i, row in enumerate(body) if (row[column["test_set"]], row[column["corruption"]],
-                                                 row[column["severity"]]) == ("in-domain", "white_noise", "3")]
+    rows = [
+        i
+        for i, row in enumerate(body)
+        if (row[column["test_set"]], row[column["corruption"]], row[column["severity"]])
+        == ("in-domain", "white_noise", "3")
+    ]
     first = rows[0]
     second = next(i for i in rows if body[i][column["true_label"]] != body[first][column["true_label"]])
     body[first], body[second] = body[second], body[first]
@@ -254,9 +287,33 @@ def test_an_evaluation_only_corpus_is_scored_with_split_all(shifted_run, corpus,
     for split in (",train\n", ",validation\n"):  # read_text gives the CSV's lines ending in \n
         text = text.replace(split, ",test\n")
     (only / "manifest.csv").write_text(text)
-    assert cli.main(["--home", str(tmp_path), "evaluate", str(run), "--corpus", "csv", "--data-dir", str(only),
-                     "--split", "all", "--corruptions", "white_noise", "--severities", "1", "--no-shared-data",
-                     "--no-progress", "--out", str(tmp_path / "r"), "--run-name", "only"]) == 0
+    assert (
+        cli.main(
+            [
+                "--home",
+                str(tmp_path),
+                "evaluate",
+                str(run),
+                "--corpus",
+                "csv",
+                "--data-dir",
+                str(only),
+                "--split",
+                "all",
+                "--corruptions",
+                "white_noise",
+                "--severities",
+                "1",
+                "--no-shared-data",
+                "--no-progress",
+                "--out",
+                str(tmp_path / "r"),
+                "--run-name",
+                "only",
+            ]
+        )
+        == 0
+    )
     assert {r.n for r in read_long_table(tmp_path / "r" / "only" / "table.csv")} == {32}
 
 
@@ -266,8 +323,16 @@ def test_an_os_error_is_one_line_and_exit_code_2(shifted_run, corpus, tmp_path, 
     run, _ = shifted_run
     model = next((run / "models").iterdir())
     (tmp_path / "answers").mkdir()
-    code = cli.main(["predict", str(model), str(next(corpus.parent.glob("*.wav"))), "--out", str(tmp_path / "answers"),
-                     "--no-progress"])
+    code = cli.main(
+        [
+            "predict",
+            str(model),
+            str(next(corpus.parent.glob("*.wav"))),
+            "--out",
+            str(tmp_path / "answers"),
+            "--no-progress",
+        ]
+    )
     assert code == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "IsADirectoryError" in line and str(tmp_path / "answers") in line

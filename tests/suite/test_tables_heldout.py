@@ -10,8 +10,8 @@ import pytest
 from keras_audio.grid import MCE_MIN_REFERENCE_ERROR
 from keras_audio.suite.experiment import run_experiment
 from keras_audio.suite.records import HeldOutFigures, ResultRow
-from keras_audio.suite.tables import heldout_results, render_heldout
 from keras_audio.suite.results import ModelKey, read_predictions
+from keras_audio.suite.tables import heldout_results, render_heldout
 from tests.tiny_run import tiny_config, write_tone_corpus
 
 pytestmark = pytest.mark.slow  # a tiny run trains every held-out policy
@@ -27,20 +27,33 @@ def _rows(model, policy, seed, accuracies):
 
 
 def _grid(clean, white, pink, speed, reverb=0.999):
-    return {"clean": clean, ("white_noise", 1): white[0], ("white_noise", 3): white[1], ("pink_noise", 1): pink[0],
-            ("pink_noise", 3): pink[1], ("speed", 1): speed[0], ("speed", 3): speed[1], ("reverb", 1): reverb,
-            ("reverb", 3): reverb}
+    return {
+        "clean": clean,
+        ("white_noise", 1): white[0],
+        ("white_noise", 3): white[1],
+        ("pink_noise", 1): pink[0],
+        ("pink_noise", 3): pink[1],
+        ("speed", 1): speed[0],
+        ("speed", 3): speed[1],
+        ("reverb", 1): reverb,
+        ("reverb", 3): reverb,
+    }
 
 
 def test_figures_from_rows_follow_the_definition():
-    rows = (_rows("m", "none", 0, _grid(0.9, (0.8, 0.6), (0.7, 0.5), (0.9, 0.7)))
-            + _rows("m", "none", 1, _grid(0.9, (0.6, 0.4), (0.5, 0.3), (0.7, 0.5)))
-            + _rows("m", "suite", 0, _grid(0.88, (0.9, 0.8), (0.9, 0.8), (0.9, 0.9)))
-            + _rows("m", "suite-minus:noise", 0, _grid(0.87, (0.8, 0.7), (0.8, 0.7), (0.9, 0.9)))
-            + _rows("m", "suite-minus:pitch_tempo", 0, _grid(0.86, (0.9, 0.8), (0.9, 0.8), (0.8, 0.6)))
-            + _rows("m", "suite-minus:room", 0, _grid(0.85, (0.9, 0.8), (0.9, 0.8), (0.9, 0.9), reverb=0.998)))
-    held_out = {"suite-minus:noise": ("noise", "suite"), "suite-minus:pitch_tempo": ("pitch_tempo", "suite"),
-                "suite-minus:room": ("room", "suite")}
+    rows = (
+        _rows("m", "none", 0, _grid(0.9, (0.8, 0.6), (0.7, 0.5), (0.9, 0.7)))
+        + _rows("m", "none", 1, _grid(0.9, (0.6, 0.4), (0.5, 0.3), (0.7, 0.5)))
+        + _rows("m", "suite", 0, _grid(0.88, (0.9, 0.8), (0.9, 0.8), (0.9, 0.9)))
+        + _rows("m", "suite-minus:noise", 0, _grid(0.87, (0.8, 0.7), (0.8, 0.7), (0.9, 0.9)))
+        + _rows("m", "suite-minus:pitch_tempo", 0, _grid(0.86, (0.9, 0.8), (0.9, 0.8), (0.8, 0.6)))
+        + _rows("m", "suite-minus:room", 0, _grid(0.85, (0.9, 0.8), (0.9, 0.8), (0.9, 0.9), reverb=0.998))
+    )
+    held_out = {
+        "suite-minus:noise": ("noise", "suite"),
+        "suite-minus:pitch_tempo": ("pitch_tempo", "suite"),
+        "suite-minus:room": ("room", "suite"),
+    }
     result = heldout_results(rows, held_out, FAMILIES, ("m", "none"), MCE_MIN_REFERENCE_ERROR)
     assert result.families == {"noise": ("white_noise", "pink_noise"), "pitch_tempo": ("speed",), "room": ("reverb",)}
     assert result.excluded == ("room",)  # the reference errs on 0.1 % of the reverb clips
@@ -71,8 +84,10 @@ def test_figures_from_rows_follow_the_definition():
 
 
 def test_a_policy_tag_has_no_colon():
-    assert ModelKey("conv2d", "suite-minus:pitch_tempo+specaugment", 2).tag == \
-        "conv2d-suite-minus-pitch_tempo_specaugment-seed2"
+    assert (
+        ModelKey("conv2d", "suite-minus:pitch_tempo+specaugment", 2).tag
+        == "conv2d-suite-minus-pitch_tempo_specaugment-seed2"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +120,9 @@ def test_the_table_equals_what_the_predictions_give(heldout_run):
 
     def accuracy(policy, corruptions):
         key = ModelKey("conv1d", policy, 3)
-        return [float(np.mean(test_set.predictions[(key, c, s)] == test_set.y_true))
-                for c in corruptions for s in (1, 5)]
+        return [
+            float(np.mean(test_set.predictions[(key, c, s)] == test_set.y_true)) for c in corruptions for s in (1, 5)
+        ]
 
     expected_mce = []
     for row in heldout["rows"]:
@@ -128,19 +144,24 @@ def test_the_table_equals_what_the_predictions_give(heldout_run):
     if expected_mce:
         assert summary["mce_held_out"] == pytest.approx(np.mean(expected_mce), abs=1e-5)
     table_md = (heldout_run / "table.md").read_text()
-    section = table_md[table_md.index("## Held-out corruption families"):]
+    section = table_md[table_md.index("## Held-out corruption families") :]
     noise = next(r for r in heldout["rows"] if r["family"] == "noise")
-    cells = [f"{noise[f]:.3f} ({noise[f + '_balanced']:.3f})"  # accuracy (balanced accuracy)
-             for f in ("clean_held_out", "held_out", "trained_on", "clean_trained_on")]
+    cells = [
+        f"{noise[f]:.3f} ({noise[f + '_balanced']:.3f})"  # accuracy (balanced accuracy)
+        for f in ("clean_held_out", "held_out", "trained_on", "clean_trained_on")
+    ]
     assert f"| conv1d | noise | suite-minus:noise | {' | '.join(cells)} |" in section
     assert "Reference: conv1d / none." in section
 
 
-@pytest.mark.parametrize("policies, message", [
-    (["none", "suite-minus:fog"], r"unknown corruption family 'fog'.*families: noise, band, pitch_tempo"),
-    (["none", "suite-minus:room"], r"holds out family 'room' \(reverb, ir_reverb\), but the suite has none"),
-    (["none", "heldout"], r"policy 'heldout' needs corruptions of at least two families"),  # white_noise only
-])
+@pytest.mark.parametrize(
+    "policies, message",
+    [
+        (["none", "suite-minus:fog"], r"unknown corruption family 'fog'.*families: noise, band, pitch_tempo"),
+        (["none", "suite-minus:room"], r"holds out family 'room' \(reverb, ir_reverb\), but the suite has none"),
+        (["none", "heldout"], r"policy 'heldout' needs corruptions of at least two families"),  # white_noise only
+    ],
+)
 def test_held_out_policies_the_run_cannot_train_are_refused_before_training(corpus, tmp_path, policies, message):
     config = tiny_config(corpus, tmp_path, "refused")
     config.policies, config.corruptions = policies, ["white_noise"]

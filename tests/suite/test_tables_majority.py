@@ -9,8 +9,8 @@ import pytest
 
 from keras_audio.suite import cli, results
 from keras_audio.suite.config import RunConfig
-from keras_audio.suite.results import ModelKey, write_predictions
 from keras_audio.suite.records import EVALUATION_FILE
+from keras_audio.suite.results import ModelKey, write_predictions
 from keras_audio.suite.stages.evaluate import PREDICTIONS_FILE
 
 CLASSES = ("female", "male")
@@ -32,8 +32,14 @@ def _run_folder(path):
         predictions[(good, corruption, severity)] = answer
         predictions[(collapsed, corruption, severity)] = np.zeros_like(Y_TRUE)
     speakers = [f"s{i // 2}" for i in range(len(Y_TRUE))]
-    write_predictions([results.TestSetPredictions("synthetic", "", [f"c{i}" for i in range(len(Y_TRUE))], speakers, Y_TRUE,
-                                          CLASSES, predictions)], path / PREDICTIONS_FILE)
+    write_predictions(
+        [
+            results.TestSetPredictions(
+                "synthetic", "", [f"c{i}" for i in range(len(Y_TRUE))], speakers, Y_TRUE, CLASSES, predictions
+            )
+        ],
+        path / PREDICTIONS_FILE,
+    )
     return path
 
 
@@ -48,8 +54,14 @@ def test_report_shows_balanced_accuracy_marks_the_collapsed_model_and_withholds_
     printed = capsys.readouterr().out
     table = (run / "table.md").read_text()
     assert table.strip() in printed  # what `report` prints is the table
-    headers = [h.strip() for h in table.splitlines()[table.splitlines().index(
-        next(line for line in table.splitlines() if line.startswith("| model | policy | params")))].split("|")[1:-1]]
+    headers = [
+        h.strip()
+        for h in table.splitlines()[
+            table.splitlines().index(
+                next(line for line in table.splitlines() if line.startswith("| model | policy | params"))
+            )
+        ].split("|")[1:-1]
+    ]
     assert "clean balanced" in headers and "spoiled balanced" in headers and "≤ majority" in headers
     good = dict(zip(headers, [c.strip() for c in _row(table, "conv1d").split("|")[1:-1]]))
     collapsed = dict(zip(headers, [c.strip() for c in _row(table, "conv2d").split("|")[1:-1]]))

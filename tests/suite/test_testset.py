@@ -12,16 +12,25 @@ import tensorflow as tf
 from keras_audio.cache import WaveformStore
 from keras_audio.corruptions import registry
 from keras_audio.corruptions.base import Corruption
-from keras_audio.grid import evaluate_grid, grid
 from keras_audio.export import export_model
+from keras_audio.grid import evaluate_grid, grid
 from keras_audio.loader import load_predictor
 from keras_audio.manifest import Manifest
 from keras_audio.models import build_model
 from keras_audio.pipeline import ClipSource, evaluation_dataset
 from keras_audio.suite import cli
 from keras_audio.suite.testset import (
-    ANSWER_COLUMNS, PublishedTestSet, TestSetError, TestSetMismatchError, export_testset, file_stems, load_testset, predict_testset,
-    read_conditions, score_predictions, verify_testset,
+    ANSWER_COLUMNS,
+    PublishedTestSet,
+    TestSetError,
+    TestSetMismatchError,
+    export_testset,
+    file_stems,
+    load_testset,
+    predict_testset,
+    read_conditions,
+    score_predictions,
+    verify_testset,
 )
 
 pytestmark = pytest.mark.slow  # publishes and scores a whole spoiled test set
@@ -49,8 +58,15 @@ def _store_and_manifest():
     clip_ids = [f"unit/s{i // 2}/utt{i}" for i in range(len(lengths))]
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     store = WaveformStore(np.concatenate(waveforms), offsets, np.array(lengths), clip_ids, SR)
-    frame = pd.DataFrame({"clip_id": clip_ids, "path": [f"{c}.wav" for c in clip_ids], "label": labels,
-                          "speaker": [f"s{i // 2}" for i in range(len(lengths))], "split": "test"})
+    frame = pd.DataFrame(
+        {
+            "clip_id": clip_ids,
+            "path": [f"{c}.wav" for c in clip_ids],
+            "label": labels,
+            "speaker": [f"s{i // 2}" for i in range(len(lengths))],
+            "split": "test",
+        }
+    )
     return store, Manifest(frame, name="unit", task="pitch")
 
 
@@ -68,10 +84,22 @@ def exported(data, tmp_path_factory):
     """The same test set written as 24-bit FLAC and as float WAV."""
     store, manifest = data
     root = tmp_path_factory.mktemp("testsets")
-    return {fmt: export_testset(manifest, store, _suite(), SEVERITIES, seed=SEED, sample_rate=SR,
-                                clip_samples=CLIP_SAMPLES, out_dir=root / fmt, progress=False, audio_format=fmt,
-                                recipe={"command": "test"})
-            for fmt in ("flac", "wav")}
+    return {
+        fmt: export_testset(
+            manifest,
+            store,
+            _suite(),
+            SEVERITIES,
+            seed=SEED,
+            sample_rate=SR,
+            clip_samples=CLIP_SAMPLES,
+            out_dir=root / fmt,
+            progress=False,
+            audio_format=fmt,
+            recipe={"command": "test"},
+        )
+        for fmt in ("flac", "wav")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +111,13 @@ def model_dir(data, tmp_path_factory):
     clean = np.concatenate([w.numpy() for w, _ in evaluation_dataset(ClipSource(store, manifest), CLIP_SAMPLES, 8)])
     model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
     model.fit(clean, manifest.label_ids, epochs=5, batch_size=8, verbose=0)
-    return export_model(model, tmp_path_factory.mktemp("model") / "export", class_names=["high", "low"],
-                        sample_rate=SR, clip_samples=CLIP_SAMPLES)
+    return export_model(
+        model,
+        tmp_path_factory.mktemp("model") / "export",
+        class_names=["high", "low"],
+        sample_rate=SR,
+        clip_samples=CLIP_SAMPLES,
+    )
 
 
 def test_layout_manifest_and_hashes(exported, data):
@@ -110,8 +143,9 @@ def test_layout_manifest_and_hashes(exported, data):
     # reader applies (the clip's peak lies between half the scale and the scale).
     assert set(testset.frame["scale"]) > {1.0} and set(testset.frame["scale"]) <= {1.0, 2.0, 4.0, 8.0, 16.0}
     scaled = testset.frame[testset.frame["scale"] > 1].iloc[0]
-    clips = next(c for c in read_conditions(testset)
-                 if (c.condition, c.severity) == (scaled.condition, scaled.severity))
+    clips = next(
+        c for c in read_conditions(testset) if (c.condition, c.severity) == (scaled.condition, scaled.severity)
+    )
     peak = np.abs(clips.waveforms[clips.clips.index(scaled["clip"])]).max()
     assert scaled.scale / 2 < peak <= scaled.scale
 
@@ -137,8 +171,8 @@ def test_a_published_short_clip_is_spoiled_at_its_own_length_then_padded(exporte
     for i in short:
         length, waveform = int(store.lengths[i]), noise.waveforms[noise.clips.index(manifest.clip_ids[i])]
         before = (CLIP_SAMPLES - length) // 2
-        assert not np.any(waveform[:before]) and not np.any(waveform[before + length:]), manifest.clip_ids[i]
-        assert np.all(waveform[before:before + length] != 0)
+        assert not np.any(waveform[:before]) and not np.any(waveform[before + length :]), manifest.clip_ids[i]
+        assert np.all(waveform[before : before + length] != 0)
 
 
 @pytest.mark.parametrize("fmt", ["flac", "wav"])
@@ -150,14 +184,23 @@ def test_regenerated_test_set_matches_the_files_sample_for_sample(exported, data
         assert result.max_quantization_error == 0.0
     else:  # 24-bit rounding: nonzero, and at most half a step at the largest scale used
         scales = load_testset(exported[fmt]).frame["scale"]
-        assert 0.0 < result.max_quantization_error <= scales.max() / 2 ** 24
+        assert 0.0 < result.max_quantization_error <= scales.max() / 2**24
 
 
 def test_export_is_byte_reproducible(exported, data, tmp_path):
     store, manifest = data
-    again = export_testset(manifest, store, _suite(), SEVERITIES, seed=SEED, sample_rate=SR,
-                           clip_samples=CLIP_SAMPLES, out_dir=tmp_path / "again", progress=False,
-                           recipe={"command": "test"})
+    again = export_testset(
+        manifest,
+        store,
+        _suite(),
+        SEVERITIES,
+        seed=SEED,
+        sample_rate=SR,
+        clip_samples=CLIP_SAMPLES,
+        out_dir=tmp_path / "again",
+        progress=False,
+        recipe={"command": "test"},
+    )
     assert (again / "manifest.csv").read_bytes() == (exported["flac"] / "manifest.csv").read_bytes()
 
 
@@ -191,8 +234,9 @@ def direct(data, model_dir):
         return predict(waveforms)
 
     conditions = grid(_suite(), SEVERITIES)
-    result = evaluate_grid({"conv1d": recording}, ClipSource(store, manifest), conditions, CLIP_SAMPLES, BATCH, SEED,
-                           progress=False)
+    result = evaluate_grid(
+        {"conv1d": recording}, ClipSource(store, manifest), conditions, CLIP_SAMPLES, BATCH, SEED, progress=False
+    )
     return result, np.concatenate(fed).reshape(len(conditions), len(manifest), CLIP_SAMPLES)
 
 
@@ -226,8 +270,22 @@ def test_score_with_a_model_answers_the_files_through_the_loader(exported, model
     """`keras-audio score --model EXPORT`: the export answers the set's files (read by the one loader), and the
     scores are those of the predictions CSV route, and so of evaluate_grid."""
     direct, _ = direct
-    assert cli.main(["score", "--testset", str(exported["wav"]), "--model", str(model_dir), "--out", str(tmp_path),
-                     "--run-name", "scored"]) == 0
+    assert (
+        cli.main(
+            [
+                "score",
+                "--testset",
+                str(exported["wav"]),
+                "--model",
+                str(model_dir),
+                "--out",
+                str(tmp_path),
+                "--run-name",
+                "scored",
+            ]
+        )
+        == 0
+    )
     rows = pd.read_csv(tmp_path / "scored" / "predictions.csv.gz")
     classes = list(load_testset(exported["wav"]).classes)
     for (_, corruption, severity), y_pred in direct.predictions.items():
@@ -264,21 +322,32 @@ def _predictions(exported):
     return frame.reset_index(drop=True)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda f: f.drop(index=[0, 9]), r"2 file\(s\) not predicted, e.g. \(unit/s0/utt0, clean, 0\)"),
-    (lambda f: pd.concat([f, f.iloc[[3]]]), r"1 file\(s\) predicted more than once, e.g. \(unit/s1/utt3, clean, 0\)"),
-    (lambda f: pd.concat([f, f.iloc[[0]].assign(severity=3)]),
-     r"1 row\(s\) name no file of the test set, e.g. \(unit/s0/utt0, clean, 3\)"),
-    (lambda f: pd.concat([f, f.iloc[[0]].assign(clip="nobody")]), r"name no file.*\(nobody, clean, 0\)"),
-    (lambda f: f.assign(predicted=f["predicted"].replace("low", "Low")), r"unknown label\(s\) 'Low'"),
-    (lambda f: f.assign(severity=f["severity"].astype(str).replace("5", "five")), r"severity is not an integer"),
-    (lambda f: f.drop(columns=["predicted"]), r"missing column\(s\) \['predicted'\]"),
-    (lambda f: f.assign(prob_high=0.5), r"probability column\(s\) \['prob_low'\] missing"),
-    (lambda f: f.assign(prob_cat=0.5), r"\['prob_cat'\] name no class"),
-    (lambda f: f.assign(prob_high=-5, prob_low=7), r"line 2: prob_high is '-5'; probabilities must be numbers in \[0, 1"),
-    (lambda f: f.assign(prob_high=0.7, prob_low=0.7), r"line 2: the probabilities sum to 1.4, not 1"),
-    (lambda f: f.assign(prob_high=0.5, prob_low=np.where(f.index == 7, "x", "0.5")), r"line 9: prob_low is 'x'"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda f: f.drop(index=[0, 9]), r"2 file\(s\) not predicted, e.g. \(unit/s0/utt0, clean, 0\)"),
+        (
+            lambda f: pd.concat([f, f.iloc[[3]]]),
+            r"1 file\(s\) predicted more than once, e.g. \(unit/s1/utt3, clean, 0\)",
+        ),
+        (
+            lambda f: pd.concat([f, f.iloc[[0]].assign(severity=3)]),
+            r"1 row\(s\) name no file of the test set, e.g. \(unit/s0/utt0, clean, 3\)",
+        ),
+        (lambda f: pd.concat([f, f.iloc[[0]].assign(clip="nobody")]), r"name no file.*\(nobody, clean, 0\)"),
+        (lambda f: f.assign(predicted=f["predicted"].replace("low", "Low")), r"unknown label\(s\) 'Low'"),
+        (lambda f: f.assign(severity=f["severity"].astype(str).replace("5", "five")), r"severity is not an integer"),
+        (lambda f: f.drop(columns=["predicted"]), r"missing column\(s\) \['predicted'\]"),
+        (lambda f: f.assign(prob_high=0.5), r"probability column\(s\) \['prob_low'\] missing"),
+        (lambda f: f.assign(prob_cat=0.5), r"\['prob_cat'\] name no class"),
+        (
+            lambda f: f.assign(prob_high=-5, prob_low=7),
+            r"line 2: prob_high is '-5'; probabilities must be numbers in \[0, 1",
+        ),
+        (lambda f: f.assign(prob_high=0.7, prob_low=0.7), r"line 2: the probabilities sum to 1.4, not 1"),
+        (lambda f: f.assign(prob_high=0.5, prob_low=np.where(f.index == 7, "x", "0.5")), r"line 9: prob_low is 'x'"),
+    ],
+)
 def test_score_refuses_bad_predictions_naming_the_file(exported, tmp_path, change, message):
     change(_predictions(exported)).to_csv(tmp_path / "preds.csv", index=False)
     with pytest.raises(TestSetError, match="preds.csv: .*" + message):
@@ -299,8 +368,10 @@ def test_a_manifest_edited_after_export_is_refused_by_verify_and_score(exported,
     frame.to_csv(copy / "manifest.csv", index=False, lineterminator="\n")
     predictions = frame[["clip", "condition", "severity"]].assign(predicted=_predictions(exported)["predicted"])
     predictions.dropna().to_csv(tmp_path / "preds.csv", index=False)
-    for check in (lambda: score_predictions(copy, tmp_path / "preds.csv"),
-                  lambda: verify_testset(copy, store, _suite())):
+    for check in (
+        lambda: score_predictions(copy, tmp_path / "preds.csv"),
+        lambda: verify_testset(copy, store, _suite()),
+    ):
         with pytest.raises(TestSetError, match="manifest.csv: its sha256 differs from the one testset.json pins"):
             check()
 
@@ -314,13 +385,28 @@ def test_score_keeps_the_submitted_probabilities_in_the_run_folder(exported, tmp
     frame["prob_high"] = np.where(frame["predicted"] == "high", 0.75, 0.125)
     frame["prob_low"] = 1 - frame["prob_high"]
     frame.to_csv(tmp_path / "preds.csv", index=False)
-    assert cli.main(["score", "--testset", str(exported["flac"]), "--predictions", str(tmp_path / "preds.csv"),
-                     "--out", str(tmp_path / "results"), "--run-name", "scored"]) == 0
+    assert (
+        cli.main(
+            [
+                "score",
+                "--testset",
+                str(exported["flac"]),
+                "--predictions",
+                str(tmp_path / "preds.csv"),
+                "--out",
+                str(tmp_path / "results"),
+                "--run-name",
+                "scored",
+            ]
+        )
+        == 0
+    )
     with gzip.open(tmp_path / "results" / "scored" / "predictions.csv.gz", "rt") as handle:
         written = pd.read_csv(handle)
     assert len(written) == len(frame) and written[["p_high", "p_low"]].notna().all().all()
-    merged = written.merge(frame, left_on=["clip_id", "corruption", "severity"],
-                           right_on=["clip", "condition", "severity"])
+    merged = written.merge(
+        frame, left_on=["clip_id", "corruption", "severity"], right_on=["clip", "condition", "severity"]
+    )
     assert len(merged) == len(frame) and np.allclose(merged["p_high"], merged["prob_high"])
 
 
@@ -330,9 +416,18 @@ def test_exported_files_do_not_repeat_the_clips_audio_suffix(data, tmp_path):
     store, manifest = data
     ids = [f"{clip}.wav" for clip in manifest.clip_ids]
     renamed = WaveformStore(store.samples, store.offsets, store.lengths, ids, SR)
-    out = export_testset(manifest.replace(manifest.frame.assign(clip_id=ids)), renamed, {}, SEVERITIES, seed=SEED,
-                         sample_rate=SR, clip_samples=CLIP_SAMPLES, out_dir=tmp_path / "set", progress=False,
-                         audio_format="wav")
+    out = export_testset(
+        manifest.replace(manifest.frame.assign(clip_id=ids)),
+        renamed,
+        {},
+        SEVERITIES,
+        seed=SEED,
+        sample_rate=SR,
+        clip_samples=CLIP_SAMPLES,
+        out_dir=tmp_path / "set",
+        progress=False,
+        audio_format="wav",
+    )
     names = sorted(p.name for p in (out / "audio" / "clean" / "0").iterdir())
     assert names == sorted(f"unit__s{i // 2}__utt{i}.wav" for i in range(8))
 
@@ -359,8 +454,9 @@ def test_export_refuses_bad_arguments_and_leaves_nothing_behind(data, tmp_path):
     with pytest.raises(ValueError, match=r"severities must be distinct integers in 1..5, got \[0, 2\]"):
         export_testset(manifest, store, _suite(), [0, 2], out_dir=tmp_path / "a", **arguments)
     with pytest.raises(ValueError, match="store holds clips at 16000 Hz, but sample_rate is 8000"):
-        export_testset(manifest, store, _suite(), SEVERITIES, out_dir=tmp_path / "a",
-                       **{**arguments, "sample_rate": 8000})
+        export_testset(
+            manifest, store, _suite(), SEVERITIES, out_dir=tmp_path / "a", **{**arguments, "sample_rate": 8000}
+        )
     (tmp_path / "taken").mkdir()
     with pytest.raises(FileExistsError, match="taken exists"):
         export_testset(manifest, store, _suite(), SEVERITIES, out_dir=tmp_path / "taken", **arguments)

@@ -15,10 +15,10 @@ import numpy as np
 
 from keras_audio import corpora
 from keras_audio.cache import BadFile, WaveformStore, load_waveforms
-from keras_audio.suite.config import RunConfig
 from keras_audio.corpora.combined import combine
 from keras_audio.corruptions import registry as corruption_registry
 from keras_audio.manifest import Manifest
+from keras_audio.suite.config import RunConfig
 from keras_audio.suite.plan import PlanReport, check_folders, check_plan
 
 BABBLE_CLIPS = 64  # training utterances the babble corruption mixes from
@@ -35,10 +35,19 @@ class CorpusClips:
     seconds: float
 
 
-def load_clips(config: RunConfig, corpus: str, data_dir: str | None, task: str | None, timer, log: Callable,
-               progress: bool, corpus_options: dict | None = None, label: str = "corpus",
-               before_decode: Callable[[Manifest], None] | None = None,
-               splits: Sequence[str] = ("train", "test")) -> CorpusClips:
+def load_clips(
+    config: RunConfig,
+    corpus: str,
+    data_dir: str | None,
+    task: str | None,
+    timer,
+    log: Callable,
+    progress: bool,
+    corpus_options: dict | None = None,
+    label: str = "corpus",
+    before_decode: Callable[[Manifest], None] | None = None,
+    splits: Sequence[str] = ("train", "test"),
+) -> CorpusClips:
     """Build the manifest of `corpus` and decode it (or read the decode cache), logging what it did.
 
     Args:
@@ -46,33 +55,53 @@ def load_clips(config: RunConfig, corpus: str, data_dir: str | None, task: str |
         splits: the splits that must hold clips (`Manifest.validate`).
     """
     with timer("corpus"):
-        manifest = corpora.load_corpus(corpus, data_dir, task, config.seed, progress=progress,
-                                       **(corpus_options or {}))
+        manifest = corpora.load_corpus(corpus, data_dir, task, config.seed, progress=progress, **(corpus_options or {}))
     if before_decode is not None:
         before_decode(manifest)
-    log(f"      {len(manifest)} clips, {manifest.frame['speaker'].nunique()} speakers, task {manifest.task}, "
-        f"classes {list(manifest.classes)}")
+    log(
+        f"      {len(manifest)} clips, {manifest.frame['speaker'].nunique()} speakers, task {manifest.task}, "
+        f"classes {list(manifest.classes)}"
+    )
     return decode_clips(config, manifest, timer, log, progress, label, splits)
 
 
-def decode_clips(config: RunConfig, manifest: Manifest, timer, log: Callable, progress: bool,
-                 label: str = "corpus", splits: Sequence[str] = ("train", "test")) -> CorpusClips:
+def decode_clips(
+    config: RunConfig,
+    manifest: Manifest,
+    timer,
+    log: Callable,
+    progress: bool,
+    label: str = "corpus",
+    splits: Sequence[str] = ("train", "test"),
+) -> CorpusClips:
     """Decode `manifest` at the run's rate (or read the decode cache), listing the bad files left out."""
     log(f"      decoding at {config.sample_rate} Hz (cache: {config.cache_dir})")
     with timer("decode"):
-        decoded = load_waveforms(manifest, config.sample_rate, config.cache_dir, skip_bad=config.skip_bad,
-                                 min_samples=config.features.n_fft, progress=progress)
+        decoded = load_waveforms(
+            manifest,
+            config.sample_rate,
+            config.cache_dir,
+            skip_bad=config.skip_bad,
+            min_samples=config.features.n_fft,
+            progress=progress,
+        )
     log(f"      {'cache hit' if decoded.cache_hit else 'decoded'} in {decoded.seconds:.1f} s")
     if decoded.bad_files:
         log(f"      skipped {len(decoded.bad_files)} bad file(s) of {label}:")
         for bad in decoded.bad_files[:20]:
             log(f"        {bad.path}: {bad.problem}")
-    return CorpusClips(decoded.manifest.validate(check_files=False, splits=splits), decoded.store, decoded.bad_files,
-                       decoded.cache_hit, decoded.seconds)
+    return CorpusClips(
+        decoded.manifest.validate(check_files=False, splits=splits),
+        decoded.store,
+        decoded.bad_files,
+        decoded.cache_hit,
+        decoded.seconds,
+    )
 
 
-def load_training_clips(config: RunConfig, timer, log: Callable, progress: bool,
-                        before_decode: Callable[[Manifest], None] | None = None) -> tuple[CorpusClips, PlanReport]:
+def load_training_clips(
+    config: RunConfig, timer, log: Callable, progress: bool, before_decode: Callable[[Manifest], None] | None = None
+) -> tuple[CorpusClips, PlanReport]:
     """The run's training corpus, checked (`plan.check_plan`, every round, before decoding and again without
     the bad files): `config.corpus`, or the corpora of `data.corpora` joined into one (`corpora.combined`:
     labels matched by name, each corpus's split kept, decoded together). `before_decode` is called with its
@@ -92,23 +121,37 @@ def load_training_clips(config: RunConfig, timer, log: Callable, progress: bool,
 
     specs = config.data.corpora
     if not specs:
-        clips = load_clips(config, config.corpus, config.data_dir, config.task, timer, log, progress,
-                           config.data.corpus_options, before_decode=check)
+        clips = load_clips(
+            config,
+            config.corpus,
+            config.data_dir,
+            config.task,
+            timer,
+            log,
+            progress,
+            config.data.corpus_options,
+            before_decode=check,
+        )
         if clips.bad_files:  # the splits without the bad files must still hold every class
             check(clips.manifest, dataclasses.replace(config.plan, content_hash=False))
         return clips, report
     manifests = []
     with timer("corpus"):
         for spec in specs:
-            manifest = corpora.load_corpus(spec.corpus, spec.data_dir, spec.task or config.task,
-                                           config.seed, progress=progress, **spec.options)
-            log(f"      {spec.corpus}: {len(manifest)} clips, {manifest.frame['speaker'].nunique()} speakers, "
-                f"classes {list(manifest.classes)}")
+            manifest = corpora.load_corpus(
+                spec.corpus, spec.data_dir, spec.task or config.task, config.seed, progress=progress, **spec.options
+            )
+            log(
+                f"      {spec.corpus}: {len(manifest)} clips, {manifest.frame['speaker'].nunique()} speakers, "
+                f"classes {list(manifest.classes)}"
+            )
             manifests.append(manifest)
         manifest = combine(manifests, [spec.name or spec.corpus for spec in specs])
     check(manifest)
-    log(f"      together: {len(manifest)} clips, task {manifest.task}, classes {list(manifest.classes)}; the training "
-        f"stream draws from the {len(specs)} corpora equally")
+    log(
+        f"      together: {len(manifest)} clips, task {manifest.task}, classes {list(manifest.classes)}; the training "
+        f"stream draws from the {len(specs)} corpora equally"
+    )
     clips = decode_clips(config, manifest, timer, log, progress, manifest.name)
     if clips.bad_files:
         check(clips.manifest, dataclasses.replace(config.plan, content_hash=False))
@@ -132,8 +175,10 @@ def rounds(manifest: Manifest, config: RunConfig) -> list[tuple[str, Manifest]]:
     if not config.data.cross_validation:
         return [("", manifest)]
     if "fold" not in manifest.frame.columns:
-        raise ValueError(f"cross-validation: corpus {manifest.name!r} has no 'fold' column (ESC-50 has one; "
-                         f"a CSV manifest may give one)")
+        raise ValueError(
+            f"cross-validation: corpus {manifest.name!r} has no 'fold' column (ESC-50 has one; "
+            f"a CSV manifest may give one)"
+        )
     folds = sorted(manifest.frame["fold"].unique().tolist())
     return [(str(f), manifest.with_folds(f, folds[(i + 1) % len(folds)])) for i, f in enumerate(folds)]
 
@@ -145,8 +190,7 @@ def build_suite(config: RunConfig, store: WaveformStore, train: Manifest | None)
     training split (a whole corpus under test) babble is left out.
     """
     babble = babble_bank(store, train, config.seed) if train is not None and len(train) else None
-    resources = corruption_registry.Resources(noise_dir=config.noise_dir, ir_dir=config.ir_dir,
-                                              babble_waveforms=babble)
+    resources = corruption_registry.Resources(noise_dir=config.noise_dir, ir_dir=config.ir_dir, babble_waveforms=babble)
     names = config.corruptions
     suite = corruption_registry.build_suite(names, config.sample_rate, resources, skip_missing=names is None)
     missing = [n for n in (names or corruption_registry.names()) if n not in suite]

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_audio.suite.config import RunConfig
 from keras_audio.corruptions import registry as corruption_registry
 from keras_audio.corruptions.policy import TrainingPolicy, expand_policies, parse_policy
 from keras_audio.distribute import start as start_distribution
@@ -30,14 +29,20 @@ from keras_audio.manifest import Manifest
 from keras_audio.mixup import Mixup
 from keras_audio.models import build_model, get_family
 from keras_audio.pipeline import evaluation_dataset, training_dataset
-from keras_audio.suite.tables import write_json
+from keras_audio.streaming import make_source, resolve_source
+from keras_audio.suite.config import RunConfig
 from keras_audio.suite.record_fields import from_json, read_json_object, to_json
 from keras_audio.suite.records import TrainedModelRecord, TrainingRecord
 from keras_audio.suite.results import ModelKey
 from keras_audio.suite.stages.data import CorpusClips, build_suite, load_training_clips, rounds, write_bad_files
-from keras_audio.streaming import make_source, resolve_source
+from keras_audio.suite.tables import write_json
 from keras_audio.training import (
-    TrainingInputs, TrainingResult, TrainingSettings, balanced_class_weights, fit_classifier, set_global_seed,
+    TrainingInputs,
+    TrainingResult,
+    TrainingSettings,
+    balanced_class_weights,
+    fit_classifier,
+    set_global_seed,
 )
 
 TRAINED_FILE = "trained.json"  # in each export folder, written once the model is exported
@@ -55,12 +60,13 @@ class TrainedModel:
 
     def write(self, run_dir: Path) -> None:
         """`models/<tag>/trained.json`: everything but the model, so a resumed run need not train it again."""
-        saved = _SavedModel(self.record(run_dir).to_json(), self.result.history, self.result.seconds,
-                            self.result.metadata)
+        saved = _SavedModel(
+            self.record(run_dir).to_json(), self.result.history, self.result.seconds, self.result.metadata
+        )
         write_json(to_json(saved), self.export_dir / TRAINED_FILE)
 
     @classmethod
-    def read(cls, run_dir: Path, tag: str) -> "TrainedModel | None":
+    def read(cls, run_dir: Path, tag: str) -> TrainedModel | None:
         """The model a killed run trained and exported before (None when it did not finish it).
 
         Raises:
@@ -72,15 +78,27 @@ class TrainedModel:
         saved = from_json(_SavedModel, read_json_object(path), path)
         record = TrainedModelRecord.from_json(saved.record, path, "record")
         result = TrainingResult(saved.history, saved.seconds, record.epochs_run, record.best_epoch, saved.metadata)
-        return cls(record.key, record.params, result, run_dir / record.export, record.export_max_abs_difference,
-                   record.formats)
+        return cls(
+            record.key, record.params, result, run_dir / record.export, record.export_max_abs_difference, record.formats
+        )
 
     def record(self, run_dir: Path) -> TrainedModelRecord:
         """The model's entry in `training.json` and `record.json`."""
         return TrainedModelRecord(
-            self.key.model, self.key.policy, self.key.seed, self.key.fold, self.params, round(self.result.seconds, 3),
-            self.result.epochs_run, self.result.best_epoch, str(self.export_dir.relative_to(run_dir)),
-            self.export_difference, self.formats, pairs=self.key.pairs, mixup=self.key.mixup)
+            self.key.model,
+            self.key.policy,
+            self.key.seed,
+            self.key.fold,
+            self.params,
+            round(self.result.seconds, 3),
+            self.result.epochs_run,
+            self.result.best_epoch,
+            str(self.export_dir.relative_to(run_dir)),
+            self.export_difference,
+            self.formats,
+            pairs=self.key.pairs,
+            mixup=self.key.mixup,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,8 +111,14 @@ class _SavedModel:
     metadata: dict
 
 
-def train_stage(config: RunConfig, run_dir: Path, timer, log: Callable[[str], None], progress: bool,
-                before_decode: Callable[[Manifest], None] | None = None) -> CorpusClips:
+def train_stage(
+    config: RunConfig,
+    run_dir: Path,
+    timer,
+    log: Callable[[str], None],
+    progress: bool,
+    before_decode: Callable[[Manifest], None] | None = None,
+) -> CorpusClips:
     """Train every model of `config` on its corpus and export it into `run_dir`; returns the corpus clips.
 
     `before_decode` gets the checked training manifest before anything is decoded (`load_training_clips`).
@@ -111,33 +135,74 @@ def train_stage(config: RunConfig, run_dir: Path, timer, log: Callable[[str], No
         round_manifest.validate(check_files=False)
         # In memory, or streamed from the decode cache above `data.stream_threshold_gb` (`streaming`).
         kind = resolve_source(config.data.source, clips.store, round_manifest, config.data.stream_threshold_gb)
-        sources = {split: make_source(kind, clips.store, round_manifest.subset(split))
-                   for split in ("train", "validation", "test")}
+        sources = {
+            split: make_source(kind, clips.store, round_manifest.subset(split))
+            for split in ("train", "validation", "test")
+        }
         suite, _ = build_suite(config, clips.store, round_manifest.subset("train"))
         # `heldout` becomes suite + suite-minus:F per family of the built suite; every policy is checked
         # against the suite here, before any model trains.
         policies = expand_policies(config.policies, suite)
         label = f" (fold {fold})" if fold else ""
-        log(f"[2/4] training{label}: {len(config.models)} model(s) × {len(policies)} polic(ies) × "
-            f"{config.seeds} seed(s) on {len(sources['train'])} clips")
+        log(
+            f"[2/4] training{label}: {len(config.models)} model(s) × {len(policies)} polic(ies) × "
+            f"{config.seeds} seed(s) on {len(sources['train'])} clips"
+        )
         for seed_offset in range(config.seeds):
             for model_name in config.models:
                 for policy_name in policies:
                     with timer("train"):
-                        trained.append(_train_one(config, model_name, policy_name, config.seed + seed_offset, fold,
-                                                  sources, suite, round_manifest, run_dir, timer, log, progress))
-    write_json({"/".join(map(str, (t.key.model, t.key.policy, t.key.seed, t.key.fold))).rstrip("/"): t.result.history
-                for t in trained},
-               run_dir / "history.json")
-    TrainingRecord(config.corpus, clips.manifest.task, tuple(clips.manifest.classes), clips.manifest.summary(),
-                   clips.manifest.split_unit, tuple(dataclasses.asdict(b) for b in clips.bad_files),
-                   tuple(plan_report.warnings), tuple(plan_report.notes),
-                   tuple(t.record(run_dir) for t in trained)).write(run_dir)
+                        trained.append(
+                            _train_one(
+                                config,
+                                model_name,
+                                policy_name,
+                                config.seed + seed_offset,
+                                fold,
+                                sources,
+                                suite,
+                                round_manifest,
+                                run_dir,
+                                timer,
+                                log,
+                                progress,
+                            )
+                        )
+    write_json(
+        {
+            "/".join(map(str, (t.key.model, t.key.policy, t.key.seed, t.key.fold))).rstrip("/"): t.result.history
+            for t in trained
+        },
+        run_dir / "history.json",
+    )
+    TrainingRecord(
+        config.corpus,
+        clips.manifest.task,
+        tuple(clips.manifest.classes),
+        clips.manifest.summary(),
+        clips.manifest.split_unit,
+        tuple(dataclasses.asdict(b) for b in clips.bad_files),
+        tuple(plan_report.warnings),
+        tuple(plan_report.notes),
+        tuple(t.record(run_dir) for t in trained),
+    ).write(run_dir)
     return clips
 
 
-def _train_one(config: RunConfig, model_name: str, policy_name: str, seed: int, fold: str, sources, suite,
-               manifest: Manifest, run_dir: Path, timer, log, progress) -> TrainedModel:
+def _train_one(
+    config: RunConfig,
+    model_name: str,
+    policy_name: str,
+    seed: int,
+    fold: str,
+    sources,
+    suite,
+    manifest: Manifest,
+    run_dir: Path,
+    timer,
+    log,
+    progress,
+) -> TrainedModel:
     tag = ModelKey(model_name, policy_name, seed, fold).tag
     finished = TrainedModel.read(run_dir, tag)
     if finished is not None:  # a resumed run: this model was trained and exported before the run was killed
@@ -150,8 +215,14 @@ def _train_one(config: RunConfig, model_name: str, policy_name: str, seed: int, 
     # Keras models train under the run's strategy (`distribute`); the others (scikit-learn) alone, on each worker.
     distribution = start_distribution(config.training.strategy if family.exporter is None else "default")
     with distribution.scope():  # mirrored variables when distributed
-        model = build_model(model_name, manifest.num_classes, config.sample_rate, config.features,
-                            spec_augment=policy.spec_augment, **config.training.model_options.get(model_name, {}))
+        model = build_model(
+            model_name,
+            manifest.num_classes,
+            config.sample_rate,
+            config.features,
+            spec_augment=policy.spec_augment,
+            **config.training.model_options.get(model_name, {}),
+        )
     pairs_policy = denoising_pairs_policy(policy, suite, config.sample_rate, probability)
     # Mixup needs soft targets: a family trained outside Keras (scikit-learn) is refused by the plan check.
     alpha = config.training.mixup_alpha
@@ -160,36 +231,69 @@ def _train_one(config: RunConfig, model_name: str, policy_name: str, seed: int, 
     crop = "centre" if family.centre_crops else "random"
     inputs = TrainingInputs(
         make_train=lambda pairs: distribution.training_stream(  # this worker's share, per-replica batches
-            lambda batch, shard: training_dataset(sources["train"], config.clip_samples, batch, seed, policy.waveform,
-                                                  pairs=pairs, balance_groups=True, shard=shard,
-                                                  mixup=None if pairs else mixup, crop=crop), config.batch_size),
+            lambda batch, shard: training_dataset(
+                sources["train"],
+                config.clip_samples,
+                batch,
+                seed,
+                policy.waveform,
+                pairs=pairs,
+                balance_groups=True,
+                shard=shard,
+                mixup=None if pairs else mixup,
+                crop=crop,
+            ),
+            config.batch_size,
+        ),
         validation=evaluation_dataset(sources["validation"], config.clip_samples, config.batch_size),
         steps_per_epoch=max(1, int(np.ceil(len(sources["train"]) / config.batch_size))),
         class_weight=balanced_class_weights(sources["train"].labels, manifest.num_classes),
         num_classes=manifest.num_classes,
         seed=seed,
         make_pairs_train=lambda: distribution.training_stream(
-            lambda batch, shard: training_dataset(sources["train"], config.clip_samples, batch, seed,
-                                                  pairs_policy.waveform, pairs=True, balance_groups=True, shard=shard),
-            config.batch_size),
-        make_pairs_validation=lambda: training_dataset(sources["validation"], config.clip_samples, config.batch_size,
-                                                       seed, pairs_policy.waveform, pairs=True
-                                                       ).take(validation_batches).cache(),
+            lambda batch, shard: training_dataset(
+                sources["train"],
+                config.clip_samples,
+                batch,
+                seed,
+                pairs_policy.waveform,
+                pairs=True,
+                balance_groups=True,
+                shard=shard,
+            ),
+            config.batch_size,
+        ),
+        make_pairs_validation=lambda: (
+            training_dataset(
+                sources["validation"], config.clip_samples, config.batch_size, seed, pairs_policy.waveform, pairs=True
+            )
+            .take(validation_batches)
+            .cache()
+        ),
         pairs_policy=pairs_policy.waveform_part,
     )
     clip_features = functools.lru_cache(maxsize=1)(
-        lambda encoder: tuple(FeatureSource(sources[split], encoder, config.clip_samples)
-                              for split in ("train", "validation")))
+        lambda encoder: tuple(
+            FeatureSource(sources[split], encoder, config.clip_samples) for split in ("train", "validation")
+        )
+    )
     inputs.training_embeddings = lambda encoder: clip_features(encoder)[0].embeddings
     if policy.waveform is None and mixup is None and crop == "centre":  # one fixed window per clip
-        inputs.cached_features = lambda encoder: _feature_inputs(inputs, *clip_features(encoder), config, seed,
-                                                                 distribution)
+        inputs.cached_features = lambda encoder: _feature_inputs(
+            inputs, *clip_features(encoder), config, seed, distribution
+        )
     count_params = family.count_params or (lambda m: m.count_params())
     initial_params = count_params(model)
     log(f"      {tag}: {'?' if initial_params is None else f'{initial_params:,}'} parameters")
-    settings = TrainingSettings(epochs=config.epochs, learning_rate=config.learning_rate, patience=config.patience,
-                                verbose=None if progress else 0, name=tag, backup_dir=run_dir / CHECKPOINTS / tag,
-                                distribution=distribution if distribution.distributed else None)
+    settings = TrainingSettings(
+        epochs=config.epochs,
+        learning_rate=config.learning_rate,
+        patience=config.patience,
+        verbose=None if progress else 0,
+        name=tag,
+        backup_dir=run_dir / CHECKPOINTS / tag,
+        distribution=distribution if distribution.distributed else None,
+    )
     trainer = family.trainer or fit_classifier
     with distribution.scope():  # trainers compile (optimizer variables) and build stage models
         result = trainer(model, inputs, settings, run_dir / "logs" / tag)
@@ -200,13 +304,25 @@ def _train_one(config: RunConfig, model_name: str, policy_name: str, seed: int, 
     key = ModelKey(model_name, policy_name, seed, fold, pairs=pairs, mixup=alpha if mixup is not None else 0.0)
     log(f"      {tag}: {result.epochs_run} epochs in {result.seconds:.0f} s (best epoch {result.best_epoch})")
     with timer("export"):
-        metadata = {"model": model_name, "policy": policy_name, "seed": seed, "fold": fold,
-                    **({"pairs": pairs} if pairs else {}), **({"mixup": alpha} if mixup is not None else {}),
-                    "corpus": config.corpus, "task": manifest.task,  # for the model card
-                    "features": dataclasses.asdict(config.features), "training": result.metadata}
+        metadata = {
+            "model": model_name,
+            "policy": policy_name,
+            "seed": seed,
+            "fold": fold,
+            **({"pairs": pairs} if pairs else {}),
+            **({"mixup": alpha} if mixup is not None else {}),
+            "corpus": config.corpus,
+            "task": manifest.task,  # for the model card
+            "features": dataclasses.asdict(config.features),
+            "training": result.metadata,
+        }
         probe = next(iter(evaluation_dataset(sources["test"], config.clip_samples, 8)))[0].numpy()
-        export_kwargs = dict(class_names=manifest.classes, sample_rate=config.sample_rate,
-                             clip_samples=config.clip_samples, extra_metadata=metadata)
+        export_kwargs = dict(
+            class_names=manifest.classes,
+            sample_rate=config.sample_rate,
+            clip_samples=config.clip_samples,
+            extra_metadata=metadata,
+        )
         if family.exporter is not None:
             export_dir, difference = family.exporter(model, run_dir / "models" / tag, probe, **export_kwargs)
         else:
@@ -219,15 +335,22 @@ def _train_one(config: RunConfig, model_name: str, policy_name: str, seed: int, 
     return trained
 
 
-def _feature_inputs(inputs: TrainingInputs, train: FeatureSource, validation: FeatureSource, config: RunConfig,
-                    seed: int, distribution) -> TrainingInputs:
+def _feature_inputs(
+    inputs: TrainingInputs, train: FeatureSource, validation: FeatureSource, config: RunConfig, seed: int, distribution
+) -> TrainingInputs:
     """`inputs` with an encoder's outputs (`train`, `validation`) in place of the waveforms."""
     return dataclasses.replace(
-        inputs, cached_features=None, training_embeddings=None, make_pairs_train=None, make_pairs_validation=None,
+        inputs,
+        cached_features=None,
+        training_embeddings=None,
+        make_pairs_train=None,
+        make_pairs_validation=None,
         make_train=lambda pairs: distribution.training_stream(
             lambda batch, shard: training_dataset(train, train.dim, batch, seed, balance_groups=True, shard=shard),
-            config.batch_size),
-        validation=evaluation_dataset(validation, validation.dim, config.batch_size))
+            config.batch_size,
+        ),
+        validation=evaluation_dataset(validation, validation.dim, config.batch_size),
+    )
 
 
 def _export_formats(formats, family, model, export_dir: Path, probe, log, tag: str) -> dict:
