@@ -224,7 +224,7 @@ def test_two_corpora_train_a_ge2e_head_together(corpus, tmp_path):
 
     cached = run_experiment(config("together"), progress=False, log=lambda line: None)
     rows = read_long_table(cached / "table.csv")
-    assert {r["test_corpus"] for r in rows} == {"in-domain", "csv (its test split)", "copy (its test split)"}
-    assert {r["n"] for r in rows if r["test_corpus"] == "in-domain"} == {16}
+    assert {r.test_corpus for r in rows} == {"in-domain", "csv (its test split)", "copy (its test split)"}
+    assert {r.n for r in rows if r.test_corpus == "in-domain"} == {16}
     assert json.loads((cached / "training.json").read_text())["manifest"]["speakers"] == 32
     assert _metadata(cached)["training"]["embeddings"].startswith("cached")
