@@ -2,7 +2,7 @@
 
 Three strategies (`--strategy`, `training.strategy`):
 
-- ``default``: one device of one process (what the suite always did; resumable, see `training.TrainingCheckpoint`);
+- ``default``: one device of one process (what the suite always did; resumable, see `checkpoints.TrainingCheckpoint`);
 - ``mirrored``: `tf.distribute.MirroredStrategy`, every local device of this process;
 - ``multi-worker``: `tf.distribute.MultiWorkerMirroredStrategy`, configured by the ``TF_CONFIG`` environment
   variable a cluster scheduler sets on every worker (`worker_from_tf_config`). It must be created when the

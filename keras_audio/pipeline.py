@@ -8,7 +8,7 @@ batches however many threads run the map.
 - Training: the stream is shuffled with a seed, repeated, and enumerated; element `k` of the stream gets
   the seed `fold_in(seed, k)`, split into a crop seed and a corruption-policy seed.
 - Evaluation: the crop is deterministic (the centre), and a spoiled clip's seed is derived from
-  `(run seed, clip id, corruption, severity)` (`corruptions.base.clip_seed`), so the spoiled test set is
+  `(run seed, clip id, corruption, severity)` (`corruptions.seeds.clip_seed`), so the spoiled test set is
   the same for every model, run, batch size and thread count. Clips are cropped, batched, then spoiled a
   batch at a time (`spoil_batch`, row for row `spoil_clip`).
 
@@ -29,7 +29,9 @@ import tensorflow as tf
 
 from keras_audio.cache import WaveformStore
 from keras_audio.corpora.combined import GROUP_COLUMN
-from keras_audio.corruptions.base import Corruption, clip_seed, clip_seeds, fit_length, name_hash, split_seed
+from keras_audio.corruptions.base import Corruption
+from keras_audio.corruptions.seeds import clip_seed, clip_seeds, name_hash, split_seed
+from keras_audio.corruptions.signal_ops import fit_length
 from keras_audio.manifest import Manifest
 from keras_audio.mixup import Mixup, mixup_dataset
 from keras_audio.windowing import (  # re-exported: their one home
@@ -120,7 +122,7 @@ def spoil_clip(
 
     Args:
         waveform: the whole decoded clip, `[samples]`.
-        clip_hash: `corruptions.base.name_hash(clip_id)`.
+        clip_hash: `corruptions.seeds.name_hash(clip_id)`.
         corruption: None for the clean version.
         severity: 1..5 (ignored when clean).
         seed: the run seed.

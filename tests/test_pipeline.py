@@ -7,8 +7,8 @@ import tensorflow as tf
 
 from keras_audio.cache import WaveformStore
 from keras_audio.corruptions import registry
-from keras_audio.corruptions.base import clip_seed, name_hash
 from keras_audio.corruptions.policy import parse_policy
+from keras_audio.corruptions.seeds import clip_seed, name_hash
 from keras_audio.manifest import Manifest
 from keras_audio.pipeline import (
     ClipSource,

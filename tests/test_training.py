@@ -212,7 +212,7 @@ def test_a_finished_fit_is_not_trained_again(tmp_path, monkeypatch):
 
 
 def test_stages_of_one_model_get_their_own_checkpoints(tmp_path):
-    from keras_audio.training import fit_fingerprint
+    from keras_audio.checkpoints import fit_fingerprint
 
     model = _resume_model()
     compile_classifier(model, 0.1)

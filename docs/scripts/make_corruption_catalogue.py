@@ -34,7 +34,8 @@ from keras_audio import plots
 from keras_audio.config import FeatureConfig
 from keras_audio.corpora import synthetic, voice
 from keras_audio.corruptions import filters, packet_loss, registry, reverb
-from keras_audio.corruptions.base import NUM_SEVERITIES, name_hash
+from keras_audio.corruptions.base import NUM_SEVERITIES
+from keras_audio.corruptions.seeds import name_hash
 from keras_audio.features import LogMelSpectrogram
 from keras_audio.pipeline import spoil_clip
 

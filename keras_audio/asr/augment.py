@@ -6,7 +6,7 @@ length (``speed``, ``time_stretch``: the segment's timings and the length limit 
 ``time_shift`` (it pushes the first or last word partly out of the segment).
 
 Seeds: segment `segment_id`'s copy under `corruption` at `severity` draws everything from
-`corruptions.base.clip_seed(seed, name_hash(segment_id), corruption, severity)`, the derivation the spoiled
+`corruptions.seeds.clip_seed(seed, name_hash(segment_id), corruption, severity)`, the derivation the spoiled
 test sets use; so the same seed gives identical files, whatever else is prepared alongside.
 """
 
@@ -18,7 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_audio.corruptions import registry
-from keras_audio.corruptions.base import Corruption, clip_seed, name_hash
+from keras_audio.corruptions.base import Corruption
+from keras_audio.corruptions.seeds import clip_seed, name_hash
 
 ALIASES = {"noise": "white_noise", "pitch": "pitch_shift"}
 _WORDS_OUT_OF_PLACE = {

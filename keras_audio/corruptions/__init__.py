@@ -45,7 +45,7 @@ _EXPORTS = {
     "Corruption": "keras_audio.corruptions.base",
     "MissingResource": "keras_audio.corruptions.base",
     "NUM_SEVERITIES": "keras_audio.corruptions.base",
-    "clip_seed": "keras_audio.corruptions.base",
+    "clip_seed": "keras_audio.corruptions.seeds",
     # the registry
     "Resources": "keras_audio.corruptions.registry",
     "names": "keras_audio.corruptions.registry",

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_audio.audio import AUDIO_SUFFIXES, read_audio
-from keras_audio.corruptions.base import batch_split_seed, batch_uniform_int, split_seed
+from keras_audio.corruptions.seeds import batch_split_seed, batch_uniform_int, split_seed
 
 DEFAULT_MAX_BANK_SECONDS = 1800.0
 
@@ -139,3 +139,27 @@ class ClipBank:
         return tf.map_fn(
             cut, (start, offset, clip_length, contiguous, lengths), fn_output_signature=tf.TensorSpec([None])
         )
+
+
+LOWEST_AUDIBLE_HZ = 20.0
+
+
+def noise_bank(kind: str, seconds: float, sample_rate: int, seed: int) -> np.ndarray:
+    """Pre-generated unit-RMS noise, cropped at random per clip (`banks.ClipBank`).
+
+    Cropping a bank costs a slice; drawing `tf.random.normal` per clip doubled the pipeline's cost when
+    measured. Coloured noise is white noise shaped in the frequency domain: power ∝ 1/f (pink) or 1/f²
+    (brown). Everything below 20 Hz is removed: brown noise would otherwise put most of its power into
+    inaudible drift, and an SNR should count noise a listener hears.
+    """
+    exponent = {"white": 0.0, "pink": 0.5, "brown": 1.0}.get(kind)
+    if exponent is None:
+        raise ValueError(f"noise kind must be 'white', 'pink' or 'brown', got {kind!r}")
+    n = int(seconds * sample_rate)
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
+    frequencies = np.fft.rfftfreq(n, 1.0 / sample_rate)
+    scale = np.zeros_like(frequencies)
+    audible = frequencies >= LOWEST_AUDIBLE_HZ
+    scale[audible] = frequencies[audible] ** -exponent  # amplitude ∝ f^-exponent
+    shaped = np.fft.irfft(spectrum * scale, n)
+    return (shaped / np.sqrt(np.mean(shaped**2))).astype(np.float32)

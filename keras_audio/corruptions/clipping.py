@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_audio.corruptions.base import Corruption, peak
+from keras_audio.corruptions.base import Corruption
+from keras_audio.corruptions.signal_ops import peak
 
 
 class Clipping(Corruption):

@@ -31,8 +31,10 @@ import math
 
 import tensorflow as tf
 
-from keras_audio.corruptions.base import Corruption, random_sign, rescale_to_rms, split_seed
+from keras_audio.corruptions.base import Corruption
 from keras_audio.corruptions.filters import filter_waveform
+from keras_audio.corruptions.seeds import random_sign, split_seed
+from keras_audio.corruptions.signal_ops import rescale_to_rms
 
 PIVOT_HZ = 1000.0  # the tilt's 0 dB point
 TILT_FLOOR_HZ = 100.0  # the tilt is flat below (no boost or cut of DC and rumble)

@@ -22,9 +22,10 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from keras_audio.corruptions.base import Corruption, valid_samples
+from keras_audio.corruptions.base import Corruption
 from keras_audio.corruptions.fft_ops import bin_frequencies, overlap_add_convolve
 from keras_audio.corruptions.quantization import mu_law
+from keras_audio.corruptions.signal_ops import valid_samples
 
 TRANSITION = 0.5  # transition width as a fraction of the edge frequency
 PAD_PERIODS = 4.0  # kernel half-length, in periods of the narrowest transition width

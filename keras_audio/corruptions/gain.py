@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_audio.corruptions.base import Corruption, batch_random_sign, random_sign
+from keras_audio.corruptions.base import Corruption
+from keras_audio.corruptions.seeds import batch_random_sign, random_sign
 
 
 class Gain(Corruption):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_audio.corruptions.banks import ClipBank
-from keras_audio.corruptions.base import Corruption, mix_at_snr, mix_at_snr_batch, noise_bank
+from keras_audio.corruptions.banks import ClipBank, noise_bank
+from keras_audio.corruptions.base import Corruption
+from keras_audio.corruptions.signal_ops import mix_at_snr, mix_at_snr_batch
 
 SNR_DB = (30.0, 20.0, 10.0, 5.0, 0.0)
 BANK_SECONDS = 20.0

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_audio.corruptions.base import Corruption, batch_uniform
+from keras_audio.corruptions.base import Corruption
+from keras_audio.corruptions.seeds import batch_uniform
 
 PACKET_SECONDS = 0.02
 

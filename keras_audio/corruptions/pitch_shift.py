@@ -12,7 +12,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from keras_audio.corruptions import resampling
-from keras_audio.corruptions.base import Corruption, random_sign
+from keras_audio.corruptions.base import Corruption
+from keras_audio.corruptions.seeds import random_sign
 from keras_audio.corruptions.vocoder import frame_length_for, stretch
 
 

@@ -31,7 +31,8 @@ from collections.abc import Callable, Mapping, Sequence
 import tensorflow as tf
 
 from keras_audio.corruptions import registry
-from keras_audio.corruptions.base import Corruption, split_seed
+from keras_audio.corruptions.base import Corruption
+from keras_audio.corruptions.seeds import split_seed
 
 WAVEFORM_PARTS = ("none", "noise", "suite")
 HELD_OUT_PREFIX = "suite-minus:"  # + a family: the suite without that family's corruptions

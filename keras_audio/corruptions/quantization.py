@@ -13,7 +13,8 @@ import math
 
 import tensorflow as tf
 
-from keras_audio.corruptions.base import Corruption, peak
+from keras_audio.corruptions.base import Corruption
+from keras_audio.corruptions.signal_ops import peak
 
 MU = 255.0
 SIMD_BLOCK = 64  # a multiple of every SIMD width (floats per register) TensorFlow's CPU kernels use

@@ -27,9 +27,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_audio.corruptions.banks import ClipBank, load_folder
-from keras_audio.corruptions.base import Corruption, noise_bank, rescale_to_rms
+from keras_audio.corruptions.banks import ClipBank, load_folder, noise_bank
+from keras_audio.corruptions.base import Corruption
 from keras_audio.corruptions.fft_ops import fft_convolve
+from keras_audio.corruptions.signal_ops import rescale_to_rms
 
 DECAY_60DB = math.log(1000.0)  # amplitude envelope exp(-DECAY_60DB · t / RT60) is -60 dB at t = RT60
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_audio.corruptions.base import Corruption, batch_random_sign, random_sign, valid_samples
+from keras_audio.corruptions.base import Corruption
+from keras_audio.corruptions.seeds import batch_random_sign, random_sign
+from keras_audio.corruptions.signal_ops import valid_samples
 
 
 class TimeShift(Corruption):

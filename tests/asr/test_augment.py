@@ -5,7 +5,7 @@ import pytest
 
 from keras_audio.asr.augment import parse_augment, segment_seed, spoil, usable_names
 from keras_audio.corruptions import registry
-from keras_audio.corruptions.base import clip_seed, name_hash
+from keras_audio.corruptions.seeds import clip_seed, name_hash
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keras_audio.corruptions import registry
-from keras_audio.corruptions.base import clip_seed, fit_length, mix_at_snr, rescale_to_rms
+from keras_audio.corruptions.seeds import clip_seed
+from keras_audio.corruptions.signal_ops import fit_length, mix_at_snr, rescale_to_rms
 
 # Corruptions with nothing random: the same output for every seed, by design.
 DETERMINISTIC = {"clipping", "bit_depth", "mu_law", "lowpass", "telephone", "mp3"}

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from keras_audio.cache import WaveformStore
 from keras_audio.corruptions import registry
-from keras_audio.corruptions.base import (
+from keras_audio.corruptions.seeds import (
     batch_random_sign,
     batch_split_seed,
     batch_uniform,

@@ -5,8 +5,8 @@ import pytest
 import scipy.signal
 
 from keras_audio.corruptions import registry
-from keras_audio.corruptions.base import mix_at_snr
 from keras_audio.corruptions.noise import SNR_DB
+from keras_audio.corruptions.signal_ops import mix_at_snr
 
 
 @pytest.mark.parametrize("name", ["white_noise", "pink_noise", "brown_noise"])

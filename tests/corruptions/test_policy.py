@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_audio.corruptions.base import fit_length
 from keras_audio.corruptions.policy import parse_policy
+from keras_audio.corruptions.signal_ops import fit_length
 
 
 @pytest.mark.parametrize(

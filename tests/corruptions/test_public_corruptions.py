@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import keras_audio.corruptions
 from keras_audio.corruptions import Corruption, functional, registry
-from keras_audio.corruptions.base import fit_length
+from keras_audio.corruptions.signal_ops import fit_length
 from tests.suite_imports import loaded_suite_modules
 
 SAMPLE_RATE = 16000

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from keras_audio.corruptions import registry
-from keras_audio.corruptions.base import NUM_SEVERITIES, clip_seed
+from keras_audio.corruptions.base import NUM_SEVERITIES
+from keras_audio.corruptions.seeds import clip_seed
 
 # How each parameter must move from severity 1 to 5 to do more harm (+1: up, -1: down).
 HARM_DIRECTION = {

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_audio.corruptions.base import name_hash
+from keras_audio.corruptions.seeds import name_hash
 from keras_audio.features import LogMelSpectrogram
 from keras_audio.grid import UTTERANCE, Condition, GridResult, evaluate_grid, grid, utterance_probabilities
 from keras_audio.loader import LoadedModel, load_predictor
