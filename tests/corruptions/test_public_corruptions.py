@@ -122,6 +122,7 @@ def test_bad_arguments_are_named(waveform, seed, message):
         functional.gain(waveform, severity=1, seed=seed)
 
 
+@pytest.mark.slow  # a fresh interpreter importing TensorFlow
 def test_importing_the_corruptions_loads_no_suite_module():
     statement = "from keras_audio.corruptions import *\nfrom keras_audio.corruptions import functional"
     assert loaded_suite_modules(statement) == []

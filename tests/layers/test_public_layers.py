@@ -230,5 +230,6 @@ def test_every_registered_layer_class_is_public():
         assert issubclass(getattr(keras_audio.layers, name), keras.layers.Layer), name
 
 
+@pytest.mark.slow  # a fresh interpreter importing TensorFlow
 def test_importing_the_layers_loads_no_suite_module():
     assert loaded_suite_modules("from keras_audio.layers import *") == []

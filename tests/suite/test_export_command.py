@@ -17,6 +17,8 @@ from keras_audio.model_card import MODEL_CARD_FILE
 from keras_audio.models import build_model
 from keras_audio.suite import cli
 
+pytestmark = pytest.mark.slow  # TFLite and ONNX conversions of trained models
+
 FEATURES = FeatureConfig(n_fft=256, win_length=200, hop_length=80, n_mels=16)
 METADATA = {"model": "conv1d", "policy": "none", "seed": 0, "fold": ""}
 

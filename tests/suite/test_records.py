@@ -217,6 +217,7 @@ def test_an_older_run_folder_still_reads_and_reports_the_same_table(tmp_path):
     assert read_long_table(run / "table.csv")[0].policy_label == "none (mixup 0.2)"
 
 
+@pytest.mark.slow  # a whole run
 def test_a_denoising_models_pairs_are_a_field_and_only_the_tables_show_them_in_the_label(tmp_path):
     from keras_audio.suite.experiment import run_experiment
     from tests.tiny_run import tiny_config, write_tone_corpus
