@@ -47,6 +47,28 @@ def _write(record, path: Path) -> None:
     write_json(record.to_json(), Path(path))
 
 
+class _RunFolderFile:
+    """A record stored as one JSON file of a run folder (`FILE`): its one writer and its one reader."""
+
+    FILE: str
+
+    def to_json(self) -> dict:
+        return to_json(self)
+
+    def write(self, run_dir: Path) -> None:
+        _write(self, Path(run_dir) / self.FILE)
+
+    @classmethod
+    def read(cls, run_dir: Path):
+        """The run folder's file, checked.
+
+        Raises:
+            RecordError: the file is missing or unreadable, or a key is missing or of the wrong type.
+        """
+        path = Path(run_dir) / cls.FILE
+        return from_json(cls, read_json_object(path), path)
+
+
 # ------------------------------------------------------------------------------------------------ training
 @dataclasses.dataclass(frozen=True)
 class TrainedModelRecord:
@@ -96,8 +118,10 @@ def _policy_fields(record):
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainingRecord:
+class TrainingRecord(_RunFolderFile):
     """`training.json`: what the train stage hands the evaluate and report stages."""
+
+    FILE = TRAINING_FILE
 
     corpus: str
     task: str
@@ -108,22 +132,6 @@ class TrainingRecord:
     plan_warnings: tuple[str, ...]
     plan_notes: tuple[str, ...]
     models: tuple[TrainedModelRecord, ...]
-
-    def to_json(self) -> dict:
-        return to_json(self)
-
-    def write(self, run_dir: Path) -> None:
-        _write(self, Path(run_dir) / TRAINING_FILE)
-
-    @classmethod
-    def read(cls, run_dir: Path) -> TrainingRecord:
-        """The run folder's `training.json`.
-
-        Raises:
-            RecordError: the file is missing or unreadable, or a key is missing or of the wrong type.
-        """
-        path = Path(run_dir) / TRAINING_FILE
-        return from_json(cls, read_json_object(path), path)
 
 
 # ---------------------------------------------------------------------------------------------- evaluation
@@ -190,11 +198,13 @@ class EvaluatedModel:
 
 
 @dataclasses.dataclass(frozen=True)
-class EvaluationRecord:
+class EvaluationRecord(_RunFolderFile):
     """`evaluation.json`: the test sets and models the evaluate stage scored, the classes, its notes.
 
     `test_sets` and `models` are empty in run folders of older versions (the report then checks nothing).
     """
+
+    FILE = EVALUATION_FILE
 
     classes: tuple[str, ...]
     task: str
@@ -202,22 +212,6 @@ class EvaluationRecord:
     test_sets: tuple[TestSetRecord, ...] = ()
     models: tuple[EvaluatedModel, ...] = ()
     seed: int | None = None
-
-    def to_json(self) -> dict:
-        return to_json(self)
-
-    def write(self, run_dir: Path) -> None:
-        _write(self, Path(run_dir) / EVALUATION_FILE)
-
-    @classmethod
-    def read(cls, run_dir: Path) -> EvaluationRecord:
-        """The run folder's `evaluation.json`.
-
-        Raises:
-            RecordError: the file is missing or unreadable, or a key is missing or of the wrong type.
-        """
-        path = Path(run_dir) / EVALUATION_FILE
-        return from_json(cls, read_json_object(path), path)
 
 
 # ------------------------------------------------------------------------------------------------- results
