@@ -8,6 +8,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark_modules import load_benchmark  # noqa: E402
 
+from keras_audio.suite.tables import LONG_COLUMNS  # noqa: E402
+
 pretrained = load_benchmark("pretrained")
 
 
@@ -37,26 +39,10 @@ def test_folds_keep_each_source_recording_in_one_fold_and_spread_every_class(tmp
     assert all(Path(r["path"]).is_absolute() for r in rows)
 
 
-FIELDS = [
-    "model",
-    "policy",
-    "seed",
-    "fold",
-    "corruption",
-    "severity",
-    "accuracy",
-    "balanced_accuracy",
-    "n",
-    "ci_low",
-    "ci_high",
-    "test_corpus",
-]
-
-
 def _write_table(run, rows, seed=0):
     run.mkdir(parents=True)
     with open(run / "table.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS)
+        writer = csv.DictWriter(handle, fieldnames=LONG_COLUMNS)
         writer.writeheader()
         for model, policy, corruption, severity, accuracy, balanced, test in rows:
             writer.writerow(
